@@ -1,1 +1,17 @@
-int main() { return 0; }
+// betcore: one binary, subcommands (node, bench, ...).
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+
+#include "node_command.h"
+#include "tools/bench.h"
+
+int main(int argc, char** argv) {
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  CLI::App app{"betcore: a fault-tolerant betting platform core"};
+  app.require_subcommand(1);
+  betcore::add_node_command(app);
+  betcore::tools::add_bench_command(app);
+  CLI11_PARSE(app, argc, argv);
+  return 0;
+}

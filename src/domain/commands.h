@@ -1,0 +1,142 @@
+// The commands of the state machine: everything that changes state. Each
+// command is what the API validated and the log carries; the state machine
+// applies it at a log index with the batch's stamped time.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "domain/types.h"
+
+namespace betcore::domain {
+
+struct CreateAccount {
+  std::string account_id;
+  std::string currency;              // ISO 4217 style: 3 uppercase letters
+  Amount deposit_limit_24h{0};       // 0: no limit
+};
+
+struct SetSelfExclusion {
+  std::string account_id;
+  TimeMs until;                      // bets and deposits refused while time < until
+};
+
+struct Deposit {
+  std::string payment_ref;           // client id: credits once
+  std::string account_id;
+  Amount amount;
+};
+
+struct RequestWithdrawal {
+  std::string withdrawal_id;         // client id
+  std::string account_id;
+  Amount amount;
+};
+
+struct CompleteWithdrawal {
+  std::string withdrawal_id;
+  std::string gateway_ref;
+};
+
+struct FailWithdrawal {
+  std::string withdrawal_id;
+  std::string reason;
+};
+
+struct CreateEvent {
+  std::string event_id;              // client id
+  std::string name;
+  TimeMs starts_at;
+};
+
+struct SelectionSpec {
+  std::string selection_id;
+  std::string name;
+  Odds odds;
+};
+
+struct CreateMarket {
+  std::string market_id;             // client id
+  std::string event_id;
+  std::string name;
+  std::vector<SelectionSpec> selections;
+  Amount min_stake{1};
+  Amount max_stake{kAmountMax};
+  Amount max_liability{kAmountMax * 100};
+};
+
+struct PriceSpec {
+  std::string selection_id;
+  Odds odds;
+  // Extension to API.md: false takes a selection out of the book (a
+  // non-runner); bets on it then get selection_not_active. Absent: unchanged.
+  int8_t active = -1;                // -1 unchanged, 0 inactive, 1 active
+};
+
+struct UpdatePrices {
+  std::string market_id;
+  std::vector<PriceSpec> prices;
+};
+
+enum class MarketAction : uint8_t { suspend = 1, resume = 2, close = 3 };
+
+struct ChangeMarketStatus {
+  std::string market_id;
+  MarketAction action;
+  std::string reason;
+};
+
+struct LegSpec {
+  std::string market_id;
+  std::string selection_id;
+  Odds odds;                         // the odds the punter saw
+};
+
+struct PlaceBet {
+  std::string bet_id;                // client id
+  std::string account_id;
+  Amount stake;
+  std::vector<LegSpec> legs;         // 1: single; 2..20: multiple
+  bool accept_better_odds = false;
+};
+
+enum class LegResult : uint8_t { pending = 0, win = 1, lose = 2, void_ = 3 };
+
+struct ResultSpec {
+  std::string selection_id;
+  LegResult result;
+};
+
+struct SettleMarket {
+  std::string market_id;
+  std::vector<ResultSpec> results;   // one for every selection of the market
+  bool resettle = false;             // reverse an earlier settlement first
+};
+
+using Command = std::variant<CreateAccount, SetSelfExclusion, Deposit, RequestWithdrawal,
+                             CompleteWithdrawal, FailWithdrawal, CreateEvent, CreateMarket,
+                             UpdatePrices, ChangeMarketStatus, PlaceBet, SettleMarket>;
+
+// A stable wire tag per command type. Never renumber: the log stores these.
+enum class CommandTag : uint8_t {
+  create_account = 1,
+  set_self_exclusion = 2,
+  deposit = 3,
+  request_withdrawal = 4,
+  complete_withdrawal = 5,
+  fail_withdrawal = 6,
+  create_event = 7,
+  create_market = 8,
+  update_prices = 9,
+  change_market_status = 10,
+  place_bet = 11,
+  settle_market = 12,
+};
+
+inline CommandTag command_tag(const Command& c) {
+  return static_cast<CommandTag>(c.index() + 1);
+}
+
+}  // namespace betcore::domain

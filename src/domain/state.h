@@ -1,0 +1,188 @@
+// The whole state of the betting state machine: plain tables indexed by dense
+// indices assigned in apply order, so iteration order (and so the snapshot and
+// the digest) is the same on every replica. Hash maps only map ids to indices
+// and are never iterated.
+//
+// Thread: owned by one thread (the applier); nothing here is synchronised.
+#pragma once
+
+#include <absl/container/flat_hash_map.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "domain/commands.h"
+#include "domain/id_table.h"
+#include "domain/types.h"
+
+namespace betcore::domain {
+
+// Per-currency house side of the double-entry ledger.
+//   house: the book's profit and loss (lost stakes in, winnings out);
+//   world: money outside the platform (deposits out of it, withdrawals into it).
+// Every punter slot (balance, in_play, pending, receivable) plus house plus
+// world sums to zero, per currency, after every command.
+struct CurrencyBook {
+  std::string code;
+  Amount house{0};
+  Amount world{0};
+  Amount deposits_total{0};              // statistics for the conservation check
+  Amount withdrawals_completed_total{0};
+};
+
+struct Account {
+  std::string_view id;
+  CurrencyIdx currency;
+  Amount balance{0};              // >= 0: the punter's money, free to bet or withdraw
+  Amount in_play{0};              // >= 0: stakes of open bets
+  Amount pending_withdrawals{0};  // >= 0: requested, not yet completed or failed
+  Amount receivable{0};           // <= 0: what the punter owes after a resettlement
+                                  // took back more than the balance held
+  Amount open_payouts{0};         // potential payouts of open bets: an overflow guard
+  Amount deposit_limit_24h{0};    // 0: none
+  TimeMs self_excluded_until{0};
+  TimeMs created_at{0};
+  LogIndex created_index{0};
+  uint64_t fingerprint = 0;       // of the CreateAccount command
+  std::vector<uint32_t> bets;     // BetIdx values, in placement order (so sorted)
+};
+
+struct Event {
+  std::string_view id;
+  std::string name;
+  TimeMs starts_at{0};
+  LogIndex created_index{0};
+  uint64_t fingerprint = 0;
+};
+
+enum class MarketStatus : uint8_t { open = 0, suspended = 1, closed = 2, settled = 3 };
+
+struct Selection {
+  std::string id;
+  std::string name;
+  Odds odds;
+  bool active = true;
+  LegResult result = LegResult::pending;
+  Amount liability{0};  // sum of (potential payout - stake) of open bets backing it
+};
+
+struct Market {
+  std::string_view id;
+  EventIdx event;
+  std::string name;
+  MarketStatus status = MarketStatus::open;
+  Amount min_stake{1};
+  Amount max_stake{kAmountMax};
+  Amount max_liability{0};
+  std::vector<Selection> selections;
+  std::vector<uint32_t> bets;      // BetIdx values with a leg on this market
+  std::string status_reason;
+  LogIndex created_index{0};
+  uint64_t fingerprint = 0;        // of the CreateMarket command
+  // Settlement: the answer to settle/resettle, kept so a retry gets it again.
+  uint64_t settle_fingerprint = 0;
+  LogIndex settled_index{0};
+  uint32_t settled_bets = 0;
+  uint32_t settlements = 0;        // 1 after settle, +1 per resettle
+};
+
+enum class BetStatus : uint8_t { open = 0, won = 1, lost = 2, void_ = 3 };
+
+struct Leg {
+  MarketIdx market;
+  uint16_t selection = 0;          // index into the market's selections
+  LegResult result = LegResult::pending;
+  uint8_t reserved = 0;
+  int32_t odds_thousandths = 0;    // the odds the bet took on this leg
+};
+static_assert(sizeof(Leg) == 12);
+
+struct Bet {
+  std::string_view id;
+  AccountIdx account;
+  uint32_t legs_begin = 0;         // into State::legs
+  uint8_t leg_count = 0;
+  BetStatus status = BetStatus::open;
+  uint8_t settlements = 0;         // how many times it was (re)settled
+  Amount stake{0};
+  Odds odds;                       // combined odds for a multiple
+  Amount potential_payout{0};
+  Amount payout{0};                // what the last settlement paid to balance
+  TimeMs placed_at{0};
+  LogIndex index{0};
+  uint64_t fingerprint = 0;
+};
+
+struct DepositRecord {
+  std::string_view payment_ref;
+  AccountIdx account;
+  Amount amount{0};
+  Amount balance_after{0};
+  TimeMs at{0};
+  LogIndex index{0};
+  uint64_t fingerprint = 0;
+};
+
+enum class WithdrawalStatus : uint8_t { pending = 0, completed = 1, failed = 2 };
+
+struct Withdrawal {
+  std::string_view id;
+  AccountIdx account;
+  Amount amount{0};
+  WithdrawalStatus status = WithdrawalStatus::pending;
+  std::string outcome_ref;         // gateway_ref (completed) or reason (failed)
+  TimeMs requested_at{0};
+  TimeMs outcome_at{0};
+  LogIndex index{0};
+  LogIndex outcome_index{0};
+  uint64_t fingerprint = 0;
+  uint64_t outcome_fingerprint = 0;
+};
+
+struct DepositWindowEntry {
+  TimeMs at;
+  Amount amount;
+};
+
+struct State {
+  State() = default;
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+
+  TimeMs now{0};                   // never runs backwards: max(previous, stamped)
+  LogIndex applied{0};             // the last batch applied
+  uint64_t commands_applied = 0;   // accepted as new: rejections and retries do not count
+
+  std::vector<CurrencyBook> currencies;
+  std::vector<Account> accounts;
+  std::vector<Event> events;
+  std::vector<Market> markets;
+  std::vector<Bet> bets;
+  std::vector<Leg> legs;
+  std::vector<DepositRecord> deposits;
+  std::vector<Withdrawal> withdrawals;
+
+  IdTable<AccountIdx> account_ids;
+  IdTable<EventIdx> event_ids;
+  IdTable<MarketIdx> market_ids;
+  IdTable<BetIdx> bet_ids;
+  IdTable<DepositIdx> deposit_refs;
+  IdTable<WithdrawalIdx> withdrawal_ids;
+
+  // Rolling 24-hour deposit windows, only for accounts with a limit.
+  absl::flat_hash_map<uint32_t, std::vector<DepositWindowEntry>> deposit_windows;
+
+  CurrencyIdx find_currency(std::string_view code) const {
+    for (uint32_t i = 0; i < currencies.size(); ++i) {
+      if (currencies[i].code == code) return CurrencyIdx{i};
+    }
+    return CurrencyIdx{};
+  }
+  const Leg* bet_legs(const Bet& b) const { return legs.data() + b.legs_begin; }
+  Leg* bet_legs(const Bet& b) { return legs.data() + b.legs_begin; }
+  bool self_excluded(const Account& a) const { return now < a.self_excluded_until; }
+};
+
+}  // namespace betcore::domain

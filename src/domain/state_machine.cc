@@ -1,0 +1,69 @@
+#include "domain/state_machine.h"
+
+#include "domain/assert.h"
+#include "domain/fingerprint.h"
+#include "domain/handlers.h"
+#include "domain/ledger.h"
+
+namespace betcore::domain {
+
+bool valid_id(std::string_view id) {
+  if (id.empty() || id.size() > kIdBytesMax) return false;
+  for (char ch : id) {
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '.' || ch == ':' || ch == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool amount_in_range(Amount a) { return a.minor >= kAmountMin && a.minor <= kAmountMax; }
+
+StateMachine::StateMachine() : state_(std::make_unique<State>()) {}
+
+void StateMachine::begin_batch(LogIndex index, TimeMs stamped) {
+  BETCORE_ASSERT_MSG(index > state_->applied, "log index went backwards");
+  state_->applied = index;
+  if (stamped > state_->now) state_->now = stamped;
+}
+
+void StateMachine::reset(std::unique_ptr<State> state) {
+  BETCORE_ASSERT(state != nullptr);
+  state_ = std::move(state);
+}
+
+namespace {
+
+struct Dispatch {
+  Ctx& c;
+  Outcome operator()(const CreateAccount& x) { return apply_create_account(c, x); }
+  Outcome operator()(const SetSelfExclusion& x) { return apply_self_exclusion(c, x); }
+  Outcome operator()(const Deposit& x) { return apply_deposit(c, x); }
+  Outcome operator()(const RequestWithdrawal& x) { return apply_request_withdrawal(c, x); }
+  Outcome operator()(const CompleteWithdrawal& x) { return apply_complete_withdrawal(c, x); }
+  Outcome operator()(const FailWithdrawal& x) { return apply_fail_withdrawal(c, x); }
+  Outcome operator()(const CreateEvent& x) { return apply_create_event(c, x); }
+  Outcome operator()(const CreateMarket& x) { return apply_create_market(c, x); }
+  Outcome operator()(const UpdatePrices& x) { return apply_update_prices(c, x); }
+  Outcome operator()(const ChangeMarketStatus& x) { return apply_market_status(c, x); }
+  Outcome operator()(const PlaceBet& x) { return apply_place_bet(c, x); }
+  Outcome operator()(const SettleMarket& x) { return apply_settle(c, x); }
+};
+
+}  // namespace
+
+Outcome StateMachine::apply(const Command& command, EventSink* sink) {
+  Ctx c{*state_, sink, fingerprint(command)};
+  Outcome out = std::visit(Dispatch{c}, command);
+  // Only a command accepted as new counts. The counter is part of the state
+  // (and so of its digest), and a rejection or a retry must change nothing
+  // (API.md, Errors: "a write rejected with any 4xx changed nothing").
+  if (out.ok() && !out.duplicate) ++state_->commands_applied;
+  if (full_check_) {
+    LedgerCheck check = verify_ledger(*state_);
+    BETCORE_ASSERT_MSG(check.ok, check.problem.c_str());
+  }
+  return out;
+}
+
+}  // namespace betcore::domain

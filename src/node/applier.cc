@@ -1,0 +1,173 @@
+#include "node/applier.h"
+
+#include <spdlog/spdlog.h>
+
+#include "codec/batch.h"
+#include "codec/snapshot.h"
+#include "domain/assert.h"
+#include "domain/ledger.h"
+
+namespace betcore::node {
+
+Applier::Applier(ApplierOptions options, log::Log& log, Waiters& waiters, ops::Registry& metrics,
+                 std::unique_ptr<domain::State> initial)
+    : options_(std::move(options)),
+      log_(log),
+      waiters_(waiters),
+      commands_(metrics.counter("betcore_commands_applied_total", "Commands applied")),
+      batches_(metrics.counter("betcore_batches_applied_total", "Batches applied")),
+      refused_(metrics.counter("betcore_batches_refused_total",
+                               "Log entries that failed their checks and were not applied")),
+      apply_seconds_(metrics.histogram("betcore_batch_apply_seconds",
+                                       "Time to apply one batch, answers included")) {
+  if (initial) machine_.reset(std::move(initial));
+  machine_.set_full_check_after_each_command(options_.full_ledger_check);
+  applied_.store(machine_.state().applied.value);
+  checkpoint_.index = machine_.state().applied.value;
+  checkpoint_.commands = machine_.state().commands_applied;
+  checkpoint_.digest = codec::state_digest(machine_.state());
+}
+
+Applier::~Applier() { stop(); }
+
+void Applier::start() { thread_ = std::thread([this] { run(); }); }
+
+void Applier::stop() {
+  stopping_.store(true);
+  if (thread_.joinable()) thread_.join();
+  serve_reads(true);
+}
+
+uint64_t Applier::replay() {
+  uint64_t before = machine_.state().commands_applied;
+  while (step(0)) {
+  }
+  return machine_.state().commands_applied - before;
+}
+
+void Applier::run() {
+  while (!stopping_.load()) {
+    // A short wait keeps waiting reads' timeouts prompt.
+    step(reads_waiting_.load() > 0 ? 2 : 20);
+    serve_reads(false);
+  }
+}
+
+bool Applier::step(int wait_ms) {
+  log::Position from{applied() + 1};
+  auto entries = log_.read(from, 1024, 8 << 20, wait_ms);
+  if (!entries.ok()) {
+    if (entries.error().code != log::Errc::closed) {
+      spdlog::error("reading the log at {} failed: {}", from.value, entries.error().message);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+  if (entries.value().empty()) return false;
+  for (const log::Entry& e : entries.value()) apply_entry(e);
+  return true;
+}
+
+void Applier::apply_entry(const log::Entry& entry) {
+  auto t0 = std::chrono::steady_clock::now();
+  codec::DecodedBatch batch = codec::decode_batch(entry.batch);
+  std::unique_lock lock(state_mu_);
+  // Positions advance even for a refused entry: every replica refuses it
+  // alike, so skipping it keeps them identical.
+  machine_.begin_batch(domain::LogIndex{entry.position.value}, domain::TimeMs{batch.header.stamped_ms});
+  if (batch.error != codec::BatchError::none) {
+    refused_.inc();
+    spdlog::error("log entry at {} refused, not applied: {} ({})", entry.position.value,
+                  codec::batch_error_name(batch.error), batch.detail);
+  } else {
+    const bool mine = batch.header.node_id == options_.node_id;
+    for (size_t i = 0; i < batch.commands.size(); ++i) {
+      domain::Outcome out = machine_.apply(batch.commands[i]);
+      if (!mine) continue;
+      if (WriteDone done = waiters_.take(batch.header.first_seq + i)) {
+        WriteResult r;
+        r.outcome = &out;
+        r.state = &machine_.state();
+        r.index = entry.position.value;
+        done(r);
+      }
+    }
+    commands_.inc(batch.commands.size());
+  }
+  batches_.inc();
+  applied_.store(entry.position.value, std::memory_order_release);
+  maybe_checkpoint();
+  lock.unlock();
+  apply_seconds_.observe(std::chrono::steady_clock::now() - t0);
+}
+
+void Applier::maybe_checkpoint() {
+  const domain::State& s = machine_.state();
+  uint64_t every = options_.checkpoint_every_commands;
+  if (every == 0) return;
+  uint64_t last;
+  {
+    std::lock_guard lock(checkpoint_mu_);
+    last = checkpoint_.commands;
+  }
+  if (s.commands_applied / every == last / every) return;
+  // A deterministic point: every replica crosses it at the same position.
+  auto t0 = std::chrono::steady_clock::now();
+  domain::LedgerCheck check = domain::verify_ledger(s);
+  BETCORE_ASSERT_MSG(check.ok, check.problem.c_str());
+  std::string encoded = codec::encode_state(s);
+  Checkpoint c{s.applied.value, s.commands_applied, codec::digest_of_encoding(encoded)};
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  spdlog::info("checkpoint at index {} ({} commands): digest {}, ledger ok, {} ms", c.index,
+               c.commands, c.digest, ms.count());
+  {
+    std::lock_guard lock(checkpoint_mu_);
+    checkpoint_ = c;
+  }
+  if (checkpoint_sink_) checkpoint_sink_(c.index, std::move(encoded));
+}
+
+Checkpoint Applier::last_checkpoint() const {
+  std::lock_guard lock(checkpoint_mu_);
+  return checkpoint_;
+}
+
+void Applier::read(uint64_t required, int timeout_ms, ReadFn fn) {
+  if (applied() >= required) {
+    std::shared_lock lock(state_mu_);
+    fn(&machine_.state());
+    return;
+  }
+  {
+    std::lock_guard lock(reads_mu_);
+    reads_.push_back(PendingRead{required,
+                                 std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms),
+                                 std::move(fn)});
+    reads_waiting_.store(reads_.size());
+  }
+  // The applier may have passed `required` between the check and the push:
+  // it serves the queue after every step, so the read is not lost.
+}
+
+void Applier::serve_reads(bool shutting_down) {
+  if (reads_waiting_.load() == 0) return;
+  std::deque<PendingRead> ready;
+  auto now = std::chrono::steady_clock::now();
+  uint64_t at = applied();
+  {
+    std::lock_guard lock(reads_mu_);
+    for (auto it = reads_.begin(); it != reads_.end();) {
+      if (shutting_down || at >= it->required || now >= it->deadline) {
+        ready.push_back(std::move(*it));
+        it = reads_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    reads_waiting_.store(reads_.size());
+  }
+  std::shared_lock lock(state_mu_);
+  for (PendingRead& r : ready) r.fn(!shutting_down && at >= r.required ? &machine_.state() : nullptr);
+}
+
+}  // namespace betcore::node

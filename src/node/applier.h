@@ -1,0 +1,109 @@
+// The applier: the one thread that owns the state machine. It tails the log,
+// decodes each batch (a batch that fails its checks is refused loudly and
+// skipped by every replica alike, never applied), applies its commands in
+// order, answers this node's waiting requests, serves reads that wait for a
+// position, and takes checkpoints (digest + snapshot) at deterministic
+// points: whenever commands_applied crosses a multiple of the interval.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+
+#include "domain/state_machine.h"
+#include "log/log.h"
+#include "node/waiters.h"
+#include "ops/metrics.h"
+
+namespace betcore::node {
+
+// Runs with the state at or after the required position (state null on
+// timeout or shutdown). Runs on the applier thread or on the caller's, under
+// a shared lock: must not block and must not keep the pointer.
+using ReadFn = std::function<void(const domain::State*)>;
+
+struct Checkpoint {
+  uint64_t index = 0;           // log position of the checkpoint
+  uint64_t commands = 0;        // commands_applied at it
+  std::string digest;           // state digest at it
+};
+
+struct ApplierOptions {
+  std::string node_id;
+  uint64_t checkpoint_every_commands = 1'000'000;
+  bool full_ledger_check = false;  // verify_ledger after every command (tests)
+};
+
+// Receives the encoded state at each checkpoint (on the applier thread; it
+// must return quickly, e.g. hand the bytes to another thread).
+using CheckpointSink = std::function<void(uint64_t index, std::string encoded)>;
+
+class Applier {
+ public:
+  Applier(ApplierOptions options, log::Log& log, Waiters& waiters, ops::Registry& metrics,
+          std::unique_ptr<domain::State> initial);
+  ~Applier();
+
+  void set_checkpoint_sink(CheckpointSink sink) { checkpoint_sink_ = std::move(sink); }
+
+  // Applies everything in the log now, on the calling thread (startup
+  // replay). Returns the number of commands applied.
+  uint64_t replay();
+  void start();
+  void stop();
+
+  uint64_t applied() const { return applied_.load(std::memory_order_acquire); }
+
+  // Runs fn once this node has applied `required` (or at timeout with null).
+  // Thread-safe.
+  void read(uint64_t required, int timeout_ms, ReadFn fn);
+
+  Checkpoint last_checkpoint() const;
+  uint64_t batches_refused() const { return refused_.value(); }
+
+ private:
+  struct PendingRead {
+    uint64_t required;
+    std::chrono::steady_clock::time_point deadline;
+    ReadFn fn;
+  };
+
+  void run();
+  // Reads and applies what is available; false when nothing came.
+  bool step(int wait_ms);
+  void apply_entry(const log::Entry& entry);
+  void serve_reads(bool shutting_down);
+  void maybe_checkpoint();
+
+  const ApplierOptions options_;
+  log::Log& log_;
+  Waiters& waiters_;
+  domain::StateMachine machine_;  // applier thread (and readers under state_mu_)
+  CheckpointSink checkpoint_sink_;
+
+  mutable std::shared_mutex state_mu_;  // exclusive while applying a batch
+  std::atomic<uint64_t> applied_{0};
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+
+  std::mutex reads_mu_;
+  std::deque<PendingRead> reads_;  // guarded by reads_mu_
+  std::atomic<size_t> reads_waiting_{0};
+
+  mutable std::mutex checkpoint_mu_;
+  Checkpoint checkpoint_;  // guarded by checkpoint_mu_
+
+  ops::Counter& commands_;
+  ops::Counter& batches_;
+  ops::Counter& refused_;
+  ops::Histogram& apply_seconds_;
+};
+
+}  // namespace betcore::node

@@ -1,0 +1,155 @@
+#include "node/snapshot_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "codec/snapshot.h"
+
+namespace betcore::node {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool fsync_path(const std::string& path, int flags, std::string& error) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) {
+    error = "open " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  bool ok = ::fsync(fd) == 0;
+  if (!ok) error = "fsync " + path + ": " + std::strerror(errno);
+  ::close(fd);
+  return ok;
+}
+
+bool write_all(const std::string& path, const std::string& bytes, std::string& error) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    error = "create " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  size_t off = 0;
+  while (off < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error = "write " + path + ": " + std::strerror(errno);
+      ::close(fd);
+      return false;
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    error = "fsync " + path + ": " + std::strerror(errno);
+    ::close(fd);
+    return false;
+  }
+  ::close(fd);
+  return true;
+}
+
+bool parse_name(const std::string& name, uint64_t& index) {
+  // snapshot-00000000000000000042.bcs
+  if (name.size() != 9 + 20 + 4 || name.rfind("snapshot-", 0) != 0 ||
+      name.substr(name.size() - 4) != ".bcs") {
+    return false;
+  }
+  index = 0;
+  for (size_t i = 9; i < 29; ++i) {
+    if (name[i] < '0' || name[i] > '9') return false;
+    index = index * 10 + static_cast<uint64_t>(name[i] - '0');
+  }
+  return true;
+}
+
+}  // namespace
+
+bool SnapshotStore::init(std::string& error) {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) {
+    error = "cannot create " + dir_ + ": " + ec.message();
+    return false;
+  }
+  return true;
+}
+
+std::string SnapshotStore::path_for(uint64_t index) const {
+  char name[48];
+  std::snprintf(name, sizeof name, "snapshot-%020llu.bcs", static_cast<unsigned long long>(index));
+  return dir_ + "/" + name;
+}
+
+std::vector<uint64_t> SnapshotStore::list() const {
+  std::vector<uint64_t> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir_, ec)) {
+    uint64_t index = 0;
+    if (parse_name(e.path().filename().string(), index)) out.push_back(index);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool SnapshotStore::write(uint64_t index, const std::string& sealed, std::string& error) {
+  std::string final_path = path_for(index);
+  std::string tmp = final_path + ".tmp";
+  if (!write_all(tmp, sealed, error)) return false;
+  if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
+    error = "rename " + tmp + ": " + std::strerror(errno);
+    return false;
+  }
+  if (!fsync_path(dir_, O_RDONLY | O_DIRECTORY, error)) return false;
+  std::vector<uint64_t> all = list();
+  while (all.size() > keep_) {
+    std::error_code ec;
+    fs::remove(path_for(all.front()), ec);
+    all.erase(all.begin());
+  }
+  return true;
+}
+
+LoadedSnapshot SnapshotStore::load_latest() const {
+  LoadedSnapshot out;
+  std::vector<uint64_t> all = list();
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    std::string path = path_for(*it);
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream buf;
+    buf << in.rdbuf();
+    std::string bytes = buf.str();
+    codec::OpenedSnapshot opened = codec::open_snapshot(bytes);
+    if (!opened.error.empty()) {
+      out.problems.push_back(path + ": " + opened.error);
+      continue;
+    }
+    if (opened.applied_index != *it) {
+      out.problems.push_back(path + ": holds index " + std::to_string(opened.applied_index) +
+                             ", not the one its name says");
+      continue;
+    }
+    codec::DecodedState decoded = codec::decode_state(opened.encoded_state);
+    if (!decoded.state) {
+      out.problems.push_back(path + ": " + decoded.error);
+      continue;
+    }
+    if (decoded.state->applied.value != *it) {
+      out.problems.push_back(path + ": state is at another index than its header");
+      continue;
+    }
+    out.state = std::move(decoded.state);
+    out.index = *it;
+    out.path = path;
+    return out;
+  }
+  return out;
+}
+
+}  // namespace betcore::node

@@ -1,0 +1,48 @@
+// Snapshot files in DIR/snapshots: snapshot-<20-digit index>.bcs, written to a
+// temporary name, fsynced, renamed, and the directory fsynced, so a crash
+// leaves either the old set or the new one, never half a file under a real
+// name. Loading tries the newest first and falls back to older ones when a
+// file fails its checksum (reported, never applied).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "domain/state.h"
+
+namespace betcore::node {
+
+struct LoadedSnapshot {
+  std::unique_ptr<domain::State> state;  // null: start from an empty state
+  uint64_t index = 0;
+  std::string path;
+  std::vector<std::string> problems;  // snapshots skipped, and why
+};
+
+class SnapshotStore {
+ public:
+  explicit SnapshotStore(std::string dir, size_t keep = 2) : dir_(std::move(dir)), keep_(keep) {}
+
+  // Creates the directory; false with `error` set on failure.
+  bool init(std::string& error);
+
+  // Writes sealed bytes for `index` durably, then deletes all but the newest
+  // `keep` snapshots. Returns false with `error` on any I/O failure.
+  bool write(uint64_t index, const std::string& sealed, std::string& error);
+
+  // The newest snapshot that opens, decodes and matches its file name.
+  LoadedSnapshot load_latest() const;
+
+  // Indexes of the snapshots on disk, oldest first.
+  std::vector<uint64_t> list() const;
+
+  std::string path_for(uint64_t index) const;
+
+ private:
+  std::string dir_;
+  size_t keep_;
+};
+
+}  // namespace betcore::node

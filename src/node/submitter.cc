@@ -1,0 +1,167 @@
+#include "node/submitter.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <chrono>
+
+#include "codec/batch.h"
+
+namespace betcore::node {
+namespace {
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Sequence numbers must never repeat across restarts of this node (a batch
+// appended by an earlier run must not answer a request of this one), so they
+// start from the wall clock in microseconds times 1024.
+uint64_t initial_seq() {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  return static_cast<uint64_t>(us) * 1024;
+}
+
+constexpr std::array<double, 14> kBatchBuckets = {1,   2,   4,    8,    16,   32,   64,
+                                                  128, 256, 512, 1024, 2048, 4096, 8192};
+
+}  // namespace
+
+Submitter::Submitter(SubmitterOptions options, log::Log& log, Waiters& waiters,
+                     ops::Registry& metrics)
+    : options_(std::move(options)),
+      log_(log),
+      waiters_(waiters),
+      next_seq_(initial_seq()),
+      batches_(metrics.counter("betcore_batches_appended_total", "Batches appended to the log")),
+      overloaded_(metrics.counter("betcore_submit_overloaded_total",
+                                  "Commands refused because the submit queue was full")),
+      batch_commands_(metrics.histogram("betcore_batch_commands", "Commands per appended batch",
+                                        {}, kBatchBuckets)),
+      append_seconds_(metrics.histogram(
+          "betcore_log_append_seconds",
+          "Time to append one batch durably (write + fsync, or quorum commit)")),
+      append_failures_(metrics.counter("betcore_log_append_failures_total", "Failed appends")) {}
+
+Submitter::~Submitter() { stop(); }
+
+void Submitter::start() { thread_ = std::thread([this] { run(); }); }
+
+void Submitter::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::vector<Item> left;
+  {
+    std::lock_guard lock(mu_);
+    left.swap(queue_);
+  }
+  for (Item& item : left) {
+    WriteResult r;
+    r.kind = WriteResult::Kind::unavailable;
+    r.detail = "the node is shutting down";
+    item.done(r);
+  }
+}
+
+size_t Submitter::queued() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
+std::string Submitter::failure() const {
+  std::lock_guard lock(mu_);
+  return failure_;
+}
+
+SubmitStatus Submitter::submit(std::string encoded, WriteDone done) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || !healthy_.load()) return SubmitStatus::unavailable;
+    if (queue_.size() >= options_.queue_commands_max) {
+      overloaded_.inc();
+      return SubmitStatus::overloaded;
+    }
+    queue_.push_back(Item{std::move(encoded), std::move(done)});
+  }
+  cv_.notify_one();
+  return SubmitStatus::accepted;
+}
+
+void Submitter::run() {
+  std::vector<Item> taken;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      // Take as much as fits in one batch; the rest waits for the next one.
+      size_t n = 0;
+      size_t bytes = 0;
+      while (n < queue_.size() && n < options_.batch_commands_max &&
+             (n == 0 || bytes + queue_[n].encoded.size() <= options_.batch_bytes_max)) {
+        bytes += queue_[n].encoded.size();
+        ++n;
+      }
+      taken.assign(std::make_move_iterator(queue_.begin()),
+                   std::make_move_iterator(queue_.begin() + static_cast<ptrdiff_t>(n)));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
+    }
+    append_batch(taken);
+    taken.clear();
+  }
+}
+
+void Submitter::append_batch(std::vector<Item>& items) {
+  codec::BatchHeader header;
+  header.node_id = options_.node_id;
+  header.first_seq = next_seq_;
+  header.stamped_ms = wall_ms();
+  next_seq_ += items.size();
+
+  std::vector<std::string> encoded;
+  encoded.reserve(items.size());
+  // Register every waiter before the append: the applier may apply the batch
+  // before append() even returns here.
+  for (size_t i = 0; i < items.size(); ++i) {
+    encoded.push_back(std::move(items[i].encoded));
+    waiters_.add(header.first_seq + i, std::move(items[i].done));
+  }
+  std::string batch = codec::encode_batch(header, encoded);
+
+  auto t0 = std::chrono::steady_clock::now();
+  log::Result<log::Position> pos = log_.append(batch);
+  append_seconds_.observe(std::chrono::steady_clock::now() - t0);
+  batch_commands_.observe(static_cast<double>(items.size()));
+  if (pos.ok()) {
+    batches_.inc();
+    return;
+  }
+  append_failures_.inc();
+  const log::Error& err = pos.error();
+  WriteResult r;
+  r.kind = err.code == log::Errc::outcome_unknown ? WriteResult::Kind::outcome_unknown
+                                                  : WriteResult::Kind::unavailable;
+  r.detail = err.message;
+  if (err.code == log::Errc::io_error || err.code == log::Errc::closed) {
+    spdlog::error("log append failed: {}; this node takes no more writes until it is restarted",
+                  err.message);
+    std::lock_guard lock(mu_);
+    failure_ = "log append failed: " + err.message + "; restart the node";
+    healthy_.store(false);
+  } else {
+    spdlog::warn("log append failed: {}", err.message);
+  }
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (WriteDone done = waiters_.take(header.first_seq + i)) done(r);
+  }
+}
+
+}  // namespace betcore::node

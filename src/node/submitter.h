@@ -1,0 +1,77 @@
+// The submitter: a bounded queue of encoded commands (admission control) and
+// one thread that turns everything queued into one batch, appends it to the
+// log (one fsync or one quorum write for many requests: group commit), and
+// lets the waiters hear from the applier once their batch is applied.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "log/log.h"
+#include "node/waiters.h"
+#include "ops/metrics.h"
+
+namespace betcore::node {
+
+struct SubmitterOptions {
+  std::string node_id;
+  size_t queue_commands_max = 16'384;     // beyond this: 429 overloaded
+  size_t batch_commands_max = 4'096;
+  size_t batch_bytes_max = 1 << 20;
+};
+
+enum class SubmitStatus { accepted, overloaded, unavailable };
+
+class Submitter {
+ public:
+  Submitter(SubmitterOptions options, log::Log& log, Waiters& waiters, ops::Registry& metrics);
+  ~Submitter();
+
+  // Queues one encoded command; `done` is called exactly once (by the applier
+  // or, if the append fails, by the submitter). On anything but `accepted`,
+  // `done` is not called and nothing was queued.
+  // Thread-safe.
+  SubmitStatus submit(std::string encoded_command, WriteDone done);
+
+  void start();
+  void stop();  // fails whatever is still queued as unavailable
+
+  size_t queued() const;
+  // False once an append failed in a way that needs a restart (file log).
+  bool healthy() const { return healthy_.load(); }
+  std::string failure() const;
+
+ private:
+  struct Item {
+    std::string encoded;
+    WriteDone done;
+  };
+  void run();
+  void append_batch(std::vector<Item>& items);
+
+  const SubmitterOptions options_;
+  log::Log& log_;
+  Waiters& waiters_;
+  uint64_t next_seq_;  // submitter thread only
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Item> queue_;  // guarded by mu_
+  bool stopping_ = false;    // guarded by mu_
+  std::string failure_;      // guarded by mu_
+  std::atomic<bool> healthy_{true};
+  std::thread thread_;
+
+  ops::Counter& batches_;
+  ops::Counter& overloaded_;
+  ops::Histogram& batch_commands_;
+  ops::Histogram& append_seconds_;
+  ops::Counter& append_failures_;
+};
+
+}  // namespace betcore::node

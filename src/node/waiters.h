@@ -1,0 +1,61 @@
+// Requests waiting for their command to be applied, keyed by the submitter's
+// sequence number. A waiter is taken exactly once: by the applier when its
+// command is applied, or by the submitter when the append failed.
+//
+// Thread-safe: the submitter registers and fails, the applier takes.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+
+#include <absl/container/flat_hash_map.h>
+
+#include "domain/state_machine.h"
+
+namespace betcore::node {
+
+struct WriteResult {
+  enum class Kind {
+    applied,          // outcome and state are set (state right after the command)
+    outcome_unknown,  // the append may or may not have committed: retry with the same id
+    unavailable,      // the log refused the append: nothing was written
+  };
+  Kind kind = Kind::applied;
+  const domain::Outcome* outcome = nullptr;
+  const domain::State* state = nullptr;
+  uint64_t index = 0;      // the batch's log position (applied only)
+  std::string detail;      // for a person, on failures
+};
+
+// Runs on the applier thread (applied) or the submitter thread (failures).
+// Must not block: render the answer and hand it to the network thread.
+using WriteDone = std::function<void(const WriteResult&)>;
+
+class Waiters {
+ public:
+  void add(uint64_t seq, WriteDone done) {
+    std::lock_guard lock(mu_);
+    map_.emplace(seq, std::move(done));
+  }
+  // The waiter for `seq`, removed; empty if none (already answered, or a
+  // command from another process).
+  WriteDone take(uint64_t seq) {
+    std::lock_guard lock(mu_);
+    auto it = map_.find(seq);
+    if (it == map_.end()) return {};
+    WriteDone d = std::move(it->second);
+    map_.erase(it);
+    return d;
+  }
+  size_t size() const {
+    std::lock_guard lock(mu_);
+    return map_.size();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  absl::flat_hash_map<uint64_t, WriteDone> map_;  // guarded by mu_
+};
+
+}  // namespace betcore::node

@@ -1,0 +1,132 @@
+#include "node_command.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+
+#include "api/api.h"
+#include "api/auth.h"
+#include "api/http/http_server.h"
+#include "node/node.h"
+#include "ops/metrics.h"
+
+namespace betcore {
+namespace {
+
+struct NodeFlags {
+  std::string data_dir;
+  std::string listen = "127.0.0.1:8080";
+  std::string tokens_file;
+  std::string log_url;
+  node::NodeOptions node;
+  int http_threads = 1;
+  size_t body_bytes_max = 64 * 1024;
+};
+
+bool split_host_port(const std::string& s, std::string& host, uint16_t& port) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  host = s.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  try {
+    int p = std::stoi(s.substr(colon + 1));
+    if (p < 0 || p > 65535) return false;
+    port = static_cast<uint16_t>(p);
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+
+int run_node(const NodeFlags& f) {
+  if (!f.log_url.empty()) {
+    spdlog::error("--log {}: the etcd backend is not in this build yet; run without --log for the embedded single node", f.log_url);
+    return 2;
+  }
+  api::Tokens tokens;
+  std::string error;
+  if (!tokens.load(f.tokens_file, error)) {
+    spdlog::error("{}", error);
+    return 2;
+  }
+  std::string host;
+  uint16_t port = 0;
+  if (!split_host_port(f.listen, host, port)) {
+    spdlog::error("--listen {}: expected HOST:PORT, like 127.0.0.1:8080", f.listen);
+    return 2;
+  }
+  // Block the stop signals before any thread starts, so only sigwait sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  ops::Registry metrics;
+  node::NodeOptions no = f.node;
+  no.data_dir = f.data_dir;
+  if (no.advertise_address.empty()) no.advertise_address = f.listen;
+  spdlog::info("betcore node {} starting: data {}, listen {}", no.node_id, no.data_dir, f.listen);
+  std::unique_ptr<node::Node> node = node::Node::open(no, metrics, error);
+  if (!node) {
+    spdlog::error("cannot start: {}", error);
+    return 1;
+  }
+  node->start();
+  api::Api api(*node, tokens, metrics);
+  http::Options ho;
+  ho.host = host;
+  ho.port = port;
+  ho.threads = f.http_threads;
+  ho.body_bytes_max = f.body_bytes_max;
+  ho.metrics = &metrics;
+  ho.response_timeout_ms = 30'000;
+  http::Server server(ho, [&api](http::Request&& r, http::Responder resp) { api.handle(std::move(r), std::move(resp)); });
+  http::Status st = server.start();
+  if (!st.ok()) {
+    spdlog::error("cannot listen on {}: {}", f.listen, st.error);
+    node->stop();
+    return 1;
+  }
+  spdlog::info("betcore node {} ready on http://{}:{}", no.node_id, host, server.bound_port());
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("signal {}: stopping (answers in flight are finished first)", sig);
+  server.stop();
+  node->stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+void add_node_command(CLI::App& root) {
+  auto flags = std::make_shared<NodeFlags>();
+  CLI::App* cmd = root.add_subcommand("node", "Run a betcore node serving the HTTP API");
+  cmd->add_option("--data", flags->data_dir, "Data directory (log and snapshots)")->required();
+  cmd->add_option("--listen", flags->listen, "HOST:PORT to serve the API on")->capture_default_str();
+  cmd->add_option("--tokens", flags->tokens_file, "Tokens file: '<role> <token> [<account_id>]' per line")->required();
+  cmd->add_option("--log", flags->log_url, "etcd://HOST:PORT,... for a cluster (not in this build yet)");
+  cmd->add_option("--node-id", flags->node.node_id, "This node's id")->capture_default_str();
+  cmd->add_option("--advertise", flags->node.advertise_address, "HOST:PORT peers use to reach this node (default: --listen)");
+  cmd->add_option("--http-threads", flags->http_threads, "HTTP I/O threads")->capture_default_str();
+  cmd->add_option("--body-bytes-max", flags->body_bytes_max, "Largest request body (413 above)")->capture_default_str();
+  cmd->add_option("--queue-commands-max", flags->node.queue_commands_max, "Submit queue bound (429 above)")->capture_default_str();
+  cmd->add_option("--batch-commands-max", flags->node.batch_commands_max, "Commands per batch at most")->capture_default_str();
+  cmd->add_option("--checkpoint-every-commands", flags->node.checkpoint_every_commands,
+                  "Digest + snapshot every N commands (0: never)")->capture_default_str();
+  cmd->add_flag("--truncate-corrupt-tail", flags->node.truncate_corrupt_tail,
+                "Cut off a corrupt last log record instead of refusing to start (that batch may have been acknowledged)");
+  cmd->add_flag("--full-ledger-check", flags->node.full_ledger_check,
+                "Verify the whole ledger after every command (slow; for tests)");
+  cmd->callback([flags] {
+    int rc = run_node(*flags);
+    if (rc != 0) throw CLI::RuntimeError(rc);
+  });
+}
+
+}  // namespace betcore
