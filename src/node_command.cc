@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "api/auth.h"
+#include "api/event_lines.h"
 #include "api/http/http_server.h"
 #include "node/node.h"
 #include "ops/metrics.h"
@@ -71,7 +72,7 @@ int run_node(const NodeFlags& f) {
   no.data_dir = f.data_dir;
   if (no.advertise_address.empty()) no.advertise_address = f.listen;
   spdlog::info("betcore node {} starting: data {}, listen {}", no.node_id, no.data_dir, f.listen);
-  std::unique_ptr<node::Node> node = node::Node::open(no, metrics, error);
+  std::unique_ptr<node::Node> node = node::Node::open(no, metrics, api::render_event_line, error);
   if (!node) {
     spdlog::error("cannot start: {}", error);
     return 1;

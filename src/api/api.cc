@@ -6,6 +6,7 @@
 
 #include "api/json_writer.h"
 #include "api/request_parsing.h"
+#include "api/stream.h"
 #include "api/views.h"
 #include "codec/command_codec.h"
 #include "domain/ledger.h"
@@ -44,6 +45,7 @@ const char* route_name(Route r) {
     case Route::resettle: return "resettle";
     case Route::place_bet: return "place_bet";
     case Route::get_bet: return "get_bet";
+    case Route::stream: return "stream";
     case Route::cluster: return "cluster";
     case Route::alerts: return "alerts";
     case Route::health_live: return "health_live";
@@ -90,6 +92,7 @@ bool allowed(Route r, Role role) {
     case Route::close: case Route::settle: case Route::resettle: return any_of({Role::trader});
     case Route::place_bet: return any_of({Role::trader, Role::punter});
     case Route::get_bet: return any_of({Role::admin, Role::trader, Role::punter});
+    case Route::stream: return any_of({Role::admin, Role::payments, Role::feed});
     case Route::cluster: case Route::alerts: return any_of({Role::admin});
     default: return true;
   }
@@ -255,6 +258,8 @@ void Api::handle(http::Request&& request, http::Responder responder) {
     } else if (c == "bets") {
       if (n == 2) pick(post, Route::place_bet);
       else if (n == 3) pick(get, Route::get_bet);
+    } else if (c == "stream" && n == 2) {
+      pick(get, Route::stream);
     } else if (c == "cluster" && n == 2) {
       pick(get, Route::cluster);
     } else if (c == "alerts" && n == 2) {
@@ -294,6 +299,8 @@ void Api::handle(http::Request&& request, http::Responder responder) {
   }
   if (route == Route::cluster || route == Route::alerts) {
     operations(call, route);
+  } else if (route == Route::stream) {
+    stream(call);
   } else if (is_write(route)) {
     write(call, route, id);
   } else {
@@ -458,36 +465,34 @@ http::Response read_account_bets(const State& s, const Account& a, const http::R
     if (!v || *v < 1 || *v > 1000) return error(400, "invalid_request", "limit must be 1..1000");
     limit = *v;
   }
-  size_t from = 0;
+  // Newest first, following the account's chain of bets.
+  uint32_t next = a.last_bet;
   if (auto after = req.query_param("after")) {
     BetIdx b = s.bet_ids.find(*after);
     if (!b.valid() || s.bets[b.value].account.value != static_cast<uint32_t>(&a - s.accounts.data())) {
       return error(400, "invalid_request", "after must be the id of a bet of this account");
     }
-    // account.bets is in placement order, so sorted by bet index.
-    from = static_cast<size_t>(std::upper_bound(a.bets.begin(), a.bets.end(), b.value) - a.bets.begin());
+    next = s.bets[b.value].prev_of_account;
   }
   std::string body;
   JsonWriter w(body);
   w.begin_object().key("bets").begin_array();
   uint64_t n = 0;
-  std::string_view last;
-  size_t i = from;
   // Bounded scan: at most 100 x limit bets looked at per page.
-  size_t scan_max = static_cast<size_t>(limit) * 100;
-  for (size_t scanned = 0; i < a.bets.size() && n < limit && scanned < scan_max; ++i, ++scanned) {
-    const Bet& b = s.bets[a.bets[i]];
+  const uint64_t scan_max = limit * 100;
+  uint32_t last_seen = UINT32_MAX;
+  for (uint64_t scanned = 0; next != UINT32_MAX && n < limit && scanned < scan_max; ++scanned) {
+    const Bet& b = s.bets[next];
+    last_seen = next;
+    next = b.prev_of_account;
     if (want && b.status != *want) continue;
     if (settled_only && b.status == BetStatus::open) continue;
     write_bet(w, s, b, false);
-    last = b.id;
     ++n;
   }
   w.end_array();
-  if (i < a.bets.size() && !last.empty()) {
-    w.field("next_after", last);
-  } else if (i < a.bets.size()) {
-    w.field("next_after", s.bets[a.bets[i - 1]].id);
+  if (next != UINT32_MAX && last_seen != UINT32_MAX) {
+    w.field("next_after", s.bets[last_seen].id);
   } else {
     w.key("next_after").null();
   }
@@ -630,6 +635,45 @@ void Api::read(Call& call, Route route, std::string_view path_id) {
                }
                answer.send(json_response(200, std::move(body)));
              });
+}
+
+void Api::stream(Call& call) {
+  node::StreamCursor cursor;
+  auto from = call.req.query_param("from");
+  auto after_seq = call.req.query_param("after_seq");
+  if (from) {
+    auto v = parse_u64(*from);
+    if (!v) {
+      call.answer.send(error(400, "invalid_request", "from must be a log index (a non-negative integer)"));
+      return;
+    }
+    // from=N: every event of index N and after.
+    cursor.index = *v;
+    cursor.seq = 0;
+    if (after_seq) {
+      auto q = parse_u64(*after_seq);
+      if (!q || *q > UINT32_MAX) {
+        call.answer.send(error(400, "invalid_request", "after_seq must be the seq of the last event handled"));
+        return;
+      }
+      cursor.seq = static_cast<uint32_t>(*q);
+    }
+    uint64_t first = node_.journal().first_covered();
+    // Index 0 never holds a batch, so a journal covering 1.. covers everything.
+    if (cursor.index < first && first > 1) {
+      call.answer.send(error(404, "not_found",
+                             "events before index " + std::to_string(first) +
+                                 " are no longer kept on this node; resync from the API, then stream from " +
+                                 std::to_string(first)));
+      return;
+    }
+  } else {
+    // No cursor: only what commits from now on.
+    cursor.index = node_.status().applied_index;
+    cursor.seq = UINT32_MAX;
+  }
+  call.answer.metrics->record(200, call.answer.start);
+  start_event_stream(node_.journal(), call.answer.responder, cursor);
 }
 
 void Api::operations(Call& call, Route route) {

@@ -19,7 +19,7 @@ enum class Route : uint8_t {
   deposit, request_withdrawal, complete_withdrawal, fail_withdrawal, get_withdrawal,
   ledger_balance,
   create_event, create_market, get_market, prices, suspend, resume, close, settle, resettle,
-  place_bet, get_bet,
+  place_bet, get_bet, stream,
   cluster, alerts, health_live, health_ready, metrics, dashboard,
   not_found,
   count_,
@@ -41,6 +41,7 @@ class Api {
   void write(Call& call, Route route, std::string_view path_id);
   void read(Call& call, Route route, std::string_view path_id);
   void operations(Call& call, Route route);
+  void stream(Call& call);
 
   node::Node& node_;
   const Tokens& tokens_;

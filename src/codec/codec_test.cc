@@ -23,7 +23,7 @@ namespace betcore::codec {
 namespace {
 
 using namespace domain;
-using namespace domain::testing;
+using namespace domain::test;
 
 // A fixed, platform-independent generator (std::mt19937_64 is fully
 // specified; distributions are not, so we only use its raw output).
@@ -457,13 +457,17 @@ TEST(Snapshot, RoundTripsARichStateToTheSameDigest) {
   const State& r = *d.state;
   for (size_t i = 0; i < s.accounts.size(); ++i) {
     EXPECT_EQ(r.account_ids.find(s.accounts[i].id).value, i);
-    EXPECT_EQ(r.accounts[i].bets, s.accounts[i].bets);
+    EXPECT_EQ(r.accounts[i].last_bet, s.accounts[i].last_bet);
+    EXPECT_EQ(r.accounts[i].bet_count, s.accounts[i].bet_count);
   }
   for (size_t i = 0; i < s.markets.size(); ++i) {
     EXPECT_EQ(r.market_ids.find(s.markets[i].id).value, i);
     EXPECT_EQ(r.markets[i].bets, s.markets[i].bets);
   }
-  for (size_t i = 0; i < s.bets.size(); ++i) EXPECT_EQ(r.bet_ids.find(s.bets[i].id).value, i);
+  for (size_t i = 0; i < s.bets.size(); ++i) {
+    EXPECT_EQ(r.bet_ids.find(s.bets[i].id).value, i);
+    EXPECT_EQ(r.bets[i].prev_of_account, s.bets[i].prev_of_account);
+  }
   for (size_t i = 0; i < s.deposits.size(); ++i) EXPECT_EQ(r.deposit_refs.find(s.deposits[i].payment_ref).value, i);
   for (size_t i = 0; i < s.withdrawals.size(); ++i) EXPECT_EQ(r.withdrawal_ids.find(s.withdrawals[i].id).value, i);
   for (size_t i = 0; i < s.events.size(); ++i) EXPECT_EQ(r.event_ids.find(s.events[i].id).value, i);

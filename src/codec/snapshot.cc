@@ -302,7 +302,10 @@ bool decode_tables(Decoder& d, State& s) {
       return d.fail("bet out of range");
     }
     b.status = static_cast<BetStatus>(st);
-    s.accounts[b.account.value].bets.push_back(i);
+    Account& owner = s.accounts[b.account.value];
+    b.prev_of_account = owner.last_bet;
+    owner.last_bet = i;
+    ++owner.bet_count;
     for (uint32_t k = 0; k < b.leg_count; ++k) {
       s.markets[s.legs[b.legs_begin + k].market.value].bets.push_back(i);
     }

@@ -10,7 +10,7 @@
 namespace betcore::domain {
 namespace {
 
-using namespace testing;
+using namespace test;
 
 TEST(Accounts, CreateStartsEmptyInItsCurrency) {
   Book b;

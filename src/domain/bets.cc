@@ -158,7 +158,9 @@ Outcome apply_place_bet(Ctx& c, const PlaceBet& cmd) {
     leg.selection = legs[i].selection;
     leg.odds_thousandths = static_cast<int32_t>(legs[i].odds.thousandths);
   }
-  account.bets.push_back(bi.value);
+  bet.prev_of_account = account.last_bet;
+  account.last_bet = bi.value;
+  ++account.bet_count;
   c.emit(EventType::bet_placed, bi.value);
   return accept(bi.value);
 }

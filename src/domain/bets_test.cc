@@ -10,7 +10,7 @@
 namespace betcore::domain {
 namespace {
 
-using namespace testing;
+using namespace test;
 
 TEST(Bets, ASingleMovesTheStakeIntoPlay) {
   Book b;
@@ -33,7 +33,8 @@ TEST(Bets, ASingleMovesTheStakeIntoPlay) {
   EXPECT_EQ(b.s().bet_legs(x)[0].odds_thousandths, 3500);
   EXPECT_EQ(b.selection("m1", "draw").liability.minor, 2500);  // what the book would pay out net
   EXPECT_EQ(b.selection("m1", "home").liability.minor, 0);
-  EXPECT_EQ(b.account("alice").bets, std::vector<uint32_t>{0});
+  EXPECT_EQ(b.account("alice").bet_count, 1u);
+  EXPECT_EQ(b.account("alice").last_bet, 0u);
   EXPECT_EQ(b.market_of("m1").bets, std::vector<uint32_t>{0});
   EXPECT_EQ(b.house(), 0);
 }

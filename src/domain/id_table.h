@@ -4,6 +4,8 @@
 #pragma once
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/hash/hash.h>
+#include <absl/strings/string_view.h>
 
 #include <cstdint>
 #include <cstring>
@@ -46,6 +48,15 @@ class StringArena {
   size_t used_ = 0;
 };
 
+// absl's string hash (fast, well mixed). Debian builds abseil for C++14, so
+// absl::string_view is its own type: hash through it explicitly.
+struct IdHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const {
+    return absl::Hash<absl::string_view>{}(absl::string_view(s.data(), s.size()));
+  }
+};
+
 template <class Idx>
 class IdTable {
  public:
@@ -65,7 +76,7 @@ class IdTable {
 
  private:
   StringArena arena_;
-  absl::flat_hash_map<std::string_view, Idx> map_;
+  absl::flat_hash_map<std::string_view, Idx, IdHash> map_;
 };
 
 }  // namespace betcore::domain

@@ -9,7 +9,7 @@
 namespace betcore::domain {
 namespace {
 
-using namespace testing;
+using namespace test;
 
 TEST(Events, CreateIsIdempotentByIdAndValidated) {
   Book b;

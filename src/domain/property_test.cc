@@ -53,9 +53,9 @@
 namespace betcore::domain {
 namespace {
 
-using testing::kDayMs;
-using testing::kHourMs;
-using testing::kT0;
+using test::kDayMs;
+using test::kHourMs;
+using test::kT0;
 
 // ---- configuration --------------------------------------------------------------
 
@@ -585,7 +585,17 @@ std::string check_model(const State& s) {
       withdrawn[s.accounts[w.account.value].currency.value] += w.amount.minor;
     }
   }
-  for (const DepositRecord& d : s.deposits) deposited[s.accounts[d.account.value].currency.value] += d.amount.minor;
+  std::vector<int64_t> last_day(na);  // deposits in the rolling window (now - 24h, now]
+  for (const DepositRecord& d : s.deposits) {
+    deposited[s.accounts[d.account.value].currency.value] += d.amount.minor;
+    if (d.at.ms > s.now.ms - kDayMs) last_day[d.account.value] += d.amount.minor;
+  }
+  for (size_t i = 0; i < na; ++i) {
+    const Account& a = s.accounts[i];
+    if (a.deposit_limit_24h.minor > 0 && last_day[i] > a.deposit_limit_24h.minor) {
+      return "account " + std::string(a.id) + ": deposits in the last 24 hours are over its limit";
+    }
+  }
   for (size_t i = 0; i < na; ++i) {
     if (s.accounts[i].pending_withdrawals.minor != pending[i]) {
       return "account " + std::string(s.accounts[i].id) + ": pending is not its pending withdrawals'";

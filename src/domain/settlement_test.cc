@@ -12,7 +12,7 @@
 namespace betcore::domain {
 namespace {
 
-using namespace testing;
+using namespace test;
 
 const std::vector<Res> kHomeWins = {{"home", kWin}, {"draw", kLose}, {"away", kLose}};
 
@@ -299,11 +299,23 @@ TEST_P(Resettle, LeavesExactlyTheMoneyOfTheNewResults) {
   for (const char* sel : {"home", "draw", "away"}) EXPECT_EQ(b.selection("m1", sel).liability.minor, 0);
 }
 
+const char* result_name(LegResult r) {
+  switch (r) {
+    case kWin: return "Win";
+    case kLose: return "Lose";
+    case kVoid: return "Void";
+    default: return "Pending";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     AllPairs, Resettle,
     ::testing::Values(std::pair{kWin, kLose}, std::pair{kLose, kWin}, std::pair{kWin, kVoid},
                       std::pair{kVoid, kWin}, std::pair{kLose, kVoid}, std::pair{kVoid, kLose},
-                      std::pair{kWin, kWin}));
+                      std::pair{kWin, kWin}),
+    [](const ::testing::TestParamInfo<std::pair<LegResult, LegResult>>& info) {
+      return std::string(result_name(info.param.first)) + "To" + result_name(info.param.second);
+    });
 
 TEST(Resettlement, WinToLoseWithExactNumbers) {
   Book b;

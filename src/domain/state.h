@@ -46,7 +46,11 @@ struct Account {
   TimeMs created_at{0};
   LogIndex created_index{0};
   uint64_t fingerprint = 0;       // of the CreateAccount command
-  std::vector<uint32_t> bets;     // BetIdx values, in placement order (so sorted)
+  // The account's bets as a chain, newest first: last_bet, then each bet's
+  // prev_of_account. A chain, not a vector, so a million accounts cost no
+  // allocation each (issue 2: memory per open bet).
+  uint32_t last_bet = UINT32_MAX;
+  uint32_t bet_count = 0;
 };
 
 struct Event {
@@ -106,6 +110,7 @@ struct Bet {
   uint8_t leg_count = 0;
   BetStatus status = BetStatus::open;
   uint8_t settlements = 0;         // how many times it was (re)settled
+  uint32_t prev_of_account = UINT32_MAX;  // the account's previous bet
   Amount stake{0};
   Odds odds;                       // combined odds for a multiple
   Amount potential_payout{0};

@@ -11,7 +11,7 @@
 namespace betcore::domain {
 namespace {
 
-using namespace testing;
+using namespace test;
 
 TEST(Time, NeverRunsBackwards) {
   Book b;

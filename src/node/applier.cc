@@ -8,6 +8,15 @@
 #include "domain/ledger.h"
 
 namespace betcore::node {
+namespace {
+
+// Collects the events of one command; they are rendered once it is done.
+struct CollectingSink final : domain::EventSink {
+  std::vector<domain::DomainEvent> events;
+  void emit(const domain::DomainEvent& e) override { events.push_back(e); }
+};
+
+}  // namespace
 
 Applier::Applier(ApplierOptions options, log::Log& log, Waiters& waiters, ops::Registry& metrics,
                  std::unique_ptr<domain::State> initial)
@@ -81,8 +90,18 @@ void Applier::apply_entry(const log::Entry& entry) {
                   codec::batch_error_name(batch.error), batch.detail);
   } else {
     const bool mine = batch.header.node_id == options_.node_id;
+    CollectingSink sink;
+    uint32_t seq = 0;
     for (size_t i = 0; i < batch.commands.size(); ++i) {
-      domain::Outcome out = machine_.apply(batch.commands[i]);
+      domain::Outcome out = machine_.apply(batch.commands[i], journal_ != nullptr ? &sink : nullptr);
+      if (journal_ != nullptr && !sink.events.empty()) {
+        for (const domain::DomainEvent& e : sink.events) {
+          std::string line;
+          renderer_(e, machine_.state(), entry.position.value, ++seq, line);
+          journal_->append(entry.position.value, seq, std::move(line));
+        }
+        sink.events.clear();
+      }
       if (!mine) continue;
       if (WriteDone done = waiters_.take(batch.header.first_seq + i)) {
         WriteResult r;
@@ -98,6 +117,7 @@ void Applier::apply_entry(const log::Entry& entry) {
   applied_.store(entry.position.value, std::memory_order_release);
   maybe_checkpoint();
   lock.unlock();
+  if (journal_ != nullptr) journal_->publish();
   apply_seconds_.observe(std::chrono::steady_clock::now() - t0);
 }
 

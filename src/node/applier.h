@@ -19,6 +19,7 @@
 
 #include "domain/state_machine.h"
 #include "log/log.h"
+#include "node/event_journal.h"
 #include "node/waiters.h"
 #include "ops/metrics.h"
 
@@ -45,6 +46,11 @@ struct ApplierOptions {
 // must return quickly, e.g. hand the bytes to another thread).
 using CheckpointSink = std::function<void(uint64_t index, std::string encoded)>;
 
+// Renders one committed event as a JSON line (ending in '\n') with the state
+// right after the command that emitted it. Applier thread.
+using EventRenderer = std::function<void(const domain::DomainEvent& event, const domain::State& state,
+                                         uint64_t index, uint32_t seq, std::string& out)>;
+
 class Applier {
  public:
   Applier(ApplierOptions options, log::Log& log, Waiters& waiters, ops::Registry& metrics,
@@ -52,6 +58,11 @@ class Applier {
   ~Applier();
 
   void set_checkpoint_sink(CheckpointSink sink) { checkpoint_sink_ = std::move(sink); }
+  // Journals every event from now on (set before replay to cover it too).
+  void set_event_journal(EventJournal* journal, EventRenderer renderer) {
+    journal_ = journal;
+    renderer_ = std::move(renderer);
+  }
 
   // Applies everything in the log now, on the calling thread (startup
   // replay). Returns the number of commands applied.
@@ -87,6 +98,8 @@ class Applier {
   Waiters& waiters_;
   domain::StateMachine machine_;  // applier thread (and readers under state_mu_)
   CheckpointSink checkpoint_sink_;
+  EventJournal* journal_ = nullptr;
+  EventRenderer renderer_;
 
   mutable std::shared_mutex state_mu_;  // exclusive while applying a batch
   std::atomic<uint64_t> applied_{0};

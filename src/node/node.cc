@@ -12,6 +12,7 @@ namespace betcore::node {
 Node::Node(NodeOptions options, ops::Registry& metrics)
     : options_(std::move(options)),
       metrics_(metrics),
+      journal_(options_.journal_bytes_max),
       snapshots_written_(metrics.counter("betcore_snapshots_written_total", "Snapshots written")),
       snapshot_failures_(metrics.counter("betcore_snapshot_failures_total", "Snapshots that failed to write")),
       snapshot_seconds_(metrics.histogram("betcore_snapshot_write_seconds",
@@ -19,7 +20,8 @@ Node::Node(NodeOptions options, ops::Registry& metrics)
 
 Node::~Node() { stop(); }
 
-std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, std::string& error) {
+std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, EventRenderer renderer,
+                                 std::string& error) {
   std::unique_ptr<Node> node(new Node(std::move(options), metrics));
   const NodeOptions& o = node->options_;
 
@@ -46,6 +48,9 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, st
   ao.full_ledger_check = o.full_ledger_check;
   node->applier_ = std::make_unique<Applier>(ao, *node->log_, node->waiters_, metrics,
                                              std::move(snap.state));
+
+  node->journal_.set_first_covered(node->applier_->applied() + 1);
+  node->applier_->set_event_journal(&node->journal_, std::move(renderer));
 
   auto t0 = std::chrono::steady_clock::now();
   uint64_t replayed = node->applier_->replay();

@@ -13,6 +13,7 @@
 
 #include "log/log.h"
 #include "node/applier.h"
+#include "node/event_journal.h"
 #include "node/snapshot_store.h"
 #include "node/submitter.h"
 #include "node/waiters.h"
@@ -31,6 +32,7 @@ struct NodeOptions {
   bool truncate_corrupt_tail = false;
   bool full_ledger_check = false;
   int read_timeout_ms = 5'000;
+  size_t journal_bytes_max = 64u << 20;  // events kept for /v1/stream
 };
 
 enum class Consistency { linearizable, stale };
@@ -50,7 +52,7 @@ class Node {
   // docs/log-format.md says) and replays everything after the snapshot.
   // Null with `error` set (what happened, what to do) when it cannot start.
   static std::unique_ptr<Node> open(NodeOptions options, ops::Registry& metrics,
-                                    std::string& error);
+                                    EventRenderer renderer, std::string& error);
   ~Node();
 
   void start();
@@ -64,6 +66,7 @@ class Node {
   void read(Consistency consistency, uint64_t min_index, ReadFn fn);
 
   NodeStatus status() const;
+  EventJournal& journal() { return journal_; }
   const NodeOptions& options() const { return options_; }
 
  private:
@@ -75,6 +78,7 @@ class Node {
   std::unique_ptr<log::Log> log_;
   std::unique_ptr<SnapshotStore> snapshots_;
   Waiters waiters_;
+  EventJournal journal_;
   std::unique_ptr<Applier> applier_;
   std::unique_ptr<Submitter> submitter_;
   std::atomic<bool> started_{false};

@@ -17,7 +17,7 @@
 #include "domain/rejection.h"
 #include "domain/state_machine.h"
 
-namespace betcore::domain::testing {
+namespace betcore::domain::test {
 
 // A fixed, readable start of time: 2024-01-01T00:00:00Z.
 inline constexpr int64_t kT0 = 1'704'067'200'000;
@@ -279,4 +279,4 @@ class Book {
   int64_t stamp_ms = 0;
 };
 
-}  // namespace betcore::domain::testing
+}  // namespace betcore::domain::test

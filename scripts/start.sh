@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds betcore, and starts the embedded single
+# node in the background. Prints the URL, the tokens and a first bet to try.
+#   scripts/start.sh            # http://127.0.0.1:8080, state in ./run
+#   BETCORE_LISTEN=0.0.0.0:9000 BETCORE_HOME=/srv/betcore scripts/start.sh
+# Stop it with scripts/stop.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+home=${BETCORE_HOME:-$repo/run}
+listen=${BETCORE_LISTEN:-127.0.0.1:8080}
+
+./scripts/install-deps.sh
+echo "== building (two jobs; the first build takes a few minutes)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C build -j "${BETCORE_BUILD_JOBS:-2}" betcore
+
+mkdir -p "$home"
+if [ -f "$home/node.pid" ] && kill -0 "$(cat "$home/node.pid")" 2>/dev/null; then
+  echo "betcore is already running (pid $(cat "$home/node.pid")); stop it with scripts/stop.sh" >&2
+  exit 1
+fi
+
+token() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
+if [ ! -f "$home/tokens" ]; then
+  umask 077
+  {
+    echo "# betcore tokens: <role> <token> [<account_id>] (see README, Tokens)"
+    echo "admin $(token)"
+    echo "trader $(token)"
+    echo "payments $(token)"
+    echo "feed $(token)"
+    echo "punter $(token) alice"
+  } > "$home/tokens"
+  umask 022
+fi
+role_token() { awk -v r="$1" '$1==r {print $2; exit}' "$home/tokens"; }
+
+nohup "$repo/build/betcore" node --data "$home/data" --listen "$listen" --tokens "$home/tokens" \
+  >> "$home/node.log" 2>&1 &
+echo $! > "$home/node.pid"
+
+url="http://$listen"
+for _ in $(seq 1 100); do
+  if curl -fsS "$url/health/ready" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$(cat "$home/node.pid")" 2>/dev/null; then
+    echo "betcore exited at start; its log says:" >&2
+    tail -20 "$home/node.log" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+curl -fsS "$url/health/ready" >/dev/null || { echo "betcore did not become ready; see $home/node.log" >&2; exit 1; }
+
+cat <<TXT
+
+betcore is running: $url  (pid $(cat "$home/node.pid"), log $home/node.log, data $home/data)
+admin token:    $(role_token admin)
+trader token:   $(role_token trader)
+payments token: $(role_token payments)
+punter token for account alice: $(role_token punter)
+(all tokens: $home/tokens)
+
+A first bet:
+  A="Authorization: Bearer $(role_token admin)"; T="Authorization: Bearer $(role_token trader)"; P="Authorization: Bearer $(role_token payments)"
+  curl -s -H "\$A" $url/v1/accounts -d '{"account_id":"alice","currency":"EUR"}'
+  curl -s -H "\$P" $url/v1/deposits -d '{"payment_ref":"dep-1","account_id":"alice","amount":10000}'
+  curl -s -H "\$T" $url/v1/events -d '{"event_id":"ev-1","name":"Home v Away","starts_at":"2026-12-01T20:00:00Z"}'
+  curl -s -H "\$T" $url/v1/markets -d '{"market_id":"mk-1","event_id":"ev-1","name":"Match odds","selections":[{"selection_id":"home","name":"Home","odds":"2.10"},{"selection_id":"away","name":"Away","odds":"1.80"}]}'
+  curl -s -H "\$T" $url/v1/bets -d '{"bet_id":"bet-1","account_id":"alice","stake":500,"legs":[{"market_id":"mk-1","selection_id":"home","odds":"2.10"}]}'
+  curl -s -H "\$A" $url/v1/accounts/alice
+
+Stop it with: scripts/stop.sh
+TXT

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Stops the node started by scripts/start.sh (SIGTERM: answers in flight finish first).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+home=${BETCORE_HOME:-$PWD/run}
+if [ ! -f "$home/node.pid" ] || ! kill -0 "$(cat "$home/node.pid")" 2>/dev/null; then
+  echo "betcore is not running (no live pid in $home/node.pid)"
+  rm -f "$home/node.pid"
+  exit 0
+fi
+pid=$(cat "$home/node.pid")
+kill -TERM "$pid"
+for _ in $(seq 1 100); do
+  kill -0 "$pid" 2>/dev/null || { rm -f "$home/node.pid"; echo "betcore stopped"; exit 0; }
+  sleep 0.1
+done
+echo "betcore (pid $pid) did not stop in 10 s; sending SIGKILL (the log is safe: every acknowledged write is fsynced)"
+kill -KILL "$pid" || true
+rm -f "$home/node.pid"

@@ -1,0 +1,607 @@
+// One HTTP/1.1 connection: read a request, hand it to the handler, wait for
+// the answer, write it, read the next (RFC 9112). All on one Worker's thread.
+#include "api/http/connection.h"
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/error.hpp>
+#include <string>
+
+#include "domain/assert.h"
+
+namespace betcore::http {
+
+namespace {
+
+using he = boost::beast::http::error;
+using boost::system::error_code;
+
+constexpr size_t kReadChunkBytes =
+    16 * 1024;                     // one read_some; the buffer holds a header and one chunk
+constexpr int kLingerMs = 1000;    // after Connection: close, wait this long for the peer's FIN
+constexpr int kStopLingerMs = 50;  // the same while the server stops: stop() waits on it
+constexpr size_t kDiscardBytesMax = 1024 * 1024;  // read and ignored before we give up and close
+constexpr std::string_view k100Continue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// Marks a stream closed and tells its producer, on this I/O thread, with no lock held.
+void mark_closed(detail::StreamState& s) {
+  {
+    std::lock_guard lock(s.mu);
+    if (s.closed) return;
+    s.closed = true;
+    s.pending.clear();
+    s.pending.shrink_to_fit();
+    s.in_flight_bytes = 0;
+  }
+  if (s.on_change) s.on_change();
+}
+
+std::string format_remote(const net::ip::tcp::endpoint& ep) {
+  std::string out;
+  if (ep.address().is_v6()) {
+    out = "[" + ep.address().to_string() + "]";
+  } else {
+    out = ep.address().to_string();
+  }
+  out += ':';
+  out += std::to_string(ep.port());
+  return out;
+}
+
+}  // namespace
+
+// ---- Entry points from any thread (exchange.h) -------------------------------
+
+namespace detail {
+
+void deliver_response(const Exchange& ex, Response&& response) {
+  if (Worker::current() == ex.worker) {
+    // The handler answered on the connection's own thread (most reads do):
+    // run inline, no post, no Hub lock (this io_context is running).
+    if (auto conn = ex.connection.lock()) conn->deliver(ex.seq, std::move(response));
+    return;
+  }
+  std::shared_lock lock(ex.hub->mu);
+  if (!ex.hub->running) return;
+  auto conn = ex.connection.lock();
+  if (!conn) return;
+  const Executor executor = conn->executor();
+  // The strong reference travels into the handler, so the connection is
+  // released on its own thread (or by the io_context's destructor).
+  net::post(executor, [conn = std::move(conn), seq = ex.seq, r = std::move(response)]() mutable {
+    conn->deliver(seq, std::move(r));
+  });
+}
+
+void deliver_stream_start(const Exchange& ex, std::shared_ptr<StreamState> state) {
+  // Always posted, even from the I/O thread, so the producer's callback can
+  // never run inside its own start_stream() call.
+  {
+    std::shared_lock lock(ex.hub->mu);
+    if (ex.hub->running) {
+      if (auto conn = ex.connection.lock()) {
+        const Executor executor = conn->executor();
+        net::post(executor, [conn = std::move(conn), seq = ex.seq, state]() mutable {
+          conn->begin_stream(seq, std::move(state));
+        });
+        return;
+      }
+    }
+  }
+  std::lock_guard lock(state->mu);
+  state->closed = true;  // the caller sees is_open() == false; no callback (http_server.h)
+}
+
+void post_stream_flush(const StreamState& state) {
+  std::shared_lock lock(state.hub->mu);
+  if (!state.hub->running) return;  // close_all() has closed the stream or is about to
+  auto conn = state.connection.lock();
+  if (!conn) return;  // closed already: its close() marked the stream closed
+  const Executor executor = conn->executor();
+  net::post(executor, [conn = std::move(conn)] { conn->flush_stream(); });
+}
+
+}  // namespace detail
+
+// ---- Connection --------------------------------------------------------------
+
+Connection::Connection(Worker& worker, Socket socket)
+    : worker_(worker),
+      core_(worker.core),
+      socket_(std::move(socket)),
+      buffer_(worker.core.options.header_bytes_max + kReadChunkBytes) {}
+
+void Connection::start() {
+  error_code ec;
+  // Small answers go out at once rather than waiting on Nagle.
+  socket_.set_option(net::ip::tcp::no_delay(true), ec);
+  const auto peer = socket_.remote_endpoint(ec);
+  if (!ec) remote_ = format_remote(peer);
+  begin_request();
+}
+
+void Connection::set_deadline_ms(int ms) {
+  deadline_ = ms > 0 ? Clock::now() + std::chrono::milliseconds(ms) : Clock::time_point::max();
+}
+
+void Connection::begin_request() {
+  phase_ = Phase::reading;
+  request_.method = Method::other;
+  request_.version = 11;
+  request_.target.clear();
+  request_.body.clear();
+  request_.authorization.clear();
+  request_.content_type.clear();
+  parser_.emplace(request_, core_.options.body_bytes_max, core_.options.header_bytes_max);
+  continue_sent_ = false;
+  version_checked_ = false;
+  // A pipelined request may already be buffered: then it has begun.
+  request_started_ = buffer_.size() > 0;
+  set_deadline_ms(request_started_ ? core_.options.request_timeout_ms
+                                   : core_.options.idle_timeout_ms);
+  parse();
+}
+
+void Connection::parse() {
+  while (buffer_.size() > 0) {
+    error_code ec;
+    const size_t used = parser_->put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (ec == he::need_more) break;
+    if (ec) {
+      reject_malformed(ec);
+      return;
+    }
+    if (parser_->is_header_done() && !version_checked_) {
+      version_checked_ = true;
+      if (request_.version / 10 != 1) {
+        reject(505, "invalid_request", "only HTTP/1.0 and HTTP/1.1 are served");
+        return;
+      }
+    }
+    if (parser_->is_done()) {
+      dispatch();
+      return;
+    }
+    if (used == 0) break;  // no progress without more input
+  }
+  // RFC 9110, 10.1.1: a client that sent "Expect: 100-continue" may wait
+  // for this before sending the body.
+  if (parser_->is_header_done() && parser_->expect_continue() && !continue_sent_) {
+    send_continue();
+    return;
+  }
+  read_more();
+}
+
+void Connection::read_more() {
+  const size_t free_bytes = buffer_.max_size() - buffer_.size();
+  if (free_bytes == 0) {
+    // Beast's header_limit fires first; this is the backstop.
+    reject(431, "too_large", "request header too large");
+    return;
+  }
+  const auto buffers = buffer_.prepare(std::min(free_bytes, kReadChunkBytes));
+  socket_.async_read_some(buffers, [self = shared_from_this()](const error_code& ec, size_t n) {
+    self->on_read(ec, n);
+  });
+}
+
+void Connection::on_read(const error_code& ec, size_t bytes) {
+  if (phase_ == Phase::closed) return;
+  if (ec) {
+    // EOF or reset, between requests or inside one: nobody to answer.
+    close();
+    return;
+  }
+  buffer_.commit(bytes);
+  if (!request_started_) {
+    request_started_ = true;
+    set_deadline_ms(core_.options.request_timeout_ms);
+  }
+  parse();
+}
+
+void Connection::send_continue() {
+  continue_sent_ = true;
+  net::async_write(socket_, net::buffer(k100Continue.data(), k100Continue.size()),
+                   [self = shared_from_this()](const error_code& ec, size_t) {
+                     if (self->phase_ == Phase::closed) return;
+                     if (ec) {
+                       self->close();
+                       return;
+                     }
+                     self->read_more();
+                   });
+}
+
+void Connection::reject_malformed(const error_code& ec) {
+  const Options& o = core_.options;
+  if (ec == he::body_limit) {
+    core_.metrics.rejected_body_too_large.inc();
+    reject(413, "too_large", "request body is over " + std::to_string(o.body_bytes_max) + " bytes");
+  } else if (ec == he::header_limit || ec == he::buffer_overflow) {
+    core_.metrics.rejected_header_too_large.inc();
+    reject(431, "too_large",
+           "request header is over " + std::to_string(o.header_bytes_max) + " bytes");
+  } else {
+    core_.metrics.rejected_malformed.inc();
+    reject(400, "invalid_request", "malformed HTTP request: " + ec.message());
+  }
+}
+
+void Connection::reject(int status, std::string_view code, std::string_view message) {
+  // Answered by the server, never the handler; the rest of the stream cannot
+  // be trusted to be framed right, so the connection ends.
+  version_ = request_.version / 10 == 1 ? request_.version : 11;
+  head_request_ = false;
+  keep_alive_ = false;
+  write_response(Response::error(status, code, message), /*close_after=*/true);
+}
+
+void Connection::dispatch() {
+  phase_ = Phase::handling;
+  ++seq_;
+  version_ = request_.version;
+  keep_alive_ = parser_->keep_alive();
+  head_request_ = request_.method == Method::head;
+  request_started_ = false;
+  set_deadline_ms(core_.options.response_timeout_ms);
+  request_.remote = remote_;
+  core_.metrics.requests.inc();
+  auto exchange = std::make_shared<detail::Exchange>(core_.hub, &worker_, weak_from_this(), seq_,
+                                                     version_, head_request_);
+  try {
+    core_.handler(std::move(request_), Responder(std::move(exchange)));
+  } catch (...) {
+    // The Responder died in the unwinding, so the request got its 500.
+    core_.metrics.handler_exceptions.inc();
+  }
+  // Nothing after the handler: it may already have answered, inline.
+}
+
+void Connection::deliver(uint64_t seq, Response&& response) {
+  // A late answer (the request timed out, or the connection closed) is dropped.
+  if (phase_ != Phase::handling || seq != seq_) return;
+  write_response(std::move(response), /*close_after=*/false);
+}
+
+void Connection::write_response(Response&& response, bool close_after) {
+  phase_ = Phase::writing;
+  keep_alive_ = keep_alive_ && !close_after && !worker_.stopping;
+  const int status = detail::final_status(response.status);
+  head_.clear();
+  detail::append_head(head_, status, response.content_type, response.headers,
+                      detail::Framing::content_length, response.body.size(), keep_alive_, version_);
+  body_ = std::move(response.body);
+  // HEAD gets GET's Content-Length without the body (RFC 9110, 9.3.2).
+  if (head_request_ || !detail::status_has_body(status)) body_.clear();
+  set_deadline_ms(core_.options.write_timeout_ms);
+  const std::array<net::const_buffer, 2> buffers{net::buffer(head_), net::buffer(body_)};
+  net::async_write(socket_, buffers, [self = shared_from_this()](const error_code& ec, size_t) {
+    self->on_written(ec);
+  });
+}
+
+void Connection::on_written(const error_code& ec) {
+  if (phase_ == Phase::closed) return;
+  if (ec) {
+    close();
+    return;
+  }
+  if (!keep_alive_ || worker_.stopping) {
+    linger_close();
+    return;
+  }
+  begin_request();
+}
+
+void Connection::linger_close() {
+  // Closing with unread input makes the kernel send RST, which can destroy
+  // the answer still in flight to the peer (RFC 9112, 9.6). So: half-close,
+  // then read and drop what the peer still sends, until its FIN or a bound.
+  phase_ = Phase::closing;
+  error_code ec;
+  socket_.shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  if (ec) {
+    close();
+    return;
+  }
+  discarded_bytes_ = 0;
+  set_deadline_ms(worker_.stopping ? kStopLingerMs : kLingerMs);
+  read_discard();
+}
+
+void Connection::read_discard() {
+  if (discard_in_flight_) return;  // a stream's read carries on into lingering
+  discard_in_flight_ = true;
+  socket_.async_read_some(
+      net::buffer(discard_), [self = shared_from_this()](const error_code& ec, size_t n) {
+        self->discard_in_flight_ = false;
+        if (self->phase_ == Phase::closed) return;
+        self->discarded_bytes_ += n;
+        if (ec || self->discarded_bytes_ > kDiscardBytesMax) {
+          self->close();  // EOF: the peer is done (or is gone, or will not stop talking)
+          return;
+        }
+        self->read_discard();
+      });
+}
+
+void Connection::on_timeout() {
+  switch (phase_) {
+    case Phase::reading:
+      core_.metrics.timeouts_read.inc();
+      close();
+      break;
+    case Phase::handling:
+      core_.metrics.timeouts_response.inc();
+      // The handler may still be committing a write: its fate is unknown to
+      // the client, who must retry with the same id (API.md, 504).
+      write_response(
+          Response::error(504, "outcome_unknown",
+                          "no answer within " + std::to_string(core_.options.response_timeout_ms) +
+                              " ms; retry with the same id"),
+          /*close_after=*/true);
+      break;
+    case Phase::writing:
+    case Phase::streaming:
+      core_.metrics.timeouts_write.inc();
+      close();
+      break;
+    case Phase::closing:
+      close();
+      break;
+    case Phase::closed:
+      break;
+  }
+}
+
+void Connection::on_server_stop() {
+  switch (phase_) {
+    case Phase::reading:  // idle, or a request we will not finish
+    case Phase::closing:
+      close();
+      break;
+    case Phase::handling:
+    case Phase::writing:
+      break;  // on_written closes once the answer is out (worker_.stopping)
+    case Phase::streaming: {
+      auto& s = *stream_;
+      {
+        std::lock_guard lock(s.mu);
+        if (!s.finishing && !s.closed) {
+          s.finishing = true;
+          if (s.chunked) s.pending += "0\r\n\r\n";
+        }
+      }
+      flush_stream();
+      break;
+    }
+    case Phase::closed:
+      break;
+  }
+}
+
+void Connection::close() {
+  if (phase_ == Phase::closed) return;
+  phase_ = Phase::closed;
+  deadline_ = Clock::time_point::max();
+  error_code ec;
+  socket_.close(ec);  // pending operations complete with operation_aborted
+  if (stream_) {
+    const auto stream = std::move(stream_);
+    mark_closed(*stream);
+  }
+  worker_.remove(this);  // drops the owning reference; the caller holds another
+}
+
+// ---- Streaming ---------------------------------------------------------------
+
+void Connection::begin_stream(uint64_t seq, std::shared_ptr<detail::StreamState> state) {
+  if (phase_ != Phase::handling || seq != seq_) {
+    mark_closed(*state);  // timed out or closed meanwhile
+    return;
+  }
+  phase_ = Phase::streaming;
+  stream_ = std::move(state);
+  deadline_ = Clock::time_point::max();  // an idle stream may stay open; writes have a deadline
+  // Keep a read going: it is how we learn that the client went away.
+  discarded_bytes_ = 0;
+  read_discard();
+  flush_stream();
+}
+
+void Connection::flush_stream() {
+  if (phase_ != Phase::streaming || !stream_ || stream_write_in_flight_) return;
+  auto& s = *stream_;
+  bool finished = false;
+  {
+    std::lock_guard lock(s.mu);
+    if (s.pending.empty()) {
+      s.flush_posted = false;  // the next write() posts again
+      finished = s.finishing;
+    } else {
+      // Double buffering: the producer appends to one string while the
+      // socket writes the other; both keep their capacity.
+      std::swap(s.pending, stream_writing_);
+      s.in_flight_bytes = stream_writing_.size();
+    }
+  }
+  if (!stream_writing_.empty()) {
+    stream_write_in_flight_ = true;
+    set_deadline_ms(core_.options.write_timeout_ms);
+    net::async_write(
+        socket_, net::buffer(stream_writing_),
+        [self = shared_from_this()](const error_code& ec, size_t) { self->on_stream_written(ec); });
+  } else if (finished) {
+    // The response is complete: the producer hears so now, not after the
+    // lingering close, and the connection ends.
+    const auto stream = std::move(stream_);
+    mark_closed(*stream);
+    linger_close();
+  }
+}
+
+void Connection::on_stream_written(const error_code& ec) {
+  stream_write_in_flight_ = false;
+  if (phase_ != Phase::streaming) return;
+  if (ec) {
+    close();
+    return;
+  }
+  deadline_ = Clock::time_point::max();
+  stream_writing_.clear();
+  auto& s = *stream_;
+  bool wake = false;
+  {
+    std::lock_guard lock(s.mu);
+    s.in_flight_bytes = 0;
+    // Wake the producer once the client has caught up halfway, not at the
+    // first free byte, so it writes in batches.
+    if (s.wake_when_drained && s.pending.size() <= s.buffer_bytes_max / 2) {
+      s.wake_when_drained = false;
+      wake = true;
+    }
+  }
+  const auto keep = stream_;  // on_change may end the stream
+  if (wake && keep->on_change) keep->on_change();
+  flush_stream();
+}
+
+// ---- Worker ------------------------------------------------------------------
+
+const Worker*& Worker::current() {
+  thread_local const Worker* worker = nullptr;
+  return worker;
+}
+
+Worker::Worker(ServerCore& core_in) : core(core_in), sweep_timer_(ioc.get_executor()) {
+  // Deadlines are checked by one sweep per worker rather than a timer per
+  // connection: setting a deadline is then a store, not a timer syscall. The
+  // sweep runs often enough to be within a quarter of the shortest timeout.
+  const Options& o = core.options;
+  int shortest_ms = kLingerMs;
+  for (const int ms :
+       {o.idle_timeout_ms, o.request_timeout_ms, o.write_timeout_ms, o.response_timeout_ms}) {
+    if (ms > 0) shortest_ms = std::min(shortest_ms, ms);
+  }
+  sweep_interval_ = std::chrono::milliseconds(std::clamp(shortest_ms / 4, 5, 250));
+}
+
+Worker::~Worker() = default;
+
+void Worker::add(Socket socket) {
+  if (stopping) {
+    error_code ec;
+    socket.close(ec);
+    core.connection_closed();
+    return;
+  }
+  auto connection = std::make_shared<Connection>(*this, std::move(socket));
+  connections_.emplace(connection.get(), connection);
+  connection->start();
+}
+
+void Worker::remove(Connection* connection) {
+  if (connections_.erase(connection) > 0) core.connection_closed();
+}
+
+void Worker::start_sweep() {
+  sweep_timer_.expires_after(sweep_interval_);
+  sweep_timer_.async_wait([this](const error_code& ec) {
+    if (ec || stopping_sweep_) return;
+    sweep();
+    start_sweep();
+  });
+}
+
+void Worker::sweep() {
+  const auto now = Clock::now();
+  scratch_.clear();
+  for (const auto& [ptr, connection] : connections_) {
+    if (connection->deadline() <= now) scratch_.push_back(connection);
+  }
+  for (const auto& connection : scratch_) connection->on_timeout();
+  scratch_.clear();
+}
+
+void Worker::begin_stop() {
+  stopping = true;
+  scratch_.clear();
+  for (const auto& [ptr, connection] : connections_) scratch_.push_back(connection);
+  for (const auto& connection : scratch_) connection->on_server_stop();
+  scratch_.clear();
+}
+
+void Worker::close_all() {
+  stopping = true;
+  stopping_sweep_ = true;
+  sweep_timer_.cancel();
+  scratch_.clear();
+  for (const auto& [ptr, connection] : connections_) scratch_.push_back(connection);
+  for (const auto& connection : scratch_) connection->close();
+  scratch_.clear();
+  BETCORE_ASSERT(connections_.empty());
+}
+
+// ---- ServerCore ----------------------------------------------------------------
+
+namespace {
+
+ops::Registry& registry_for(const Options& options, std::unique_ptr<ops::Registry>& own) {
+  if (options.metrics != nullptr) return *options.metrics;
+  own = std::make_unique<ops::Registry>();
+  return *own;
+}
+
+}  // namespace
+
+ServerMetrics::ServerMetrics(ops::Registry& r)
+    : connections_accepted(
+          r.counter("betcore_http_connections_accepted_total", "HTTP connections accepted.")),
+      connections_refused(r.counter("betcore_http_connections_refused_total",
+                                    "HTTP connections refused: over connections_max.")),
+      connections_open(r.gauge("betcore_http_connections_open", "HTTP connections open.")),
+      requests(r.counter("betcore_http_requests_total", "HTTP requests passed to the handler.")),
+      rejected_malformed(r.counter("betcore_http_rejected_requests_total",
+                                   "HTTP requests the server refused without calling the handler.",
+                                   {{"reason", "malformed"}})),
+      rejected_body_too_large(
+          r.counter("betcore_http_rejected_requests_total",
+                    "HTTP requests the server refused without calling the handler.",
+                    {{"reason", "body_too_large"}})),
+      rejected_header_too_large(
+          r.counter("betcore_http_rejected_requests_total",
+                    "HTTP requests the server refused without calling the handler.",
+                    {{"reason", "header_too_large"}})),
+      timeouts_read(r.counter("betcore_http_timeouts_total",
+                              "HTTP connections closed or answered 504 on a timeout.",
+                              {{"phase", "read"}})),
+      timeouts_response(r.counter("betcore_http_timeouts_total",
+                                  "HTTP connections closed or answered 504 on a timeout.",
+                                  {{"phase", "response"}})),
+      timeouts_write(r.counter("betcore_http_timeouts_total",
+                               "HTTP connections closed or answered 504 on a timeout.",
+                               {{"phase", "write"}})),
+      handler_exceptions(r.counter("betcore_http_handler_exceptions_total",
+                                   "Exceptions that escaped the HTTP handler (answered 500).")) {}
+
+ServerCore::ServerCore(Options options_in, Handler handler_in)
+    : options(std::move(options_in)),
+      handler(std::move(handler_in)),
+      hub(std::make_shared<detail::Hub>()),
+      metrics(registry_for(options, own_registry)) {
+  hub->stream_buffer_bytes_max = options.stream_buffer_bytes_max;
+}
+
+void ServerCore::connection_closed() {
+  metrics.connections_open.dec();
+  if (connections_open.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    std::lock_guard lock(drain_mu);
+    drain_cv.notify_all();
+  }
+}
+
+}  // namespace betcore::http

@@ -1,0 +1,218 @@
+#include "tools/bench.h"
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <iostream>
+#include <memory>
+#include <ostream>
+
+#include "tools/bench_load.h"
+#include "tools/bench_plan.h"
+#include "tools/bench_report.h"
+#include "tools/bench_setup.h"
+#include "tools/tokens_file.h"
+
+namespace betcore::tools {
+
+namespace {
+
+constexpr std::string_view kDefaultTarget = "http://127.0.0.1:8080";
+
+// Resolves the admin, trader and payments tokens from the file and the
+// ROLE=TOKEN overrides; "" or an error for a person.
+std::string resolve_tokens(const BenchOptions& o, BenchTokens& tokens) {
+  if (!o.tokens_file.empty()) {
+    std::string error;
+    auto file = read_tokens_file(o.tokens_file, &error);
+    if (!file) return error;
+    if (!file->errors.empty()) {
+      std::string all = "bad tokens file " + o.tokens_file + ":";
+      for (const auto& e : file->errors) all += "\n  " + e;
+      return all;
+    }
+    tokens.admin = file->first("admin").value_or("");
+    tokens.trader = file->first("trader").value_or("");
+    tokens.payments = file->first("payments").value_or("");
+  }
+  for (const auto& spec : o.tokens) {
+    auto eq = spec.find('=');
+    std::string role = spec.substr(0, eq);
+    if (eq == std::string::npos || eq + 1 == spec.size()) {
+      return "--token wants ROLE=TOKEN, got `" + spec + "`";
+    }
+    std::string token = spec.substr(eq + 1);
+    if (role == "admin") {
+      tokens.admin = token;
+    } else if (role == "trader") {
+      tokens.trader = token;
+    } else if (role == "payments") {
+      tokens.payments = token;
+    } else if (!is_known_role(role)) {
+      return "--token: unknown role `" + role + "`";
+    }  // feed and punter tokens are not used by the bench
+  }
+  std::string missing;
+  for (auto [role, token] : {std::pair{"admin", &tokens.admin}, std::pair{"trader", &tokens.trader},
+                             std::pair{"payments", &tokens.payments}}) {
+    if (token->empty()) missing += std::string(missing.empty() ? "" : ", ") + role;
+  }
+  if (!missing.empty()) {
+    return "no " + missing +
+           " token: the bench needs admin, trader and payments tokens. Pass the node's tokens "
+           "file with --tokens FILE, or --token ROLE=TOKEN for each.";
+  }
+  return {};
+}
+
+std::string validate(const BenchOptions& o, const std::string& run_id) {
+  if (!is_valid_id(run_id) || run_id.size() > kRunIdLengthMax) {
+    return fmt::format("--run-id must be 1–{} characters of [A-Za-z0-9_.:-], got `{}`",
+                       kRunIdLengthMax, run_id);
+  }
+  if (o.connections < 1) return "--connections must be at least 1";
+  if (o.threads < 1) return "--threads must be at least 1";
+  if (!(o.duration_s > 0)) return "--duration must be positive";
+  if (!(o.warmup_s >= 0)) return "--warmup must not be negative";
+  if (o.accounts < 1) return "--accounts must be at least 1";
+  if (o.markets < 1) return "--markets must be at least 1";
+  if (!(o.multiple_ratio >= 0 && o.multiple_ratio <= 1))
+    return "--multiple-ratio must be in [0, 1]";
+  if (o.setup_connections < 1) return "--setup-connections must be at least 1";
+  if (o.deposit_cents < 1 || o.deposit_cents > 10'000'000'000'000) {
+    return "--deposit must be in 1 .. 10^13 cents";
+  }
+  if (o.timeout_ms < 1) return "--timeout-ms must be at least 1";
+  return {};
+}
+
+int run_bench_or_throw(const BenchOptions& o, std::ostream& out, std::ostream& err) {
+  std::string run_id = o.run_id.empty() ? default_run_id() : o.run_id;
+  if (std::string e = validate(o, run_id); !e.empty()) {
+    err << "bench: " << e << "\n";
+    return kBenchExitUsage;
+  }
+  std::vector<Url> targets;
+  std::vector<std::string> target_texts = o.targets;
+  if (target_texts.empty()) target_texts.emplace_back(kDefaultTarget);
+  for (const auto& text : target_texts) {
+    auto url = parse_url(text);
+    if (!url) {
+      err << "bench: --target `" << text << "` is not an http URL like " << kDefaultTarget << "\n";
+      return kBenchExitUsage;
+    }
+    targets.push_back(*url);
+  }
+  BenchTokens tokens;
+  if (std::string e = resolve_tokens(o, tokens); !e.empty()) {
+    err << "bench: " << e << "\n";
+    return kBenchExitUsage;
+  }
+
+  BenchPlan plan = make_plan(run_id, o.markets, o.accounts, o.deposit_cents);
+  err << fmt::format("bench: run {}: setting up {} markets and {} accounts on {}\n", run_id,
+                     o.markets, o.accounts, fmt::join(target_texts, ", "))
+      << std::flush;
+  SetupOptions setup_options;
+  setup_options.connections = o.setup_connections;
+  setup_options.timeout_ms = o.timeout_ms;
+  SetupResult setup = run_setup(plan, targets, tokens, setup_options, err);
+  if (!setup.ok) {
+    err << "bench: setup failed: " << setup.error << "\n";
+    return kBenchExitSetupFailed;
+  }
+
+  LoadOptions load_options;
+  load_options.connections = o.connections;
+  load_options.threads = o.threads;
+  load_options.warmup_s = o.warmup_s;
+  load_options.duration_s = o.duration_s;
+  load_options.multiple_ratio = o.multiple_ratio;
+  load_options.seed = o.seed;
+  load_options.timeout_ms = o.timeout_ms;
+  load_options.backoff_ms = o.backoff_ms;
+  err << fmt::format("bench: {} connections, {:.1f} s warmup, {:.1f} s measured\n", o.connections,
+                     o.warmup_s, o.duration_s)
+      << std::flush;
+  LoadResult load = run_load(plan, targets, tokens.trader, load_options, err);
+  if (!load.ok) {
+    err << "bench: " << load.error << "\n";
+    return kBenchExitSetupFailed;
+  }
+
+  BenchReport report;
+  report.run_id = run_id;
+  for (const auto& t : targets) report.targets.push_back("http://" + t.host_port() + t.path);
+  report.connections = o.connections;
+  report.threads = std::min(o.threads, o.connections);
+  report.accounts = o.accounts;
+  report.markets = o.markets;
+  report.multiple_ratio = o.multiple_ratio;
+  report.warmup_s = o.warmup_s;
+  report.duration_s = load.window_s;
+  report.setup_s = setup.seconds;
+  report.setup_writes = setup.writes;
+  report.stats = std::move(load.stats);
+  out << (o.json ? report_json(report) + "\n" : report_table(report)) << std::flush;
+  if (report.stats.ok == 0) {
+    err << "bench: no bet succeeded in the measured window; see the errors above\n";
+    return kBenchExitNoBets;
+  }
+  return kBenchExitOk;
+}
+
+}  // namespace
+
+int run_bench(const BenchOptions& options, std::ostream& out, std::ostream& err) {
+  try {
+    return run_bench_or_throw(options, out, err);
+  } catch (const std::exception& e) {
+    err << "bench: " << e.what() << "\n";
+    return kBenchExitSetupFailed;
+  }
+}
+
+void add_bench_command(CLI::App& root) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* cmd = root.add_subcommand("bench",
+                                      "Closed-loop load test: place bets over HTTP and "
+                                      "report throughput and latency");
+  cmd->add_option("--target", o->targets,
+                  "Node URL, repeatable; each connection starts on one and fails over to the "
+                  "next (default http://127.0.0.1:8080)");
+  cmd->add_option("--tokens", o->tokens_file,
+                  "Tokens file as given to `betcore node --tokens` (first admin, trader, "
+                  "payments tokens are used)");
+  cmd->add_option("--token", o->tokens, "ROLE=TOKEN, repeatable; overrides --tokens");
+  cmd->add_option("--connections", o->connections, "Concurrent keep-alive connections")
+      ->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Threads running the connections")
+      ->capture_default_str();
+  cmd->add_option("--duration", o->duration_s, "Measured seconds")->capture_default_str();
+  cmd->add_option("--warmup", o->warmup_s, "Seconds of load before measuring")
+      ->capture_default_str();
+  cmd->add_option("--accounts", o->accounts, "Accounts to create and fund")->capture_default_str();
+  cmd->add_option("--markets", o->markets, "Markets to create")->capture_default_str();
+  cmd->add_option("--multiple-ratio", o->multiple_ratio,
+                  "Fraction of bets that are multiples of 2-4 legs")
+      ->capture_default_str();
+  cmd->add_flag("--json", o->json, "Print one JSON object instead of the table");
+  cmd->add_option("--seed", o->seed, "Seed for accounts, stakes and legs")->capture_default_str();
+  cmd->add_option("--run-id", o->run_id,
+                  "Prefix of every id the run creates (default: from time and pid)");
+  cmd->add_option("--setup-connections", o->setup_connections, "Parallel connections for setup")
+      ->capture_default_str();
+  cmd->add_option("--deposit", o->deposit_cents, "Deposit per account, in cents")
+      ->capture_default_str();
+  cmd->add_option("--timeout-ms", o->timeout_ms, "Per-request timeout")->capture_default_str();
+  cmd->add_option("--backoff-ms", o->backoff_ms,
+                  "Pause of a connection after 429/503, capped by Retry-After")
+      ->capture_default_str();
+  cmd->callback([o] {
+    int code = run_bench(*o, std::cout, std::cerr);
+    if (code != kBenchExitOk) throw CLI::RuntimeError(code);
+  });
+}
+
+}  // namespace betcore::tools

@@ -1,0 +1,271 @@
+#include "tools/http_client.h"
+
+#include <algorithm>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+
+namespace betcore::tools {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+bool host_char_ok(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+}
+
+// Errors that mean "the peer closed or reset the connection".
+bool is_connection_lost(const error_code& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == asio::error::connection_aborted;
+}
+
+}  // namespace
+
+std::string Url::host_port() const {
+  bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+std::optional<Url> parse_url(std::string_view text) {
+  Url url;
+  if (auto p = text.find("://"); p != std::string_view::npos) {
+    if (lower(text.substr(0, p)) != "http") return std::nullopt;
+    text.remove_prefix(p + 3);
+  }
+  std::string_view authority = text.substr(0, text.find('/'));
+  std::string_view path = text.substr(authority.size());
+  std::string_view port_text;
+  if (!authority.empty() && authority.front() == '[') {
+    auto close = authority.find(']');
+    if (close == std::string_view::npos || close == 1) return std::nullopt;
+    url.host = std::string(authority.substr(1, close - 1));
+    std::string_view rest = authority.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return std::nullopt;
+      port_text = rest.substr(1);
+      if (port_text.empty()) return std::nullopt;
+    }
+    for (char c : url.host) {
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.')
+        return std::nullopt;
+    }
+  } else {
+    auto colon = authority.find(':');
+    url.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      port_text = authority.substr(colon + 1);
+      if (port_text.empty()) return std::nullopt;
+    }
+    if (url.host.empty() || !std::all_of(url.host.begin(), url.host.end(), host_char_ok)) {
+      return std::nullopt;
+    }
+  }
+  if (!port_text.empty()) {
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
+    if (ec != std::errc() || end != port_text.data() + port_text.size() || value == 0 ||
+        value > 65535) {
+      return std::nullopt;
+    }
+    url.port = static_cast<uint16_t>(value);
+  }
+  if (path.find_first_of("?# ") != std::string_view::npos) return std::nullopt;
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  url.path = std::string(path);
+  return url;
+}
+
+std::string Response::header(std::string_view name) const {
+  auto it = headers.find(lower(name));
+  return it == headers.end() ? std::string() : it->second;
+}
+
+// Every operation is asynchronous with a tcp_stream deadline, driven to
+// completion by running the private io_context: Beast's synchronous calls
+// ignore timeouts, and a test must never hang on a stopped (SIGSTOP) node.
+struct HttpClient::Impl {
+  std::string host;
+  uint16_t port;
+  HttpClientOptions options;
+  asio::io_context ioc;
+  beast::tcp_stream stream{ioc};
+  beast::flat_buffer buffer;
+  bool open = false;
+
+  Impl(std::string h, uint16_t p, HttpClientOptions o) : host(std::move(h)), port(p), options(o) {}
+
+  // Runs the io_context until the started operation has completed.
+  void run() {
+    ioc.restart();
+    ioc.run();
+  }
+
+  void close() {
+    error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream.socket().close(ignored);
+    buffer.clear();
+    open = false;
+  }
+
+  std::string where() const { return Url{host, port, ""}.host_port(); }
+
+  // "" on success, else an error for a person.
+  std::string connect() {
+    close();
+    tcp::resolver resolver(ioc);
+    error_code ec;
+    auto endpoints = resolver.resolve(host, std::to_string(port), ec);
+    if (ec) return "cannot resolve " + host + ": " + ec.message();
+    stream.expires_after(std::chrono::milliseconds(options.connect_timeout_ms));
+    stream.async_connect(endpoints, [&](error_code e, const tcp::endpoint&) { ec = e; });
+    run();
+    if (ec) {
+      close();
+      if (ec == beast::error::timeout) {
+        return "connect to " + where() + " timed out after " +
+               std::to_string(options.connect_timeout_ms) + " ms";
+      }
+      return "connect to " + where() + " failed: " + ec.message();
+    }
+    error_code ignored;
+    stream.socket().set_option(tcp::no_delay(true), ignored);
+    open = true;
+    return {};
+  }
+
+  // One exchange on the open connection. Sets `retryable` when the failure
+  // happened before any byte of an answer arrived and the connection was lost.
+  Response exchange(http::request<http::string_body>& req, bool& retryable) {
+    Response out;
+    retryable = false;
+    error_code ec;
+    stream.expires_after(std::chrono::milliseconds(options.request_timeout_ms));
+    http::async_write(stream, req, [&](error_code e, size_t) { ec = e; });
+    run();
+    if (ec) {
+      retryable = is_connection_lost(ec);
+      out.error = "sending to " + where() + " failed: " + ec.message();
+      close();
+      return out;
+    }
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(options.response_bytes_max);
+    if (req.method() == http::verb::head) parser.skip(true);
+    http::async_read(stream, buffer, parser, [&](error_code e, size_t) { ec = e; });
+    run();
+    if (ec) {
+      retryable = is_connection_lost(ec) && !parser.got_some();
+      if (ec == beast::error::timeout) {
+        out.error = "no answer from " + where() + " within " +
+                    std::to_string(options.request_timeout_ms) + " ms";
+      } else {
+        out.error = "reading from " + where() + " failed: " + ec.message();
+      }
+      close();
+      return out;
+    }
+    auto& res = parser.get();
+    out.status = static_cast<int>(res.result_int());
+    for (const auto& field : res) {
+      out.headers[lower(std::string_view(field.name_string().data(), field.name_string().size()))] =
+          std::string(field.value());
+    }
+    out.body = std::move(res.body());
+    if (!res.keep_alive()) close();
+    return out;
+  }
+};
+
+HttpClient::HttpClient(std::string host, uint16_t port, HttpClientOptions options)
+    : impl_(std::make_unique<Impl>(std::move(host), port, options)) {}
+
+HttpClient::HttpClient(const Url& url, HttpClientOptions options)
+    : HttpClient(url.host, url.port, options) {}
+
+HttpClient::~HttpClient() = default;
+HttpClient::HttpClient(HttpClient&&) noexcept = default;
+HttpClient& HttpClient::operator=(HttpClient&&) noexcept = default;
+
+Response HttpClient::request(std::string_view method, std::string_view target,
+                             std::string_view body, std::string_view bearer_token) {
+  Request req;
+  req.method = std::string(method);
+  req.target = std::string(target);
+  req.body = std::string(body);
+  req.bearer_token = std::string(bearer_token);
+  return request(req);
+}
+
+Response HttpClient::request(const Request& request) {
+  http::request<http::string_body> req;
+  http::verb verb = http::string_to_verb(request.method);
+  if (verb == http::verb::unknown) {
+    req.method_string(request.method);
+  } else {
+    req.method(verb);
+  }
+  req.target(request.target);
+  req.version(11);
+  req.set(http::field::host, Url{impl_->host, impl_->port, ""}.host_port());
+  req.set(http::field::user_agent, "betcore-tools");
+  if (!request.bearer_token.empty()) {
+    req.set(http::field::authorization, "Bearer " + request.bearer_token);
+  }
+  if (!request.body.empty()) req.set(http::field::content_type, "application/json");
+  for (const auto& [name, value] : request.headers) req.set(name, value);
+  req.body() = request.body;
+  req.keep_alive(true);
+  req.prepare_payload();
+
+  bool reused = impl_->open;
+  if (!reused) {
+    if (std::string error = impl_->connect(); !error.empty()) {
+      Response out;
+      out.error = std::move(error);
+      return out;
+    }
+  }
+  bool retryable = false;
+  Response out = impl_->exchange(req, retryable);
+  if (out.status != 0 || !reused || !retryable || !impl_->options.retry_on_stale_connection) {
+    return out;
+  }
+  // The server closed the kept-alive connection while it was idle: once more
+  // on a new connection.
+  if (std::string error = impl_->connect(); !error.empty()) {
+    out.error = std::move(error);
+    return out;
+  }
+  return impl_->exchange(req, retryable);
+}
+
+void HttpClient::close() { impl_->close(); }
+bool HttpClient::connected() const { return impl_->open; }
+const std::string& HttpClient::host() const { return impl_->host; }
+uint16_t HttpClient::port() const { return impl_->port; }
+const HttpClientOptions& HttpClient::options() const { return impl_->options; }
+
+}  // namespace betcore::tools

@@ -1,0 +1,102 @@
+// A small blocking HTTP/1.1 keep-alive client for tests and tools.
+//
+// Speaks the contract in design/API.md: JSON bodies, `Authorization: Bearer`.
+// Beast stays in http_client.cc (pimpl), so including this header is cheap.
+// Transport failures are values (Response::status == 0 with Response::error),
+// never exceptions: a test can always `EXPECT_EQ(r.status, 201) << r.error`.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace betcore::tools {
+
+// "http://HOST:PORT[/PATH]". The scheme may be omitted ("127.0.0.1:8080");
+// the port defaults to 80; an IPv6 host is written in brackets
+// ("http://[::1]:8080") and stored without them. https is not supported.
+struct Url {
+  std::string host;
+  uint16_t port = 80;
+  std::string path;  // "" or starts with '/', without a trailing '/'
+
+  std::string host_port() const;  // "127.0.0.1:8080", "[::1]:8080"
+};
+
+// nullopt if `text` is not an http URL as described above.
+std::optional<Url> parse_url(std::string_view text);
+
+struct Response {
+  int status = 0;  // 0: no HTTP answer arrived; `error` says why
+  std::string body;
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string error;                           // for a person; empty when status != 0
+
+  bool ok() const { return status >= 200 && status < 300; }
+  // The value of header `name` (any case), or "" if absent.
+  std::string header(std::string_view name) const;
+};
+
+struct Request {
+  std::string method = "GET";
+  std::string target = "/";  // path and query, e.g. "/v1/bets/b-1?account_id=alice"
+  std::string body;          // sent with Content-Type: application/json when non-empty
+  std::string bearer_token;  // sent as `Authorization: Bearer <token>` when non-empty
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+};
+
+struct HttpClientOptions {
+  int connect_timeout_ms = 2000;                 // resolve + TCP connect
+  int request_timeout_ms = 10000;                // write the request + read the whole response
+  size_t response_bytes_max = size_t{64} << 20;  // a bigger body is an error
+  // A kept-alive connection may have been closed by the server while idle. If
+  // a request on such a reused connection fails before any byte of an answer
+  // arrives, reconnect and send it once more. Safe for this API because every
+  // write carries its client id and is applied exactly once (API.md, Errors).
+  bool retry_on_stale_connection = true;
+};
+
+// One connection to one host:port, reopened on demand (lazily, on the next
+// request after a failure or a `Connection: close`).
+// Thread: not thread-safe; use one client per thread. Movable, not copyable.
+class HttpClient {
+ public:
+  HttpClient(std::string host, uint16_t port, HttpClientOptions options = {});
+  explicit HttpClient(const Url& url, HttpClientOptions options = {});
+  ~HttpClient();
+  HttpClient(HttpClient&&) noexcept;
+  HttpClient& operator=(HttpClient&&) noexcept;
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  Response request(const Request& request);
+  Response request(std::string_view method, std::string_view target, std::string_view body = {},
+                   std::string_view bearer_token = {});
+  Response get(std::string_view target, std::string_view bearer_token = {}) {
+    return request("GET", target, {}, bearer_token);
+  }
+  Response post(std::string_view target, std::string_view body,
+                std::string_view bearer_token = {}) {
+    return request("POST", target, body, bearer_token);
+  }
+
+  // Closes the connection now (the next request opens a new one).
+  void close();
+  bool connected() const;
+
+  const std::string& host() const;
+  uint16_t port() const;
+  const HttpClientOptions& options() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace betcore::tools

@@ -1,0 +1,17 @@
+// Raw bytes to a TCP port, for what an HTTP client library will not send.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace betcore::apitest {
+
+// Connects to 127.0.0.1:`port`, writes `bytes`, half-closes (so a server
+// waiting for more sees the end), and reads until the server closes or
+// `timeout_ms` passes. Returns what the server sent ("" if nothing); sets
+// `*connected` to whether the connection was made.
+std::string raw_exchange(uint16_t port, std::string_view bytes, int timeout_ms = 3000,
+                         bool* connected = nullptr);
+
+}  // namespace betcore::apitest

@@ -1,0 +1,31 @@
+// A tokens file for a test node (`betcore node --tokens FILE`), in the format
+// of design/API.md: `<role> <token> [<account_id>]` a line.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace betcore::test {
+
+struct TestTokens {
+  std::filesystem::path file;
+  std::string admin;
+  std::string trader;
+  std::string payments;
+  std::string feed;
+  std::map<std::string, std::string> punters;  // account_id -> token
+
+  // The punter token of `account_id`; throws std::out_of_range if none.
+  const std::string& punter(const std::string& account_id) const { return punters.at(account_id); }
+};
+
+// Writes `<dir>/tokens.txt` with one admin, trader, payments and feed token
+// and a punter token for each of `punter_accounts`. Tokens are random (a test
+// can grep a log to check that no token leaked). Throws std::runtime_error if
+// the file cannot be written.
+TestTokens write_tokens_file(const std::filesystem::path& dir,
+                             const std::vector<std::string>& punter_accounts = {"alice", "bob"});
+
+}  // namespace betcore::test
