@@ -50,7 +50,7 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
                                              std::move(snap.state));
 
   node->journal_.set_first_covered(node->applier_->applied() + 1);
-  node->applier_->set_event_journal(&node->journal_, std::move(renderer));
+  if (renderer) node->applier_->set_event_journal(&node->journal_, std::move(renderer));
 
   auto t0 = std::chrono::steady_clock::now();
   uint64_t replayed = node->applier_->replay();
