@@ -71,7 +71,9 @@ std::string validate(const BenchOptions& o, const std::string& run_id) {
     return fmt::format("--run-id must be 1–{} characters of [A-Za-z0-9_.:-], got `{}`",
                        kRunIdLengthMax, run_id);
   }
-  if (o.connections < 1) return "--connections must be at least 1";
+  if (o.connections < 1 || o.connections > kConnectionsMax) {
+    return fmt::format("--connections must be in 1 .. {}", kConnectionsMax);
+  }
   if (o.threads < 1) return "--threads must be at least 1";
   if (!(o.duration_s > 0)) return "--duration must be positive";
   if (!(o.warmup_s >= 0)) return "--warmup must not be negative";
@@ -110,7 +112,7 @@ int run_bench_or_throw(const BenchOptions& o, std::ostream& out, std::ostream& e
     return kBenchExitUsage;
   }
 
-  BenchPlan plan = make_plan(run_id, o.markets, o.accounts, o.deposit_cents);
+  BenchPlan plan = make_plan(run_id, invocation_nonce(), o.markets, o.accounts, o.deposit_cents);
   err << fmt::format("bench: run {}: setting up {} markets and {} accounts on {}\n", run_id,
                      o.markets, o.accounts, fmt::join(target_texts, ", "))
       << std::flush;

@@ -327,8 +327,8 @@ void Connection::build_bet() {
   auto stake_span = static_cast<uint64_t>(plan.stake_max_cents - plan.stake_min_cents + 1);
   int64_t stake = plan.stake_min_cents + static_cast<int64_t>(rng_.below(stake_span));
   fmt::format_to(std::back_inserter(body_),
-                 R"({{"bet_id":"{}-b{}-{}","account_id":"{}","stake":{},"legs":[)", plan.run_id,
-                 id_, sequence_, account, stake);
+                 R"({{"bet_id":"{}{}-{}","account_id":"{}","stake":{},"legs":[)",
+                 plan.bet_id_prefix, id_, sequence_, account, stake);
   size_t markets = plan.markets.size();
   size_t legs = 1;
   if (markets >= 2 && rng_.unit() < opt.multiple_ratio) {

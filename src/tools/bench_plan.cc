@@ -36,9 +36,26 @@ std::string default_run_id() {
   return fmt::format("r{:x}-{}", secs, static_cast<long>(::getpid()));
 }
 
-BenchPlan make_plan(const std::string& run_id, int markets, int accounts, int64_t deposit_cents) {
+std::string invocation_nonce() {
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  uint64_t x =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()) ^
+      (static_cast<uint64_t>(::getpid()) << 40);
+  // splitmix64 finaliser: nearby times and pids give unrelated nonces.
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  static constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  std::string nonce;
+  for (size_t i = 0; i < kNonceLength; ++i, x /= 36) nonce += kDigits[x % 36];
+  return nonce;
+}
+
+BenchPlan make_plan(const std::string& run_id, const std::string& nonce, int markets, int accounts,
+                    int64_t deposit_cents) {
   BenchPlan plan;
   plan.run_id = run_id;
+  plan.bet_id_prefix = run_id + "-b" + nonce + "-";
   plan.event_id = run_id + "-ev";
   plan.deposit_cents = deposit_cents;
   plan.markets.reserve(static_cast<size_t>(markets));

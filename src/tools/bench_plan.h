@@ -2,8 +2,9 @@
 // JSON pieces the load loop glues together (no JSON library on the hot path).
 //
 // Every id starts with the run id, so repeated runs against the same node do
-// not collide; re-running with the same run id replays the same setup writes,
-// which the node answers from its memory of ids (API.md: exactly once).
+// not collide. Re-running with the same run id and flags replays the same
+// setup writes, which the node answers from its memory of ids (API.md:
+// exactly once); the event, whose starts_at moves, is reused on 409.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +29,9 @@ struct BenchMarket {
 
 struct BenchPlan {
   std::string run_id;
+  // "<run id>-b<invocation nonce>-": bets are fresh even when the run id is
+  // reused (a replayed bet would measure the node's memory of ids, not betting).
+  std::string bet_id_prefix;
   std::string event_id;
   std::vector<BenchMarket> markets;
   std::vector<std::string> account_ids;
@@ -39,8 +43,11 @@ struct BenchPlan {
 };
 
 // Longest run id accepted: leaves room for the suffixes within the API's
-// 64-character id limit (the longest is "<run>-b<connection>-<sequence>").
+// 64-character id limit. The longest id is a bet's:
+// "<run>-b<nonce>-<connection>-<sequence>", 32 + 2 + 6 + 1 + 5 + 1 + up to 17.
 inline constexpr size_t kRunIdLengthMax = 32;
+inline constexpr size_t kNonceLength = 6;
+inline constexpr int kConnectionsMax = 99999;  // 5 digits
 
 // 1–64 chars of [A-Za-z0-9_.:-] (API.md, Conventions).
 bool is_valid_id(std::string_view id);
@@ -49,9 +56,13 @@ bool is_valid_id(std::string_view id);
 // or by different processes.
 std::string default_run_id();
 
+// kNonceLength characters of [0-9a-z] that differ between invocations.
+std::string invocation_nonce();
+
 // REQUIRES: is_valid_id(run_id), run_id.size() <= kRunIdLengthMax,
-// markets >= 1, accounts >= 1.
-BenchPlan make_plan(const std::string& run_id, int markets, int accounts, int64_t deposit_cents);
+// nonce is kNonceLength characters of [0-9a-z], markets >= 1, accounts >= 1.
+BenchPlan make_plan(const std::string& run_id, const std::string& nonce, int markets, int accounts,
+                    int64_t deposit_cents);
 
 // Bodies of the setup writes (API.md: events, markets, accounts, deposits).
 std::string event_body(const BenchPlan& plan, std::string_view starts_at);

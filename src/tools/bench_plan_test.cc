@@ -11,7 +11,7 @@ namespace {
 using nlohmann::json;
 
 TEST(BenchPlan, IdsCarryTheRunIdAndAreValid) {
-  BenchPlan plan = make_plan("run-1", 3, 5, 1000);
+  BenchPlan plan = make_plan("run-1", "n0nce1", 3, 5, 1000);
   EXPECT_EQ(plan.event_id, "run-1-ev");
   ASSERT_EQ(plan.markets.size(), 3u);
   ASSERT_EQ(plan.account_ids.size(), 5u);
@@ -38,12 +38,22 @@ TEST(BenchPlan, DefaultRunIdIsAValidShortId) {
 }
 
 TEST(BenchPlan, LongestBetIdFitsTheApiLimit) {
-  std::string run(kRunIdLengthMax, 'r');
-  // "<run>-b<connection>-<sequence>" with the largest values the bench makes.
-  std::string bet_id =
-      run + "-b" + std::to_string(UINT32_MAX) + "-" + std::to_string(UINT64_MAX / 1000);
-  EXPECT_LE(bet_id.size(), 64u);
+  BenchPlan plan = make_plan(std::string(kRunIdLengthMax, 'r'), invocation_nonce(), 1, 1, 1);
+  EXPECT_EQ(plan.bet_id_prefix.size(), kRunIdLengthMax + 2 + kNonceLength + 1);
+  // As bench_load.cc formats it, with the largest connection number and a
+  // sequence no run reaches (10^16 bets).
+  std::string bet_id = plan.bet_id_prefix + std::to_string(kConnectionsMax) + "-" +
+                       std::to_string(10'000'000'000'000'000ULL);
+  EXPECT_LE(bet_id.size(), 64u) << bet_id;
   EXPECT_TRUE(is_valid_id(bet_id));
+}
+
+TEST(BenchPlan, NonceDiffersBetweenInvocations) {
+  std::string a = invocation_nonce();
+  std::string b = invocation_nonce();
+  EXPECT_EQ(a.size(), kNonceLength);
+  EXPECT_TRUE(is_valid_id(a));
+  EXPECT_NE(a, b);  // nanosecond clock: two calls differ
 }
 
 TEST(BenchPlan, IdValidation) {
@@ -55,7 +65,7 @@ TEST(BenchPlan, IdValidation) {
 }
 
 TEST(BenchPlan, SetupBodiesFollowTheApi) {
-  BenchPlan plan = make_plan("r", 2, 2, 5000);
+  BenchPlan plan = make_plan("r", "abcdef", 2, 2, 5000);
   json event = json::parse(event_body(plan, "2030-01-01T00:00:00Z"));
   EXPECT_EQ(event["event_id"], "r-ev");
   EXPECT_EQ(event["starts_at"], "2030-01-01T00:00:00Z");

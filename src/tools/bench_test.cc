@@ -6,8 +6,10 @@
 
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "support/fake_http_server.h"
 #include "support/net.h"
@@ -60,6 +62,7 @@ class FakeBetcore {
   int requests = 0;
   std::vector<std::string> violations;
   std::set<std::string> events, accounts, deposited, bet_ids;
+  std::map<std::string, std::string> bodies;  // id -> first body: replay or 409
   std::map<std::string, std::map<std::string, std::string>> markets;  // id -> selection -> odds
   int bets = 0;
   int multiples = 0;
@@ -70,6 +73,14 @@ class FakeBetcore {
     violations.push_back(why);
     return error(400, "invalid_request");
   }
+  // Exactly once (API.md): the same id with the same body is a replay, with
+  // another body a conflict. nullopt: first time.
+  std::optional<FakeResponse> replay(const std::string& id, const json& b) {
+    auto [it, fresh] = bodies.emplace(id, b.dump());
+    if (fresh) return std::nullopt;
+    if (it->second != b.dump()) return error(409, "conflict");
+    return FakeResponse{201, b.dump()};
+  }
   static bool is(const std::string& token, const char* want) {
     return token == std::string("Bearer ") + want;
   }
@@ -77,6 +88,7 @@ class FakeBetcore {
   FakeResponse event(const std::string& token, const json& b) {
     if (!is(token, kTrader)) return error(403, "forbidden");
     if (!exactly_fields(b, {"event_id", "name", "starts_at"})) return bad("event fields");
+    if (auto r = replay(b["event_id"], b)) return *r;
     events.insert(b["event_id"]);
     return {201, b.dump(), {}};
   }
@@ -88,6 +100,7 @@ class FakeBetcore {
       return bad("market fields");
     }
     if (!events.count(b["event_id"])) return error(404, "not_found");
+    if (auto r = replay(b["market_id"], b)) return *r;
     auto& sels = markets[b["market_id"]];
     for (const auto& s : b["selections"]) {
       if (!exactly_fields(s, {"selection_id", "name", "odds"}) || !s["odds"].is_string()) {
@@ -103,6 +116,7 @@ class FakeBetcore {
     if (!exactly_fields(b, {"account_id", "currency"}, {"deposit_limit_24h"}))
       return bad("account fields");
     if (!is_valid_id(b["account_id"].get<std::string>())) return bad("account id");
+    if (auto r = replay(b["account_id"], b)) return *r;
     accounts.insert(b["account_id"]);
     return {201, b.dump(), {}};
   }
@@ -114,6 +128,7 @@ class FakeBetcore {
       return bad("deposit fields");
     }
     if (!accounts.count(b["account_id"])) return error(404, "not_found");
+    if (auto r = replay(b["payment_ref"], b)) return *r;
     deposited.insert(b["account_id"]);
     return {201, b.dump(), {}};
   }
@@ -191,6 +206,20 @@ TEST(Bench, SetsUpAndPlacesValidBets) {
   EXPECT_GT(report["latency_ms"]["p50"].get<double>(), 0);
   EXPECT_EQ(report["connections"], 4);
   EXPECT_NE(err.str().find("setup: accounts and deposits 30/30"), std::string::npos) << err.str();
+}
+
+TEST(Bench, ARerunWithTheSameRunIdReusesSetupAndPlacesFreshBets) {
+  FakeBetcore node;
+  FakeHttpServer server([&](const FakeRequest& r) { return node.handle(r); });
+  std::ostringstream out1, err1, out2, err2;
+  ASSERT_EQ(run_bench(small_run({server.url()}), out1, err1), kBenchExitOk) << err1.str();
+  // The event's starts_at moves between runs: the fake answers 409 to it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  ASSERT_EQ(run_bench(small_run({server.url()}), out2, err2), kBenchExitOk) << err2.str();
+  EXPECT_NE(err2.str().find("t1-ev exists"), std::string::npos) << err2.str();
+  std::lock_guard lock(node.mu_);
+  EXPECT_TRUE(node.violations.empty()) << node.violations.front();  // no bet id twice
+  EXPECT_EQ(node.accounts.size(), 30u);
 }
 
 TEST(Bench, CountsOverloadAndKeepsGoing) {
