@@ -27,12 +27,13 @@ TEST(Accounts, CreateStartsEmptyInItsCurrency) {
   EXPECT_EQ(a.deposit_limit_24h.minor, 50'000);
   EXPECT_EQ(a.created_at.ms, kT0);
   EXPECT_EQ(b.s().currencies.at(a.currency.value).code, "EUR");
+  const CurrencyIdx eur = a.currency;  // `a` dangles once more accounts are added
 
   ASSERT_TRUE(b.ok(open_account("bob", "GBP")));
   ASSERT_TRUE(b.ok(open_account("carol", "EUR")));
   EXPECT_EQ(b.s().currencies.size(), 2u);  // one book per currency, shared
-  EXPECT_EQ(b.account("carol").currency, a.currency);
-  EXPECT_NE(b.account("bob").currency, a.currency);
+  EXPECT_EQ(b.account("carol").currency, eur);
+  EXPECT_NE(b.account("bob").currency, eur);
   EXPECT_EQ(b.s().commands_applied, 3u);
 }
 

@@ -1,6 +1,8 @@
 #include "domain/fingerprint.h"
 
+#include <algorithm>
 #include <type_traits>
+#include <vector>
 
 namespace betcore::domain {
 namespace {
@@ -81,12 +83,19 @@ struct Visitor {
   }
   void operator()(const SettleMarket& c) {
     // resettle is deliberately not hashed: a settle retried as a resettle
-    // with the same results is the same request.
+    // with the same results is the same request. The results are a set:
+    // hashed in selection order, so a retry that lists them in another
+    // order is the same request too.
     h.bytes(c.market_id);
     h.u64(c.results.size());
-    for (const auto& r : c.results) {
-      h.bytes(r.selection_id);
-      h.u64(static_cast<uint64_t>(r.result));
+    std::vector<const ResultSpec*> sorted;
+    sorted.reserve(c.results.size());
+    for (const auto& r : c.results) sorted.push_back(&r);
+    std::sort(sorted.begin(), sorted.end(),
+              [](const ResultSpec* a, const ResultSpec* b) { return a->selection_id < b->selection_id; });
+    for (const ResultSpec* r : sorted) {
+      h.bytes(r->selection_id);
+      h.u64(static_cast<uint64_t>(r->result));
     }
   }
 };

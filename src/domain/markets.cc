@@ -118,6 +118,7 @@ Outcome apply_update_prices(Ctx& c, const UpdatePrices& cmd) {
   for (size_t i = 0; i < cmd.prices.size(); ++i) {
     const PriceSpec& p = cmd.prices[i];
     if (!valid_odds(p.odds)) return reject(Code::invalid_request, "odds must be 1.001..1000");
+    if (p.active < -1 || p.active > 1) return reject(Code::invalid_request, "active must be true or false");
     if (find_selection(m, p.selection_id) < 0) {
       return reject(Code::not_found, "market " + quoted(cmd.market_id) + " has no selection " +
                                          quoted(p.selection_id));

@@ -92,7 +92,7 @@ void settle_bet(Ctx& c, BetIdx bi) {
   a.open_payouts -= bet.potential_payout;
   bet.status = status;
   bet.payout = payout;
-  ++bet.settlements;
+  if (bet.settlements < UINT8_MAX) ++bet.settlements;  // a count for people; saturates
   c.emit(EventType::bet_settled, bi.value);
 }
 

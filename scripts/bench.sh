@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Measures betcore end to end and prints the figures the README reports:
+#   1. apply: Google Benchmark of the state machine (1M accounts, 10k markets)
+#   2. end to end: a fresh single node (fsync on) under `betcore bench`
+#   3. restart replay speed
+# Usage: scripts/bench.sh [seconds of load, default 20]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-20}
+./scripts/install-deps.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C build -j "${BETCORE_BUILD_JOBS:-2}" betcore apply_bench replay_bench
+
+echo "== 1. apply (one thread)"
+build/bench/apply_bench --benchmark_filter=Place
+
+echo "== 2. end to end: one node, fsync on, 64 connections, ${secs} s"
+dir=$(mktemp -d /tmp/betcore-bench-XXXXXX)
+trap 'kill "$node" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"' EXIT
+token() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
+printf 'admin %s\ntrader %s\npayments %s\n' "$(token)" "$(token)" "$(token)" > "$dir/tokens"
+port=18977
+build/betcore node --data "$dir/data" --listen 127.0.0.1:$port --tokens "$dir/tokens" > "$dir/node.log" 2>&1 &
+node=$!
+for _ in $(seq 1 50); do curl -fsS http://127.0.0.1:$port/health/ready >/dev/null 2>&1 && break; sleep 0.2; done
+build/betcore bench --target http://127.0.0.1:$port --tokens "$dir/tokens" --connections 64 \
+  --duration "$secs" --warmup 3 --accounts 10000 --markets 100
+curl -fsS http://127.0.0.1:$port/metrics | grep -E '^betcore_(batch_commands|log_append_seconds)_(sum|count)'
+kill "$node"; wait "$node" 2>/dev/null || true
+
+echo "== 3. restart replay"
+build/bench/replay_bench 1000000 "$dir/replay"
