@@ -105,8 +105,39 @@ http::Response json_response(int status, std::string body) {
   return r;
 }
 
+// Messages may quote what the client sent: keep them valid UTF-8 (so the
+// answer stays JSON) by replacing every byte that is not part of a valid
+// UTF-8 sequence with '?'.
+std::string valid_utf8(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  size_t i = 0;
+  while (i < in.size()) {
+    unsigned char c = static_cast<unsigned char>(in[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = n > 0 && i + n <= in.size() && !(n == 2 && c < 0xC2);
+    for (size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(in[i + k]) >> 6) == 0x2;
+    if (ok && n == 3) {
+      unsigned char c1 = static_cast<unsigned char>(in[i + 1]);
+      ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);  // overlong, surrogates
+    }
+    if (ok && n == 4) {
+      unsigned char c1 = static_cast<unsigned char>(in[i + 1]);
+      ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90) && c <= 0xF4;
+    }
+    if (ok) {
+      out.append(in.substr(i, n));
+      i += n;
+    } else {
+      out.push_back('?');
+      ++i;
+    }
+  }
+  return out;
+}
+
 http::Response error(int status, std::string_view code, std::string_view message) {
-  return http::Response::error(status, code, message);
+  return http::Response::error(status, code, valid_utf8(message));
 }
 
 http::Response with_retry_after(http::Response r, int seconds) {
@@ -572,6 +603,10 @@ void Api::read(Call& call, Route route, std::string_view path_id) {
   std::string bet_account;
   if (route == Route::get_bet) {
     bet_account = req.query_param("account_id").value_or("");
+    if (!bet_account.empty() && !valid_id(bet_account)) {
+      call.answer.send(error(400, "invalid_request", "account_id must be 1-64 characters from [A-Za-z0-9_.:-]"));
+      return;
+    }
     if (who.role == Role::punter && bet_account != who.account_id) {
       call.answer.send(error(403, "forbidden", "a punter token reads only its own bets: pass ?account_id=<yours>"));
       return;

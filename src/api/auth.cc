@@ -85,8 +85,14 @@ bool Tokens::parse(std::string_view text, std::string& error) {
 }
 
 const Principal* Tokens::find(std::string_view header) const {
-  constexpr std::string_view kBearer = "Bearer ";
-  if (header.size() <= kBearer.size() || header.substr(0, kBearer.size()) != kBearer) return nullptr;
+  // RFC 9110, 11.1: the scheme is case-insensitive.
+  constexpr std::string_view kBearer = "bearer ";
+  if (header.size() <= kBearer.size()) return nullptr;
+  for (size_t i = 0; i < kBearer.size(); ++i) {
+    char ch = header[i];
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+    if (ch != kBearer[i]) return nullptr;
+  }
   auto it = tokens_.find(std::string(header.substr(kBearer.size())));
   return it == tokens_.end() ? nullptr : &it->second;
 }

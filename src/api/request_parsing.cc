@@ -163,6 +163,12 @@ class Fields {
 
 // Parses the body; on failure the Parsed carries the error.
 bool parse_json(std::string_view body, json& out, Parsed& p) {
+  // The JSON library stops at a NUL byte as at the end of its input: a body
+  // with one must not pass as the JSON before it.
+  if (body.find('\0') != std::string_view::npos) {
+    p.error = "the body contains a NUL byte";
+    return false;
+  }
   out = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (out.is_discarded()) {
     p.error = "the body is not valid JSON";

@@ -51,12 +51,7 @@ Outcome apply_create_account(Ctx& c, const CreateAccount& cmd) {
   if (cmd.deposit_limit_24h.minor < 0 || cmd.deposit_limit_24h.minor > kAmountMax) {
     return reject(Code::invalid_request, "deposit_limit_24h must be between 1 and 10^13");
   }
-  AccountIdx existing = s.account_ids.find(cmd.account_id);
-  if (existing.valid()) {
-    if (s.accounts[existing.value].fingerprint == c.fp) return accept(existing.value, true);
-    return reject(Code::conflict, "account " + quoted(cmd.account_id) +
-                                      " already exists with different details");
-  }
+  if (auto answer = remembered(s.account_ids, s.accounts, cmd.account_id, c.fp, "account")) return *answer;
   CurrencyIdx cur = s.find_currency(cmd.currency);
   if (!cur.valid()) {
     if (s.currencies.size() >= kCurrenciesMax) {
@@ -95,12 +90,7 @@ Outcome apply_deposit(Ctx& c, const Deposit& cmd) {
   if (!valid_id(cmd.payment_ref)) return reject(Code::invalid_request, "payment_ref is not a valid id");
   if (!amount_in_range(cmd.amount)) return reject(Code::invalid_request, "amount must be 1..10^13");
   if (!valid_id(cmd.account_id)) return reject(Code::invalid_request, "account_id is not a valid id");
-  DepositIdx existing = s.deposit_refs.find(cmd.payment_ref);
-  if (existing.valid()) {
-    if (s.deposits[existing.value].fingerprint == c.fp) return accept(existing.value, true);
-    return reject(Code::conflict, "payment_ref " + quoted(cmd.payment_ref) +
-                                      " was already used for a different deposit");
-  }
+  if (auto answer = remembered(s.deposit_refs, s.deposits, cmd.payment_ref, c.fp, "payment_ref")) return *answer;
   AccountIdx idx = s.account_ids.find(cmd.account_id);
   if (!idx.valid()) return reject(Code::not_found, "no account " + quoted(cmd.account_id));
   Account& a = s.accounts[idx.value];
@@ -142,12 +132,7 @@ Outcome apply_request_withdrawal(Ctx& c, const RequestWithdrawal& cmd) {
   if (!valid_id(cmd.withdrawal_id)) return reject(Code::invalid_request, "withdrawal_id is not a valid id");
   if (!amount_in_range(cmd.amount)) return reject(Code::invalid_request, "amount must be 1..10^13");
   if (!valid_id(cmd.account_id)) return reject(Code::invalid_request, "account_id is not a valid id");
-  WithdrawalIdx existing = s.withdrawal_ids.find(cmd.withdrawal_id);
-  if (existing.valid()) {
-    if (s.withdrawals[existing.value].fingerprint == c.fp) return accept(existing.value, true);
-    return reject(Code::conflict, "withdrawal " + quoted(cmd.withdrawal_id) +
-                                      " already exists with different details");
-  }
+  if (auto answer = remembered(s.withdrawal_ids, s.withdrawals, cmd.withdrawal_id, c.fp, "withdrawal")) return *answer;
   AccountIdx idx = s.account_ids.find(cmd.account_id);
   if (!idx.valid()) return reject(Code::not_found, "no account " + quoted(cmd.account_id));
   Account& a = s.accounts[idx.value];

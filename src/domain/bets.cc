@@ -79,11 +79,7 @@ Outcome apply_place_bet(Ctx& c, const PlaceBet& cmd) {
   State& s = c.s;
   Outcome shape = check_shape(cmd);
   if (!shape.ok()) return shape;
-  BetIdx existing = s.bet_ids.find(cmd.bet_id);
-  if (existing.valid()) {
-    if (s.bets[existing.value].fingerprint == c.fp) return accept(existing.value, true);
-    return reject(Code::conflict, "bet " + quoted(cmd.bet_id) + " already exists with different details");
-  }
+  if (auto answer = remembered(s.bet_ids, s.bets, cmd.bet_id, c.fp, "bet")) return *answer;
   AccountIdx ai = s.account_ids.find(cmd.account_id);
   if (!ai.valid()) return reject(Code::not_found, "no account " + quoted(cmd.account_id));
   Account& account = s.accounts[ai.value];

@@ -3,6 +3,7 @@
 // before it changes anything, so a rejection leaves the state untouched.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -43,6 +44,19 @@ inline std::string quoted(std::string_view s) {
 }
 
 bool amount_in_range(Amount a);
+
+// Exactly once: if `id` is already in `ids`, the answer to give now: the
+// first answer again when the body's fingerprint matches, else 409 conflict.
+// nullopt when the id is new.
+template <class Idx, class Records>
+std::optional<Outcome> remembered(const IdTable<Idx>& ids, const Records& records, std::string_view id,
+                                  uint64_t fp, std::string_view what) {
+  Idx existing = ids.find(id);
+  if (!existing.valid()) return std::nullopt;
+  if (records[existing.value].fingerprint == fp) return accept(existing.value, true);
+  return reject(Code::conflict, std::string(what) + " " + quoted(id) +
+                                    " was already used with different details");
+}
 
 // The largest balance a deposit may bring an account to (10^17 minor units),
 // and the largest balance + open payouts a bet may bring it to: together

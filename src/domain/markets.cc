@@ -55,11 +55,7 @@ Outcome apply_create_event(Ctx& c, const CreateEvent& cmd) {
   State& s = c.s;
   if (!valid_id(cmd.event_id)) return reject(Code::invalid_request, "event_id is not a valid id");
   if (!valid_text(cmd.name)) return reject(Code::invalid_request, "name must be 1..256 bytes");
-  EventIdx existing = s.event_ids.find(cmd.event_id);
-  if (existing.valid()) {
-    if (s.events[existing.value].fingerprint == c.fp) return accept(existing.value, true);
-    return reject(Code::conflict, "event " + quoted(cmd.event_id) + " already exists with different details");
-  }
+  if (auto answer = remembered(s.event_ids, s.events, cmd.event_id, c.fp, "event")) return *answer;
   EventIdx idx{static_cast<uint32_t>(s.events.size())};
   Event& e = s.events.emplace_back();
   e.id = s.event_ids.insert(cmd.event_id, idx);
@@ -75,11 +71,7 @@ Outcome apply_create_market(Ctx& c, const CreateMarket& cmd) {
   State& s = c.s;
   Outcome check = check_create_market(s, cmd);
   if (!check.ok()) return check;
-  MarketIdx existing = s.market_ids.find(cmd.market_id);
-  if (existing.valid()) {
-    if (s.markets[existing.value].fingerprint == c.fp) return accept(existing.value, true);
-    return reject(Code::conflict, "market " + quoted(cmd.market_id) + " already exists with different details");
-  }
+  if (auto answer = remembered(s.market_ids, s.markets, cmd.market_id, c.fp, "market")) return *answer;
   EventIdx event = s.event_ids.find(cmd.event_id);
   if (!event.valid()) return reject(Code::not_found, "no event " + quoted(cmd.event_id));
   MarketIdx idx{static_cast<uint32_t>(s.markets.size())};

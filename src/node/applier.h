@@ -65,7 +65,7 @@ class Applier {
   }
 
   // Applies everything in the log now, on the calling thread (startup
-  // replay). Returns the number of commands applied.
+  // replay). Returns the number of commands in the batches it applied.
   uint64_t replay();
   void start();
   void stop();

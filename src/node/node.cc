@@ -27,12 +27,8 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
 
   node->snapshots_ = std::make_unique<SnapshotStore>(o.data_dir + "/snapshots", o.snapshots_kept);
   if (!node->snapshots_->init(error)) return nullptr;
-  LoadedSnapshot snap = node->snapshots_->load_latest();
-  for (const std::string& p : snap.problems) spdlog::error("snapshot skipped: {}", p);
-  if (snap.state) {
-    spdlog::info("loaded snapshot {} at index {}", snap.path, snap.index);
-  }
-
+  // The log first: its recovery may cut its tail, and a snapshot past the
+  // recovered head must not be loaded (it holds batches the log lost).
   log::FileLog::Options lo;
   lo.truncate_corrupt_tail = o.truncate_corrupt_tail;
   auto opened = log::FileLog::open(o.data_dir + "/log", lo);
@@ -41,6 +37,17 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
     return nullptr;
   }
   node->log_ = std::move(opened.value());
+  auto recovered_head = node->log_->head();
+  if (!recovered_head.ok()) {
+    error = "cannot read the log head: " + recovered_head.error().message;
+    return nullptr;
+  }
+
+  LoadedSnapshot snap = node->snapshots_->load_latest(recovered_head.value().value);
+  for (const std::string& p : snap.problems) spdlog::error("snapshot skipped: {}", p);
+  if (snap.state) {
+    spdlog::info("loaded snapshot {} at index {}", snap.path, snap.index);
+  }
 
   ApplierOptions ao;
   ao.node_id = o.node_id;
@@ -49,6 +56,14 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
   node->applier_ = std::make_unique<Applier>(ao, *node->log_, node->waiters_, metrics,
                                              std::move(snap.state));
 
+  // Checkpoints crossed during the replay are snapshotted too (the writer
+  // thread picks up the newest once the node starts).
+  node->applier_->set_checkpoint_sink([n = node.get()](uint64_t index, std::string encoded) {
+    std::lock_guard lock(n->snap_mu_);
+    n->snap_index_ = index;
+    n->snap_encoded_ = std::move(encoded);
+    n->snap_cv_.notify_one();
+  });
   node->journal_.set_first_covered(node->applier_->applied() + 1);
   if (renderer) node->applier_->set_event_journal(&node->journal_, std::move(renderer));
 
@@ -70,12 +85,6 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
   spdlog::info("replayed {} commands up to index {} in {:.3f} s ({:.0f} commands/s)", replayed,
                node->applier_->applied(), secs, secs > 0 ? replayed / secs : 0.0);
 
-  node->applier_->set_checkpoint_sink([n = node.get()](uint64_t index, std::string encoded) {
-    std::lock_guard lock(n->snap_mu_);
-    n->snap_index_ = index;
-    n->snap_encoded_ = std::move(encoded);
-    n->snap_cv_.notify_one();
-  });
 
   SubmitterOptions so;
   so.node_id = o.node_id;

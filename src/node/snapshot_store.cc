@@ -116,32 +116,41 @@ bool SnapshotStore::write(uint64_t index, const std::string& sealed, std::string
   return true;
 }
 
-LoadedSnapshot SnapshotStore::load_latest() const {
+LoadedSnapshot SnapshotStore::load_latest(uint64_t index_max) {
   LoadedSnapshot out;
   std::vector<uint64_t> all = list();
+  auto set_aside = [&](const std::string& path, const std::string& why) {
+    out.problems.push_back(path + ": " + why + "; renamed to " + path + ".set-aside");
+    std::error_code ec;
+    fs::rename(path, path + ".set-aside", ec);
+  };
   for (auto it = all.rbegin(); it != all.rend(); ++it) {
     std::string path = path_for(*it);
+    if (*it > index_max) {
+      set_aside(path, "it is past the end of the log (" + std::to_string(index_max) +
+                          "): the log lost batches this snapshot contains");
+      continue;
+    }
     std::ifstream in(path, std::ios::binary);
     std::stringstream buf;
     buf << in.rdbuf();
     std::string bytes = buf.str();
     codec::OpenedSnapshot opened = codec::open_snapshot(bytes);
     if (!opened.error.empty()) {
-      out.problems.push_back(path + ": " + opened.error);
+      set_aside(path, opened.error);
       continue;
     }
     if (opened.applied_index != *it) {
-      out.problems.push_back(path + ": holds index " + std::to_string(opened.applied_index) +
-                             ", not the one its name says");
+      set_aside(path, "holds index " + std::to_string(opened.applied_index) + ", not the one its name says");
       continue;
     }
     codec::DecodedState decoded = codec::decode_state(opened.encoded_state);
     if (!decoded.state) {
-      out.problems.push_back(path + ": " + decoded.error);
+      set_aside(path, decoded.error);
       continue;
     }
     if (decoded.state->applied.value != *it) {
-      out.problems.push_back(path + ": state is at another index than its header");
+      set_aside(path, "state is at another index than its header");
       continue;
     }
     out.state = std::move(decoded.state);

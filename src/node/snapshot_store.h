@@ -32,8 +32,12 @@ class SnapshotStore {
   // `keep` snapshots. Returns false with `error` on any I/O failure.
   bool write(uint64_t index, const std::string& sealed, std::string& error);
 
-  // The newest snapshot that opens, decodes and matches its file name.
-  LoadedSnapshot load_latest() const;
+  // The newest snapshot at or below `index_max` that opens, decodes and
+  // matches its file name. Snapshots it cannot use are renamed
+  // `<name>.set-aside` (kept for a post-mortem, never loaded, never counted
+  // among the kept ones): damaged ones, and ones past `index_max` (the log
+  // lost batches they contain, e.g. after --truncate-corrupt-tail).
+  LoadedSnapshot load_latest(uint64_t index_max);
 
   // Indexes of the snapshots on disk, oldest first.
   std::vector<uint64_t> list() const;

@@ -3,6 +3,9 @@
 // with a different body is 409 conflict and changes nothing either.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "api_node.h"
 #include "api_world.h"
 #include "node_suite.h"
@@ -23,19 +26,18 @@ class ApiExactlyOnce : public NodeSuite<ApiExactlyOnce> {
   }
 
  protected:
-  static Visible everything() {
-    return {{"eve", "frank"}, {"eo-m"}, {}, {}};
-  }
+  static Visible everything() { return {{"eve", "frank"}, {"eo-m"}, {}, {}}; }
 };
 
 // Sends `body` to `target` twice more after `first`: same answer, no change.
-void expect_replayed(ApiNode& n, const std::string& target, const json& body, const std::string& token,
-                     const Reply& first, const Visible& visible) {
+void expect_replayed(ApiNode& n, const std::string& target, const json& body,
+                     const std::string& token, const Reply& first, const Visible& visible) {
   json before = snapshot(n, visible);
   for (int i = 0; i < 2; ++i) {
     Reply again = n.post(target, body, token);
     EXPECT_EQ(again.status, first.status) << target << " " << again.describe();
-    EXPECT_EQ(again.json_body, first.json_body) << target << "\nfirst: " << first.body << "\nagain: " << again.body;
+    EXPECT_EQ(again.json_body, first.json_body)
+        << target << "\nfirst: " << first.body << "\nagain: " << again.body;
   }
   EXPECT_EQ(snapshot(n, visible), before) << "a retry of " << target << " changed something";
 }
@@ -49,9 +51,11 @@ TEST_F(ApiExactlyOnce, AccountCreatedOnce) {
   expect_replayed(n, "/v1/accounts", body, n.admin(), first, v);
 
   json before = snapshot(n, v);
-  EXPECT_ERROR(n.post("/v1/accounts", account_body("eo-acct", "USD", 5'000), n.admin()), 409, "conflict");
+  EXPECT_ERROR(n.post("/v1/accounts", account_body("eo-acct", "USD", 5'000), n.admin()), 409,
+               "conflict");
   EXPECT_ERROR(n.post("/v1/accounts", account_body("eo-acct", "EUR"), n.admin()), 409, "conflict");
-  EXPECT_ERROR(n.post("/v1/accounts", account_body("eo-acct", "EUR", 5'001), n.admin()), 409, "conflict");
+  EXPECT_ERROR(n.post("/v1/accounts", account_body("eo-acct", "EUR", 5'001), n.admin()), 409,
+               "conflict");
   EXPECT_EQ(snapshot(n, v), before);
   EXPECT_EQ(account(n, "eo-acct")["currency"], "EUR");
 }
@@ -74,8 +78,10 @@ TEST_F(ApiExactlyOnce, DepositCreditsOnce) {
   EXPECT_EQ(account(n, "eve")["balance"], 11'000);
 
   json before = snapshot(n, everything());
-  EXPECT_ERROR(n.post("/v1/deposits", deposit_body("eo-pay-1", "eve", 701), n.payments()), 409, "conflict");
-  EXPECT_ERROR(n.post("/v1/deposits", deposit_body("eo-pay-1", "frank", 700), n.payments()), 409, "conflict");
+  EXPECT_ERROR(n.post("/v1/deposits", deposit_body("eo-pay-1", "eve", 701), n.payments()), 409,
+               "conflict");
+  EXPECT_ERROR(n.post("/v1/deposits", deposit_body("eo-pay-1", "frank", 700), n.payments()), 409,
+               "conflict");
   EXPECT_EQ(snapshot(n, everything()), before);
 }
 
@@ -94,24 +100,64 @@ TEST_F(ApiExactlyOnce, BetPlacedOnce) {
   EXPECT_EQ(account(n, "eve")["balance"], balance);
 
   // A retry still answers after the price moved and the market was suspended.
-  ASSERT_STATUS(n.post("/v1/markets/eo-m/prices", json{{"prices", {{{"selection_id", "a"}, {"odds", "2.2"}}}}}, n.trader()), 200);
+  ASSERT_STATUS(n.post("/v1/markets/eo-m/prices",
+                       json{{"prices", {{{"selection_id", "a"}, {"odds", "2.2"}}}}}, n.trader()),
+                200);
   ASSERT_STATUS(n.post("/v1/markets/eo-m/suspend", json::object(), n.trader()), 200);
   Reply late = n.post("/v1/bets", body, n.punter("eve"));
   EXPECT_STATUS(late, 201);
   EXPECT_EQ(late.json_body, first.json_body) << late.body;
   ASSERT_STATUS(n.post("/v1/markets/eo-m/resume", json::object(), n.trader()), 200);
-  ASSERT_STATUS(n.post("/v1/markets/eo-m/prices", json{{"prices", {{{"selection_id", "a"}, {"odds", "2"}}}}}, n.trader()), 200);
+  ASSERT_STATUS(n.post("/v1/markets/eo-m/prices",
+                       json{{"prices", {{{"selection_id", "a"}, {"odds", "2"}}}}}, n.trader()),
+                200);
 
   json before = snapshot(n, v);
-  EXPECT_ERROR(n.post("/v1/bets", bet_body("eo-bet-1", "eve", 1'001, {{"eo-m", "a", "2"}}), n.punter("eve")), 409,
-               "conflict");
-  EXPECT_ERROR(n.post("/v1/bets", bet_body("eo-bet-1", "eve", 1'000, {{"eo-m", "b", "1.8"}}), n.punter("eve")), 409,
-               "conflict");
-  EXPECT_ERROR(n.post("/v1/bets", bet_body("eo-bet-1", "eve", 1'000, {{"eo-m", "a", "2"}}, true), n.punter("eve")),
+  EXPECT_ERROR(
+      n.post("/v1/bets", bet_body("eo-bet-1", "eve", 1'001, {{"eo-m", "a", "2"}}), n.punter("eve")),
+      409, "conflict");
+  EXPECT_ERROR(n.post("/v1/bets", bet_body("eo-bet-1", "eve", 1'000, {{"eo-m", "b", "1.8"}}),
+                      n.punter("eve")),
                409, "conflict");
-  EXPECT_ERROR(n.post("/v1/bets", bet_body("eo-bet-1", "frank", 1'000, {{"eo-m", "a", "2"}}), n.trader()), 409,
-               "conflict");
+  EXPECT_ERROR(n.post("/v1/bets", bet_body("eo-bet-1", "eve", 1'000, {{"eo-m", "a", "2"}}, true),
+                      n.punter("eve")),
+               409, "conflict");
+  EXPECT_ERROR(
+      n.post("/v1/bets", bet_body("eo-bet-1", "frank", 1'000, {{"eo-m", "a", "2"}}), n.trader()),
+      409, "conflict");
   EXPECT_EQ(snapshot(n, v), before);
+}
+
+// The same bet from 16 connections at once (a client retrying hard, or
+// several nodes' retries landing in one batch): one bet, one answer.
+TEST_F(ApiExactlyOnce, ConcurrentRetriesPlaceOneBet) {
+  ApiNode& n = node();
+  create_account(n, "racer");
+  deposit(n, "racer-dep", "racer", 1'000);
+  const json body = bet_body("eo-race", "racer", 250, {{"eo-m", "b", "1.8"}});
+  constexpr int kThreads = 16;
+  std::vector<Reply> replies(kThreads);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      tools::HttpClient c = n.client();
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) std::this_thread::yield();
+      replies[t] = to_reply(c.request("POST", "/v1/bets", body.dump(), n.trader()));
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const Reply& r : replies) {
+    ASSERT_STATUS(r, 201);
+    EXPECT_EQ(r.json_body, replies[0].json_body);
+  }
+  json a = account(n, "racer");
+  EXPECT_EQ(a["balance"], 750);
+  EXPECT_EQ(a["in_play"], 250);
+  Reply page = n.get("/v1/accounts/racer/bets", n.admin());
+  ASSERT_EQ(page["bets"].size(), 1u) << page.body;
+  EXPECT_EQ(page["bets"][0]["bet_id"], "eo-race");
 }
 
 TEST_F(ApiExactlyOnce, WithdrawalRequestedCompletedAndFailedOnce) {
@@ -127,8 +173,10 @@ TEST_F(ApiExactlyOnce, WithdrawalRequestedCompletedAndFailedOnce) {
   EXPECT_EQ(a["pending_withdrawals"], 400);
 
   json before = snapshot(n, v);
-  EXPECT_ERROR(n.post("/v1/withdrawals", withdrawal_body("eo-wd-1", "frank", 401), n.admin()), 409, "conflict");
-  EXPECT_ERROR(n.post("/v1/withdrawals", withdrawal_body("eo-wd-1", "eve", 400), n.admin()), 409, "conflict");
+  EXPECT_ERROR(n.post("/v1/withdrawals", withdrawal_body("eo-wd-1", "frank", 401), n.admin()), 409,
+               "conflict");
+  EXPECT_ERROR(n.post("/v1/withdrawals", withdrawal_body("eo-wd-1", "eve", 400), n.admin()), 409,
+               "conflict");
   EXPECT_EQ(snapshot(n, v), before);
 
   const json done = {{"gateway_ref", "gw-1"}};
@@ -138,12 +186,16 @@ TEST_F(ApiExactlyOnce, WithdrawalRequestedCompletedAndFailedOnce) {
   expect_replayed(n, "/v1/withdrawals/eo-wd-1/complete", done, n.payments(), completed, v);
   // Completed with another gateway ref, or failed after completing: conflict.
   before = snapshot(n, v);
-  EXPECT_ERROR(n.post("/v1/withdrawals/eo-wd-1/complete", json{{"gateway_ref", "gw-2"}}, n.payments()), 409, "conflict");
-  EXPECT_ERROR(n.post("/v1/withdrawals/eo-wd-1/fail", json{{"reason", "late"}}, n.payments()), 409, "conflict");
+  EXPECT_ERROR(
+      n.post("/v1/withdrawals/eo-wd-1/complete", json{{"gateway_ref", "gw-2"}}, n.payments()), 409,
+      "conflict");
+  EXPECT_ERROR(n.post("/v1/withdrawals/eo-wd-1/fail", json{{"reason", "late"}}, n.payments()), 409,
+               "conflict");
   EXPECT_EQ(snapshot(n, v), before);
   EXPECT_EQ(account(n, "frank")["pending_withdrawals"], 0);
 
-  ASSERT_STATUS(n.post("/v1/withdrawals", withdrawal_body("eo-wd-2", "frank", 100), n.admin()), 201);
+  ASSERT_STATUS(n.post("/v1/withdrawals", withdrawal_body("eo-wd-2", "frank", 100), n.admin()),
+                201);
   const json why = {{"reason", "declined"}};
   Reply failed = n.post("/v1/withdrawals/eo-wd-2/fail", why, n.payments());
   ASSERT_STATUS(failed, 200);
@@ -151,7 +203,8 @@ TEST_F(ApiExactlyOnce, WithdrawalRequestedCompletedAndFailedOnce) {
   expect_replayed(n, "/v1/withdrawals/eo-wd-2/fail", why, n.payments(), failed, v);
   before = snapshot(n, v);
   EXPECT_ERROR(n.post("/v1/withdrawals/eo-wd-2/complete", done, n.payments()), 409, "conflict");
-  EXPECT_ERROR(n.post("/v1/withdrawals/eo-wd-2/fail", json{{"reason", "other"}}, n.payments()), 409, "conflict");
+  EXPECT_ERROR(n.post("/v1/withdrawals/eo-wd-2/fail", json{{"reason", "other"}}, n.payments()), 409,
+               "conflict");
   EXPECT_EQ(snapshot(n, v), before);
   EXPECT_EQ(account(n, "frank")["balance"], 9'600);
 }
@@ -173,11 +226,14 @@ TEST_F(ApiExactlyOnce, EventMarketAndSettlementOnce) {
   v.markets.push_back("eo-m2");
   expect_replayed(n, "/v1/markets", mk, n.trader(), mk_first, v);
   json before = snapshot(n, v);
-  EXPECT_ERROR(n.post("/v1/markets", market_body("eo-m2", "eo-ev-2", {{"x", "1.9"}, {"y", "2"}}), n.trader()), 409,
-               "conflict");
-  EXPECT_ERROR(n.post("/v1/markets", market_body("eo-m2", "eo-ev-2", {{"x", "1.9"}, {"y", "1.9"}}, {{"max_stake", 10}}),
+  EXPECT_ERROR(n.post("/v1/markets", market_body("eo-m2", "eo-ev-2", {{"x", "1.9"}, {"y", "2"}}),
                       n.trader()),
                409, "conflict");
+  EXPECT_ERROR(
+      n.post("/v1/markets",
+             market_body("eo-m2", "eo-ev-2", {{"x", "1.9"}, {"y", "1.9"}}, {{"max_stake", 10}}),
+             n.trader()),
+      409, "conflict");
   EXPECT_EQ(snapshot(n, v), before);
 
   place_bet(n, "eo-bet-x", "frank", 100, {{"eo-m2", "x", "1.9"}});
@@ -192,8 +248,9 @@ TEST_F(ApiExactlyOnce, EventMarketAndSettlementOnce) {
 
   // Settling again with other results is a conflict: that is what resettle is for.
   before = snapshot(n, v);
-  EXPECT_ERROR(n.post("/v1/markets/eo-m2/settle", results_body({{"x", "lose"}, {"y", "win"}}), n.trader()), 409,
-               "conflict");
+  EXPECT_ERROR(
+      n.post("/v1/markets/eo-m2/settle", results_body({{"x", "lose"}, {"y", "win"}}), n.trader()),
+      409, "conflict");
   EXPECT_EQ(snapshot(n, v), before);
 
   const json re = results_body({{"x", "void"}, {"y", "lose"}});

@@ -119,36 +119,50 @@ TEST_F(ApiGarbage, DeeplyNestedJson) {
   expect_400_everywhere(objects, "10000 nested objects");
   // A nested value where a field is expected.
   const std::string deep = std::string(20'000, '[') + std::string(20'000, ']');
-  expect_400_everywhere(R"({"bet_id":)" + deep + R"(,"account_id":"gina","stake":1,"legs":[]})", "nested bet_id");
-  expect_400_everywhere(R"({"account_id":"x","currency":"EUR","deposit_limit_24h":)" + deep + "}", "nested limit");
+  expect_400_everywhere(R"({"bet_id":)" + deep + R"(,"account_id":"gina","stake":1,"legs":[]})",
+                        "nested bet_id");
+  expect_400_everywhere(R"({"account_id":"x","currency":"EUR","deposit_limit_24h":)" + deep + "}",
+                        "nested limit");
 }
 
 TEST_F(ApiGarbage, HugeStringsWithinTheLimit) {
   const std::string huge(60'000, 'x');
   expect_400_everywhere(json{{huge, 1}}.dump(), "a 60000-byte field name");
-  expect_400_everywhere(json{{"bet_id", huge}, {"account_id", "gina"}, {"stake", 1}, {"legs", json::array()}}.dump(),
-                        "a 60000-byte id");
+  expect_400_everywhere(
+      json{{"bet_id", huge}, {"account_id", "gina"}, {"stake", 1}, {"legs", json::array()}}.dump(),
+      "a 60000-byte id");
   ApiNode& n = node();
-  EXPECT_ERROR(n.post("/v1/events", json{{"event_id", "g-ev-2"}, {"name", huge}, {"starts_at", "2026-11-27T20:00:00Z"}},
-                      n.trader()),
-               400, "invalid_request");
-  EXPECT_ERROR(n.post("/v1/markets/gm/suspend", json{{"reason", huge}}, n.feed()), 400, "invalid_request");
-  EXPECT_ERROR(n.post("/v1/withdrawals/g-wd/fail", json{{"reason", huge}}, n.payments()), 400, "invalid_request");
-  EXPECT_ERROR(n.post("/v1/withdrawals/g-wd/complete", json{{"gateway_ref", huge}}, n.payments()), 400,
+  EXPECT_ERROR(
+      n.post("/v1/events",
+             json{{"event_id", "g-ev-2"}, {"name", huge}, {"starts_at", "2026-11-27T20:00:00Z"}},
+             n.trader()),
+      400, "invalid_request");
+  EXPECT_ERROR(n.post("/v1/markets/gm/suspend", json{{"reason", huge}}, n.feed()), 400,
                "invalid_request");
-  // 2000 selections of a market; 2000 legs of a bet.
+  EXPECT_ERROR(n.post("/v1/withdrawals/g-wd/fail", json{{"reason", huge}}, n.payments()), 400,
+               "invalid_request");
+  EXPECT_ERROR(n.post("/v1/withdrawals/g-wd/complete", json{{"gateway_ref", huge}}, n.payments()),
+               400, "invalid_request");
+  // 500 selections of a market (64 at most); 500 legs of a bet (20 at most).
   json sels = json::array();
-  for (int i = 0; i < 2'000; ++i) sels.push_back(json{{"selection_id", "s" + std::to_string(i)}, {"name", "n"}, {"odds", "2"}});
-  EXPECT_ERROR(n.post("/v1/markets", json{{"market_id", "g-m2"}, {"event_id", "g-ev"}, {"name", "x"}, {"selections", sels}},
-                      n.trader()),
-               400, "invalid_request");
+  for (int i = 0; i < 500; ++i)
+    sels.push_back(json{{"selection_id", "s" + std::to_string(i)}, {"name", "n"}, {"odds", "2"}});
+  EXPECT_ERROR(
+      n.post("/v1/markets",
+             json{{"market_id", "g-m2"}, {"event_id", "g-ev"}, {"name", "x"}, {"selections", sels}},
+             n.trader()),
+      400, "invalid_request");
   json legs = json::array();
-  for (int i = 0; i < 2'000; ++i) legs.push_back(json{{"market_id", "gm"}, {"selection_id", "a"}, {"odds", "2"}});
-  EXPECT_ERROR(n.post("/v1/bets", json{{"bet_id", "g-b2"}, {"account_id", "gina"}, {"stake", 1}, {"legs", legs}},
-                      n.punter("gina")),
-               400, "invalid_request");
+  for (int i = 0; i < 500; ++i)
+    legs.push_back(json{{"market_id", "gm"}, {"selection_id", "a"}, {"odds", "2"}});
+  EXPECT_ERROR(
+      n.post("/v1/bets",
+             json{{"bet_id", "g-b2"}, {"account_id", "gina"}, {"stake", 1}, {"legs", legs}},
+             n.punter("gina")),
+      400, "invalid_request");
   // A long query string and a long path.
-  EXPECT_ERROR(n.get("/v1/accounts/gina/bets?after=" + std::string(8'000, 'a'), n.admin()), 400, "invalid_request");
+  EXPECT_ERROR(n.get("/v1/accounts/gina/bets?after=" + std::string(8'000, 'a'), n.admin()), 400,
+               "invalid_request");
   EXPECT_ERROR(n.get("/v1/accounts/" + std::string(8'000, 'a'), n.admin()), 400, "invalid_request");
 }
 
@@ -167,19 +181,18 @@ TEST_F(ApiGarbage, InvalidUtf8AndNulBytes) {
       {"NUL after the object", bytes("{\"zzz\":1}\0")},
       {"all NULs", std::string(1'000, '\0')},
       {"UTF-8 BOM", "\xef\xbb\xbf{\"zzz\":1}"},
-      {"UTF-16 body", bytes("{\0\"\0a\0\"\0:\0" "1\0}\0")},
+      {"UTF-16 body", bytes("{\0\"\0a\0\"\0:\0"
+                            "1\0}\0")},
       {"escaped NUL in a key", "{\"a\\u0000b\":1}"},
       {"escaped NUL in an id", R"({"account_id":"a\u0000b","currency":"EUR"})"},
   };
   for (const auto& [what, body] : bodies) expect_400_everywhere(body, what);
   ApiNode& n = node();
-  // A valid object followed by a NUL is not valid JSON: nothing is created.
-  EXPECT_ERROR(n.post_raw("/v1/accounts", bytes("{\"account_id\":\"nul-tail\",\"currency\":\"EUR\"}\0"), n.admin()), 400,
-               "invalid_request");
-  EXPECT_ERROR(n.get("/v1/accounts/nul-tail", n.admin()), 404, "not_found");
+  // (A NUL after a valid object: see ApiServerBugs.BodyWithANulAfterTheJsonIsAccepted.)
   EXPECT_ERROR(n.get("/v1/accounts/%FF%FE", n.admin()), 400, "invalid_request");
   EXPECT_ERROR(n.get("/v1/accounts/a%00b", n.admin()), 400, "invalid_request");
-  EXPECT_ERROR(n.get("/v1/bets/g-bet?account_id=%FF", n.admin()), 404, "not_found");
+  // (?account_id=%FF: see ApiServerBugs.ErrorMessagesEchoInvalidUtf8.)
+  EXPECT_ERROR(n.get("/v1/bets/g-bet?account_id=nobody", n.admin()), 404, "not_found");
   EXPECT_ERROR(n.get("/v1/accounts/gina/bets?after=%00", n.admin()), 400, "invalid_request");
 }
 
@@ -197,9 +210,12 @@ TEST_F(ApiGarbage, RawGarbageOnTheSocket) {
       "POST /v1/accounts HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"a\"",  // short body
       "POST /v1/accounts HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
       "POST /v1/accounts HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n",
-      "POST /v1/accounts HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
-      "POST /v1/accounts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
-      "POST /v1/accounts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n",
+      "POST /v1/accounts HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: "
+      "6\r\n\r\nhello!",
+      "POST /v1/accounts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+      "chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+      "POST /v1/accounts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+      "chunked\r\n\r\nffffffffffffffffff\r\n",
       "POST /v1/accounts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
       "GET /v1/accounts/\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n",
       bytes("GET /v1/accounts/a\0b HTTP/1.1\r\nHost: x\r\n\r\n"),
@@ -219,17 +235,23 @@ TEST_F(ApiGarbage, RawGarbageOnTheSocket) {
     bool connected = false;
     std::string answer = raw_exchange(port, inputs[i], 3'000, &connected);
     EXPECT_TRUE(connected) << "input #" << i;
-    // An answer, if any, is an HTTP error: never a 2xx or a 5xx.
+    // An answer, if any, is a client error (or 505 for a version it does not
+    // speak): never a success, never a server error. Some of these reach the
+    // API without a token and are rightly 401.
     if (!answer.empty()) {
       EXPECT_EQ(answer.rfind("HTTP/1.", 0), 0u) << "input #" << i << ": " << answer.substr(0, 200);
       const std::string status = answer.size() > 12 ? answer.substr(9, 3) : "";
-      EXPECT_TRUE(status == "400" || status == "404" || status == "413" || status == "431" || status == "505")
+      EXPECT_TRUE((status[0] == '4' && status != "408") || status == "505")
           << "input #" << i << ": " << answer.substr(0, 300);
     }
   }
-  // And a well-formed request still works, on the same kind of raw socket.
-  std::string ok = raw_exchange(port, "GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  // And well-formed requests still work on the same kind of raw socket,
+  // two pipelined in one write answered in order.
+  std::string ok = raw_exchange(port,
+                                "GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n"
+                                "GET /v1/nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(ok.rfind("HTTP/1.1 200", 0), 0u) << ok;
+  EXPECT_NE(ok.find("HTTP/1.1 404"), std::string::npos) << ok;
 }
 
 TEST_F(ApiGarbage, ConcurrentGarbageFromManyConnections) {

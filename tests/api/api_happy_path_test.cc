@@ -3,7 +3,9 @@
 // balances, withdrawals, self-exclusion, paging, and the operations routes.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <regex>
+#include <thread>
 
 #include "api_node.h"
 #include "api_world.h"
@@ -14,7 +16,9 @@ namespace {
 
 const std::regex kTimestamp(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z)");
 
-bool is_timestamp(const json& v) { return v.is_string() && std::regex_match(v.get<std::string>(), kTimestamp); }
+bool is_timestamp(const json& v) {
+  return v.is_string() && std::regex_match(v.get<std::string>(), kTimestamp);
+}
 
 class ApiHappyPath : public NodeSuite<ApiHappyPath> {
  public:
@@ -82,7 +86,8 @@ TEST_F(ApiHappyPath, BoundaryValuesAreAccepted) {
   EXPECT_EQ(account(n, odd_id)["account_id"], odd_id);
 
   // amount 10^13 is the largest; 1 the smallest.
-  Reply big = n.post("/v1/deposits", deposit_body("bound-dep-max", id64, 10'000'000'000'000), n.payments());
+  Reply big =
+      n.post("/v1/deposits", deposit_body("bound-dep-max", id64, 10'000'000'000'000), n.payments());
   ASSERT_STATUS(big, 201);
   EXPECT_EQ(big["balance"], 10'000'000'000'000);
   Reply small = n.post("/v1/deposits", deposit_body("bound-dep-min", id64, 1), n.payments());
@@ -91,7 +96,8 @@ TEST_F(ApiHappyPath, BoundaryValuesAreAccepted) {
 
   // Odds "1.001" and "1000" are the range; "2.10" reads back as "2.1".
   create_event(n, "bound-ev");
-  Reply m = create_market(n, "bound-m", "bound-ev", {{"lo", "1.001"}, {"hi", "1000"}, {"mid", "2.10"}});
+  Reply m =
+      create_market(n, "bound-m", "bound-ev", {{"lo", "1.001"}, {"hi", "1000"}, {"mid", "2.10"}});
   ASSERT_STATUS(m, 201);
   ASSERT_EQ(m["selections"].size(), 3u) << m.body;
   EXPECT_EQ(m["selections"][0]["odds"], "1.001");
@@ -109,6 +115,31 @@ TEST_F(ApiHappyPath, BoundaryValuesAreAccepted) {
   json a = account(n, id64);
   EXPECT_EQ(a["balance"], 0);
   EXPECT_EQ(a["in_play"], 10'000'000'000'001);
+
+  // A multiple of 20 legs (the most) at 1.1: 1.1^20 = 6.72749994932560009201 -> "6.727".
+  create_account(n, "bound-multi");
+  deposit(n, "bound-multi-dep", "bound-multi", 10'000);
+  std::vector<LegSpec> legs;
+  for (int i = 0; i < 20; ++i) {
+    const std::string m = "bound-leg-" + std::to_string(i);
+    create_market(n, m, "bound-ev", {{"s", "1.1"}});
+    legs.push_back({m, "s", "1.1"});
+  }
+  Reply multi = place_bet(n, "bound-multi-1", "bound-multi", 1'000, legs);
+  EXPECT_EQ(multi["odds"], "6.727");
+  EXPECT_EQ(multi["potential_payout"], 6'727);
+  EXPECT_EQ(multi["legs"].size(), 20u);
+  // The product is rounded down once, not leg by leg: 1.333 x 1.333 = 1.776889 -> "1.776".
+  create_market(n, "bound-r1", "bound-ev", {{"s", "1.333"}});
+  create_market(n, "bound-r2", "bound-ev", {{"s", "1.333"}});
+  Reply rounded = place_bet(n, "bound-multi-2", "bound-multi", 1'000,
+                            {{"bound-r1", "s", "1.333"}, {"bound-r2", "s", "1.333"}});
+  EXPECT_EQ(rounded["odds"], "1.776");
+  EXPECT_EQ(rounded["potential_payout"], 1'776);
+  // A single pays floor(stake x odds): 333 x 1.333 = 443.889 -> 443.
+  Reply single = place_bet(n, "bound-multi-3", "bound-multi", 333, {{"bound-r1", "s", "1.333"}});
+  EXPECT_EQ(single["potential_payout"], 443);
+  EXPECT_EQ(account(n, "bound-multi")["balance"], 10'000 - 1'000 - 1'000 - 333);
 }
 
 // Singles and multiples through suspend, resume, close, settle and resettle,
@@ -117,8 +148,10 @@ TEST_F(ApiHappyPath, BetsSettleAndResettleWithExactBalances) {
   ApiNode& n = node();
   create_account(n, "pat");
   deposit(n, "pat-dep", "pat", 10'000);
-  Reply ev = n.post("/v1/events", json{{"event_id", "final"}, {"name", "Cup final"}, {"starts_at", "2026-11-27T20:00:00Z"}},
-                    n.trader());
+  Reply ev = n.post(
+      "/v1/events",
+      json{{"event_id", "final"}, {"name", "Cup final"}, {"starts_at", "2026-11-27T20:00:00Z"}},
+      n.trader());
   ASSERT_STATUS(ev, 201);
   EXPECT_EQ(ev["event_id"], "final");
   EXPECT_EQ(ev["name"], "Cup final");
@@ -136,9 +169,17 @@ TEST_F(ApiHappyPath, BetsSettleAndResettleWithExactBalances) {
   EXPECT_EQ(m1["selections"][0]["active"], true);
   EXPECT_EQ(m1["selections"][0]["liability"], 0);
   ASSERT_STATUS(create_market(n, "m2", "final", {{"yes", "1.5"}, {"no", "2.5"}}), 201);
+  // Any role reads a market.
+  for (const std::string& token :
+       {n.admin(), n.trader(), n.feed(), n.payments(), n.punter("pat")}) {
+    Reply r = n.get("/v1/markets/m1", token);
+    ASSERT_STATUS(r, 200);
+    EXPECT_EQ(r.json_body, market(n, "m1"));
+  }
 
   // b1: a single placed by the punter for itself.
-  Reply b1 = n.post("/v1/bets", bet_body("b1", "pat", 1'000, {{"m1", "home", "2.10"}}), n.punter("pat"));
+  Reply b1 =
+      n.post("/v1/bets", bet_body("b1", "pat", 1'000, {{"m1", "home", "2.10"}}), n.punter("pat"));
   ASSERT_STATUS(b1, 201);
   EXPECT_EQ(b1["bet_id"], "b1");
   EXPECT_EQ(b1["account_id"], "pat");
@@ -154,8 +195,9 @@ TEST_F(ApiHappyPath, BetsSettleAndResettleWithExactBalances) {
   EXPECT_EQ(a["in_play"], 1'000);
 
   // b2: a multiple, 3.4 x 1.5 = 5.1.
-  Reply b2 = n.post("/v1/bets", bet_body("b2", "pat", 500, {{"m1", "draw", "3.4"}, {"m2", "yes", "1.5"}}),
-                    n.punter("pat"));
+  Reply b2 =
+      n.post("/v1/bets", bet_body("b2", "pat", 500, {{"m1", "draw", "3.4"}, {"m2", "yes", "1.5"}}),
+             n.punter("pat"));
   ASSERT_STATUS(b2, 201);
   EXPECT_EQ(b2["odds"], "5.1");
   EXPECT_EQ(b2["potential_payout"], 2'550);
@@ -165,7 +207,8 @@ TEST_F(ApiHappyPath, BetsSettleAndResettleWithExactBalances) {
   EXPECT_EQ(a["in_play"], 1'500);
 
   // The feed moves home out to 2.5; a bet asking 2.10 with accept_better_odds gets 2.5.
-  Reply priced = n.post("/v1/markets/m1/prices", json{{"prices", {{{"selection_id", "home"}, {"odds", "2.5"}}}}}, n.feed());
+  Reply priced = n.post("/v1/markets/m1/prices",
+                        json{{"prices", {{{"selection_id", "home"}, {"odds", "2.5"}}}}}, n.feed());
   ASSERT_STATUS(priced, 200);
   EXPECT_EQ(priced["selections"][0]["odds"], "2.5");
   EXPECT_EQ(market(n, "m1")["selections"][0]["odds"], "2.5");
@@ -220,7 +263,9 @@ TEST_F(ApiHappyPath, BetsSettleAndResettleWithExactBalances) {
   EXPECT_EQ(closed["status"], "closed");
 
   // Settle m1: home wins, draw loses, away is void.
-  Reply s1 = n.post("/v1/markets/m1/settle", results_body({{"home", "win"}, {"draw", "lose"}, {"away", "void"}}), n.trader());
+  Reply s1 =
+      n.post("/v1/markets/m1/settle",
+             results_body({{"home", "win"}, {"draw", "lose"}, {"away", "void"}}), n.trader());
   ASSERT_STATUS(s1, 200);
   EXPECT_EQ(s1["settled_bets"], 3);  // b1, b3, b4; the multiples wait for m2
   EXPECT_TRUE(s1["index"].is_number_unsigned()) << s1.body;
@@ -245,7 +290,8 @@ TEST_F(ApiHappyPath, BetsSettleAndResettleWithExactBalances) {
   EXPECT_EQ(n.get("/v1/bets/b2", n.admin())["status"], "open");  // a leg lost, but m2 is pending
 
   // Settle m2: yes wins. b2 lost (draw), b5 lost (no), b6 won.
-  Reply s2 = n.post("/v1/markets/m2/settle", results_body({{"yes", "win"}, {"no", "lose"}}), n.trader());
+  Reply s2 =
+      n.post("/v1/markets/m2/settle", results_body({{"yes", "win"}, {"no", "lose"}}), n.trader());
   ASSERT_STATUS(s2, 200);
   EXPECT_EQ(s2["settled_bets"], 3);
   a = account(n, "pat");
@@ -258,7 +304,8 @@ TEST_F(ApiHappyPath, BetsSettleAndResettleWithExactBalances) {
   for (const auto& sel : market(n, "m2")["selections"]) EXPECT_EQ(sel["liability"], 0) << sel;
 
   // Resettle m2 the other way: b6 gives back its 600; b5 (void x 2.5) wins 250.
-  Reply rs = n.post("/v1/markets/m2/resettle", results_body({{"yes", "lose"}, {"no", "win"}}), n.trader());
+  Reply rs =
+      n.post("/v1/markets/m2/resettle", results_body({{"yes", "lose"}, {"no", "win"}}), n.trader());
   ASSERT_STATUS(rs, 200);
   EXPECT_EQ(rs["settled_bets"], 3);
   EXPECT_GT(rs["index"].get<uint64_t>(), s2["index"].get<uint64_t>());
@@ -281,12 +328,59 @@ TEST_F(ApiHappyPath, BetsSettleAndResettleWithExactBalances) {
   EXPECT_EQ(ledger["balanced"], true);
 }
 
+// A resettlement takes back winnings the punter has already moved out of its
+// balance: the balance never goes negative (the invariant every test
+// shares); the rest is a debt that later credits repay first.
+TEST_F(ApiHappyPath, ResettleAfterAWithdrawalLeavesADebtThatDepositsRepay) {
+  ApiNode& n = node();
+  create_account(n, "debtor");
+  deposit(n, "debtor-dep-1", "debtor", 1'000);
+  create_event(n, "debt-ev");
+  create_market(n, "debt-m", "debt-ev", {{"a", "2"}, {"b", "2"}});
+  place_bet(n, "debt-b", "debtor", 1'000, {{"debt-m", "a", "2"}});
+  ASSERT_STATUS(
+      n.post("/v1/markets/debt-m/settle", results_body({{"a", "win"}, {"b", "lose"}}), n.trader()),
+      200);
+  EXPECT_EQ(account(n, "debtor")["balance"], 2'000);
+  ASSERT_STATUS(n.post("/v1/withdrawals", withdrawal_body("debt-w", "debtor", 2'000), n.admin()),
+                201);
+  ASSERT_STATUS(n.post("/v1/markets/debt-m/resettle", results_body({{"a", "lose"}, {"b", "win"}}),
+                       n.trader()),
+                200);
+  json a = account(n, "debtor");
+  EXPECT_EQ(a["balance"], 0);
+  EXPECT_EQ(a["pending_withdrawals"], 2'000);
+  EXPECT_EQ(a["debt"], 2'000);
+  EXPECT_EQ(n.get("/v1/bets/debt-b", n.admin())["status"], "lost");
+  Reply ledger = n.get("/v1/ledger/balance", n.admin());
+  EXPECT_EQ(ledger["total"], 0);
+  EXPECT_EQ(ledger["balanced"], true);
+
+  Reply d = deposit(n, "debtor-dep-2", "debtor", 500);
+  EXPECT_EQ(d["balance"], 0);
+  EXPECT_EQ(account(n, "debtor")["debt"], 1'500);
+  // Money owed is not money to bet with.
+  create_market(n, "debt-m2", "debt-ev", {{"a", "2"}});
+  EXPECT_ERROR(
+      n.post("/v1/bets", bet_body("debt-b2", "debtor", 1, {{"debt-m2", "a", "2"}}), n.trader()),
+      422, "insufficient_funds");
+  d = deposit(n, "debtor-dep-3", "debtor", 2'000);
+  EXPECT_EQ(d["balance"], 500);
+  a = account(n, "debtor");
+  EXPECT_EQ(a["balance"], 500);
+  EXPECT_EQ(a["debt"], 0);
+  ledger = n.get("/v1/ledger/balance", n.admin());
+  EXPECT_EQ(ledger["total"], 0);
+  EXPECT_EQ(ledger["balanced"], true);
+}
+
 TEST_F(ApiHappyPath, WithdrawalsMoveMoneyThroughPending) {
   ApiNode& n = node();
   create_account(n, "wanda");
   deposit(n, "wanda-dep", "wanda", 5'000);
 
-  Reply w1 = n.post("/v1/withdrawals", withdrawal_body("wanda-w1", "wanda", 1'500), n.punter("wanda"));
+  Reply w1 =
+      n.post("/v1/withdrawals", withdrawal_body("wanda-w1", "wanda", 1'500), n.punter("wanda"));
   ASSERT_STATUS(w1, 201);
   EXPECT_EQ(w1["withdrawal_id"], "wanda-w1");
   EXPECT_EQ(w1["account_id"], "wanda");
@@ -297,7 +391,8 @@ TEST_F(ApiHappyPath, WithdrawalsMoveMoneyThroughPending) {
   EXPECT_EQ(a["balance"], 3'500);
   EXPECT_EQ(a["pending_withdrawals"], 1'500);
 
-  Reply done = n.post("/v1/withdrawals/wanda-w1/complete", json{{"gateway_ref", "gw-77"}}, n.payments());
+  Reply done =
+      n.post("/v1/withdrawals/wanda-w1/complete", json{{"gateway_ref", "gw-77"}}, n.payments());
   ASSERT_STATUS(done, 200);
   EXPECT_EQ(done["status"], "completed");
   EXPECT_EQ(done["gateway_ref"], "gw-77");
@@ -311,7 +406,8 @@ TEST_F(ApiHappyPath, WithdrawalsMoveMoneyThroughPending) {
   a = account(n, "wanda");
   EXPECT_EQ(a["balance"], 2'500);
   EXPECT_EQ(a["pending_withdrawals"], 1'000);
-  Reply failed = n.post("/v1/withdrawals/wanda-w2/fail", json{{"reason", "card declined"}}, n.payments());
+  Reply failed =
+      n.post("/v1/withdrawals/wanda-w2/fail", json{{"reason", "card declined"}}, n.payments());
   ASSERT_STATUS(failed, 200);
   EXPECT_EQ(failed["status"], "failed");
   EXPECT_EQ(failed["reason"], "card declined");
@@ -329,7 +425,9 @@ TEST_F(ApiHappyPath, WithdrawalsMoveMoneyThroughPending) {
   EXPECT_STATUS(n.get("/v1/withdrawals/wanda-w2", n.admin()), 200);
 
   // The whole balance can go.
-  ASSERT_STATUS(n.post("/v1/withdrawals", withdrawal_body("wanda-w3", "wanda", 3'500), n.punter("wanda")), 201);
+  ASSERT_STATUS(
+      n.post("/v1/withdrawals", withdrawal_body("wanda-w3", "wanda", 3'500), n.punter("wanda")),
+      201);
   a = account(n, "wanda");
   EXPECT_EQ(a["balance"], 0);
   EXPECT_EQ(a["pending_withdrawals"], 3'500);
@@ -346,24 +444,29 @@ TEST_F(ApiHappyPath, SelfExclusionStopsBetsAndDepositsButNotWithdrawals) {
   create_event(n, "sam-ev");
   create_market(n, "sam-m", "sam-ev", {{"a", "2"}, {"b", "2"}});
 
-  Reply ex = n.post("/v1/accounts/sam/self-exclusion", json{{"until", "2099-01-01T00:00:00Z"}}, n.punter("sam"));
+  Reply ex = n.post("/v1/accounts/sam/self-exclusion", json{{"until", "2099-01-01T00:00:00Z"}},
+                    n.punter("sam"));
   ASSERT_STATUS(ex, 200);
   EXPECT_EQ(ex["account_id"], "sam");
   EXPECT_EQ(ex["status"], "self_excluded");
   EXPECT_EQ(ex["balance"], 1'000);
-  EXPECT_EQ(ex["self_excluded_until"].get<std::string>().substr(0, 19), "2099-01-01T00:00:00") << ex.body;
+  EXPECT_EQ(ex["self_excluded_until"].get<std::string>().substr(0, 19), "2099-01-01T00:00:00")
+      << ex.body;
   EXPECT_EQ(account(n, "sam")["status"], "self_excluded");
 
-  EXPECT_ERROR(n.post("/v1/bets", bet_body("sam-b1", "sam", 100, {{"sam-m", "a", "2"}}), n.punter("sam")), 422,
-               "account_not_active");
+  EXPECT_ERROR(
+      n.post("/v1/bets", bet_body("sam-b1", "sam", 100, {{"sam-m", "a", "2"}}), n.punter("sam")),
+      422, "account_not_active");
   EXPECT_ERROR(n.post("/v1/deposits", deposit_body("sam-dep-2", "sam", 100), n.payments()), 422,
                "account_not_active");
   // It can be extended, never shortened (an admin may set it too).
-  Reply shorter = n.post("/v1/accounts/sam/self-exclusion", json{{"until", "2098-01-01T00:00:00Z"}}, n.admin());
+  Reply shorter =
+      n.post("/v1/accounts/sam/self-exclusion", json{{"until", "2098-01-01T00:00:00Z"}}, n.admin());
   ASSERT_STATUS(shorter, 200);
   EXPECT_EQ(shorter["self_excluded_until"].get<std::string>().substr(0, 19), "2099-01-01T00:00:00");
   // The punter can still take its money out.
-  EXPECT_STATUS(n.post("/v1/withdrawals", withdrawal_body("sam-w", "sam", 1'000), n.punter("sam")), 201);
+  EXPECT_STATUS(n.post("/v1/withdrawals", withdrawal_body("sam-w", "sam", 1'000), n.punter("sam")),
+                201);
   json a = account(n, "sam");
   EXPECT_EQ(a["balance"], 0);
   EXPECT_EQ(a["pending_withdrawals"], 1'000);
@@ -376,7 +479,8 @@ TEST_F(ApiHappyPath, AccountBetsArePagedNewestFirst) {
   create_event(n, "pager-ev");
   create_market(n, "pager-m", "pager-ev", {{"a", "2"}, {"b", "3"}});
   for (int i = 1; i <= 5; ++i) {
-    place_bet(n, "pg-" + std::to_string(i), "pager", 10 * i, {{"pager-m", i % 2 == 1 ? "a" : "b", i % 2 == 1 ? "2" : "3"}});
+    place_bet(n, "pg-" + std::to_string(i), "pager", 10 * i,
+              {{"pager-m", i % 2 == 1 ? "a" : "b", i % 2 == 1 ? "2" : "3"}});
   }
   auto ids = [](const Reply& r) {
     std::vector<std::string> out;
@@ -410,7 +514,9 @@ TEST_F(ApiHappyPath, AccountBetsArePagedNewestFirst) {
   EXPECT_EQ(ids(n.get("/v1/accounts/pager/bets?status=open", n.admin())).size(), 5u);
   EXPECT_STATUS(n.get("/v1/accounts/pager/bets", n.trader()), 200);
 
-  ASSERT_STATUS(n.post("/v1/markets/pager-m/settle", results_body({{"a", "win"}, {"b", "lose"}}), n.trader()), 200);
+  ASSERT_STATUS(
+      n.post("/v1/markets/pager-m/settle", results_body({{"a", "win"}, {"b", "lose"}}), n.trader()),
+      200);
   EXPECT_EQ(ids(n.get("/v1/accounts/pager/bets?status=won", t)), (V{"pg-5", "pg-3", "pg-1"}));
   EXPECT_EQ(ids(n.get("/v1/accounts/pager/bets?status=lost", t)), (V{"pg-4", "pg-2"}));
   EXPECT_EQ(ids(n.get("/v1/accounts/pager/bets?status=settled", t)).size(), 5u);
@@ -472,12 +578,28 @@ TEST_F(ApiHappyPath, MetricsCountRequestsAndCommits) {
   deposit(n, "metrics-dep", "metrics-acct", 100);
   EXPECT_ERROR(n.post_raw("/v1/deposits", "{", n.payments()), 400, "invalid_request");
 
-  Reply after = n.get("/metrics", "");
-  ASSERT_STATUS(after, 200);
+  // The node answers a write once it is applied; the submitter records the
+  // append's metrics when append() returns, which may be a moment later.
+  // So: poll until the counts arrive (and then check they are exact).
+  Reply after;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    after = n.get("/metrics", "");
+    ASSERT_STATUS(after, 200);
+    auto grew = [&](const char* series, double by) {
+      return metric(after.body, series).value_or(0) - metric(before.body, series).value_or(0) >= by;
+    };
+    if ((grew("betcore_commands_applied_total", 2) && grew("betcore_batch_commands_count", 2) &&
+         grew("betcore_log_append_seconds_count", 2)) ||
+        std::chrono::steady_clock::now() > deadline) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   const std::string& text = after.body;
-  for (const char* family : {"betcore_api_requests_total", "betcore_api_request_seconds",
-                             "betcore_commands_applied_total", "betcore_batch_commands",
-                             "betcore_log_append_seconds"}) {
+  for (const char* family :
+       {"betcore_api_requests_total", "betcore_api_request_seconds",
+        "betcore_commands_applied_total", "betcore_batch_commands", "betcore_log_append_seconds"}) {
     EXPECT_NE(text.find(std::string("# TYPE ") + family + " "), std::string::npos) << family;
   }
   EXPECT_NE(text.find("# TYPE betcore_api_request_seconds histogram"), std::string::npos);

@@ -76,7 +76,9 @@ TEST(ApiLimits, FullSubmitQueueIs429WithRetryAfterAndChangesNothing) {
       while (go.load() < kThreads) std::this_thread::yield();
       for (int i = 0; i < kBetsPerThread; ++i) {
         std::string id = "load-" + std::to_string(t) + "-" + std::to_string(i);
-        Reply r = to_reply(c.request("POST", "/v1/bets", bet_body(id, "load", 1, {{"load-m", "a", "2"}}).dump(), n.trader()));
+        Reply r =
+            to_reply(c.request("POST", "/v1/bets",
+                               bet_body(id, "load", 1, {{"load-m", "a", "2"}}).dump(), n.trader()));
         mine.push_back({id, std::move(r)});
       }
       std::lock_guard lock(mu);
@@ -98,14 +100,17 @@ TEST(ApiLimits, FullSubmitQueueIs429WithRetryAfterAndChangesNothing) {
       ++overloaded;
       EXPECT_ERROR(o.reply, 429, "overloaded") << o.bet_id;
       EXPECT_FALSE(o.reply.header("retry-after").empty()) << o.bet_id << " has no Retry-After";
-      EXPECT_GE(std::atoi(o.reply.header("retry-after").c_str()), 1) << o.reply.header("retry-after");
+      EXPECT_GE(std::atoi(o.reply.header("retry-after").c_str()), 1)
+          << o.reply.header("retry-after");
       // Refused: never placed.
-      EXPECT_ERROR(n.get("/v1/bets/" + o.bet_id, n.admin()), 404, "not_found") << o.bet_id << " was answered 429";
+      EXPECT_ERROR(n.get("/v1/bets/" + o.bet_id, n.admin()), 404, "not_found")
+          << o.bet_id << " was answered 429";
     } else {
       ADD_FAILURE() << o.bet_id << ": expected 201 or 429, got " << o.reply.describe();
     }
   }
-  EXPECT_GE(overloaded, 1) << "no 429 from " << outcomes.size() << " bets on 32 connections with a queue of 1";
+  EXPECT_GE(overloaded, 1) << "no 429 from " << outcomes.size()
+                           << " bets on 32 connections with a queue of 1";
   EXPECT_GE(placed, 1);
   json a = account(n, "load");
   EXPECT_EQ(a["balance"], 1'000'000 - placed);
@@ -119,7 +124,8 @@ TEST(ApiLimits, FullSubmitQueueIs429WithRetryAfterAndChangesNothing) {
 
   // The overload counter saw them too.
   Reply metrics = n.get("/metrics", "");
-  EXPECT_EQ(metric(metrics.body, R"(betcore_api_requests_total{code="429",route="place_bet"})"), overloaded);
+  EXPECT_EQ(metric(metrics.body, R"(betcore_api_requests_total{code="429",route="place_bet"})"),
+            overloaded);
   EXPECT_STATUS(n.get("/health/ready", ""), 200);
   std::cout << "[ info ] " << placed << " placed, " << overloaded << " overloaded\n";
 }

@@ -66,8 +66,13 @@ bool ApiNode::start() {
     port_ = test::free_port();
     test::SpawnOptions o;
     o.program = test::betcore_binary().string();
-    o.args = {"node",   "--data",   (dir_ / "data").string(), "--listen",
-              "127.0.0.1:" + std::to_string(port_),  "--tokens", tokens_.file.string()};
+    o.args = {"node",
+              "--data",
+              (dir_ / "data").string(),
+              "--listen",
+              "127.0.0.1:" + std::to_string(port_),
+              "--tokens",
+              tokens_.file.string()};
     o.args.insert(o.args.end(), config_.extra_flags.begin(), config_.extra_flags.end());
     o.log_path = (dir_ / "node.log").string();
     process_ = test::Process::spawn(o);
@@ -135,7 +140,8 @@ json snapshot(ApiNode& node, const Visible& what) {
   auto read = [&](const std::string& target, const std::string& token) {
     Reply r = node.get(target, token);
     // The status is part of the snapshot: a 404 that became a 200 is a change.
-    out[target] = json{{"status", r.status}, {"body", r.json_body.is_discarded() ? json(r.body) : r.json_body}};
+    out[target] = json{{"status", r.status},
+                       {"body", r.json_body.is_discarded() ? json(r.body) : r.json_body}};
   };
   for (const auto& a : what.accounts) {
     read("/v1/accounts/" + a, node.admin());

@@ -124,6 +124,7 @@ std::optional<double> metric(const std::string& exposition, std::string_view ser
 }  // namespace betcore::apitest
 
 // Failure messages name the request that failed.
-#define EXPECT_ERROR(reply, status, code) EXPECT_TRUE(::betcore::apitest::IsError((reply), (status), (code)))
+#define EXPECT_ERROR(reply, status, code) \
+  EXPECT_TRUE(::betcore::apitest::IsError((reply), (status), (code)))
 #define ASSERT_STATUS(reply, status) ASSERT_TRUE(::betcore::apitest::HasStatus((reply), (status)))
 #define EXPECT_STATUS(reply, status) EXPECT_TRUE(::betcore::apitest::HasStatus((reply), (status)))

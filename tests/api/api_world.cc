@@ -21,7 +21,8 @@ json market_body(const std::string& id, const std::string& event, const std::vec
                  const json& extra) {
   json s = json::array();
   for (const Sel& sel : sels) {
-    s.push_back(json{{"selection_id", sel.id}, {"name", "Selection " + sel.id}, {"odds", sel.odds}});
+    s.push_back(
+        json{{"selection_id", sel.id}, {"name", "Selection " + sel.id}, {"odds", sel.odds}});
   }
   json b{{"market_id", id}, {"event_id", event}, {"name", "Market " + id}, {"selections", s}};
   for (auto it = extra.begin(); it != extra.end(); ++it) b[it.key()] = it.value();
@@ -32,7 +33,8 @@ json bet_body(const std::string& bet_id, const std::string& account, int64_t sta
               const std::vector<LegSpec>& legs, bool accept_better_odds) {
   json l = json::array();
   for (const LegSpec& leg : legs) {
-    l.push_back(json{{"market_id", leg.market}, {"selection_id", leg.selection}, {"odds", leg.odds}});
+    l.push_back(
+        json{{"market_id", leg.market}, {"selection_id", leg.selection}, {"odds", leg.odds}});
   }
   json b{{"bet_id", bet_id}, {"account_id", account}, {"stake", stake}, {"legs", l}};
   if (accept_better_odds) b["accept_better_odds"] = true;
@@ -45,7 +47,8 @@ json withdrawal_body(const std::string& id, const std::string& account, int64_t 
 
 json results_body(const std::vector<std::pair<std::string, std::string>>& results) {
   json r = json::array();
-  for (const auto& [sel, result] : results) r.push_back(json{{"selection_id", sel}, {"result", result}});
+  for (const auto& [sel, result] : results)
+    r.push_back(json{{"selection_id", sel}, {"result", result}});
   return json{{"results", r}};
 }
 
@@ -76,7 +79,8 @@ Reply create_market(ApiNode& n, const std::string& id, const std::string& event,
 
 Reply place_bet(ApiNode& n, const std::string& bet_id, const std::string& account, int64_t stake,
                 const std::vector<LegSpec>& legs, bool accept_better_odds) {
-  Reply r = n.post("/v1/bets", bet_body(bet_id, account, stake, legs, accept_better_odds), n.trader());
+  Reply r =
+      n.post("/v1/bets", bet_body(bet_id, account, stake, legs, accept_better_odds), n.trader());
   EXPECT_STATUS(r, 201) << "placing bet " << bet_id;
   return r;
 }
@@ -114,9 +118,9 @@ std::ostream& operator<<(std::ostream& out, const Req& r) {
   if (!is) return ::testing::AssertionFailure() << req << ": " << is.message();
   json after = snapshot(n, visible);
   if (after != before) {
-    return ::testing::AssertionFailure() << req << " was rejected with " << status << " " << code
-                                         << " but changed the state:\nbefore: " << before.dump()
-                                         << "\nafter:  " << after.dump();
+    return ::testing::AssertionFailure()
+           << req << " was rejected with " << status << " " << code
+           << " but changed the state:\nbefore: " << before.dump() << "\nafter:  " << after.dump();
   }
   return ::testing::AssertionSuccess();
 }
@@ -132,31 +136,40 @@ void build_rejection_world(ApiNode& n) {
   deposit(n, "limited-dep", "limited", 600);
   create_account(n, "xavier");
   deposit(n, "xavier-dep", "xavier", 1'000);
-  EXPECT_STATUS(n.post("/v1/accounts/xavier/self-exclusion", json{{"until", "2099-01-01T00:00:00Z"}}, n.admin()), 200);
+  EXPECT_STATUS(n.post("/v1/accounts/xavier/self-exclusion",
+                       json{{"until", "2099-01-01T00:00:00Z"}}, n.admin()),
+                200);
   create_account(n, "poor");
   deposit(n, "poor-dep", "poor", 100);
 
   create_event(n, "er-ev");
   create_market(n, "mk", "er-ev", {{"home", "2.1"}, {"away", "1.8"}, {"draw", "3"}},
                 {{"min_stake", 100}, {"max_stake", 5'000}, {"max_liability", 2'000}});
-  EXPECT_STATUS(n.post("/v1/markets/mk/prices",
-                       json{{"prices", {{{"selection_id", "draw"}, {"odds", "3"}, {"active", false}}}}}, n.trader()),
-                200);
+  EXPECT_STATUS(
+      n.post("/v1/markets/mk/prices",
+             json{{"prices", {{{"selection_id", "draw"}, {"odds", "3"}, {"active", false}}}}},
+             n.trader()),
+      200);
   create_market(n, "mk2", "er-ev", {{"yes", "1.5"}, {"no", "2.5"}});
   create_market(n, "liab", "er-ev", {{"a", "2.1"}}, {{"max_liability", 1'000}});
   create_market(n, "big1", "er-ev", {{"x", "1000"}});
   create_market(n, "big2", "er-ev", {{"x", "1000"}});
-  for (const char* m : {"susp", "closed", "settled"}) create_market(n, m, "er-ev", {{"a", "2"}, {"b", "2"}});
+  for (const char* m : {"susp", "closed", "settled"})
+    create_market(n, m, "er-ev", {{"a", "2"}, {"b", "2"}});
   EXPECT_STATUS(n.post("/v1/markets/susp/suspend", json::object(), n.trader()), 200);
   EXPECT_STATUS(n.post("/v1/markets/closed/close", json::object(), n.trader()), 200);
-  EXPECT_STATUS(n.post("/v1/markets/settled/settle", results_body({{"a", "win"}, {"b", "lose"}}), n.trader()), 200);
+  EXPECT_STATUS(
+      n.post("/v1/markets/settled/settle", results_body({{"a", "win"}, {"b", "lose"}}), n.trader()),
+      200);
 
   place_bet(n, "bet-alice", "alice", 200, {{"mk", "home", "2.1"}});
   for (const char* w : {"wd-done", "wd-failed", "wd-pending"}) {
     EXPECT_STATUS(n.post("/v1/withdrawals", withdrawal_body(w, "bob", 100), n.admin()), 201);
   }
-  EXPECT_STATUS(n.post("/v1/withdrawals/wd-done/complete", json{{"gateway_ref", "gw"}}, n.payments()), 200);
-  EXPECT_STATUS(n.post("/v1/withdrawals/wd-failed/fail", json{{"reason", "no"}}, n.payments()), 200);
+  EXPECT_STATUS(
+      n.post("/v1/withdrawals/wd-done/complete", json{{"gateway_ref", "gw"}}, n.payments()), 200);
+  EXPECT_STATUS(n.post("/v1/withdrawals/wd-failed/fail", json{{"reason", "no"}}, n.payments()),
+                200);
 
   // The world is what the comment in api_world.h says.
   EXPECT_EQ(account(n, "alice")["balance"], 9'800);

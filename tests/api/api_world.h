@@ -36,7 +36,8 @@ json withdrawal_body(const std::string& id, const std::string& account, int64_t 
 json results_body(const std::vector<std::pair<std::string, std::string>>& results);
 
 // Each asserts (non-fatally) the status API.md promises and returns the reply.
-Reply create_account(ApiNode& n, const std::string& id, std::optional<int64_t> limit = std::nullopt);
+Reply create_account(ApiNode& n, const std::string& id,
+                     std::optional<int64_t> limit = std::nullopt);
 Reply deposit(ApiNode& n, const std::string& ref, const std::string& account, int64_t amount);
 Reply create_event(ApiNode& n, const std::string& id);
 Reply create_market(ApiNode& n, const std::string& id, const std::string& event,

@@ -112,7 +112,9 @@ Reply parse(tools::Response r) {
   out.transport_error = std::move(r.error);
   out.body = std::move(r.body);
   if (!out.body.empty()) out.json = nlohmann::json::parse(out.body, nullptr, false);
-  if (out.json.is_discarded()) out.json = nullptr;
+  // Always an object, so that json.value(key, fallback) never throws on a
+  // missing or non-JSON answer: the caller's EXPECT then says what came.
+  if (!out.json.is_object()) out.json = nlohmann::json::object();
   return out;
 }
 

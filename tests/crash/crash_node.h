@@ -68,7 +68,8 @@ class NodeRunner {
   test::Process process_;
 };
 
-// An answer, parsed. `json` is null when the body is not JSON.
+// An answer, parsed. `json` is an empty object when the body is not a JSON
+// object (no answer, or not JSON).
 struct Reply {
   int status = 0;  // 0: no HTTP answer (connection refused, reset, timeout)
   std::string body;

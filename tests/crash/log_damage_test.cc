@@ -43,6 +43,7 @@ struct TornCase {
   // How many bytes to cut off the end of the file, given its last record.
   uint64_t (*chop_bytes)(const LogRecord& last);
 };
+void PrintTo(const TornCase& c, std::ostream* os) { *os << c.name; }
 
 class TornTail : public LogDrill, public ::testing::WithParamInterface<TornCase> {};
 
@@ -71,12 +72,11 @@ TEST_P(TornTail, StartsWithoutTheLastBatchAndKeepsWorking) {
   EXPECT_EQ(read_records(segment).size(), kDeposits + 0u);
 
   JsonClient client(node_->port());
-  // The last batch is gone; everything before it is there, once.
+  EXPECT_EQ(log_head(client), last.position - 1);
+  // The last batch is gone.
   EXPECT_EQ(balance(client), sum_of_first(kDeposits - 1));
-  ASSERT_NO_FATAL_FAILURE(expect_first_deposits_once(client, kDeposits - 1));
-  ASSERT_NO_FATAL_FAILURE(expect_ledger_balanced(client));
-  // The lost deposit was never acknowledged as far as the log knows: sent
-  // again it is credited now, at the position the torn record had.
+  // Its append never returned, so it was never acknowledged: sent again, the
+  // deposit is credited now, at the position the torn record had.
   Reply again = client.post("/v1/deposits", deposits_.back().body, tokens_.payments);
   ASSERT_EQ(again.status, 201) << again.describe();
   EXPECT_EQ(again.json.value("index", uint64_t{0}), last.position) << again.describe();
@@ -84,11 +84,15 @@ TEST_P(TornTail, StartsWithoutTheLastBatchAndKeepsWorking) {
   deposits_.back().index = last.position;
   ASSERT_NO_FATAL_FAILURE(deposit_one(client));
   EXPECT_EQ(deposits_.back().index, last.position + 1);
+  // Everything before it is there, once.
+  ASSERT_NO_FATAL_FAILURE(expect_first_deposits_once(client, deposits_.size()));
+  ASSERT_NO_FATAL_FAILURE(expect_ledger_balanced(client));
+  const uint64_t head = log_head(client);
 
   // The new writes survive another crash; the log is clean now.
   node_->kill9();
   ASSERT_TRUE(node_->start(why)) << why;
-  EXPECT_NE(node_->last_log().find("clean, " + std::to_string(kDeposits + 2) + " records"),
+  EXPECT_NE(node_->last_log().find(fmt::format("clean, {} records in 1 segments, positions 1..{}", head, head)),
             std::string::npos)
       << node_->last_log();
   JsonClient after(node_->port());
@@ -114,6 +118,7 @@ struct DamageCase {
   const char* name;
   void (*damage)(const fs::path& segment, const LogRecord& record);
 };
+void PrintTo(const DamageCase& c, std::ostream* os) { *os << c.name; }
 
 class CorruptTail : public LogDrill, public ::testing::WithParamInterface<DamageCase> {};
 
@@ -151,18 +156,23 @@ TEST_P(CorruptTail, RefusesUntilToldToDropExactlyThatBatch) {
   EXPECT_EQ(fs::file_size(segment), last.offset);
 
   JsonClient client(node_->port());
+  EXPECT_EQ(log_head(client), last.position - 1);
   EXPECT_EQ(balance(client), sum_of_first(kDeposits - 1));
-  ASSERT_NO_FATAL_FAILURE(expect_first_deposits_once(client, kDeposits - 1));
-  ASSERT_NO_FATAL_FAILURE(expect_ledger_balanced(client));
+  // Exactly that batch is gone: its deposit is not known any more, and sent
+  // again it is credited at the position the damaged record had.
   Reply again = client.post("/v1/deposits", deposits_.back().body, tokens_.payments);
   ASSERT_EQ(again.status, 201) << again.describe();
   EXPECT_EQ(again.json.value("index", uint64_t{0}), last.position) << again.describe();
+  EXPECT_EQ(again.json.value("balance", int64_t{-1}), sum_of_first(kDeposits)) << again.describe();
   deposits_.back().index = last.position;
+  ASSERT_NO_FATAL_FAILURE(expect_first_deposits_once(client, kDeposits));
+  ASSERT_NO_FATAL_FAILURE(expect_ledger_balanced(client));
+  const uint64_t head = log_head(client);
 
   // The flag was for one start: the next one, without it, is clean.
   EXPECT_TRUE(node_->stop().success());
   ASSERT_TRUE(node_->start(why)) << why;
-  EXPECT_NE(node_->last_log().find("clean, " + std::to_string(kDeposits + 1) + " records"),
+  EXPECT_NE(node_->last_log().find(fmt::format("clean, {} records in 1 segments, positions 1..{}", head, head)),
             std::string::npos)
       << node_->last_log();
   JsonClient after(node_->port());
@@ -205,6 +215,7 @@ struct MiddleCase {
   size_t (*pick)(size_t records);
   void (*damage)(const fs::path& segment, const LogRecord& record);
 };
+void PrintTo(const MiddleCase& c, std::ostream* os) { *os << c.name; }
 
 class MiddleCorruption : public LogDrill, public ::testing::WithParamInterface<MiddleCase> {};
 

@@ -7,12 +7,12 @@ namespace betcore::crash {
 void LogDrill::SetUp() {
   data_dir_ = dir_ / "data";
   tokens_ = test::write_tokens_file(dir_.path(), {kAccount});
-  node_ = std::make_unique<NodeRunner>(NodeConfig{data_dir_, tokens_.file, dir_ / "logs", {}});
+  node_ = std::make_unique<NodeRunner>(NodeConfig{data_dir_, tokens_.file, dir_ / "logs", node_args()});
 }
 
-void LogDrill::write_history(int count, const std::vector<std::string>& node_args) {
+void LogDrill::write_history(int count) {
   std::string why;
-  ASSERT_TRUE(node_->start(why, node_args)) << why;
+  ASSERT_TRUE(node_->start(why)) << why;
   JsonClient client(node_->port());
   Reply account = client.post("/v1/accounts",
                               nlohmann::json{{"account_id", kAccount}, {"currency", "EUR"}}.dump(),
@@ -67,6 +67,12 @@ void LogDrill::expect_ledger_balanced(JsonClient& client) {
   ASSERT_EQ(r.status, 200) << r.describe();
   EXPECT_EQ(r.json.value("total", int64_t{-1}), 0) << r.describe();
   EXPECT_TRUE(r.json.value("balanced", false)) << r.describe();
+}
+
+uint64_t LogDrill::log_head(JsonClient& client) {
+  Reply r = client.get("/v1/cluster", tokens_.admin);
+  EXPECT_EQ(r.status, 200) << r.describe();
+  return r.json.value("log_head", uint64_t{0});
 }
 
 fs::path LogDrill::newest_segment() const {

@@ -21,13 +21,15 @@ constexpr int kDeposits = 170;  // positions 2..171; checkpoints at 50, 100 and 
 
 class SnapshotDrill : public LogDrill {
  protected:
+  std::vector<std::string> node_args() const override {
+    return {"--checkpoint-every-commands", std::to_string(kCheckpointEvery)};
+  }
   fs::path snapshots_dir() const { return data_dir_ / "snapshots"; }
 
   // Writes the history and waits until the snapshot at `index` is on disk and
   // the node has logged it as written.
   void write_history_with_snapshots(uint64_t index) {
-    ASSERT_NO_FATAL_FAILURE(
-        write_history(kDeposits, {"--checkpoint-every-commands", std::to_string(kCheckpointEvery)}));
+    ASSERT_NO_FATAL_FAILURE(write_history(kDeposits));
     ASSERT_NO_FATAL_FAILURE(wait_for_snapshot(index));
   }
 
@@ -85,24 +87,31 @@ TEST_F(SnapshotDrill, DamagedNewestSnapshotFallsBackToTheOlderOne) {
       << log;
 
   JsonClient client(node_->port());
-  EXPECT_EQ(balance(client), sum_of_first(kDeposits));
-  ASSERT_NO_FATAL_FAILURE(expect_first_deposits_once(client, kDeposits));
-  ASSERT_NO_FATAL_FAILURE(expect_ledger_balanced(client));
   // The replay crossed the checkpoint at 150 again and reached the very
-  // state the damaged snapshot held.
+  // state the damaged snapshot held (before any retry below adds records).
   const ClusterView now = cluster(client);
   EXPECT_EQ(now.applied_index, head);
   EXPECT_EQ(now.checkpoint, 150u);
   EXPECT_EQ(now.digest, was.digest);
+  EXPECT_EQ(balance(client), sum_of_first(kDeposits));
+  ASSERT_NO_FATAL_FAILURE(expect_first_deposits_once(client, kDeposits));
+  ASSERT_NO_FATAL_FAILURE(expect_ledger_balanced(client));
 
-  // It keeps working: the next checkpoint (200) is written and used.
+  // It keeps working: the next checkpoint is written and used. Checkpoints
+  // count commands accepted as new (state.h), so the retries above did not
+  // count: the 200th is the 29th deposit from here.
   for (int i = 0; i < 40; ++i) ASSERT_NO_FATAL_FAILURE(deposit_one(client));
-  ASSERT_NO_FATAL_FAILURE(wait_for_snapshot(200));
+  const uint64_t checkpoint_200 = deposits_.at(200 - 2).index;
+  ASSERT_NO_FATAL_FAILURE(wait_for_snapshot(checkpoint_200));
   EXPECT_TRUE(node_->stop().success());
   const std::map<uint64_t, fs::path> kept = snapshot_files(snapshots_dir());
-  ASSERT_TRUE(kept.contains(200));
+  std::string listing;
+  for (const auto& [index, path] : kept) listing += " " + std::to_string(index);
+  std::printf("snapshots kept after the fallback and one more checkpoint:%s\n", listing.c_str());
+  ASSERT_TRUE(kept.contains(checkpoint_200));
   ASSERT_TRUE(node_->start(why)) << why;
-  EXPECT_NE(node_->last_log().find(fmt::format("loaded snapshot {} at index 200", kept.at(200).string())),
+  EXPECT_NE(node_->last_log().find(
+                fmt::format("loaded snapshot {} at index {}", kept.at(checkpoint_200).string(), checkpoint_200)),
             std::string::npos)
       << node_->last_log();
   JsonClient after(node_->port());
@@ -130,6 +139,58 @@ TEST_F(SnapshotDrill, AllSnapshotsDamagedReplaysTheWholeLog) {
   EXPECT_EQ(balance(client), sum_of_first(kDeposits));
   ASSERT_NO_FATAL_FAILURE(expect_first_deposits_once(client, kDeposits));
   ASSERT_NO_FATAL_FAILURE(expect_ledger_balanced(client));
+  EXPECT_TRUE(node_->stop().success());
+}
+
+// A snapshot can hold the very batch that --truncate-corrupt-tail cuts off
+// the log: the snapshot at index P is written once P was applied, and P's
+// record is damaged on disk afterwards. Starting "without exactly that
+// batch" (docs/log-format.md, "Corrupt tail") means not starting from that
+// snapshot: the state must match the log it will append to.
+//
+// DISABLED: fails against this build (the node loads the snapshot at P,
+// reports applied_index P with log head P-1, and the next write, appended at
+// P, is never applied: 504 after 30 s, and the state diverges from the log).
+// Run with --gtest_also_run_disabled_tests; enable once fixed.
+TEST_F(SnapshotDrill, TruncatedCorruptTailCoveredBySnapshot) {
+  // 1 account + 49 deposits: the 50th command, at position 50, is both the
+  // last record and a checkpoint.
+  ASSERT_NO_FATAL_FAILURE(write_history(49));
+  ASSERT_NO_FATAL_FAILURE(wait_for_snapshot(50));
+  node_->kill9();
+  const fs::path segment = newest_segment();
+  const LogRecord last = read_records(segment).back();
+  ASSERT_EQ(last.position, 50u);
+  flip_bits(segment, last.offset + kPayloadOffset + last.payload_bytes / 2, 0x10);
+
+  std::string why;
+  ASSERT_TRUE(node_->start(why, {"--truncate-corrupt-tail"})) << why;
+  const std::string log = node_->last_log();
+  JsonClient client(node_->port(), 5'000);
+  EXPECT_EQ(log_head(client), 49u);
+  EXPECT_EQ(cluster(client).applied_index, 49u) << "the state holds a batch the log no longer has:\n" << log;
+  EXPECT_EQ(balance(client), sum_of_first(48));
+  // A new write takes position 50 and is applied.
+  Reply next = client.post(
+      "/v1/deposits", nlohmann::json{{"payment_ref", "after-cut"}, {"account_id", kAccount}, {"amount", 7}}.dump(),
+      tokens_.payments);
+  EXPECT_EQ(next.status, 201) << next.describe();
+  EXPECT_EQ(next.json.value("index", uint64_t{0}), 50u) << next.describe();
+  EXPECT_EQ(next.json.value("balance", int64_t{-1}), sum_of_first(48) + 7) << next.describe();
+  // The lost deposit, sent again, is credited now, once.
+  Reply again = client.post("/v1/deposits", deposits_.back().body, tokens_.payments);
+  EXPECT_EQ(again.status, 201) << again.describe();
+  EXPECT_EQ(again.json.value("index", uint64_t{0}), 51u) << again.describe();
+  EXPECT_EQ(again.json.value("balance", int64_t{-1}), sum_of_first(49) + 7) << again.describe();
+  EXPECT_EQ(balance(client), sum_of_first(49) + 7);
+  EXPECT_TRUE(node_->stop().success());
+
+  // The state matches the log: a replay of the whole log, snapshots set
+  // aside, ends with the same balance.
+  fs::rename(snapshots_dir(), dir_ / "snapshots-aside");
+  ASSERT_TRUE(node_->start(why)) << why;
+  JsonClient replayed(node_->port(), 5'000);
+  EXPECT_EQ(balance(replayed), sum_of_first(49) + 7);
   EXPECT_TRUE(node_->stop().success());
 }
 
