@@ -114,10 +114,12 @@ void add_node_command(CLI::App& root) {
   cmd->add_option("--log", flags->log_url, "etcd://HOST:PORT,... for a cluster (not in this build yet)");
   cmd->add_option("--node-id", flags->node.node_id, "This node's id")->capture_default_str();
   cmd->add_option("--advertise", flags->node.advertise_address, "HOST:PORT peers use to reach this node (default: --listen)");
-  cmd->add_option("--http-threads", flags->http_threads, "HTTP I/O threads")->capture_default_str();
+  cmd->add_option("--http-threads", flags->http_threads, "HTTP I/O threads")->capture_default_str()->check(CLI::Range(1, 64));
   cmd->add_option("--body-bytes-max", flags->body_bytes_max, "Largest request body (413 above)")->capture_default_str();
-  cmd->add_option("--queue-commands-max", flags->node.queue_commands_max, "Submit queue bound (429 above)")->capture_default_str();
-  cmd->add_option("--batch-commands-max", flags->node.batch_commands_max, "Commands per batch at most")->capture_default_str();
+  cmd->add_option("--queue-commands-max", flags->node.queue_commands_max, "Submit queue bound (429 above)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--batch-commands-max", flags->node.batch_commands_max, "Commands per batch at most")
+      ->capture_default_str()->check(CLI::Range(1, 65536));
   cmd->add_option("--checkpoint-every-commands", flags->node.checkpoint_every_commands,
                   "Digest + snapshot every N commands (0: never)")->capture_default_str();
   cmd->add_flag("--truncate-corrupt-tail", flags->node.truncate_corrupt_tail,

@@ -614,9 +614,10 @@ void Api::read(Call& call, Route route, std::string_view path_id) {
   }
   // Everything the read needs is copied into the closure: it may run later,
   // on the applier thread.
+  std::string id(path_id);  // before the move: path_id points into call.req
   auto shared = std::make_shared<Call>(std::move(call));
   node_.read(consistency, min_index,
-             [shared, route, id = std::string(path_id), bet_account](const State* s) {
+             [shared, route, id = std::move(id), bet_account](const State* s) {
                const Answer& answer = shared->answer;
                if (s == nullptr) {
                  answer.send(with_retry_after(
@@ -695,7 +696,7 @@ void Api::stream(Call& call) {
     }
     uint64_t first = node_.journal().first_covered();
     // Index 0 never holds a batch, so a journal covering 1.. covers everything.
-    if (cursor.index < first && first > 1) {
+    if ((cursor.index < first && first > 1) || node_.journal().dropped_after(cursor)) {
       call.answer.send(error(404, "not_found",
                              "events before index " + std::to_string(first) +
                                  " are no longer kept on this node; resync from the API, then stream from " +

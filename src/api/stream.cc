@@ -25,7 +25,15 @@ class Session : public std::enable_shared_from_this<Session> {
     std::lock_guard lock(mu_);
     while (stream_.is_open()) {
       std::string chunk;
-      node::StreamCursor next = journal_.read_after(cursor_, chunk, kChunkBytesMax);
+      bool gap = false;
+      node::StreamCursor next = journal_.read_after(cursor_, chunk, kChunkBytesMax, &gap);
+      if (gap) {
+        // Events this client has not seen were dropped: never skip ahead.
+        // Ending the stream sends it back to GET /v1/stream, whose 404 says
+        // from where to resync.
+        stream_.finish();
+        return;
+      }
       if (chunk.empty()) return;  // caught up: the journal wakes us
       if (stream_.write(chunk) != http::Stream::Write::ok) return;  // full: on_change resumes
       cursor_ = next;
@@ -52,14 +60,16 @@ void start_event_stream(node::EventJournal& journal, const http::Responder& resp
   http::Stream stream = responder.start_stream(std::move(head));
   if (!stream.is_open()) return;
   session->attach(stream);
-  session->pump();
-  // The journal's subscription owns the session until its stream closes; the
-  // stream's own callback holds it only weakly (no cycle).
+  // Subscribe before the first pump: a batch applied in between then wakes
+  // it (pumps are serialised and always read from the cursor). The
+  // subscription owns the session until its stream closes; the stream's own
+  // callback holds it only weakly (no cycle).
   journal.subscribe([session] {
     if (!session->open()) return false;
     session->pump();
     return true;
   });
+  session->pump();
 }
 
 }  // namespace betcore::api

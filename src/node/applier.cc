@@ -155,9 +155,13 @@ Checkpoint Applier::last_checkpoint() const {
 
 void Applier::read(uint64_t required, int timeout_ms, ReadFn fn) {
   if (applied() >= required) {
-    std::shared_lock lock(state_mu_);
-    fn(&machine_.state());
-    return;
+    // Never block an I/O thread on the applier: if it holds the state (a
+    // batch, a checkpoint), queue the read; it is served after that step.
+    std::shared_lock lock(state_mu_, std::try_to_lock);
+    if (lock.owns_lock()) {
+      fn(&machine_.state());
+      return;
+    }
   }
   {
     std::lock_guard lock(reads_mu_);

@@ -21,6 +21,8 @@ void EventJournal::append(uint64_t index, uint32_t seq, std::string line) {
   while (bytes_ > bytes_max_ && lines_.size() > 1) {
     // Dropping part of a batch means that whole batch is no longer covered.
     first_covered_ = std::max(first_covered_, lines_.front().index + 1);
+    dropped_any_ = true;
+    dropped_through_ = StreamCursor{lines_.front().index, lines_.front().seq};
     bytes_ -= lines_.front().text.size();
     lines_.pop_front();
   }
@@ -39,8 +41,19 @@ void EventJournal::publish() {
   for (auto& w : wakes) subs_.push_back(std::move(w));
 }
 
-StreamCursor EventJournal::read_after(StreamCursor cursor, std::string& out, size_t bytes_max) const {
+namespace {
+bool before(StreamCursor a, StreamCursor b) { return a.index < b.index || (a.index == b.index && a.seq < b.seq); }
+}  // namespace
+
+bool EventJournal::dropped_after(StreamCursor cursor) const {
   std::lock_guard lock(mu_);
+  return dropped_any_ && before(cursor, dropped_through_);
+}
+
+StreamCursor EventJournal::read_after(StreamCursor cursor, std::string& out, size_t bytes_max, bool* gap) const {
+  std::lock_guard lock(mu_);
+  *gap = dropped_any_ && before(cursor, dropped_through_);
+  if (*gap) return cursor;
   auto it = std::upper_bound(lines_.begin(), lines_.end(), cursor, [](const StreamCursor& c, const Line& l) {
     return c.index < l.index || (c.index == l.index && c.seq < l.seq);
   });

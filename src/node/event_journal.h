@@ -39,11 +39,16 @@ class EventJournal {
 
   // Appends to `out` the lines after `cursor`, at most about `bytes_max`
   // (always whole lines, at least one if any), and returns the cursor after
-  // the last one copied. Thread-safe.
-  StreamCursor read_after(StreamCursor cursor, std::string& out, size_t bytes_max) const;
+  // the last one copied. Sets `*gap` (and copies nothing) when lines after
+  // `cursor` were dropped. Thread-safe.
+  StreamCursor read_after(StreamCursor cursor, std::string& out, size_t bytes_max, bool* gap) const;
 
   // The smallest index from which every event is still kept.
   uint64_t first_covered() const;
+
+  // True when an event after `cursor` was dropped to keep the byte bound: a
+  // reader there would skip it, so it must resync instead.
+  bool dropped_after(StreamCursor cursor) const;
 
   // `wake` runs on the applier thread after each batch until it returns
   // false (its subscriber is gone); it may hold its subscriber alive.
@@ -60,6 +65,8 @@ class EventJournal {
   mutable std::mutex mu_;
   std::deque<Line> lines_;        // guarded by mu_, ordered by (index, seq)
   size_t bytes_ = 0;              // guarded by mu_
+  bool dropped_any_ = false;      // guarded by mu_
+  StreamCursor dropped_through_;  // guarded by mu_: the last line dropped
   uint64_t first_covered_ = 1;    // guarded by mu_
   std::vector<std::function<bool()>> subs_;  // guarded by mu_
 };

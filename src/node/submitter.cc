@@ -150,7 +150,10 @@ void Submitter::append_batch(std::vector<Item>& items) {
   r.kind = err.code == log::Errc::outcome_unknown ? WriteResult::Kind::outcome_unknown
                                                   : WriteResult::Kind::unavailable;
   r.detail = err.message;
-  if (err.code == log::Errc::io_error || err.code == log::Errc::closed) {
+  // io_error and closed: the log refused. outcome_unknown from the file log
+  // means an fsync failed and it is failed for good (docs/log-format.md).
+  if (err.code == log::Errc::io_error || err.code == log::Errc::closed ||
+      err.code == log::Errc::outcome_unknown) {
     spdlog::error("log append failed: {}; this node takes no more writes until it is restarted",
                   err.message);
     std::lock_guard lock(mu_);
