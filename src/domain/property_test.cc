@@ -656,9 +656,12 @@ class IdOracle {
     else if (auto* x = std::get_if<PlaceBet>(&c)) key = "bet:" + x->bet_id;
     else if (auto* x = std::get_if<SettleMarket>(&c)) {
       // The market's answer is that of its latest (re)settlement; the
-      // resettle flag is not part of the body.
+      // resettle flag is not part of the body, and the results are a set
+      // (a retry may list them in another order).
       SettleMarket plain = *x;
       plain.resettle = false;
+      std::stable_sort(plain.results.begin(), plain.results.end(),
+                       [](const ResultSpec& a, const ResultSpec& b) { return a.selection_id < b.selection_id; });
       body.clear();
       codec::encode_command(plain, body);
       key = "settle:" + x->market_id;
