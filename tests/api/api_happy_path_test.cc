@@ -300,8 +300,12 @@ TEST_F(ApiHappyPath, BetsSettleAndResettleWithExactBalances) {
   EXPECT_EQ(n.get("/v1/bets/b2", n.admin())["status"], "lost");
   EXPECT_EQ(n.get("/v1/bets/b5", n.admin())["status"], "lost");
   EXPECT_EQ(n.get("/v1/bets/b6", n.admin())["payout"], 600);
-  for (const auto& sel : market(n, "m1")["selections"]) EXPECT_EQ(sel["liability"], 0) << sel;
-  for (const auto& sel : market(n, "m2")["selections"]) EXPECT_EQ(sel["liability"], 0) << sel;
+  // Bind each market first: a range-for over a member of a temporary would
+  // read it after it is destroyed.
+  for (const char* id : {"m1", "m2"}) {
+    const json m = market(n, id);
+    for (const auto& sel : m["selections"]) EXPECT_EQ(sel["liability"], 0) << id << " " << sel;
+  }
 
   // Resettle m2 the other way: b6 gives back its 600; b5 (void x 2.5) wins 250.
   Reply rs =
