@@ -8,7 +8,13 @@ packages=(
   libboost-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libxxhash-dev libzstd-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  curl procps python3
+  # the etcd client: gRPC stubs generated from Debian's etcd .proto files
+  protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev
+  golang-etcd-server-dev golang-github-gogo-protobuf-dev
+  golang-github-grpc-ecosystem-grpc-gateway-dev
+  # the cluster: etcd members, etcdctl, the load balancer
+  etcd-server etcd-client haproxy
+  curl procps python3 iproute2
 )
 
 missing=()

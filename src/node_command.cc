@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "api/api.h"
@@ -12,6 +13,8 @@
 #include "api/event_lines.h"
 #include "api/http/http_server.h"
 #include "node/node.h"
+#include "tools/http_client.h"
+#include "tools/tokens_file.h"
 #include "ops/metrics.h"
 
 namespace betcore {
@@ -43,10 +46,6 @@ bool split_host_port(const std::string& s, std::string& host, uint16_t& port) {
 }
 
 int run_node(const NodeFlags& f) {
-  if (!f.log_url.empty()) {
-    spdlog::error("--log {}: the etcd backend is not in this build yet; run without --log for the embedded single node", f.log_url);
-    return 2;
-  }
   api::Tokens tokens;
   std::string error;
   if (!tokens.load(f.tokens_file, error)) {
@@ -70,7 +69,43 @@ int run_node(const NodeFlags& f) {
   ops::Registry metrics;
   node::NodeOptions no = f.node;
   no.data_dir = f.data_dir;
+  no.log_url = f.log_url;
   if (no.advertise_address.empty()) no.advertise_address = f.listen;
+  if (!no.log_url.empty()) {
+    // A bootstrapping node fetches a peer's snapshot with the first admin
+    // token of the shared tokens file.
+    std::string tokens_error;
+    auto file = tools::read_tokens_file(f.tokens_file, &tokens_error);
+    std::optional<std::string> admin = file ? file->first("admin") : std::nullopt;
+    if (!admin) {
+      spdlog::error("--log {}: a cluster node needs an admin token in {} (to fetch a peer's "
+                    "snapshot when it bootstraps)", no.log_url, f.tokens_file);
+      return 2;
+    }
+    no.fetch_snapshot = [token = *admin](const std::string& address, std::string& body,
+                                         std::string& err) {
+      auto url = tools::parse_url(address);
+      if (!url) {
+        err = "bad peer address '" + address + "'";
+        return false;
+      }
+      tools::HttpClientOptions ho;
+      ho.request_timeout_ms = 300'000;
+      ho.response_bytes_max = size_t{4} << 30;
+      tools::HttpClient client(*url, ho);
+      tools::Request req;
+      req.method = "GET";
+      req.target = "/v1/snapshot";
+      req.bearer_token = token;
+      tools::Response r = client.request(req);
+      if (r.status != 200) {
+        err = r.status == 0 ? r.error : "HTTP " + std::to_string(r.status) + ": " + r.body.substr(0, 300);
+        return false;
+      }
+      body = std::move(r.body);
+      return true;
+    };
+  }
   spdlog::info("betcore node {} starting: data {}, listen {}", no.node_id, no.data_dir, f.listen);
   std::unique_ptr<node::Node> node = node::Node::open(no, metrics, api::render_event_line, error);
   if (!node) {
@@ -111,7 +146,7 @@ void add_node_command(CLI::App& root) {
   cmd->add_option("--data", flags->data_dir, "Data directory (log and snapshots)")->required();
   cmd->add_option("--listen", flags->listen, "HOST:PORT to serve the API on")->capture_default_str();
   cmd->add_option("--tokens", flags->tokens_file, "Tokens file: '<role> <token> [<account_id>]' per line")->required();
-  cmd->add_option("--log", flags->log_url, "etcd://HOST:PORT,... for a cluster (not in this build yet)");
+  cmd->add_option("--log", flags->log_url, "etcd://HOST:PORT,HOST:PORT,.../CLUSTER: join a cluster on this etcd log (default: the embedded file log in --data)");
   cmd->add_option("--node-id", flags->node.node_id, "This node's id")->capture_default_str();
   cmd->add_option("--advertise", flags->node.advertise_address, "HOST:PORT peers use to reach this node (default: --listen)");
   cmd->add_option("--http-threads", flags->http_threads, "HTTP I/O threads")->capture_default_str()->check(CLI::Range(1, 64));

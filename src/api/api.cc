@@ -3,6 +3,12 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
 
 #include "api/json_writer.h"
 #include "api/request_parsing.h"
@@ -47,6 +53,7 @@ const char* route_name(Route r) {
     case Route::get_bet: return "get_bet";
     case Route::stream: return "stream";
     case Route::cluster: return "cluster";
+    case Route::snapshot: return "snapshot";
     case Route::alerts: return "alerts";
     case Route::health_live: return "health_live";
     case Route::health_ready: return "health_ready";
@@ -93,7 +100,7 @@ bool allowed(Route r, Role role) {
     case Route::place_bet: return any_of({Role::trader, Role::punter});
     case Route::get_bet: return any_of({Role::admin, Role::trader, Role::punter});
     case Route::stream: return any_of({Role::admin, Role::payments, Role::feed});
-    case Route::cluster: case Route::alerts: return any_of({Role::admin});
+    case Route::cluster: case Route::alerts: case Route::snapshot: return any_of({Role::admin});
     default: return true;
   }
 }
@@ -198,7 +205,7 @@ struct Api::Call {
 };
 
 Api::Api(node::Node& node, const Tokens& tokens, ops::Registry& metrics)
-    : node_(node), tokens_(tokens), metrics_(metrics) {
+    : node_(node), tokens_(tokens), metrics_(metrics), worker_(std::make_unique<Worker>()) {
   for (size_t r = 0; r < route_metrics_.size(); ++r) {
     auto m = std::make_unique<RouteMetrics>();
     ops::Labels route{{"route", route_name(static_cast<Route>(r))}};
@@ -214,7 +221,134 @@ Api::Api(node::Node& node, const Tokens& tokens, ops::Registry& metrics)
   }
 }
 
+struct Api::Worker {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::function<void()>> tasks;  // guarded by mu
+  bool stopping = false;                    // guarded by mu
+  std::thread thread;
+
+  Worker() {
+    thread = std::thread([this] {
+      std::unique_lock lock(mu);
+      for (;;) {
+        cv.wait(lock, [&] { return stopping || !tasks.empty(); });
+        if (tasks.empty()) return;
+        std::function<void()> fn = std::move(tasks.front());
+        tasks.pop_front();
+        lock.unlock();
+        fn();
+        lock.lock();
+      }
+    });
+  }
+  ~Worker() {
+    {
+      std::lock_guard lock(mu);
+      stopping = true;
+    }
+    cv.notify_all();
+    thread.join();
+  }
+};
+
 Api::~Api() = default;
+
+void Api::off_io_thread(std::function<void()> fn) {
+  {
+    std::lock_guard lock(worker_->mu);
+    worker_->tasks.push_back(std::move(fn));
+  }
+  worker_->cv.notify_one();
+}
+
+void Api::cluster(Call& call) {
+  auto shared = std::make_shared<Call>(std::move(call));
+  off_io_thread([this, shared] {
+    node::NodeStatus st = node_.status();
+    node::ClusterView view = node_.cluster_view();
+    const std::string& node_id = node_.options().node_id;
+    std::string body;
+    JsonWriter w(body);
+    w.begin_object();
+    w.field("node_id", node_id);
+    w.field_u64("applied_index", st.applied_index);
+    w.field_u64("log_head", st.log_head);
+    w.field("state_digest", st.checkpoint.digest);
+    w.field_u64("checkpoint", st.checkpoint.index);
+    w.field_bool("ready", st.ready);
+    if (!st.ready) w.field("not_ready_reason", st.not_ready_reason);
+    w.key("nodes").begin_array();
+    if (view.backend == "file") {
+      w.begin_object();
+      w.field("id", node_id);
+      w.field("address", node_.options().advertise_address);
+      w.field_u64("applied_index", st.applied_index);
+      w.field("state_digest", st.checkpoint.digest);
+      w.field_u64("checkpoint", st.checkpoint.index);
+      w.field_bool("ready", st.ready);
+      w.end_object();
+    }
+    for (const node::PeerRecord& p : view.nodes) {
+      w.begin_object();
+      w.field("id", p.id);
+      w.field("address", p.address);
+      w.field_u64("applied_index", p.applied_index);
+      const node::Checkpoint* last = p.checkpoints.empty() ? nullptr : &p.checkpoints.back();
+      w.field("state_digest", last ? last->digest : "");
+      w.field_u64("checkpoint", last ? last->index : 0);
+      w.field_bool("ready", p.ready);
+      if (!p.ready) w.field("not_ready_reason", p.not_ready_reason);
+      w.field_u64("snapshot_index", p.snapshot_index);
+      w.field_u64("needs_from", p.needs_from);
+      w.key("checkpoints").begin_array();
+      for (const node::Checkpoint& c : p.checkpoints) {
+        w.begin_object().field_u64("index", c.index).field("digest", c.digest).end_object();
+      }
+      w.end_array();
+      w.end_object();
+    }
+    w.end_array();
+    w.key("log").begin_object().field("backend", view.backend);
+    if (!view.members_error.empty()) w.field("error", view.members_error);
+    w.key("members").begin_array();
+    for (const auto& m : view.members) {
+      w.begin_object();
+      w.field("id", fmt::format("{:016x}", m.id));
+      w.field("name", m.name);
+      w.field("endpoint", m.client_urls.empty() ? "" : m.client_urls.front());
+      w.field_bool("leader", m.leader);
+      w.field_bool("learner", m.learner);
+      w.field_bool("healthy", m.healthy);
+      if (!m.error.empty()) w.field("error", m.error);
+      w.field_u64("db_size", static_cast<uint64_t>(m.db_size));
+      w.field_u64("db_size_in_use", static_cast<uint64_t>(m.db_size_in_use));
+      w.field_u64("raft_index", m.raft_index);
+      w.field_u64("raft_term", m.raft_term);
+      w.end_object();
+    }
+    w.end_array().end_object();
+    w.end_object();
+    shared->answer.send(json_response(200, std::move(body)));
+  });
+}
+
+void Api::snapshot(Call& call) {
+  auto shared = std::make_shared<Call>(std::move(call));
+  off_io_thread([this, shared] {
+    http::Response r;
+    uint64_t index = 0;
+    std::string error_text;
+    if (!node_.newest_snapshot(r.body, index, error_text)) {
+      shared->answer.send(with_retry_after(error(503, "unavailable", error_text), 5));
+      return;
+    }
+    r.status = 200;
+    r.content_type = "application/octet-stream";
+    r.headers.emplace_back("X-Betcore-Snapshot-Index", std::to_string(index));
+    shared->answer.send(std::move(r));
+  });
+}
 
 void Api::handle(http::Request&& request, http::Responder responder) {
   Call call;
@@ -293,6 +427,8 @@ void Api::handle(http::Request&& request, http::Responder responder) {
       pick(get, Route::stream);
     } else if (c == "cluster" && n == 2) {
       pick(get, Route::cluster);
+    } else if (c == "snapshot" && n == 2) {
+      pick(get, Route::snapshot);
     } else if (c == "alerts" && n == 2) {
       pick(get, Route::alerts);
     }
@@ -328,7 +464,11 @@ void Api::handle(http::Request&& request, http::Responder responder) {
                                                  " role may not call " + route_name(route)));
     return;
   }
-  if (route == Route::cluster || route == Route::alerts) {
+  if (route == Route::cluster) {
+    cluster(call);
+  } else if (route == Route::snapshot) {
+    snapshot(call);
+  } else if (route == Route::alerts) {
     operations(call, route);
   } else if (route == Route::stream) {
     stream(call);
@@ -721,7 +861,8 @@ void Api::operations(Call& call, Route route) {
     case Route::health_ready: {
       // Caught up: nothing committed is waiting to be applied beyond a small lag.
       constexpr uint64_t kReadyLagMax = 1000;
-      if (st.ready && st.log_head <= st.applied_index + kReadyLagMax) {
+      // In a cluster the node itself judges its lag by time (cluster_member.h).
+      if (st.ready && (st.cluster || st.log_head <= st.applied_index + kReadyLagMax)) {
         std::string body;
         JsonWriter w(body);
         w.begin_object().field("status", "ready").field_u64("applied_index", st.applied_index)
@@ -743,29 +884,6 @@ void Api::operations(Call& call, Route route) {
       call.answer.send(std::move(r));
       return;
     }
-    case Route::cluster: {
-      const std::string& node_id = node_.options().node_id;
-      std::string body;
-      JsonWriter w(body);
-      w.begin_object();
-      w.field("node_id", node_id);
-      w.field_u64("applied_index", st.applied_index);
-      w.field_u64("log_head", st.log_head);
-      w.field("state_digest", st.checkpoint.digest);
-      w.field_u64("checkpoint", st.checkpoint.index);
-      w.key("nodes").begin_array().begin_object();
-      w.field("id", node_id);
-      w.field("address", node_.options().advertise_address);
-      w.field_u64("applied_index", st.applied_index);
-      w.field("state_digest", st.checkpoint.digest);
-      w.field_u64("checkpoint", st.checkpoint.index);
-      w.field_bool("ready", st.ready);
-      w.end_object().end_array();
-      w.key("log").begin_object().field("backend", "file").key("members").begin_array().end_array().end_object();
-      w.end_object();
-      call.answer.send(json_response(200, std::move(body)));
-      return;
-    }
     case Route::alerts: {
       std::string body;
       JsonWriter w(body);
@@ -774,6 +892,12 @@ void Api::operations(Call& call, Route route) {
         w.begin_object().field("name", "node_not_ready").field("severity", "critical")
             .field("summary", st.not_ready_reason)
             .field("action", "none automatic: see docs/runbooks").end_object();
+      }
+      for (const std::string& a : node_.alerts()) {
+        w.begin_object().field("name", "state_divergence").field("severity", "critical")
+            .field("summary", a)
+            .field("action", "the node that disagrees with the majority stops taking writes; "
+                             "see docs/runbooks/divergence.md").end_object();
       }
       w.end_array().end_object();
       call.answer.send(json_response(200, std::move(body)));

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -20,7 +21,7 @@ enum class Route : uint8_t {
   ledger_balance,
   create_event, create_market, get_market, prices, suspend, resume, close, settle, resettle,
   place_bet, get_bet, stream,
-  cluster, alerts, health_live, health_ready, metrics, dashboard,
+  cluster, snapshot, alerts, health_live, health_ready, metrics, dashboard,
   not_found,
   count_,
 };
@@ -42,11 +43,18 @@ class Api {
   void read(Call& call, Route route, std::string_view path_id);
   void operations(Call& call, Route route);
   void stream(Call& call);
+  void cluster(Call& call);
+  void snapshot(Call& call);
+  // Runs fn on the API's worker thread: for handlers that wait on etcd or the
+  // disk, which must never block an HTTP I/O thread.
+  void off_io_thread(std::function<void()> fn);
+  struct Worker;
 
   node::Node& node_;
   const Tokens& tokens_;
   ops::Registry& metrics_;
   std::array<std::unique_ptr<RouteMetrics>, static_cast<size_t>(Route::count_)> route_metrics_;
+  std::unique_ptr<Worker> worker_;
 };
 
 }  // namespace betcore::api

@@ -1,7 +1,7 @@
 // The command log port: an ordered, durable sequence of opaque batches.
 //
-// Backends: file/ (embedded single node), etcd/ (cluster, a later issue), and a
-// simulated one for tests. The node code above this port is the same for all.
+// Backends: file/ (embedded single node), etcd/ (cluster), and a simulated one
+// for tests (a later issue). The node code above this port is the same for all.
 // A position orders batches; positions increase but need not be contiguous
 // (etcd revisions are not).
 #pragma once
@@ -87,6 +87,13 @@ class Log {
 
   // Wakes blocked readers and fails later calls with Errc::closed.
   virtual void close() = 0;
+
+  // Whether a failed append leaves the log unusable until the node restarts
+  // (the file log after a failed fsync) rather than failing just that batch
+  // (etcd: a timeout or a lost member is retried with the next batch).
+  virtual bool append_failure_is_permanent(Errc code) const {
+    return code == Errc::io_error || code == Errc::closed || code == Errc::outcome_unknown;
+  }
 };
 
 }  // namespace betcore::log

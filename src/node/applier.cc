@@ -67,6 +67,16 @@ bool Applier::step(int wait_ms) {
   log::Position from{applied() + 1};
   auto entries = log_.read(from, 1024, 8 << 20, wait_ms);
   if (!entries.ok()) {
+    if (entries.error().code == log::Errc::compacted && compacted_handler_) {
+      spdlog::warn("this node needs position {} but {}; bootstrapping from a peer's snapshot",
+                   from.value, entries.error().message);
+      if (std::unique_ptr<domain::State> state = compacted_handler_(entries.error())) {
+        replace_state(std::move(state));
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+      return false;
+    }
     if (entries.error().code != log::Errc::closed) {
       spdlog::error("reading the log at {} failed: {}", from.value, entries.error().message);
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -144,8 +154,47 @@ void Applier::maybe_checkpoint() {
   {
     std::lock_guard lock(checkpoint_mu_);
     checkpoint_ = c;
+    recent_.push_back(c);
+    if (recent_.size() > 8) recent_.pop_front();
   }
   if (checkpoint_sink_) checkpoint_sink_(c.index, std::move(encoded));
+}
+
+void Applier::replace_state(std::unique_ptr<domain::State> state) {
+  Checkpoint c;
+  {
+    std::unique_lock lock(state_mu_);
+    machine_.reset(std::move(state));
+    const domain::State& s = machine_.state();
+    c = Checkpoint{s.applied.value, s.commands_applied, codec::state_digest(s)};
+    applied_.store(s.applied.value, std::memory_order_release);
+    if (journal_ != nullptr) journal_->restart_at(s.applied.value + 1);
+  }
+  {
+    std::lock_guard lock(checkpoint_mu_);
+    checkpoint_ = c;
+  }
+  spdlog::info("state replaced by a snapshot at index {} ({} commands, digest {})", c.index,
+               c.commands, c.digest);
+}
+
+bool Applier::catch_up(uint64_t target, int timeout_ms, const std::function<void()>& progress) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  auto next_report = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (applied() < target) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    step(100);
+    if (progress && std::chrono::steady_clock::now() >= next_report) {
+      progress();
+      next_report += std::chrono::seconds(2);
+    }
+  }
+  return true;
+}
+
+std::vector<Checkpoint> Applier::recent_checkpoints() const {
+  std::lock_guard lock(checkpoint_mu_);
+  return {recent_.begin(), recent_.end()};
 }
 
 Checkpoint Applier::last_checkpoint() const {

@@ -46,6 +46,11 @@ struct ApplierOptions {
 // must return quickly, e.g. hand the bytes to another thread).
 using CheckpointSink = std::function<void(uint64_t index, std::string encoded)>;
 
+// Called on the applier thread when the log no longer holds the position
+// this node needs (compacted): returns a peer's state at or past the
+// compaction point (a bootstrap), or null to try again later.
+using CompactedHandler = std::function<std::unique_ptr<domain::State>(const log::Error& error)>;
+
 // Renders one committed event as a JSON line (ending in '\n') with the state
 // right after the command that emitted it. Applier thread.
 using EventRenderer = std::function<void(const domain::DomainEvent& event, const domain::State& state,
@@ -58,6 +63,7 @@ class Applier {
   ~Applier();
 
   void set_checkpoint_sink(CheckpointSink sink) { checkpoint_sink_ = std::move(sink); }
+  void set_compacted_handler(CompactedHandler handler) { compacted_handler_ = std::move(handler); }
   // Journals every event from now on (set before replay to cover it too).
   void set_event_journal(EventJournal* journal, EventRenderer renderer) {
     journal_ = journal;
@@ -77,6 +83,11 @@ class Applier {
   void read(uint64_t required, int timeout_ms, ReadFn fn);
 
   Checkpoint last_checkpoint() const;
+  // The checkpoints this node took most recently, oldest first (at most 8).
+  std::vector<Checkpoint> recent_checkpoints() const;
+  // Applies `steps` until applied() >= target or `timeout_ms` passes (startup
+  // catch-up, on the calling thread). True when it got there.
+  bool catch_up(uint64_t target, int timeout_ms, const std::function<void()>& progress);
   uint64_t batches_refused() const { return refused_.value(); }
 
  private:
@@ -92,12 +103,14 @@ class Applier {
   void apply_entry(const log::Entry& entry);
   void serve_reads(bool shutting_down);
   void maybe_checkpoint();
+  void replace_state(std::unique_ptr<domain::State> state);
 
   const ApplierOptions options_;
   log::Log& log_;
   Waiters& waiters_;
   domain::StateMachine machine_;  // applier thread (and readers under state_mu_)
   CheckpointSink checkpoint_sink_;
+  CompactedHandler compacted_handler_;
   EventJournal* journal_ = nullptr;
   EventRenderer renderer_;
 
@@ -112,6 +125,7 @@ class Applier {
 
   mutable std::mutex checkpoint_mu_;
   Checkpoint checkpoint_;  // guarded by checkpoint_mu_
+  std::deque<Checkpoint> recent_;  // guarded by checkpoint_mu_
 
   ops::Counter& commands_;
   ops::Counter& batches_;

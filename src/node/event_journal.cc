@@ -9,6 +9,15 @@ void EventJournal::set_first_covered(uint64_t index) {
   first_covered_ = index;
 }
 
+void EventJournal::restart_at(uint64_t first_covered) {
+  std::lock_guard lock(mu_);
+  lines_.clear();
+  bytes_ = 0;
+  first_covered_ = first_covered;
+  dropped_any_ = true;
+  dropped_through_ = StreamCursor{first_covered - 1, UINT32_MAX};
+}
+
 uint64_t EventJournal::first_covered() const {
   std::lock_guard lock(mu_);
   return first_covered_;

@@ -30,6 +30,9 @@ class EventJournal {
   // Events of batches before `index` were never journaled (they are in the
   // snapshot this node started from).
   void set_first_covered(uint64_t index);
+  // Forgets every event: the state was replaced by a snapshot at
+  // `first_covered - 1` (a bootstrap). Streams before it see a gap.
+  void restart_at(uint64_t first_covered);
 
   // Applier thread: one rendered line (ending in '\n') for event (index, seq).
   void append(uint64_t index, uint32_t seq, std::string line);

@@ -2,9 +2,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fmt/ranges.h>
+
+#include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
 
 #include "codec/snapshot.h"
+#include "log/etcd/etcd_log.h"
 #include "log/file/file_log.h"
 
 namespace betcore::node {
@@ -29,17 +36,41 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
   if (!node->snapshots_->init(error)) return nullptr;
   // The log first: its recovery may cut its tail, and a snapshot past the
   // recovered head must not be loaded (it holds batches the log lost).
-  log::FileLog::Options lo;
-  lo.truncate_corrupt_tail = o.truncate_corrupt_tail;
-  auto opened = log::FileLog::open(o.data_dir + "/log", lo);
-  if (!opened.ok()) {
-    error = "cannot open the log in " + o.data_dir + "/log: " + opened.error().message;
-    return nullptr;
+  if (o.log_url.empty()) {
+    log::FileLog::Options lo;
+    lo.truncate_corrupt_tail = o.truncate_corrupt_tail;
+    auto opened = log::FileLog::open(o.data_dir + "/log", lo);
+    if (!opened.ok()) {
+      error = "cannot open the log in " + o.data_dir + "/log: " + opened.error().message;
+      return nullptr;
+    }
+    node->log_ = std::move(opened.value());
+  } else {
+    log::etcd::Target target;
+    if (!log::etcd::parse_target(o.log_url, target, error)) return nullptr;
+    auto client = std::make_shared<log::etcd::Client>(log::etcd::ClientOptions{target.endpoints});
+    log::etcd::EtcdLogOptions lo;
+    lo.node_id = o.node_id;
+    lo.cluster = target.cluster;
+    auto etcd_log = std::make_unique<log::etcd::EtcdLog>(std::move(client), lo);
+    node->etcd_ = etcd_log.get();
+    node->log_ = std::move(etcd_log);
+    spdlog::info("log: etcd cluster '{}' at {}", target.cluster, fmt::join(target.endpoints, ","));
   }
-  node->log_ = std::move(opened.value());
   auto recovered_head = node->log_->head();
+  for (auto waited = std::chrono::steady_clock::now(); !recovered_head.ok() && node->etcd_ != nullptr;) {
+    auto elapsed = std::chrono::steady_clock::now() - waited;
+    if (elapsed > std::chrono::milliseconds(o.log_connect_timeout_ms)) break;
+    spdlog::warn("waiting for etcd ({} s so far): {}",
+                 std::chrono::duration_cast<std::chrono::seconds>(elapsed).count(),
+                 recovered_head.error().message);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    recovered_head = node->log_->head();
+  }
   if (!recovered_head.ok()) {
-    error = "cannot read the log head: " + recovered_head.error().message;
+    error = "cannot read the log head: " + recovered_head.error().message +
+            (node->etcd_ != nullptr ? "; check that a quorum of the etcd members is up and reachable"
+                                    : "");
     return nullptr;
   }
 
@@ -68,23 +99,38 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
   if (renderer) node->applier_->set_event_journal(&node->journal_, std::move(renderer));
 
   auto t0 = std::chrono::steady_clock::now();
-  uint64_t replayed = node->applier_->replay();
+  uint64_t replayed = 0;
+  if (node->etcd_ == nullptr) {
+    replayed = node->applier_->replay();
+    auto head = node->log_->head();
+    if (!head.ok()) {
+      error = "cannot read the log head: " + head.error().message;
+      return nullptr;
+    }
+    if (node->applier_->applied() < head.value().value) {
+      error = "the log has a gap after index " + std::to_string(node->applier_->applied()) +
+              " (head " + std::to_string(head.value().value) +
+              "): its start was compacted past the newest usable snapshot. Restore the data "
+              "directory from a backup, or restore a snapshot into " + o.data_dir + "/snapshots";
+      return nullptr;
+    }
+  } else {
+    // Cluster: the snapshots it keeps tell the cluster what it still needs;
+    // a position compacted away makes it bootstrap from a peer's snapshot.
+    std::vector<uint64_t> kept = node->snapshots_->list();
+    if (!kept.empty()) node->log_->compact(log::Position{kept.front() + 1});
+    Node* n = node.get();
+    node->applier_->set_compacted_handler([n](const log::Error& why) { return n->bootstrap(why); });
+    uint64_t target = recovered_head.value().value;
+    uint64_t commands_before = node->applier_->applied();
+    spdlog::info("catching up from index {} to the log head {}", commands_before, target);
+    node->applier_->catch_up(target, INT32_MAX, [n, target] {
+      spdlog::info("catching up: applied index {} of {}", n->applier_->applied(), target);
+    });
+  }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  auto head = node->log_->head();
-  if (!head.ok()) {
-    error = "cannot read the log head: " + head.error().message;
-    return nullptr;
-  }
-  if (node->applier_->applied() < head.value().value) {
-    error = "the log has a gap after index " + std::to_string(node->applier_->applied()) +
-            " (head " + std::to_string(head.value().value) +
-            "): its start was compacted past the newest usable snapshot. Restore the data "
-            "directory from a backup, or restore a snapshot into " + o.data_dir + "/snapshots";
-    return nullptr;
-  }
   spdlog::info("replayed {} commands up to index {} in {:.3f} s ({:.0f} commands/s)", replayed,
                node->applier_->applied(), secs, secs > 0 ? replayed / secs : 0.0);
-
 
   SubmitterOptions so;
   so.node_id = o.node_id;
@@ -109,11 +155,34 @@ void Node::start() {
   snap_thread_ = std::thread([this] { snapshot_loop(); });
   applier_->start();
   submitter_->start();
+  if (etcd_ != nullptr) {
+    ClusterMemberOptions co;
+    co.node_id = options_.node_id;
+    co.address = options_.advertise_address;
+    ClusterMemberSources src;
+    src.applied = [this] { return applier_->applied(); };
+    src.checkpoints = [this] { return applier_->recent_checkpoints(); };
+    src.snapshot_index = [this] {
+      std::vector<uint64_t> kept = snapshots_->list();
+      return kept.empty() ? uint64_t{0} : kept.back();
+    };
+    src.local_problem = [this] { return submitter_->healthy() ? std::string() : submitter_->failure(); };
+    cluster_ = std::make_unique<ClusterMember>(co, *etcd_, std::move(src), metrics_);
+    cluster_->start();
+    head_thread_ = std::thread([this] { head_loop(); });
+  }
   started_.store(true);
 }
 
 void Node::stop() {
   if (!started_.exchange(false)) return;
+  if (cluster_) cluster_->stop();
+  {
+    std::lock_guard lock(head_mu_);
+    head_stopping_ = true;
+  }
+  head_cv_.notify_all();
+  if (head_thread_.joinable()) head_thread_.join();
   submitter_->stop();
   log_->close();
   applier_->stop();
@@ -139,6 +208,7 @@ void Node::snapshot_loop() {
     auto t0 = std::chrono::steady_clock::now();
     std::string sealed = codec::seal_snapshot(encoded, index);
     std::string error;
+    std::unique_lock files(snapshot_files_mu_);
     if (sealed.empty() || !snapshots_->write(index, sealed, error)) {
       snapshot_failures_.inc();
       spdlog::error("snapshot at index {} failed: {}", index, sealed.empty() ? "compression failed" : error);
@@ -155,11 +225,24 @@ void Node::snapshot_loop() {
 }
 
 SubmitStatus Node::submit(std::string encoded, WriteDone done) {
+  if (cluster_ && cluster_->divergent()) return SubmitStatus::unavailable;
   return submitter_->submit(std::move(encoded), std::move(done));
 }
 
 void Node::read(Consistency consistency, uint64_t min_index, ReadFn fn) {
   uint64_t required = min_index;
+  if (consistency == Consistency::linearizable && etcd_ != nullptr) {
+    {
+      std::lock_guard lock(head_mu_);
+      if (!head_stopping_) {
+        head_waiters_.push_back(HeadWaiter{min_index, std::move(fn)});
+        head_cv_.notify_one();
+        return;
+      }
+    }
+    fn(nullptr);
+    return;
+  }
   if (consistency == Consistency::linearizable) {
     auto head = log_->head();
     if (!head.ok()) {
@@ -171,11 +254,42 @@ void Node::read(Consistency consistency, uint64_t min_index, ReadFn fn) {
   applier_->read(required, options_.read_timeout_ms, std::move(fn));
 }
 
+void Node::head_loop() {
+  std::vector<HeadWaiter> taken;
+  for (;;) {
+    {
+      std::unique_lock lock(head_mu_);
+      head_cv_.wait(lock, [&] { return head_stopping_ || !head_waiters_.empty(); });
+      taken.swap(head_waiters_);
+      if (head_stopping_) {
+        lock.unlock();
+        for (HeadWaiter& w : taken) w.fn(nullptr);
+        return;
+      }
+    }
+    // Read after every waiter in `taken` arrived: its revision covers every
+    // write acknowledged before any of them.
+    auto head = log_->head();
+    for (HeadWaiter& w : taken) {
+      if (!head.ok()) {
+        w.fn(nullptr);
+      } else {
+        applier_->read(std::max(w.min_index, head.value().value), options_.read_timeout_ms,
+                       std::move(w.fn));
+      }
+    }
+    taken.clear();
+  }
+}
+
 NodeStatus Node::status() const {
   NodeStatus s;
   s.applied_index = applier_->applied();
-  auto head = log_->head();
-  s.log_head = head.ok() ? head.value().value : 0;
+  s.cluster = etcd_ != nullptr;
+  // Cluster mode: the head sampled by the cluster member (a quorum read every
+  // tick), so a health check never waits on etcd.
+  auto head = cluster_ ? cluster_->last_head() : log_->head();
+  s.log_head = std::max(s.applied_index, head.ok() ? head.value().value : 0);
   s.checkpoint = applier_->last_checkpoint();
   s.queued = submitter_->queued();
   if (!started_.load()) {
@@ -184,10 +298,117 @@ NodeStatus Node::status() const {
     s.not_ready_reason = submitter_->failure();
   } else if (!head.ok()) {
     s.not_ready_reason = "log unreachable: " + head.error().message;
+  } else if (std::string why = cluster_ ? cluster_->not_ready_reason() : ""; !why.empty()) {
+    s.not_ready_reason = why;
   } else {
     s.ready = true;
   }
   return s;
+}
+
+ClusterView Node::cluster_view() const {
+  ClusterView v;
+  v.backend = etcd_ != nullptr ? "etcd" : "file";
+  if (etcd_ == nullptr) return v;
+  if (cluster_) v.nodes = cluster_->peers();
+  auto members = etcd_->client().members();
+  if (members.ok()) {
+    v.members = std::move(members.value());
+  } else {
+    v.members_error = members.error().message;
+  }
+  return v;
+}
+
+std::vector<std::string> Node::alerts() const {
+  return cluster_ ? cluster_->alerts() : std::vector<std::string>{};
+}
+
+bool Node::newest_snapshot(std::string& bytes, uint64_t& index, std::string& error) const {
+  std::lock_guard files(snapshot_files_mu_);
+  std::vector<uint64_t> kept = snapshots_->list();
+  if (kept.empty()) {
+    error = "this node has no snapshot yet";
+    return false;
+  }
+  index = kept.back();
+  std::string path = snapshots_->path_for(index);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = "cannot open " + path;
+    return false;
+  }
+  bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (in.bad()) {
+    error = "cannot read " + path;
+    return false;
+  }
+  return true;
+}
+
+std::unique_ptr<domain::State> Node::bootstrap(const log::Error& why) {
+  if (!options_.fetch_snapshot) {
+    spdlog::error("cannot bootstrap ({}): no way to fetch a peer's snapshot", why.message);
+    return nullptr;
+  }
+  // The peers, newest snapshot first (read directly: this node may not be
+  // registered yet).
+  const std::string prefix = etcd_->keys().nodes_prefix();
+  auto r = etcd_->client().range(prefix, log::etcd::prefix_end(prefix));
+  if (!r.ok()) {
+    spdlog::error("bootstrap: cannot list the peers: {}", r.error().message);
+    return nullptr;
+  }
+  std::vector<std::pair<uint64_t, std::string>> candidates;  // snapshot index, address
+  for (const auto& kv : r.value().kvs) {
+    try {
+      auto j = nlohmann::json::parse(kv.value);
+      if (j.at("id").get<std::string>() == options_.node_id) continue;
+      uint64_t idx = j.at("snapshot_index").get<uint64_t>();
+      if (idx > applier_->applied()) candidates.emplace_back(idx, j.at("address").get<std::string>());
+    } catch (const std::exception&) {
+    }
+  }
+  std::sort(candidates.rbegin(), candidates.rend());
+  if (candidates.empty()) {
+    spdlog::error("bootstrap: no peer has a snapshot past index {}; waiting for one",
+                  applier_->applied());
+    return nullptr;
+  }
+  for (const auto& [idx, address] : candidates) {
+    std::string body;
+    std::string err;
+    spdlog::info("bootstrap: fetching the snapshot at index {} from {}", idx, address);
+    if (!options_.fetch_snapshot(address, body, err)) {
+      spdlog::warn("bootstrap: {} did not give its snapshot: {}", address, err);
+      continue;
+    }
+    codec::OpenedSnapshot opened = codec::open_snapshot(body);
+    if (!opened.error.empty()) {
+      spdlog::error("bootstrap: the snapshot from {} is damaged ({}); trying another peer", address,
+                    opened.error);
+      continue;
+    }
+    codec::DecodedState decoded = codec::decode_state(opened.encoded_state);
+    if (!decoded.state || decoded.state->applied.value != opened.applied_index) {
+      spdlog::error("bootstrap: the snapshot from {} does not decode ({}); trying another peer",
+                    address, decoded.error);
+      continue;
+    }
+    if (decoded.state->applied.value <= applier_->applied()) continue;
+    // Kept locally too, so a restart does not fetch it again.
+    std::lock_guard files(snapshot_files_mu_);
+    if (!snapshots_->write(opened.applied_index, body, err)) {
+      spdlog::warn("bootstrap: cannot keep the fetched snapshot locally: {}", err);
+    } else {
+      std::vector<uint64_t> kept = snapshots_->list();
+      if (!kept.empty()) log_->compact(log::Position{kept.front() + 1});
+    }
+    spdlog::info("bootstrap: loaded the snapshot at index {} from {} ({} bytes)",
+                 opened.applied_index, address, body.size());
+    return std::move(decoded.state);
+  }
+  return nullptr;
 }
 
 }  // namespace betcore::node

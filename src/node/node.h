@@ -9,10 +9,13 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <functional>
 #include <thread>
+#include <vector>
 
 #include "log/log.h"
 #include "node/applier.h"
+#include "node/cluster_member.h"
 #include "node/event_journal.h"
 #include "node/snapshot_store.h"
 #include "node/submitter.h"
@@ -33,6 +36,22 @@ struct NodeOptions {
   bool full_ledger_check = false;
   int read_timeout_ms = 5'000;
   size_t journal_bytes_max = 64u << 20;  // events kept for /v1/stream
+  // Empty: the embedded file log in DIR/log. Otherwise the etcd cluster log,
+  // "etcd://HOST:PORT,HOST:PORT/CLUSTER".
+  std::string log_url;
+  int log_connect_timeout_ms = 60'000;  // waiting for etcd at start
+  // Fetches a peer's newest snapshot file (cluster bootstrap): true with
+  // `body` set, or false with `error`. Set by the command line (HTTP).
+  std::function<bool(const std::string& address, std::string& body, std::string& error)>
+      fetch_snapshot;
+};
+
+// What /v1/cluster shows.
+struct ClusterView {
+  std::string backend;  // "file" or "etcd"
+  std::vector<PeerRecord> nodes;
+  std::vector<log::etcd::Member> members;
+  std::string members_error;
 };
 
 enum class Consistency { linearizable, stale };
@@ -44,6 +63,7 @@ struct NodeStatus {
   uint64_t log_head = 0;
   Checkpoint checkpoint;
   size_t queued = 0;
+  bool cluster = false;  // etcd log: readiness includes the lag check by time
 };
 
 class Node {
@@ -66,17 +86,27 @@ class Node {
   void read(Consistency consistency, uint64_t min_index, ReadFn fn);
 
   NodeStatus status() const;
+  ClusterView cluster_view() const;
+  // Alerts from the agreement check (cluster mode).
+  std::vector<std::string> alerts() const;
+  // The newest snapshot file on disk (sealed bytes), for a peer's bootstrap.
+  bool newest_snapshot(std::string& bytes, uint64_t& index, std::string& error) const;
   EventJournal& journal() { return journal_; }
   const NodeOptions& options() const { return options_; }
 
  private:
   Node(NodeOptions options, ops::Registry& metrics);
   void snapshot_loop();
+  void head_loop();
+  std::unique_ptr<domain::State> bootstrap(const log::Error& why);
 
   NodeOptions options_;
   ops::Registry& metrics_;
   std::unique_ptr<log::Log> log_;
+  log::etcd::EtcdLog* etcd_ = nullptr;  // log_, in cluster mode
+  std::unique_ptr<ClusterMember> cluster_;
   std::unique_ptr<SnapshotStore> snapshots_;
+  mutable std::mutex snapshot_files_mu_;  // writes to snapshots_ (writer thread, bootstrap)
   Waiters waiters_;
   EventJournal journal_;
   std::unique_ptr<Applier> applier_;
@@ -91,6 +121,18 @@ class Node {
   std::string snap_encoded_;      // guarded by snap_mu_
   bool snap_stopping_ = false;    // guarded by snap_mu_
   std::thread snap_thread_;
+
+  // Cluster mode: linearizable reads wait for one quorum read of the log head
+  // made after they arrived; reads arriving together share it.
+  struct HeadWaiter {
+    uint64_t min_index;
+    ReadFn fn;
+  };
+  std::mutex head_mu_;
+  std::condition_variable head_cv_;
+  std::vector<HeadWaiter> head_waiters_;  // guarded by head_mu_
+  bool head_stopping_ = false;            // guarded by head_mu_
+  std::thread head_thread_;
 
   ops::Counter& snapshots_written_;
   ops::Counter& snapshot_failures_;

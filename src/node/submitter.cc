@@ -150,10 +150,9 @@ void Submitter::append_batch(std::vector<Item>& items) {
   r.kind = err.code == log::Errc::outcome_unknown ? WriteResult::Kind::outcome_unknown
                                                   : WriteResult::Kind::unavailable;
   r.detail = err.message;
-  // io_error and closed: the log refused. outcome_unknown from the file log
-  // means an fsync failed and it is failed for good (docs/log-format.md).
-  if (err.code == log::Errc::io_error || err.code == log::Errc::closed ||
-      err.code == log::Errc::outcome_unknown) {
+  // The file log is failed for good after an fsync failure
+  // (docs/log-format.md); etcd fails one batch and takes the next one.
+  if (log_.append_failure_is_permanent(err.code)) {
     spdlog::error("log append failed: {}; this node takes no more writes until it is restarted",
                   err.message);
     std::lock_guard lock(mu_);

@@ -1,0 +1,361 @@
+#include "log/etcd/etcd_client.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "log/etcd/channel.h"
+
+namespace betcore::log::etcd {
+
+bool parse_target(std::string_view url, Target& out, std::string& error) {
+  constexpr std::string_view scheme = "etcd://";
+  if (url.substr(0, scheme.size()) != scheme) {
+    error = "the log URL must start with etcd:// (etcd://HOST:PORT,HOST:PORT/CLUSTER)";
+    return false;
+  }
+  std::string_view rest = url.substr(scheme.size());
+  Target t;
+  if (size_t slash = rest.find('/'); slash != std::string_view::npos) {
+    std::string_view name = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+    if (!name.empty()) {
+      for (char c : name) {
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
+          error = "the cluster name in the log URL may hold only letters, digits, '-', '_' and '.'";
+          return false;
+        }
+      }
+      t.cluster = std::string(name);
+    }
+  }
+  while (!rest.empty()) {
+    size_t comma = rest.find(',');
+    std::string_view ep = rest.substr(0, comma);
+    size_t colon = ep.rfind(':');
+    if (ep.empty() || colon == std::string_view::npos || colon == 0 || colon + 1 == ep.size()) {
+      error = fmt::format("'{}' in the log URL is not HOST:PORT", ep);
+      return false;
+    }
+    t.endpoints.emplace_back(ep);
+    if (comma == std::string_view::npos) break;
+    rest = rest.substr(comma + 1);
+  }
+  if (t.endpoints.empty()) {
+    error = "the log URL names no etcd endpoint (etcd://HOST:PORT,HOST:PORT/CLUSTER)";
+    return false;
+  }
+  out = std::move(t);
+  return true;
+}
+
+std::string prefix_end(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty()) {
+    auto& c = reinterpret_cast<unsigned char&>(end.back());
+    if (c < 0xff) {
+      ++c;
+      return end;
+    }
+    end.pop_back();
+  }
+  return std::string(1, '\0');  // every key
+}
+
+Client::Channel::Channel(std::string ep) : endpoint(std::move(ep)) {
+  grpc::ChannelArguments args;
+  // etcd refuses pings more often than every 5 s (--grpc-keepalive-min-time);
+  // a dead member is found sooner by failed calls and watch progress checks.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10'000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 3'000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1'000);
+  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetMaxSendMessageSize(16 << 20);
+  channel = grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args);
+  kv = pb::KV::NewStub(channel);
+  watch = pb::Watch::NewStub(channel);
+  lease = pb::Lease::NewStub(channel);
+  cluster = pb::Cluster::NewStub(channel);
+  maintenance = pb::Maintenance::NewStub(channel);
+}
+
+void set_deadline(grpc::ClientContext& ctx, int timeout_ms) {
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
+}
+
+bool endpoint_failed(const grpc::Status& s) {
+  switch (s.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case grpc::StatusCode::CANCELLED:
+    case grpc::StatusCode::UNKNOWN:
+    case grpc::StatusCode::INTERNAL:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string describe(const grpc::Status& s) {
+  static constexpr const char* kNames[] = {
+      "OK",        "CANCELLED",          "UNKNOWN",           "INVALID_ARGUMENT",
+      "DEADLINE_EXCEEDED", "NOT_FOUND",  "ALREADY_EXISTS",    "PERMISSION_DENIED",
+      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+      "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+  int code = static_cast<int>(s.error_code());
+  const char* name = code >= 0 && code < 17 ? kNames[code] : "?";
+  return fmt::format("{} ({})", s.error_message(), name);
+}
+
+Client::Client(ClientOptions options) : options_(std::move(options)) {
+  for (const std::string& ep : options_.endpoints) channels_.push_back(std::make_unique<Channel>(ep));
+}
+
+Client::~Client() = default;
+
+Client::Channel& Client::channel(size_t index) { return *channels_[index % channels_.size()]; }
+
+Client::Channel& Client::channel_for(const std::string& endpoint) {
+  for (auto& c : channels_) {
+    if (c->endpoint == endpoint) return *c;
+  }
+  std::lock_guard lock(extra_mu_);
+  for (auto& c : extra_) {
+    if (c->endpoint == endpoint) return *c;
+  }
+  extra_.push_back(std::make_unique<Channel>(endpoint));
+  return *extra_.back();
+}
+
+void Client::rotate(size_t from) {
+  size_t next = (from + 1) % channels_.size();
+  current_.compare_exchange_strong(from, next);
+}
+
+namespace {
+
+// Runs `call(channel)` on the current endpoint, moving to the next one when
+// the member cannot serve, at most once around the ring. For idempotent calls.
+template <class Call>
+grpc::Status with_failover(Client& c, Call&& call) {
+  grpc::Status st;
+  size_t n = c.endpoints().size();
+  for (size_t attempt = 0; attempt < n; ++attempt) {
+    size_t at = c.current();
+    st = call(c.channel(at));
+    if (st.ok() || !endpoint_failed(st)) return st;
+    c.rotate(at);
+  }
+  return st;
+}
+
+Error call_error(Errc code, std::string_view what, const grpc::Status& st) {
+  return Error{code, fmt::format("etcd {} failed: {}", what, describe(st))};
+}
+
+}  // namespace
+
+Result<int64_t> Client::put(const std::string& key, const std::string& value, int64_t lease,
+                            int timeout_ms) {
+  size_t at = current();
+  Channel& ch = channel(at);
+  grpc::ClientContext ctx;
+  set_deadline(ctx, timeout_ms > 0 ? timeout_ms : options_.call_timeout_ms);
+  pb::PutRequest req;
+  req.set_key(key);
+  req.set_value(value);
+  req.set_lease(lease);
+  pb::PutResponse resp;
+  grpc::Status st = ch.kv->Put(&ctx, req, &resp);
+  if (st.ok()) return resp.header().revision();
+  if (endpoint_failed(st)) rotate(at);
+  switch (st.error_code()) {
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return call_error(Errc::invalid_argument, "put", st);
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:  // too many requests, no space: refused
+    case grpc::StatusCode::FAILED_PRECONDITION:
+    case grpc::StatusCode::PERMISSION_DENIED:
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return call_error(Errc::unavailable, "put (refused, not written)", st);
+    case grpc::StatusCode::UNAVAILABLE:
+      // Never connected: the request cannot have reached etcd.
+      if (st.error_message().find("failed to connect") != std::string::npos) {
+        return call_error(Errc::unavailable, "put (member unreachable, not written)", st);
+      }
+      [[fallthrough]];
+    default:
+      return call_error(Errc::outcome_unknown, fmt::format("put via {}", ch.endpoint), st);
+  }
+}
+
+Result<RangeResult> Client::range(const std::string& key, const std::string& range_end,
+                                  RangeOptions o, int timeout_ms) {
+  pb::RangeRequest req;
+  req.set_key(key);
+  req.set_range_end(range_end);
+  req.set_limit(o.limit);
+  if (o.newest_mod_first) {
+    req.set_sort_order(pb::RangeRequest::DESCEND);
+    req.set_sort_target(pb::RangeRequest::MOD);
+  }
+  req.set_keys_only(o.keys_only);
+  req.set_serializable(o.serializable);
+  pb::RangeResponse resp;
+  grpc::Status st = with_failover(*this, [&](Channel& ch) {
+    grpc::ClientContext ctx;
+    set_deadline(ctx, timeout_ms > 0 ? timeout_ms : options_.call_timeout_ms);
+    resp.Clear();
+    return ch.kv->Range(&ctx, req, &resp);
+  });
+  if (!st.ok()) return call_error(Errc::unavailable, "range", st);
+  RangeResult r;
+  r.revision = resp.header().revision();
+  r.kvs.reserve(static_cast<size_t>(resp.kvs_size()));
+  for (const auto& kv : resp.kvs()) {
+    r.kvs.push_back(KeyValue{kv.key(), kv.value(), kv.create_revision(), kv.mod_revision(), kv.lease()});
+  }
+  return r;
+}
+
+Result<Ok> Client::delete_range(const std::string& key, const std::string& range_end) {
+  pb::DeleteRangeRequest req;
+  req.set_key(key);
+  req.set_range_end(range_end);
+  pb::DeleteRangeResponse resp;
+  grpc::Status st = with_failover(*this, [&](Channel& ch) {
+    grpc::ClientContext ctx;
+    set_deadline(ctx, options_.call_timeout_ms);
+    return ch.kv->DeleteRange(&ctx, req, &resp);
+  });
+  if (!st.ok()) return call_error(Errc::unavailable, "delete", st);
+  return Ok{};
+}
+
+Result<int64_t> Client::lease_grant(int64_t ttl_s) {
+  pb::LeaseGrantRequest req;
+  req.set_ttl(ttl_s);
+  pb::LeaseGrantResponse resp;
+  grpc::Status st = with_failover(*this, [&](Channel& ch) {
+    grpc::ClientContext ctx;
+    set_deadline(ctx, options_.call_timeout_ms);
+    return ch.lease->LeaseGrant(&ctx, req, &resp);
+  });
+  if (!st.ok()) return call_error(Errc::unavailable, "lease grant", st);
+  if (!resp.error().empty()) return Error{Errc::unavailable, "etcd lease grant: " + resp.error()};
+  return resp.id();
+}
+
+Result<bool> Client::lease_keep_alive(int64_t lease_id) {
+  pb::LeaseKeepAliveResponse resp;
+  grpc::Status st = with_failover(*this, [&](Channel& ch) {
+    grpc::ClientContext ctx;
+    set_deadline(ctx, options_.call_timeout_ms);
+    auto stream = ch.lease->LeaseKeepAlive(&ctx);
+    pb::LeaseKeepAliveRequest req;
+    req.set_id(lease_id);
+    resp.Clear();
+    bool ok = stream->Write(req) && stream->Read(&resp);
+    stream->WritesDone();
+    grpc::Status finished = stream->Finish();
+    if (!finished.ok()) return finished;
+    if (!ok) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "keep-alive stream closed");
+    return grpc::Status::OK;
+  });
+  if (!st.ok()) return call_error(Errc::unavailable, "lease keep-alive", st);
+  return resp.ttl() > 0;
+}
+
+Result<Ok> Client::lease_revoke(int64_t lease_id) {
+  pb::LeaseRevokeRequest req;
+  req.set_id(lease_id);
+  pb::LeaseRevokeResponse resp;
+  grpc::Status st = with_failover(*this, [&](Channel& ch) {
+    grpc::ClientContext ctx;
+    set_deadline(ctx, options_.call_timeout_ms);
+    return ch.lease->LeaseRevoke(&ctx, req, &resp);
+  });
+  if (!st.ok()) return call_error(Errc::unavailable, "lease revoke", st);
+  return Ok{};
+}
+
+Result<Ok> Client::compact(int64_t revision) {
+  pb::CompactionRequest req;
+  req.set_revision(revision);
+  pb::CompactionResponse resp;
+  size_t at = current();
+  grpc::ClientContext ctx;
+  set_deadline(ctx, options_.call_timeout_ms * 5);
+  grpc::Status st = channel(at).kv->Compact(&ctx, req, &resp);
+  if (st.ok()) return Ok{};
+  // "required revision has been compacted": someone compacted further already.
+  if (st.error_message().find("compacted") != std::string::npos) return Ok{};
+  if (endpoint_failed(st)) rotate(at);
+  return call_error(Errc::unavailable, fmt::format("compact to {}", revision), st);
+}
+
+Result<Ok> Client::defragment(const std::string& endpoint, int timeout_ms) {
+  Channel& ch = channel_for(endpoint);
+  grpc::ClientContext ctx;
+  set_deadline(ctx, timeout_ms);
+  pb::DefragmentRequest req;
+  pb::DefragmentResponse resp;
+  grpc::Status st = ch.maintenance->Defragment(&ctx, req, &resp);
+  if (!st.ok()) return call_error(Errc::unavailable, "defragment of " + endpoint, st);
+  return Ok{};
+}
+
+Result<std::vector<Member>> Client::members(int status_timeout_ms) {
+  pb::MemberListRequest req;
+  pb::MemberListResponse resp;
+  grpc::Status st = with_failover(*this, [&](Channel& ch) {
+    grpc::ClientContext ctx;
+    set_deadline(ctx, options_.call_timeout_ms);
+    return ch.cluster->MemberList(&ctx, req, &resp);
+  });
+  if (!st.ok()) return call_error(Errc::unavailable, "member list", st);
+  std::vector<Member> out;
+  for (const auto& m : resp.members()) {
+    Member member;
+    member.id = m.id();
+    member.name = m.name();
+    member.learner = m.islearner();
+    for (const std::string& u : m.clienturls()) member.client_urls.push_back(u);
+    if (member.client_urls.empty()) {
+      member.error = "not started yet (no client URL)";
+      out.push_back(std::move(member));
+      continue;
+    }
+    std::string ep = member.client_urls.front();
+    if (size_t p = ep.find("://"); p != std::string::npos) ep = ep.substr(p + 3);
+    grpc::ClientContext ctx;
+    set_deadline(ctx, status_timeout_ms);
+    pb::StatusRequest sreq;
+    pb::StatusResponse sresp;
+    grpc::Status sst = channel_for(ep).maintenance->Status(&ctx, sreq, &sresp);
+    if (!sst.ok()) {
+      member.error = describe(sst);
+    } else {
+      member.version = sresp.version();
+      member.db_size = sresp.dbsize();
+      member.db_size_in_use = sresp.dbsizeinuse();
+      member.raft_index = sresp.raftindex();
+      member.raft_term = sresp.raftterm();
+      member.leader = sresp.leader() == member.id;
+      for (const std::string& e : sresp.errors()) {
+        member.error += (member.error.empty() ? "" : "; ") + e;
+      }
+      member.healthy = member.error.empty() && sresp.leader() != 0;
+      if (sresp.leader() == 0) member.error = "no leader";
+    }
+    out.push_back(std::move(member));
+  }
+  return out;
+}
+
+}  // namespace betcore::log::etcd

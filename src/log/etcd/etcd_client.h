@@ -1,0 +1,127 @@
+// A small etcd v3 client over gRPC (stubs generated from Debian's etcd .proto
+// files): the calls betcore needs, with failover between the endpoints of one
+// cluster. Thread-safe. No generated type appears in this header.
+//
+// Failover: every call goes to the current endpoint; a call that fails
+// because that member is unreachable, has no leader or timed out moves the
+// current endpoint to the next one. Reads (range, status) retry on the next
+// endpoint within their deadline; writes (put, compact) never retry: their
+// fate is unknown after a timeout, and the caller decides.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "log/log.h"
+
+namespace betcore::log::etcd {
+
+// "etcd://host:port,host:port/cluster" → endpoints + cluster name (default
+// "betcore"). False with `error` set on a malformed URL.
+struct Target {
+  std::vector<std::string> endpoints;  // host:port
+  std::string cluster = "betcore";
+};
+bool parse_target(std::string_view url, Target& out, std::string& error);
+
+// The end of the key range that holds exactly the keys starting with prefix.
+std::string prefix_end(std::string_view prefix);
+
+struct KeyValue {
+  std::string key;
+  std::string value;
+  int64_t create_revision = 0;
+  int64_t mod_revision = 0;
+  int64_t lease = 0;
+};
+
+struct RangeResult {
+  int64_t revision = 0;  // the store's revision when the range was read
+  std::vector<KeyValue> kvs;
+};
+
+struct RangeOptions {
+  int64_t limit = 0;            // 0: no limit
+  bool newest_mod_first = false; // sort by mod_revision, descending
+  bool keys_only = false;
+  bool serializable = false;     // false: linearizable (a quorum read)
+};
+
+struct Member {
+  uint64_t id = 0;
+  std::string name;
+  std::vector<std::string> client_urls;
+  bool learner = false;
+  // From the member's own Status (empty `error` when it answered).
+  bool healthy = false;
+  bool leader = false;
+  std::string version;
+  int64_t db_size = 0;
+  int64_t db_size_in_use = 0;
+  uint64_t raft_index = 0;
+  uint64_t raft_term = 0;
+  std::string error;
+};
+
+struct ClientOptions {
+  std::vector<std::string> endpoints;  // host:port
+  int call_timeout_ms = 2'000;         // default deadline of one call
+};
+
+class Client {
+ public:
+  explicit Client(ClientOptions options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Returns the revision of the put. Errc::outcome_unknown when the member
+  // could not say (timeout, lost connection, leader change mid-flight);
+  // unavailable when etcd refused it (it did not happen); invalid_argument
+  // when the value is too large.
+  Result<int64_t> put(const std::string& key, const std::string& value, int64_t lease = 0,
+                      int timeout_ms = 0);
+  Result<RangeResult> range(const std::string& key, const std::string& range_end,
+                            RangeOptions options = {}, int timeout_ms = 0);
+  Result<Ok> delete_range(const std::string& key, const std::string& range_end);
+
+  Result<int64_t> lease_grant(int64_t ttl_s);
+  // True while the lease lives; false once it expired (grant a new one).
+  Result<bool> lease_keep_alive(int64_t lease_id);
+  Result<Ok> lease_revoke(int64_t lease_id);
+
+  // Discards history below `revision`. Compacting at or below the current
+  // compaction point is not an error.
+  Result<Ok> compact(int64_t revision);
+  // Defragments one member (by its client URL host:port): it stalls that
+  // member while it runs, so callers do one member at a time.
+  Result<Ok> defragment(const std::string& endpoint, int timeout_ms);
+
+  // MemberList, then Status of every member (in parallel is not needed: a
+  // handful of members, each with a short deadline).
+  Result<std::vector<Member>> members(int status_timeout_ms = 500);
+
+  const std::vector<std::string>& endpoints() const { return options_.endpoints; }
+  // The endpoint calls go to now; `rotate` moves to the next one.
+  size_t current() const { return current_.load(); }
+  void rotate(size_t from);
+
+  // The stubs of one endpoint (channel.h; inside the etcd backend only).
+  struct Channel;
+  Channel& channel(size_t index);
+  Channel& channel_for(const std::string& endpoint);
+
+ private:
+  ClientOptions options_;
+  std::vector<std::unique_ptr<Channel>> channels_;
+  std::atomic<size_t> current_{0};
+  std::mutex extra_mu_;
+  std::vector<std::unique_ptr<Channel>> extra_;  // members outside `endpoints`, by URL
+};
+
+}  // namespace betcore::log::etcd

@@ -1,0 +1,285 @@
+#include "log/etcd/etcd_log.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <random>
+
+#include "log/etcd/channel.h"
+
+namespace betcore::log::etcd {
+
+using Clock = std::chrono::steady_clock;
+
+// One watch: a thread reading the stream from `from`, and a keeper that
+// probes it when it goes quiet. Replaced whole when the reader asks for a
+// position the buffer does not continue from.
+struct EtcdLog::Session {
+  uint64_t from = 0;
+  std::atomic<bool> stop{false};
+  std::mutex mu;                                  // guards ctx, stream, probe fields
+  std::condition_variable cv;                     // wakes the keeper on stop
+  std::shared_ptr<grpc::ClientContext> ctx;
+  grpc::ClientReaderWriter<pb::WatchRequest, pb::WatchResponse>* stream = nullptr;
+  Clock::time_point last_message{};
+  Clock::time_point probe_sent{};
+  bool probing = false;
+  std::thread watcher;
+  std::thread keeper;
+};
+
+EtcdLog::EtcdLog(std::shared_ptr<Client> client, EtcdLogOptions options)
+    : client_(std::move(client)),
+      options_(std::move(options)),
+      keys_(options_.cluster),
+      my_key_(keys_.log_key(options_.node_id)) {}
+
+EtcdLog::~EtcdLog() { close(); }
+
+Result<Position> EtcdLog::append(std::string_view batch) {
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return Error{Errc::closed, "the log is closed"};
+  }
+  auto r = client_->put(my_key_, std::string(batch), 0, options_.append_timeout_ms);
+  if (!r.ok()) return r.error();
+  return Position{static_cast<uint64_t>(r.value())};
+}
+
+Result<Position> EtcdLog::head() {
+  RangeOptions o;
+  o.limit = 1;
+  o.newest_mod_first = true;
+  o.keys_only = true;
+  auto r = client_->range(keys_.log_prefix(), prefix_end(keys_.log_prefix()), o,
+                          options_.head_timeout_ms);
+  if (!r.ok()) return r.error();
+  if (r.value().kvs.empty()) return Position{0};
+  return Position{static_cast<uint64_t>(r.value().kvs.front().mod_revision)};
+}
+
+Result<Ok> EtcdLog::compact(Position before) {
+  uint64_t cur = needed_from_.load();
+  while (before.value > cur && !needed_from_.compare_exchange_weak(cur, before.value)) {
+  }
+  return Ok{};
+}
+
+void EtcdLog::stop_session(std::unique_ptr<Session> s) {
+  if (!s) return;
+  s->stop.store(true);
+  {
+    std::lock_guard lock(mu_);  // a watcher waiting for buffer room sees `stop`
+  }
+  cv_.notify_all();
+  {
+    std::lock_guard lock(s->mu);
+    if (s->ctx) s->ctx->TryCancel();
+  }
+  s->cv.notify_all();
+  if (s->watcher.joinable()) s->watcher.join();
+  if (s->keeper.joinable()) s->keeper.join();
+}
+
+void EtcdLog::close() {
+  std::unique_ptr<Session> s;
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    s = std::move(session_);
+  }
+  cv_.notify_all();
+  stop_session(std::move(s));
+}
+
+void EtcdLog::restart_watch(std::unique_lock<std::mutex>& lock, uint64_t from) {
+  std::unique_ptr<Session> old = std::move(session_);
+  lock.unlock();
+  stop_session(std::move(old));  // nothing of it reaches the buffer after this
+  lock.lock();
+  buffer_.clear();
+  buffered_bytes_ = 0;
+  error_.reset();
+  expected_ = from;
+  if (closed_) return;
+  auto s = std::make_unique<Session>();
+  s->from = from;
+  Session* raw = s.get();
+  session_ = std::move(s);
+  raw->watcher = std::thread([this, raw] { watch_loop(raw); });
+  raw->keeper = std::thread([this, raw] { keeper_loop(raw); });
+}
+
+Result<std::vector<Entry>> EtcdLog::read(Position from, size_t entries_max, size_t bytes_max,
+                                         int wait_ms) {
+  std::unique_lock lock(mu_);
+  if (closed_) return Error{Errc::closed, "the log is closed"};
+  if (!session_ || from.value != expected_) restart_watch(lock, from.value);
+  if (closed_) return Error{Errc::closed, "the log is closed"};
+  cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
+               [&] { return !buffer_.empty() || error_ || closed_; });
+  if (closed_) return Error{Errc::closed, "the log is closed"};
+  std::vector<Entry> out;
+  size_t bytes = 0;
+  while (!buffer_.empty() && out.size() < entries_max && (out.empty() || bytes < bytes_max)) {
+    bytes += buffer_.front().batch.size();
+    buffered_bytes_ -= buffer_.front().batch.size();
+    out.push_back(std::move(buffer_.front()));
+    buffer_.pop_front();
+  }
+  if (!out.empty()) {
+    expected_ = out.back().position.value + 1;
+    lock.unlock();
+    cv_.notify_all();  // room in the buffer
+    return out;
+  }
+  if (error_) return *error_;
+  return out;
+}
+
+namespace {
+
+int backoff_ms(int attempt) {
+  // 100 ms doubling to 1 s, with full jitter over its upper half.
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  int cap = std::min(1000, 100 << std::min(attempt, 4));
+  return cap / 2 + std::uniform_int_distribution<int>(0, cap / 2)(rng);
+}
+
+}  // namespace
+
+void EtcdLog::watch_loop(Session* s) {
+  uint64_t next = s->from;
+  int attempt = 0;
+  const std::string prefix = keys_.log_prefix();
+  const std::string end = prefix_end(prefix);
+  while (!s->stop.load()) {
+    size_t at = client_->current();
+    Client::Channel& ch = client_->channel(at);
+    auto ctx = std::make_shared<grpc::ClientContext>();
+    // etcd cancels the watch if this member loses its leader (a minority
+    // member would otherwise keep a silent, stale watch open).
+    ctx->AddMetadata("hasleader", "true");
+    std::unique_ptr<grpc::ClientReaderWriter<pb::WatchRequest, pb::WatchResponse>> stream;
+    {
+      std::lock_guard l(s->mu);
+      if (s->stop.load()) break;
+      s->ctx = ctx;
+      stream = ch.watch->Watch(ctx.get());
+      s->stream = stream.get();
+      s->last_message = Clock::now();
+      s->probing = false;
+    }
+    pb::WatchRequest req;
+    auto* create = req.mutable_create_request();
+    create->set_key(prefix);
+    create->set_range_end(end);
+    create->set_start_revision(static_cast<int64_t>(next));
+    create->set_progress_notify(true);
+    bool write_ok;
+    {
+      std::lock_guard l(s->mu);
+      write_ok = stream->Write(req);
+    }
+    std::string why = "the stream closed";
+    bool compacted = false;
+    int64_t compact_rev = 0;
+    pb::WatchResponse resp;
+    while (write_ok && stream->Read(&resp)) {
+      {
+        std::lock_guard l(s->mu);
+        s->last_message = Clock::now();
+        s->probing = false;
+      }
+      if (resp.created() && !resp.canceled()) {
+        connected_.store(true);
+        if (attempt > 0) spdlog::info("log watch resumed at {} via {}", next, ch.endpoint);
+        attempt = 0;
+      }
+      if (resp.compact_revision() > 0) {
+        compacted = true;
+        compact_rev = resp.compact_revision();
+        break;
+      }
+      if (resp.canceled()) {
+        why = "etcd cancelled the watch: " + resp.cancel_reason();
+        break;
+      }
+      std::unique_lock lock(mu_);
+      if (s->stop.load()) break;
+      for (const auto& ev : resp.events()) {
+        if (ev.type() != mvccpb::Event::PUT) continue;
+        const auto& kv = ev.kv();
+        auto rev = static_cast<uint64_t>(kv.mod_revision());
+        if (rev < next) continue;  // never twice
+        buffered_bytes_ += kv.value().size();
+        buffer_.push_back(Entry{Position{rev}, kv.value()});
+        next = rev + 1;
+      }
+      auto seen = static_cast<uint64_t>(resp.header().revision());
+      if (resp.events_size() > 0) {
+        seen = std::max<uint64_t>(seen, static_cast<uint64_t>(resp.events(resp.events_size() - 1).kv().mod_revision()));
+      }
+      if (seen > seen_revision_.load()) seen_revision_.store(seen);
+      cv_.notify_all();
+      // Back-pressure: stop reading while the applier is far behind.
+      cv_.wait(lock, [&] { return buffered_bytes_ < options_.buffer_bytes_max || s->stop.load(); });
+      if (s->stop.load()) break;
+    }
+    connected_.store(false);
+    {
+      std::lock_guard l(s->mu);
+      s->stream = nullptr;
+      if (!compacted) ctx->TryCancel();
+    }
+    grpc::Status st = stream->Finish();
+    if (compacted) {
+      std::lock_guard lock(mu_);
+      if (s->stop.load()) return;
+      error_ = std::make_unique<Error>(Error{
+          Errc::compacted,
+          fmt::format("the log was compacted up to {}; position {} is gone", compact_rev, next)});
+      cv_.notify_all();
+      spdlog::warn("log watch: position {} was compacted (etcd keeps from {})", next, compact_rev);
+      return;
+    }
+    if (s->stop.load()) break;
+    reconnects_.fetch_add(1);
+    if (!st.ok()) why = describe(st);
+    client_->rotate(at);
+    int wait = backoff_ms(attempt++);
+    spdlog::warn("log watch via {} broke at {}: {}; resuming via {} in {} ms", ch.endpoint, next, why,
+                 client_->channel(client_->current()).endpoint, wait);
+    std::unique_lock l(s->mu);
+    s->cv.wait_for(l, std::chrono::milliseconds(wait), [&] { return s->stop.load(); });
+  }
+  connected_.store(false);
+}
+
+void EtcdLog::keeper_loop(Session* s) {
+  const auto tick = std::chrono::milliseconds(std::max(50, options_.progress_after_ms / 4));
+  std::unique_lock l(s->mu);
+  while (!s->stop.load()) {
+    s->cv.wait_for(l, tick, [&] { return s->stop.load(); });
+    if (s->stop.load() || s->stream == nullptr) continue;
+    auto now = Clock::now();
+    if (s->probing) {
+      if (now - s->probe_sent > std::chrono::milliseconds(options_.stuck_after_ms)) {
+        spdlog::warn("log watch did not answer a progress request in {} ms; reconnecting",
+                     options_.stuck_after_ms);
+        s->ctx->TryCancel();
+        s->probing = false;
+      }
+    } else if (now - s->last_message > std::chrono::milliseconds(options_.progress_after_ms)) {
+      pb::WatchRequest req;
+      req.mutable_progress_request();
+      if (s->stream->Write(req)) {
+        s->probing = true;
+        s->probe_sent = now;
+      }
+    }
+  }
+}
+
+}  // namespace betcore::log::etcd
