@@ -3,9 +3,11 @@
 # node in the background. Prints the URL, the tokens and a first bet to try.
 #   scripts/start.sh            # http://127.0.0.1:8080, state in ./run
 #   BETCORE_LISTEN=0.0.0.0:9000 BETCORE_HOME=/srv/betcore scripts/start.sh
-# Stop it with scripts/stop.sh.
+#   scripts/start.sh --cluster  # a local cluster instead: scripts/cluster.sh start
+# Stop it with scripts/stop.sh (scripts/stop.sh --cluster for the cluster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = --cluster ]; then exec ./scripts/cluster.sh start; fi
 repo=$PWD
 home=${BETCORE_HOME:-$repo/run}
 listen=${BETCORE_LISTEN:-127.0.0.1:8080}

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Stops the node started by scripts/start.sh (SIGTERM: answers in flight finish first).
+# scripts/stop.sh --cluster stops the local cluster instead (scripts/cluster.sh stop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = --cluster ]; then exec ./scripts/cluster.sh stop; fi
 home=${BETCORE_HOME:-$PWD/run}
 if [ ! -f "$home/node.pid" ] || ! kill -0 "$(cat "$home/node.pid")" 2>/dev/null; then
   echo "betcore is not running (no live pid in $home/node.pid)"

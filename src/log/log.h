@@ -40,6 +40,7 @@ enum class Errc {
 struct Error {
   Errc code;
   std::string message;  // for a person: what happened and what to do next
+  uint64_t position = 0;  // compacted: the first position the log still holds
 };
 
 // A value or an Error. Small on purpose: errors are values across I/O.

@@ -174,6 +174,15 @@ void Applier::replace_state(std::unique_ptr<domain::State> state) {
     std::lock_guard lock(checkpoint_mu_);
     checkpoint_ = c;
   }
+  // Writes of this node still waiting may be in the part of the log the
+  // snapshot covers: answer them "unknown"; a retry with the same id tells.
+  std::vector<WriteDone> orphans = waiters_.take_all();
+  for (WriteDone& done : orphans) {
+    WriteResult r;
+    r.kind = WriteResult::Kind::outcome_unknown;
+    r.detail = "this node replaced its state with a peer's snapshot; retry with the same id";
+    done(r);
+  }
   spdlog::info("state replaced by a snapshot at index {} ({} commands, digest {})", c.index,
                c.commands, c.digest);
 }

@@ -57,7 +57,8 @@ void ClusterMember::stop() {
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   if (maintenance_thread_.joinable()) maintenance_thread_.join();
-  if (lease_ != 0) client_.lease_revoke(lease_);
+  stopped_.store(true);
+  publish();
 }
 
 void ClusterMember::loop() {
@@ -121,7 +122,7 @@ double ClusterMember::lag_seconds() const {
 
 log::Result<log::Position> ClusterMember::last_head() const {
   std::lock_guard lock(mu_);
-  if (Clock::now() - head_ok_at_ > std::chrono::milliseconds(options_.lag_ready_max_ms)) {
+  if (Clock::now() - head_ok_at_ > std::chrono::milliseconds(options_.head_unreadable_max_ms)) {
     return log::Error{log::Errc::unavailable, head_error_.empty() ? "no recent log head" : head_error_};
   }
   return log::Position{last_head_};
@@ -135,7 +136,9 @@ std::string ClusterMember::not_ready_reason() const {
   double lag = lag_seconds();
   std::lock_guard lock(mu_);
   auto now = Clock::now();
-  if (now - head_ok_at_ > std::chrono::milliseconds(options_.lag_ready_max_ms)) {
+  // An etcd election takes 1-2 s and stalls every node alike: only a longer
+  // silence takes this node out of rotation.
+  if (now - head_ok_at_ > std::chrono::milliseconds(options_.head_unreadable_max_ms)) {
     return "cannot read the log head from etcd" +
            (head_error_.empty() ? std::string() : ": " + head_error_);
   }
@@ -188,7 +191,7 @@ std::string ClusterMember::record_json() const {
   for (const Checkpoint& c : sources_.checkpoints()) {
     cps.push_back({{"index", c.index}, {"commands", c.commands}, {"digest", c.digest}});
   }
-  std::string reason = not_ready_reason();
+  std::string reason = stopped_.load() ? "stopped" : not_ready_reason();
   if (reason.empty() && sources_.local_problem) reason = sources_.local_problem();
   json j = {{"id", options_.node_id},
             {"address", options_.address},

@@ -46,11 +46,12 @@ struct PeerRecord {
 struct ClusterMemberOptions {
   std::string node_id;
   std::string address;
-  int64_t lease_ttl_s = 5;
+  int64_t lease_ttl_s = 10;  // a node gone this long loses its claim on the log
   int tick_ms = 250;
   int publish_every_ms = 1'000;
   int maintenance_every_ms = 5'000;
   int lag_ready_max_ms = 2'000;      // lagging longer than this: not ready
+  int head_unreadable_max_ms = 5'000;  // no log head from etcd this long: not ready
   int64_t defrag_free_bytes_min = 64ll << 20;
 };
 
@@ -68,7 +69,8 @@ class ClusterMember {
   ~ClusterMember();
 
   void start();
-  // Revokes the lease, so peers see this node gone at once.
+  // Publishes a last record saying the node stopped. The lease is left to
+  // expire: a node restarted within the TTL keeps its claim on the log.
   void stop();
 
   // "" when this node is caught up, connected and agrees with the majority;
@@ -118,6 +120,7 @@ class ClusterMember {
   int64_t compacted_to_ = 0;                                  // maintenance thread
   std::atomic<bool> divergent_{false};
   std::atomic<bool> started_{false};
+  std::atomic<bool> stopped_{false};
   std::thread thread_;
   std::thread maintenance_thread_;
 

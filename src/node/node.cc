@@ -365,14 +365,17 @@ std::unique_ptr<domain::State> Node::bootstrap(const log::Error& why) {
       auto j = nlohmann::json::parse(kv.value);
       if (j.at("id").get<std::string>() == options_.node_id) continue;
       uint64_t idx = j.at("snapshot_index").get<uint64_t>();
-      if (idx > applier_->applied()) candidates.emplace_back(idx, j.at("address").get<std::string>());
+      // Usable: the log still holds everything after it.
+      if (idx > applier_->applied() && idx + 1 >= why.position) {
+        candidates.emplace_back(idx, j.at("address").get<std::string>());
+      }
     } catch (const std::exception&) {
     }
   }
   std::sort(candidates.rbegin(), candidates.rend());
   if (candidates.empty()) {
-    spdlog::error("bootstrap: no peer has a snapshot past index {}; waiting for one",
-                  applier_->applied());
+    spdlog::error("bootstrap: no peer has a snapshot at or past index {} (the log starts at {}); "
+                  "waiting for one", applier_->applied() + 1, why.position);
     return nullptr;
   }
   for (const auto& [idx, address] : candidates) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <vector>
 
 #include <absl/container/flat_hash_map.h>
 
@@ -48,6 +49,16 @@ class Waiters {
     map_.erase(it);
     return d;
   }
+  // Every waiter (a bootstrap jumped past their batches: their fate is unknown
+  // to this node, and a retry with the same id tells).
+  std::vector<WriteDone> take_all() {
+    std::lock_guard lock(mu_);
+    std::vector<WriteDone> out;
+    for (auto& [seq, done] : map_) out.push_back(std::move(done));
+    map_.clear();
+    return out;
+  }
+
   size_t size() const {
     std::lock_guard lock(mu_);
     return map_.size();

@@ -111,7 +111,8 @@ void Load::run(int t) {
 
 void Load::settle(JsonClient& client, const std::string& target, const std::string& body,
             const std::string& token, Op& op) {
-  auto deadline = Clock::now() + std::chrono::milliseconds(kOpDeadlineMs);
+  op.sent_at = Clock::now();
+  auto deadline = op.sent_at + std::chrono::milliseconds(kOpDeadlineMs);
   Reply r;
   for (;;) {
     r = client.post(target, body, token);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -41,7 +42,8 @@ struct Op {
   int indefinite = 0;   // answers before it that said nothing definite
   std::vector<std::string> indefinite_answers;  // "503 unavailable", "504 outcome_unknown", "no answer"
   std::string problem;  // anything wrong with the answer itself
-  std::chrono::steady_clock::time_point answered_at{};
+  std::chrono::steady_clock::time_point sent_at{};      // the first attempt
+  std::chrono::steady_clock::time_point answered_at{};  // the definite answer
 
   bool acked() const { return status == 201; }
 };

@@ -70,10 +70,12 @@ Client::Channel::Channel(std::string ep) : endpoint(std::move(ep)) {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 3'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
+  // Reconnect to a restarted member within a second. (The minimum backoff is
+  // also gRPC's connect timeout: left at its default, a slow handshake on a
+  // busy machine is not cut short.)
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1'000);
-  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetMaxReceiveMessageSize(256 << 20);  // watch fragments stay near etcd's request limit
   args.SetMaxSendMessageSize(16 << 20);
   channel = grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args);
   kv = pb::KV::NewStub(channel);
@@ -159,20 +161,9 @@ Error call_error(Errc code, std::string_view what, const grpc::Status& st) {
 
 }  // namespace
 
-Result<int64_t> Client::put(const std::string& key, const std::string& value, int64_t lease,
-                            int timeout_ms) {
-  size_t at = current();
-  Channel& ch = channel(at);
-  grpc::ClientContext ctx;
-  set_deadline(ctx, timeout_ms > 0 ? timeout_ms : options_.call_timeout_ms);
-  pb::PutRequest req;
-  req.set_key(key);
-  req.set_value(value);
-  req.set_lease(lease);
-  pb::PutResponse resp;
-  grpc::Status st = ch.kv->Put(&ctx, req, &resp);
-  if (st.ok()) return resp.header().revision();
-  if (endpoint_failed(st)) rotate(at);
+namespace {
+
+Error put_error(const grpc::Status& st, const std::string& endpoint) {
   switch (st.error_code()) {
     case grpc::StatusCode::INVALID_ARGUMENT:
     case grpc::StatusCode::OUT_OF_RANGE:
@@ -190,8 +181,66 @@ Result<int64_t> Client::put(const std::string& key, const std::string& value, in
       }
       [[fallthrough]];
     default:
-      return call_error(Errc::outcome_unknown, fmt::format("put via {}", ch.endpoint), st);
+      return call_error(Errc::outcome_unknown, fmt::format("put via {}", endpoint), st);
   }
+}
+
+}  // namespace
+
+Result<int64_t> Client::put(const std::string& key, const std::string& value, int64_t lease,
+                            int timeout_ms) {
+  size_t at = current();
+  Channel& ch = channel(at);
+  grpc::ClientContext ctx;
+  set_deadline(ctx, timeout_ms > 0 ? timeout_ms : options_.call_timeout_ms);
+  pb::PutRequest req;
+  req.set_key(key);
+  req.set_value(value);
+  req.set_lease(lease);
+  pb::PutResponse resp;
+  grpc::Status st = ch.kv->Put(&ctx, req, &resp);
+  if (st.ok()) return resp.header().revision();
+  if (endpoint_failed(st)) rotate(at);
+  return put_error(st, ch.endpoint);
+}
+
+Result<Client::CasResult> Client::put_if_mod_revision(const std::string& key, const std::string& value,
+                                                      int64_t expected_mod_revision, int timeout_ms) {
+  size_t at = current();
+  Channel& ch = channel(at);
+  grpc::ClientContext ctx;
+  set_deadline(ctx, timeout_ms > 0 ? timeout_ms : options_.call_timeout_ms);
+  pb::TxnRequest req;
+  pb::Compare* cmp = req.add_compare();
+  cmp->set_key(key);
+  cmp->set_target(pb::Compare::MOD);
+  cmp->set_result(pb::Compare::EQUAL);
+  cmp->set_mod_revision(expected_mod_revision);
+  pb::PutRequest* put = req.add_success()->mutable_request_put();
+  put->set_key(key);
+  put->set_value(value);
+  req.add_failure()->mutable_request_range()->set_key(key);
+  pb::TxnResponse resp;
+  grpc::Status st = ch.kv->Txn(&ctx, req, &resp);
+  if (!st.ok()) {
+    if (endpoint_failed(st)) rotate(at);
+    return put_error(st, ch.endpoint);
+  }
+  CasResult r;
+  if (resp.succeeded()) {
+    r.written = true;
+    r.revision = resp.header().revision();
+    return r;
+  }
+  if (resp.responses_size() == 1 && resp.responses(0).has_response_range()) {
+    const auto& range = resp.responses(0).response_range();
+    if (range.kvs_size() > 0) {
+      r.exists = true;
+      r.value = range.kvs(0).value();
+      r.mod_revision = range.kvs(0).mod_revision();
+    }
+  }
+  return r;
 }
 
 Result<RangeResult> Client::range(const std::string& key, const std::string& range_end,

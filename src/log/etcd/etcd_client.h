@@ -86,6 +86,19 @@ class Client {
   // when the value is too large.
   Result<int64_t> put(const std::string& key, const std::string& value, int64_t lease = 0,
                       int timeout_ms = 0);
+  // Puts `value` at `key` only if the key's mod_revision is still
+  // `expected_mod_revision` (0: the key does not exist). Otherwise nothing is
+  // written and the key as it is now comes back. The outcome of a failed call
+  // is unknown, as for put.
+  struct CasResult {
+    bool written = false;
+    int64_t revision = 0;        // written: the revision of the put
+    bool exists = false;         // not written: the key now
+    std::string value;
+    int64_t mod_revision = 0;
+  };
+  Result<CasResult> put_if_mod_revision(const std::string& key, const std::string& value,
+                                        int64_t expected_mod_revision, int timeout_ms);
   Result<RangeResult> range(const std::string& key, const std::string& range_end,
                             RangeOptions options = {}, int timeout_ms = 0);
   Result<Ok> delete_range(const std::string& key, const std::string& range_end);

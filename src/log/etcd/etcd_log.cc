@@ -19,7 +19,10 @@ struct EtcdLog::Session {
   uint64_t from = 0;
   std::atomic<bool> stop{false};
   std::mutex mu;                                  // guards ctx, stream, probe fields
+  std::mutex write_mu;                            // one Write at a time on the stream
   std::condition_variable cv;                     // wakes the keeper on stop
+  bool paused = false;        // the watcher waits for buffer room: quiet on purpose
+  bool keeper_cancelled = false;  // the keeper found it stuck
   std::shared_ptr<grpc::ClientContext> ctx;
   grpc::ClientReaderWriter<pb::WatchRequest, pb::WatchResponse>* stream = nullptr;
   Clock::time_point last_message{};
@@ -37,14 +40,87 @@ EtcdLog::EtcdLog(std::shared_ptr<Client> client, EtcdLogOptions options)
 
 EtcdLog::~EtcdLog() { close(); }
 
+namespace {
+
+int backoff_ms(int attempt) {
+  // 50 ms doubling to 1 s, with full jitter over its upper half.
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  int cap = std::min(1000, 50 << std::min(attempt, 5));
+  return cap / 2 + std::uniform_int_distribution<int>(0, cap / 2)(rng);
+}
+
+}  // namespace
+
+// Each attempt is a compare-and-put on this node's key: "write if the key is
+// still at the revision of my last batch". An attempt whose answer was lost
+// may still land; a retry of the same batch then finds the key moved and
+// holding exactly this batch, and returns its revision. So a batch is written
+// at most once however often it is retried, and the client gets
+// outcome_unknown only when the whole deadline passes.
 Result<Position> EtcdLog::append(std::string_view batch) {
   {
     std::lock_guard lock(mu_);
     if (closed_) return Error{Errc::closed, "the log is closed"};
   }
-  auto r = client_->put(my_key_, std::string(batch), 0, options_.append_timeout_ms);
-  if (!r.ok()) return r.error();
-  return Position{static_cast<uint64_t>(r.value())};
+  const std::string value(batch);
+  const auto deadline = Clock::now() + std::chrono::milliseconds(options_.append_timeout_ms);
+  bool maybe_written = false;
+  std::string last_error = "no attempt finished in time";
+  for (int attempt = 0;; ++attempt) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) break;
+    int timeout = static_cast<int>(std::min<int64_t>(left, options_.append_attempt_timeout_ms));
+    if (!last_rev_known_) {
+      auto r = client_->range(my_key_, "", {}, timeout);
+      if (!r.ok()) {
+        last_error = r.error().message;
+      } else {
+        const auto& kvs = r.value().kvs;
+        last_rev_ = kvs.empty() ? 0 : kvs.front().mod_revision;
+        last_rev_known_ = true;
+        if (!kvs.empty() && kvs.front().value == value) {
+          return Position{static_cast<uint64_t>(kvs.front().mod_revision)};
+        }
+        continue;
+      }
+    } else {
+      auto r = client_->put_if_mod_revision(my_key_, value, last_rev_, timeout);
+      if (r.ok()) {
+        const Client::CasResult& cas = r.value();
+        if (cas.written) {
+          last_rev_ = cas.revision;
+          return Position{static_cast<uint64_t>(cas.revision)};
+        }
+        last_rev_ = cas.exists ? cas.mod_revision : 0;
+        if (cas.exists && cas.value == value) {
+          return Position{static_cast<uint64_t>(cas.mod_revision)};  // an earlier attempt landed
+        }
+        continue;  // an earlier batch of ours landed late: try on top of it
+      }
+      const Error& e = r.error();
+      if (e.code == Errc::invalid_argument || e.code == Errc::closed) return e;
+      maybe_written = maybe_written || e.code == Errc::outcome_unknown;
+      last_error = e.message;
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) break;
+    }
+    int pause = backoff_ms(attempt);
+    if (Clock::now() + std::chrono::milliseconds(pause) >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause));
+  }
+  // The batch may still land later: the next append reads the key first.
+  last_rev_known_ = false;
+  if (maybe_written) {
+    return Error{Errc::outcome_unknown,
+                 fmt::format("no answer from etcd in {} ms (last: {}); the batch may still be "
+                             "committed: retry with the same id",
+                             options_.append_timeout_ms, last_error)};
+  }
+  return Error{Errc::unavailable,
+               fmt::format("etcd did not take the batch in {} ms: {}", options_.append_timeout_ms,
+                           last_error)};
 }
 
 Result<Position> EtcdLog::head() {
@@ -138,16 +214,6 @@ Result<std::vector<Entry>> EtcdLog::read(Position from, size_t entries_max, size
   return out;
 }
 
-namespace {
-
-int backoff_ms(int attempt) {
-  // 100 ms doubling to 1 s, with full jitter over its upper half.
-  static thread_local std::mt19937 rng{std::random_device{}()};
-  int cap = std::min(1000, 100 << std::min(attempt, 4));
-  return cap / 2 + std::uniform_int_distribution<int>(0, cap / 2)(rng);
-}
-
-}  // namespace
 
 void EtcdLog::watch_loop(Session* s) {
   uint64_t next = s->from;
@@ -161,26 +227,34 @@ void EtcdLog::watch_loop(Session* s) {
     // etcd cancels the watch if this member loses its leader (a minority
     // member would otherwise keep a silent, stale watch open).
     ctx->AddMetadata("hasleader", "true");
-    std::unique_ptr<grpc::ClientReaderWriter<pb::WatchRequest, pb::WatchResponse>> stream;
     {
       std::lock_guard l(s->mu);
       if (s->stop.load()) break;
-      s->ctx = ctx;
-      stream = ch.watch->Watch(ctx.get());
-      s->stream = stream.get();
-      s->last_message = Clock::now();
-      s->probing = false;
+      s->ctx = ctx;  // from here on, stop cancels it
     }
+    std::unique_ptr<grpc::ClientReaderWriter<pb::WatchRequest, pb::WatchResponse>> stream =
+        ch.watch->Watch(ctx.get());
     pb::WatchRequest req;
     auto* create = req.mutable_create_request();
     create->set_key(prefix);
     create->set_range_end(end);
     create->set_start_revision(static_cast<int64_t>(next));
     create->set_progress_notify(true);
+    // Catch-up answers are split near etcd's request size limit, never one
+    // huge message.
+    create->set_fragment(true);
     bool write_ok;
     {
-      std::lock_guard l(s->mu);
+      std::lock_guard w(s->write_mu);
       write_ok = stream->Write(req);
+    }
+    {
+      std::lock_guard l(s->mu);
+      s->stream = stream.get();
+      s->last_message = Clock::now();
+      s->probing = false;
+      s->paused = false;
+      s->keeper_cancelled = false;
     }
     std::string why = "the stream closed";
     bool compacted = false;
@@ -217,36 +291,49 @@ void EtcdLog::watch_loop(Session* s) {
         buffer_.push_back(Entry{Position{rev}, kv.value()});
         next = rev + 1;
       }
-      auto seen = static_cast<uint64_t>(resp.header().revision());
-      if (resp.events_size() > 0) {
-        seen = std::max<uint64_t>(seen, static_cast<uint64_t>(resp.events(resp.events_size() - 1).kv().mod_revision()));
-      }
-      if (seen > seen_revision_.load()) seen_revision_.store(seen);
       cv_.notify_all();
-      // Back-pressure: stop reading while the applier is far behind.
-      cv_.wait(lock, [&] { return buffered_bytes_ < options_.buffer_bytes_max || s->stop.load(); });
+      // Back-pressure: stop reading while the applier is far behind (the
+      // keeper leaves a paused stream alone).
+      if (buffered_bytes_ >= options_.buffer_bytes_max) {
+        {
+          std::lock_guard l(s->mu);
+          s->paused = true;
+        }
+        cv_.wait(lock, [&] { return buffered_bytes_ < options_.buffer_bytes_max || s->stop.load(); });
+        std::lock_guard l(s->mu);
+        s->paused = false;
+        s->last_message = Clock::now();
+      }
       if (s->stop.load()) break;
     }
     connected_.store(false);
+    bool keeper_cancelled;
     {
       std::lock_guard l(s->mu);
       s->stream = nullptr;
-      if (!compacted) ctx->TryCancel();
+      keeper_cancelled = s->keeper_cancelled;
     }
+    // etcd keeps a cancelled watch's stream open: end the call ourselves.
+    ctx->TryCancel();
+    { std::lock_guard w(s->write_mu); }  // a keeper's Write on it has returned
     grpc::Status st = stream->Finish();
     if (compacted) {
       std::lock_guard lock(mu_);
       if (s->stop.load()) return;
       error_ = std::make_unique<Error>(Error{
           Errc::compacted,
-          fmt::format("the log was compacted up to {}; position {} is gone", compact_rev, next)});
+          fmt::format("the log was compacted up to {}; position {} is gone", compact_rev, next),
+          static_cast<uint64_t>(compact_rev)});
       cv_.notify_all();
       spdlog::warn("log watch: position {} was compacted (etcd keeps from {})", next, compact_rev);
       return;
     }
     if (s->stop.load()) break;
     reconnects_.fetch_add(1);
-    if (!st.ok()) why = describe(st);
+    if (keeper_cancelled) why = "no answer to a progress request";
+    else if (!st.ok()) why = describe(st);
+    // A member that did not answer is left; a stream etcd ended (e.g. lost
+    // leader) also moves on. Either way the next member gets the watch.
     client_->rotate(at);
     int wait = backoff_ms(attempt++);
     spdlog::warn("log watch via {} broke at {}: {}; resuming via {} in {} ms", ch.endpoint, next, why,
@@ -262,22 +349,36 @@ void EtcdLog::keeper_loop(Session* s) {
   std::unique_lock l(s->mu);
   while (!s->stop.load()) {
     s->cv.wait_for(l, tick, [&] { return s->stop.load(); });
-    if (s->stop.load() || s->stream == nullptr) continue;
+    if (s->stop.load() || s->stream == nullptr || s->paused) continue;
     auto now = Clock::now();
     if (s->probing) {
       if (now - s->probe_sent > std::chrono::milliseconds(options_.stuck_after_ms)) {
         spdlog::warn("log watch did not answer a progress request in {} ms; reconnecting",
                      options_.stuck_after_ms);
+        s->keeper_cancelled = true;
         s->ctx->TryCancel();
         s->probing = false;
       }
     } else if (now - s->last_message > std::chrono::milliseconds(options_.progress_after_ms)) {
+      auto* stream = s->stream;
+      s->probing = true;
+      s->probe_sent = now;
+      l.unlock();  // a Write may block; the watcher must not wait for it
       pb::WatchRequest req;
       req.mutable_progress_request();
-      if (s->stream->Write(req)) {
-        s->probing = true;
-        s->probe_sent = now;
+      {
+        // The watcher clears `stream`, then takes write_mu before it ends and
+        // destroys the call: holding write_mu with `stream` still current
+        // keeps the pointer alive through the Write.
+        std::lock_guard w(s->write_mu);
+        bool current;
+        {
+          std::lock_guard check(s->mu);
+          current = s->stream == stream;
+        }
+        if (current) stream->Write(req);
       }
+      l.lock();
     }
   }
 }

@@ -27,7 +27,8 @@ namespace betcore::log::etcd {
 struct EtcdLogOptions {
   std::string node_id;
   std::string cluster = "betcore";
-  int append_timeout_ms = 5'000;    // a put not answered by then: outcome_unknown
+  int append_timeout_ms = 8'000;          // no answer by then: outcome_unknown
+  int append_attempt_timeout_ms = 500;    // one compare-and-put; then another (etcd_log.cc)
   int head_timeout_ms = 2'000;      // per member, for the quorum read of the head
   size_t buffer_bytes_max = 64u << 20;  // batches read ahead of the applier
   int progress_after_ms = 500;      // a quiet watch is asked for progress after this
@@ -63,9 +64,6 @@ class EtcdLog final : public Log {
 
   uint64_t needed_from() const { return needed_from_.load(); }
   uint64_t watch_reconnects() const { return reconnects_.load(); }
-  // The store revision the watch has seen everything up to (events or
-  // progress notifications).
-  uint64_t watch_revision() const { return seen_revision_.load(); }
   bool watch_connected() const { return connected_.load(); }
   Client& client() { return *client_; }
   const Keys& keys() const { return keys_; }
@@ -81,6 +79,8 @@ class EtcdLog final : public Log {
   const EtcdLogOptions options_;
   const Keys keys_;
   const std::string my_key_;
+  int64_t last_rev_ = 0;         // submitter thread: mod_revision of my key after my last batch
+  bool last_rev_known_ = false;  // submitter thread
 
   std::mutex mu_;
   std::condition_variable cv_;          // buffer changes, errors, close
@@ -93,7 +93,6 @@ class EtcdLog final : public Log {
 
   std::atomic<uint64_t> needed_from_{1};
   std::atomic<uint64_t> reconnects_{0};
-  std::atomic<uint64_t> seen_revision_{0};
   std::atomic<bool> connected_{false};
 };
 

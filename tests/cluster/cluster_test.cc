@@ -1,0 +1,371 @@
+// Cluster drills on real processes: three etcd members (Debian's etcd-server),
+// three betcore nodes on the etcd log, and HAProxy in front with the repo's
+// config. Clients keep each request until it has a definite answer (API.md:
+// retry with the same id); afterwards every acknowledged write must be in the
+// state exactly once, the ledger must sum to zero, and every node must reach
+// the same applied index, checkpoint and digest.
+//
+// BETCORE_LEADER_KILLS=<n> (default 3) sets the etcd leader kills of the
+// leader drill; it prints the time from each kill to the first write that
+// was sent after it and acknowledged (the figure in the README).
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <random>
+#include <thread>
+
+#include "cluster/local_cluster.h"
+#include "codec/batch.h"
+#include "codec/command_codec.h"
+#include "codec/snapshot.h"
+#include "crash/bet_load.h"
+
+namespace betcore::cluster {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using crash::JsonClient;
+using crash::Reply;
+
+void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+double metric(uint16_t port, const std::string& name) {
+  tools::HttpClient http("127.0.0.1", port);
+  tools::Response r = http.request("GET", "/metrics");
+  for (size_t at = r.body.find("\n" + name + " "); at != std::string::npos;) {
+    size_t start = at + 1 + name.size() + 1;
+    return std::stod(r.body.substr(start, r.body.find('\n', start) - start));
+  }
+  return -1;
+}
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void start(ClusterOptions options = {}) {
+    cluster_ = std::make_unique<LocalCluster>(dir_.path(), std::move(options));
+    std::string why;
+    ASSERT_TRUE(cluster_->start(why)) << why;
+  }
+  LocalCluster& c() { return *cluster_; }
+
+  test::TempDir dir_{"betcore-cluster"};
+  std::unique_ptr<LocalCluster> cluster_;
+};
+
+TEST_F(ClusterTest, EveryNodeTakesWritesAndServesLinearizableReads) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  const auto& t = c().tokens();
+  JsonClient n1(c().node(0).port()), n2(c().node(1).port()), n3(c().node(2).port());
+  Reply r = n1.post("/v1/accounts", R"({"account_id":"acct-00","currency":"EUR"})", t.admin);
+  ASSERT_EQ(r.status, 201) << r.describe();
+  // A write on node 2, read at once on node 3: linearizable by default.
+  for (int i = 0; i < 20; ++i) {
+    std::string ref = "dep-" + std::to_string(i);
+    r = n2.post("/v1/deposits", fmt::format(R"({{"payment_ref":"{}","account_id":"acct-00","amount":100}})", ref),
+                t.payments);
+    ASSERT_EQ(r.status, 201) << r.describe();
+    Reply a = n3.get("/v1/accounts/acct-00", t.admin);
+    ASSERT_EQ(a.status, 200) << a.describe();
+    EXPECT_EQ(a.json.value("balance", int64_t{-1}), 100 * (i + 1)) << "node 3 missed a write node 2 acknowledged";
+    Reply w = n1.get("/v1/withdrawals/none?min_index=" + std::to_string(r.json.value("index", uint64_t{0})), t.admin);
+    EXPECT_EQ(w.status, 404) << w.describe();
+  }
+  Reply stale = n1.get("/v1/accounts/acct-00?stale=true", t.admin);
+  EXPECT_EQ(stale.status, 200) << stale.describe();
+
+  // /v1/cluster: three nodes, three etcd members, one leader.
+  Reply cl;
+  for (int i = 0; i < 50; ++i) {
+    cl = n3.get("/v1/cluster", t.admin);
+    if (cl.status == 200 && cl.json["nodes"].size() == 3) break;
+    sleep_ms(100);
+  }
+  ASSERT_EQ(cl.status, 200) << cl.describe();
+  EXPECT_EQ(cl.json["log"].value("backend", std::string()), "etcd") << cl.describe();
+  ASSERT_EQ(cl.json["nodes"].size(), 3u) << cl.describe();
+  ASSERT_EQ(cl.json["log"]["members"].size(), 3u) << cl.describe();
+  int leaders = 0;
+  for (const auto& m : cl.json["log"]["members"]) {
+    leaders += m.value("leader", false) ? 1 : 0;
+    EXPECT_TRUE(m.value("healthy", false)) << m.dump();
+    EXPECT_FALSE(m.value("learner", true)) << m.dump();
+  }
+  EXPECT_EQ(leaders, 1) << cl.describe();
+  for (int i = 0; i < 3; ++i) {
+    bool listed = false;
+    for (const auto& n : cl.json["nodes"]) {
+      listed = listed || (n.value("id", std::string()) == c().node_id(i) &&
+                          n.value("address", std::string()) == fmt::format("127.0.0.1:{}", c().node(i).port()));
+    }
+    EXPECT_TRUE(listed) << c().node_id(i) << " not listed: " << cl.describe();
+  }
+  // Through HAProxy too.
+  JsonClient lb(c().haproxy_port());
+  Reply via = lb.get("/v1/accounts/acct-00", t.admin);
+  EXPECT_EQ(via.status, 200) << via.describe();
+  std::string why;
+  EXPECT_TRUE(c().wait_converged(10'000, why)) << why;
+}
+
+TEST_F(ClusterTest, BadLogEntriesAreRefusedLoudlyAndNeverApplied) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  const auto& t = c().tokens();
+  JsonClient n1(c().node(0).port());
+  ASSERT_EQ(n1.post("/v1/accounts", R"({"account_id":"acct-00","currency":"EUR"})", t.admin).status, 201);
+
+  // A real batch that would credit 12345 cents, three ways broken.
+  codec::BatchHeader h;
+  h.node_id = "intruder";
+  h.first_seq = 1;
+  h.stamped_ms = 1;
+  std::string cmd;
+  codec::encode_command(domain::Deposit{"evil-1", "acct-00", domain::Amount{12345}}, cmd);
+  const std::string good = codec::encode_batch(h, {cmd});
+  std::string flipped = good;
+  flipped[flipped.size() - 3] ^= 0x20;  // in the command: the checksum no longer matches
+  std::string future = good;
+  future[4] = 99;  // version
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"not_a_batch", "hello, this is not a batch"}, {"checksum", flipped}, {"unknown_version", future}};
+  for (const auto& [name, bytes] : bad) {
+    fs::path f = dir_.path() / ("bad-" + name);
+    std::ofstream(f, std::ios::binary) << bytes;
+    std::string why;
+    ASSERT_TRUE(c().etcd_put("/betcore/t/log/intruder", f.string(), why)) << why;
+  }
+  // The cluster goes on: a write after them is applied everywhere.
+  Reply d = n1.post("/v1/deposits", R"({"payment_ref":"ok-1","account_id":"acct-00","amount":7})", t.payments);
+  ASSERT_EQ(d.status, 201) << d.describe();
+  std::string why;
+  ASSERT_TRUE(c().wait_converged(10'000, why)) << why;
+  for (int i = 0; i < c().nodes(); ++i) {
+    EXPECT_EQ(metric(c().node(i).port(), "betcore_batches_refused_total"), 3.0) << c().node_id(i);
+    const std::string log = c().node(i).last_log();
+    for (const auto& [name, bytes] : bad) {
+      EXPECT_NE(log.find(name), std::string::npos) << c().node_id(i) << " did not say " << name << ":\n" << log;
+    }
+    JsonClient n(c().node(i).port());
+    Reply a = n.get("/v1/accounts/acct-00", t.admin);
+    EXPECT_EQ(a.json.value("balance", int64_t{-1}), 7) << c().node_id(i) << " applied a bad entry: " << a.describe();
+  }
+}
+
+// Load through HAProxy with one node killed and restarted, then the checks.
+TEST_F(ClusterTest, NodeKilledUnderLoadLosesNothingAndCatchesUp) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_NO_FATAL_FAILURE(crash::set_up_book(c().api_port(), c().tokens()));
+  crash::Load load(std::random_device{}(), c().api_port(), c().tokens());
+  load.start();
+  sleep_ms(1'500);
+  c().node(1).kill9();
+  sleep_ms(2'000);
+  std::string why;
+  ASSERT_TRUE(c().start_node(1, why)) << why;
+  sleep_ms(1'500);
+  load.finish();
+  const std::vector<crash::Op> ops = load.ops();
+  size_t acked = crash::expect_definite_answers(ops, "node kill");
+  EXPECT_GT(acked, 100u) << "too little load to prove anything";
+  ASSERT_TRUE(c().wait_converged(30'000, why)) << why;
+  crash::expect_state_matches(c().api_port(), c().tokens(), ops);
+  EXPECT_NE(c().node(1).last_log().find("catching up from index"), std::string::npos) << c().node(1).last_log();
+}
+
+TEST_F(ClusterTest, EtcdLeaderKilledUnderLoadLosesNothing) {
+  const int kills = static_cast<int>(crash::env_u64("BETCORE_LEADER_KILLS", 3));
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_NO_FATAL_FAILURE(crash::set_up_book(c().api_port(), c().tokens()));
+  crash::Load load(std::random_device{}(), c().api_port(), c().tokens());
+  load.start();
+  std::vector<Clock::time_point> killed_at;
+  std::vector<int> victims;
+  for (int k = 0; k < kills; ++k) {
+    sleep_ms(1'500);
+    int leader = c().etcd_leader();
+    ASSERT_GE(leader, 0) << "no etcd leader before kill " << k;
+    c().kill_etcd(leader);
+    killed_at.push_back(Clock::now());
+    victims.push_back(leader);
+    sleep_ms(3'000);
+    std::string why;
+    ASSERT_TRUE(c().start_etcd(leader, why)) << why;
+  }
+  sleep_ms(1'500);
+  load.finish();
+  const std::vector<crash::Op> ops = load.ops();
+  size_t acked = crash::expect_definite_answers(ops, "etcd leader kill");
+  EXPECT_GT(acked, 100u) << "too little load to prove anything";
+
+  // Recovery: from each kill to the first acknowledged write sent after it.
+  std::vector<double> recoveries;
+  for (size_t k = 0; k < killed_at.size(); ++k) {
+    Clock::time_point first = Clock::time_point::max();
+    for (const crash::Op& op : ops) {
+      if (op.acked() && op.sent_at > killed_at[k] && op.answered_at < first) first = op.answered_at;
+    }
+    ASSERT_NE(first, Clock::time_point::max()) << "no write was acknowledged after kill " << k;
+    recoveries.push_back(std::chrono::duration<double>(first - killed_at[k]).count());
+    std::printf("etcd leader kill %zu (etcd-%d): first write sent after it acknowledged %.3f s later\n", k + 1,
+                victims[k] + 1, recoveries.back());
+  }
+  std::sort(recoveries.begin(), recoveries.end());
+  std::printf("etcd leader kills: %zu, first write after a kill: median %.3f s, worst %.3f s\n", recoveries.size(),
+              recoveries[recoveries.size() / 2], recoveries.back());
+  std::map<std::string, size_t> answers;
+  for (const crash::Op& op : ops) {
+    for (const std::string& a : op.indefinite_answers) ++answers[a];
+  }
+  for (const auto& [a, n] : answers) std::printf("  retried after: %zux %s\n", n, a.c_str());
+
+  std::string why;
+  ASSERT_TRUE(c().wait_converged(30'000, why)) << why;
+  crash::expect_state_matches(c().api_port(), c().tokens(), ops);
+}
+
+TEST_F(ClusterTest, WipedNodeBootstrapsFromAPeerSnapshotAfterCompaction) {
+  ClusterOptions o;
+  o.node_args = {"--checkpoint-every-commands", "200"};
+  ASSERT_NO_FATAL_FAILURE(start(o));
+  ASSERT_NO_FATAL_FAILURE(crash::set_up_book(c().api_port(), c().tokens()));
+  crash::Load load(std::random_device{}(), c().api_port(), c().tokens());
+  load.start();
+  // Snapshots everywhere, then a compaction by the lowest node.
+  auto deadline = Clock::now() + std::chrono::seconds(60);
+  while (metric(c().node(0).port(), "betcore_log_compactions_total") < 1 && Clock::now() < deadline) sleep_ms(200);
+  ASSERT_GE(metric(c().node(0).port(), "betcore_log_compactions_total"), 1) << c().node(0).last_log();
+
+  // Node 3 leaves and loses its disk; the others compact past everything it had.
+  test::ExitStatus stopped = c().node(2).stop();
+  EXPECT_TRUE(stopped.success()) << stopped.describe();
+  double before = metric(c().node(0).port(), "betcore_log_compactions_total");
+  fs::remove_all(c().node_data(2));
+  deadline = Clock::now() + std::chrono::seconds(60);
+  while (metric(c().node(0).port(), "betcore_log_compactions_total") < before + 1 && Clock::now() < deadline) {
+    sleep_ms(200);
+  }
+  ASSERT_GE(metric(c().node(0).port(), "betcore_log_compactions_total"), before + 1);
+
+  std::string why;
+  ASSERT_TRUE(c().start_node(2, why)) << why;
+  const std::string log = c().node(2).last_log();
+  EXPECT_NE(log.find("was compacted"), std::string::npos) << log;
+  EXPECT_NE(log.find("bootstrap: loaded the snapshot at index"), std::string::npos) << log;
+  sleep_ms(1'000);
+  load.finish();
+  const std::vector<crash::Op> ops = load.ops();
+  crash::expect_definite_answers(ops, "wiped node");
+  ASSERT_TRUE(c().wait_converged(30'000, why)) << why;
+  crash::expect_state_matches(c().node(2).port(), c().tokens(), ops);
+}
+
+// A replica whose state silently differs (here: a snapshot doctored with the
+// real codec, so its checksum is good) is caught at the next checkpoint: every
+// node raises the alert, and the one that disagrees with the majority stops
+// taking writes while the others go on.
+TEST_F(ClusterTest, ANodeThatDisagreesWithTheMajorityStopsTakingWrites) {
+  ClusterOptions o;
+  o.node_args = {"--checkpoint-every-commands", "100"};
+  ASSERT_NO_FATAL_FAILURE(start(o));
+  ASSERT_NO_FATAL_FAILURE(crash::set_up_book(c().api_port(), c().tokens()));
+  const auto& t = c().tokens();
+  JsonClient lb(c().api_port());
+  auto deposits = [&](const std::string& prefix, int n) {
+    for (int i = 0; i < n; ++i) {
+      Reply r = lb.post_until_definite(
+          "/v1/deposits", fmt::format(R"({{"payment_ref":"{}-{}","account_id":"acct-01","amount":1}})", prefix, i),
+          t.payments, 10'000, nullptr);
+      ASSERT_EQ(r.status, 201) << r.describe();
+    }
+  };
+  ASSERT_NO_FATAL_FAILURE(deposits("a", 150));
+  std::string why;
+  ASSERT_TRUE(c().wait_converged(20'000, why)) << why;
+
+  // Node 3 stops; its newest snapshot gets another event name, sealed anew.
+  ASSERT_TRUE(c().node(2).stop().success());
+  fs::path newest;
+  for (const auto& e : fs::directory_iterator(c().node_data(2) / "snapshots")) {
+    if (e.path().extension() == ".bcs" && e.path() > newest) newest = e.path();
+  }
+  ASSERT_FALSE(newest.empty()) << "node 3 wrote no snapshot";
+  std::string bytes = [&] {
+    std::ifstream in(newest, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }();
+  codec::OpenedSnapshot opened = codec::open_snapshot(bytes);
+  ASSERT_TRUE(opened.error.empty()) << opened.error;
+  codec::DecodedState decoded = codec::decode_state(opened.encoded_state);
+  ASSERT_TRUE(decoded.state) << decoded.error;
+  ASSERT_FALSE(decoded.state->events.empty());
+  decoded.state->events[0].name += " (changed)";
+  std::ofstream(newest, std::ios::binary | std::ios::trunc)
+      << codec::seal_snapshot(codec::encode_state(*decoded.state), opened.applied_index);
+
+  ASSERT_TRUE(c().start_node(2, why)) << why;
+  ASSERT_NO_FATAL_FAILURE(deposits("b", 150));  // crosses the next checkpoint
+
+  // Node 3 says it is divergent and refuses writes; the alert is everywhere.
+  JsonClient n3(c().node(2).port()), n1(c().node(0).port());
+  Reply ready;
+  auto deadline = Clock::now() + std::chrono::seconds(20);
+  do {
+    sleep_ms(200);
+    ready = n3.get("/health/ready", "");
+  } while (ready.status == 200 && Clock::now() < deadline);
+  EXPECT_EQ(ready.status, 503) << ready.describe();
+  EXPECT_NE(ready.body.find("divergent"), std::string::npos) << ready.describe();
+  Reply refused = n3.post("/v1/deposits", R"({"payment_ref":"c-1","account_id":"acct-01","amount":1})", t.payments);
+  EXPECT_EQ(refused.status, 503) << refused.describe();
+  Reply alerts;
+  deadline = Clock::now() + std::chrono::seconds(10);
+  do {
+    alerts = n1.get("/v1/alerts", t.admin);
+    if (alerts.body.find("state_divergence") != std::string::npos) break;
+    sleep_ms(200);
+  } while (Clock::now() < deadline);
+  EXPECT_NE(alerts.body.find("state_divergence"), std::string::npos) << alerts.describe();
+  Reply n1ready = n1.get("/health/ready", "");
+  EXPECT_EQ(n1ready.status, 200) << n1ready.describe();
+  // The majority goes on, through HAProxy.
+  ASSERT_NO_FATAL_FAILURE(deposits("d", 20));
+  EXPECT_GE(metric(c().node(0).port(), "betcore_divergences_total"), 1);
+  EXPECT_EQ(metric(c().node(2).port(), "betcore_divergent"), 1);
+  EXPECT_EQ(metric(c().node(0).port(), "betcore_divergent"), 0);
+}
+
+TEST_F(ClusterTest, RollingRestartsOfEveryNodeAndEveryEtcdMemberLoseNothing) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_NO_FATAL_FAILURE(crash::set_up_book(c().api_port(), c().tokens()));
+  crash::Load load(std::random_device{}(), c().api_port(), c().tokens());
+  load.start();
+  std::string why;
+  for (int i = 0; i < c().nodes(); ++i) {
+    sleep_ms(700);
+    test::ExitStatus stopped = c().node(i).stop();
+    EXPECT_TRUE(stopped.success()) << c().node_id(i) << ": " << stopped.describe();
+    ASSERT_TRUE(c().start_node(i, why)) << why;
+  }
+  for (int i = 0; i < c().etcd_members(); ++i) {
+    sleep_ms(700);
+    c().kill_etcd(i);  // etcd has no graceful stop worth waiting for; a crash is the harder case
+    ASSERT_TRUE(c().start_etcd(i, why)) << why;
+  }
+  sleep_ms(1'000);
+  load.finish();
+  const std::vector<crash::Op> ops = load.ops();
+  size_t acked = crash::expect_definite_answers(ops, "rolling restarts");
+  EXPECT_GT(acked, 100u);
+  ASSERT_TRUE(c().wait_converged(30'000, why)) << why;
+  crash::expect_state_matches(c().api_port(), c().tokens(), ops);
+}
+
+}  // namespace
+}  // namespace betcore::cluster

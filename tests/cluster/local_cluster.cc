@@ -1,0 +1,296 @@
+#include "cluster/local_cluster.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "log/etcd/etcd_client.h"
+
+#ifndef BETCORE_SOURCE_DIR
+#error "BETCORE_SOURCE_DIR must be defined (tests/cluster/CMakeLists.txt)"
+#endif
+
+namespace betcore::cluster {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string first_existing(std::initializer_list<const char*> paths) {
+  for (const char* p : paths) {
+    if (access(p, X_OK) == 0) return p;
+  }
+  return "";
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void replace_all(std::string& s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+    s.replace(at, from.size(), to);
+  }
+}
+
+}  // namespace
+
+std::string etcd_binary() { return first_existing({"/usr/bin/etcd", "/usr/local/bin/etcd"}); }
+std::string haproxy_binary() { return first_existing({"/usr/sbin/haproxy", "/usr/local/sbin/haproxy"}); }
+
+LocalCluster::LocalCluster(fs::path root, ClusterOptions options)
+    : root_(std::move(root)), options_(std::move(options)) {
+  tokens_ = test::write_tokens_file(root_, [] {
+    std::vector<std::string> ids;
+    for (int i = 0; i < 50; ++i) ids.push_back(fmt::format("acct-{:02}", i));
+    return ids;
+  }());
+  for (int i = 0; i < options_.etcd_members; ++i) {
+    Etcd e;
+    e.name = "etcd-" + std::to_string(i + 1);
+    e.client_port = test::free_port();
+    e.peer_port = test::free_port();
+    e.dir = root_ / e.name;
+    etcd_.push_back(std::move(e));
+  }
+  for (int i = 0; i < options_.nodes; ++i) {
+    crash::NodeConfig c;
+    c.data_dir = node_data(i);
+    c.tokens_file = tokens_.file;
+    c.logs_dir = root_ / ("node-" + std::to_string(i + 1) + "-logs");
+    c.extra_args = options_.node_args;
+    c.ready_timeout_ms = 60'000;
+    nodes_.push_back(std::make_unique<crash::NodeRunner>(c));
+  }
+}
+
+LocalCluster::~LocalCluster() {
+  haproxy_.stop(2'000);
+  for (auto& n : nodes_) {
+    if (n->running()) n->kill9();
+  }
+  for (auto& e : etcd_) e.process.stop(2'000);
+}
+
+fs::path LocalCluster::node_data(int i) const { return root_ / ("node-" + std::to_string(i + 1)); }
+
+std::string LocalCluster::etcd_endpoints() const {
+  std::string out;
+  for (const Etcd& e : etcd_) out += (out.empty() ? "" : ",") + fmt::format("127.0.0.1:{}", e.client_port);
+  return out;
+}
+
+std::string LocalCluster::log_url() const { return "etcd://" + etcd_endpoints() + "/" + options_.name; }
+
+bool LocalCluster::spawn_etcd(int i, bool initial, std::string& why) {
+  Etcd& e = etcd_[static_cast<size_t>(i)];
+  std::string initial_cluster;
+  for (const Etcd& o : etcd_) {
+    initial_cluster += (initial_cluster.empty() ? "" : ",") + fmt::format("{}=http://127.0.0.1:{}", o.name, o.peer_port);
+  }
+  test::SpawnOptions so;
+  so.program = etcd_binary();
+  if (so.program.empty()) {
+    why = "etcd is not installed (Debian package etcd-server; scripts/install-deps.sh installs it)";
+    return false;
+  }
+  so.args = {"--name", e.name, "--data-dir", e.dir.string(),
+             "--listen-client-urls", fmt::format("http://127.0.0.1:{}", e.client_port),
+             "--advertise-client-urls", fmt::format("http://127.0.0.1:{}", e.client_port),
+             "--listen-peer-urls", fmt::format("http://127.0.0.1:{}", e.peer_port),
+             "--initial-advertise-peer-urls", fmt::format("http://127.0.0.1:{}", e.peer_port),
+             "--initial-cluster", initial_cluster,
+             "--initial-cluster-state", initial ? "new" : "existing",
+             "--initial-cluster-token", "betcore-test",
+             "--max-request-bytes", "8388608", "--quota-backend-bytes", "8589934592",
+             "--auto-compaction-retention", "0", "--logger", "zap", "--log-outputs", "stderr"};
+  so.log_path = (root_ / fmt::format("{}-run{}.log", e.name, e.runs++)).string();
+  e.process = test::Process::spawn(so);
+  if (!e.process.started()) {
+    why = "cannot start etcd: " + e.process.spawn_error();
+    return false;
+  }
+  return true;
+}
+
+bool LocalCluster::start(std::string& why) {
+  for (int i = 0; i < etcd_members(); ++i) {
+    if (!spawn_etcd(i, true, why)) return false;
+  }
+  // Healthy: a quorum read answers.
+  log::etcd::Client client(log::etcd::ClientOptions{[&] {
+    std::vector<std::string> eps;
+    for (const Etcd& e : etcd_) eps.push_back(fmt::format("127.0.0.1:{}", e.client_port));
+    return eps;
+  }()});
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    auto r = client.range("health", "", {}, 1000);
+    if (r.ok()) break;
+    if (Clock::now() > deadline) {
+      why = "etcd did not become healthy in 30 s: " + r.error().message + "\n" + etcd_[0].process.read_log();
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  for (int i = 0; i < nodes(); ++i) {
+    if (!start_node(i, why)) return false;
+  }
+  if (options_.haproxy && !start_haproxy(why)) return false;
+  return true;
+}
+
+bool LocalCluster::start_node(int i, std::string& why) {
+  crash::NodeRunner& n = node(i);
+  return n.start(why, {"--log", log_url(), "--node-id", node_id(i), "--advertise",
+                       fmt::format("127.0.0.1:{}", n.port())});
+}
+
+void LocalCluster::kill_etcd(int i) {
+  Etcd& e = etcd_[static_cast<size_t>(i)];
+  e.process.kill(SIGKILL);
+  e.process.wait(10'000);
+}
+
+bool LocalCluster::etcd_running(int i) { return etcd_[static_cast<size_t>(i)].process.running(); }
+
+bool LocalCluster::start_etcd(int i, std::string& why) {
+  if (!spawn_etcd(i, false, why)) return false;
+  Etcd& e = etcd_[static_cast<size_t>(i)];
+  log::etcd::Client client(log::etcd::ClientOptions{{fmt::format("127.0.0.1:{}", e.client_port)}});
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    auto m = client.members(500);
+    if (m.ok()) {
+      for (const auto& mem : m.value()) {
+        if (mem.name == e.name && mem.healthy) return true;
+      }
+    }
+    if (!e.process.running() || Clock::now() > deadline) {
+      why = e.name + " did not come back healthy:\n" + e.process.read_log();
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+int LocalCluster::etcd_leader() {
+  for (int i = 0; i < etcd_members(); ++i) {
+    if (!etcd_running(i)) continue;
+    log::etcd::Client client(
+        log::etcd::ClientOptions{{fmt::format("127.0.0.1:{}", etcd_[static_cast<size_t>(i)].client_port)}});
+    auto m = client.members(500);
+    if (!m.ok()) continue;
+    for (const auto& mem : m.value()) {
+      if (!mem.leader) continue;
+      for (int j = 0; j < etcd_members(); ++j) {
+        if (etcd_[static_cast<size_t>(j)].name == mem.name) return j;
+      }
+    }
+  }
+  return -1;
+}
+
+bool LocalCluster::etcd_put(const std::string& key, const std::string& value_file, std::string& why) {
+  std::string cmd = fmt::format("ETCDCTL_API=3 etcdctl --endpoints {} put '{}' < '{}' > '{}' 2>&1",
+                                etcd_endpoints(), key, value_file, (root_ / "etcdctl.out").string());
+  int rc = std::system(cmd.c_str());
+  if (rc != 0) {
+    why = "etcdctl put failed: " + read_file(root_ / "etcdctl.out");
+    return false;
+  }
+  return true;
+}
+
+bool LocalCluster::start_haproxy(std::string& why) {
+  std::string binary = haproxy_binary();
+  if (binary.empty()) {
+    why = "HAProxy is not installed (Debian package haproxy; scripts/install-deps.sh installs it)";
+    return false;
+  }
+  fs::path tmpl = fs::path(BETCORE_SOURCE_DIR) / "deploy" / "haproxy" / "betcore.cfg.in";
+  std::string cfg = read_file(tmpl);
+  if (cfg.empty()) {
+    why = "cannot read " + tmpl.string();
+    return false;
+  }
+  haproxy_port_ = test::free_port();
+  haproxy_stats_port_ = test::free_port();
+  std::string servers;
+  for (int i = 0; i < nodes(); ++i) {
+    servers += fmt::format("    server {} 127.0.0.1:{}\n", node_id(i), node(i).port());
+  }
+  // Placeholders are filled on configuration lines only (comments name them).
+  std::string filled;
+  std::istringstream lines(cfg);
+  for (std::string line; std::getline(lines, line);) {
+    size_t first = line.find_first_not_of(" \t");
+    if (first != std::string::npos && line[first] != '#') {
+      if (line.substr(first) == "@SERVERS@") {
+        filled += servers;
+        continue;
+      }
+      replace_all(line, "@LISTEN@", fmt::format("127.0.0.1:{}", haproxy_port_));
+      replace_all(line, "@STATS@", fmt::format("127.0.0.1:{}", haproxy_stats_port_));
+    }
+    filled += line + "\n";
+  }
+  cfg = std::move(filled);
+  fs::path cfg_path = root_ / "haproxy.cfg";
+  std::ofstream(cfg_path) << cfg;
+  test::SpawnOptions so;
+  so.program = binary;
+  so.args = {"-db", "-f", cfg_path.string()};
+  so.log_path = (root_ / "haproxy.log").string();
+  haproxy_ = test::Process::spawn(so);
+  if (!haproxy_.started()) {
+    why = "cannot start HAProxy: " + haproxy_.spawn_error();
+    return false;
+  }
+  std::string last;
+  if (!test::wait_http_ready("127.0.0.1", haproxy_port_, "/health/ready", 30'000, &haproxy_, &last)) {
+    why = "HAProxy did not answer /health/ready: " + last + "\n" + haproxy_.read_log() + "\nconfig:\n" + cfg;
+    return false;
+  }
+  return true;
+}
+
+bool LocalCluster::wait_converged(int timeout_ms, std::string& why) {
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    std::map<std::string, std::vector<std::string>> states;  // "applied checkpoint digest" -> nodes
+    bool all_answered = true;
+    std::string answers;
+    for (int i = 0; i < nodes(); ++i) {
+      if (!node(i).running()) continue;
+      crash::JsonClient c(node(i).port(), 5'000);
+      crash::Reply r = c.get("/v1/cluster", tokens_.admin);
+      answers += node_id(i) + ": " + r.describe().substr(0, 400) + "\n";
+      if (r.status != 200) {
+        all_answered = false;
+        continue;
+      }
+      std::string key = fmt::format("applied {} checkpoint {} digest {}",
+                                    r.json.value("applied_index", uint64_t{0}),
+                                    r.json.value("checkpoint", uint64_t{0}),
+                                    r.json.value("state_digest", std::string()));
+      states[key].push_back(node_id(i));
+    }
+    if (all_answered && states.size() == 1) return true;
+    if (Clock::now() > deadline) {
+      why = "the nodes did not converge:\n" + answers;
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+}  // namespace betcore::cluster

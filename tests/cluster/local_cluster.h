@@ -1,0 +1,97 @@
+// A real local cluster for tests: etcd members (/usr/bin/etcd, Debian's
+// etcd-server), betcore nodes on the etcd log, and HAProxy (/usr/sbin/haproxy)
+// in front of them with the repo's config (deploy/haproxy/betcore.cfg.in).
+// Every process has its own data directory and log file under `root`, and
+// its own free ports. Thread: the test's main thread only (children get
+// SIGKILL when the thread that spawned them dies).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crash/crash_node.h"
+#include "support/support.h"
+
+namespace betcore::cluster {
+
+namespace fs = std::filesystem;
+
+struct ClusterOptions {
+  int etcd_members = 3;
+  int nodes = 3;
+  bool haproxy = true;
+  std::string name = "t";                      // the betcore cluster name in etcd keys
+  std::vector<std::string> node_args;          // on every node, e.g. --checkpoint-every-commands
+};
+
+class LocalCluster {
+ public:
+  LocalCluster(fs::path root, ClusterOptions options);
+  ~LocalCluster();
+
+  // etcd, then the nodes, then HAProxy; each waited for. False with `why`.
+  bool start(std::string& why);
+
+  // --- etcd ---
+  int etcd_members() const { return static_cast<int>(etcd_.size()); }
+  void kill_etcd(int i);                    // SIGKILL
+  bool start_etcd(int i, std::string& why);  // restart on its data directory
+  bool etcd_running(int i);
+  // The index of the member that leads now, or -1 (asks every live member).
+  int etcd_leader();
+  // "etcd://127.0.0.1:p1,127.0.0.1:p2,.../name"
+  std::string log_url() const;
+  std::string etcd_endpoints() const;  // "127.0.0.1:p1,127.0.0.1:p2,..."
+  // Writes `value` at `key` with etcdctl (bypassing betcore). False with `why`.
+  bool etcd_put(const std::string& key, const std::string& value_file, std::string& why);
+
+  // --- betcore nodes ---
+  int nodes() const { return static_cast<int>(nodes_.size()); }
+  crash::NodeRunner& node(int i) { return *nodes_[static_cast<size_t>(i)]; }
+  std::string node_id(int i) const { return "node-" + std::to_string(i + 1); }
+  bool start_node(int i, std::string& why);
+  fs::path node_data(int i) const;
+
+  // --- HAProxy ---
+  uint16_t haproxy_port() const { return haproxy_port_; }
+  // The API port clients use: HAProxy's, or node 0's without HAProxy.
+  uint16_t api_port() { return options_.haproxy ? haproxy_port_ : node(0).port(); }
+
+  const test::TestTokens& tokens() const { return tokens_; }
+  const fs::path& root() const { return root_; }
+
+  // Waits until every running node reports the same applied index as the
+  // others, with the same checkpoint index and digest (via /v1/cluster of
+  // each). False with `why` after `timeout_ms`.
+  bool wait_converged(int timeout_ms, std::string& why);
+
+ private:
+  struct Etcd {
+    std::string name;
+    uint16_t client_port = 0;
+    uint16_t peer_port = 0;
+    fs::path dir;
+    test::Process process;
+    int runs = 0;
+  };
+  bool spawn_etcd(int i, bool initial, std::string& why);
+  bool start_haproxy(std::string& why);
+
+  fs::path root_;
+  ClusterOptions options_;
+  test::TestTokens tokens_;
+  std::vector<Etcd> etcd_;
+  std::vector<std::unique_ptr<crash::NodeRunner>> nodes_;
+  uint16_t haproxy_port_ = 0;
+  uint16_t haproxy_stats_port_ = 0;
+  test::Process haproxy_;
+};
+
+// The etcd and HAProxy binaries this harness runs; empty when missing.
+std::string etcd_binary();
+std::string haproxy_binary();
+
+}  // namespace betcore::cluster
