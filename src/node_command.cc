@@ -148,6 +148,10 @@ void add_node_command(CLI::App& root) {
   cmd->add_option("--tokens", flags->tokens_file, "Tokens file: '<role> <token> [<account_id>]' per line")->required();
   cmd->add_option("--log", flags->log_url, "etcd://HOST:PORT,HOST:PORT,.../CLUSTER: join a cluster on this etcd log (default: the embedded file log in --data)");
   cmd->add_option("--node-id", flags->node.node_id, "This node's id")->capture_default_str();
+  cmd->add_option("--etcd-defrag-min-free-bytes", flags->node.etcd_defrag_min_free_bytes,
+                  "Cluster: after a compaction, defragment (one at a time) the etcd members "
+                  "whose file holds this much free space")
+      ->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--advertise", flags->node.advertise_address, "HOST:PORT peers use to reach this node (default: --listen)");
   cmd->add_option("--http-threads", flags->http_threads, "HTTP I/O threads")->capture_default_str()->check(CLI::Range(1, 64));
   cmd->add_option("--body-bytes-max", flags->body_bytes_max, "Largest request body (413 above)")->capture_default_str();

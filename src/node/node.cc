@@ -159,6 +159,7 @@ void Node::start() {
     ClusterMemberOptions co;
     co.node_id = options_.node_id;
     co.address = options_.advertise_address;
+    co.defrag_free_bytes_min = options_.etcd_defrag_min_free_bytes;
     ClusterMemberSources src;
     src.applied = [this] { return applier_->applied(); };
     src.checkpoints = [this] { return applier_->recent_checkpoints(); };

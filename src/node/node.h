@@ -40,6 +40,7 @@ struct NodeOptions {
   // "etcd://HOST:PORT,HOST:PORT/CLUSTER".
   std::string log_url;
   int log_connect_timeout_ms = 60'000;  // waiting for etcd at start
+  int64_t etcd_defrag_min_free_bytes = 64ll << 20;  // defragment a member with this much free
   // Fetches a peer's newest snapshot file (cluster bootstrap): true with
   // `body` set, or false with `error`. Set by the command line (HTTP).
   std::function<bool(const std::string& address, std::string& body, std::string& error)>

@@ -230,7 +230,7 @@ TEST_F(ClusterTest, EtcdLeaderKilledUnderLoadLosesNothing) {
 
 TEST_F(ClusterTest, WipedNodeBootstrapsFromAPeerSnapshotAfterCompaction) {
   ClusterOptions o;
-  o.node_args = {"--checkpoint-every-commands", "200"};
+  o.node_args = {"--checkpoint-every-commands", "200", "--etcd-defrag-min-free-bytes", "1"};
   ASSERT_NO_FATAL_FAILURE(start(o));
   ASSERT_NO_FATAL_FAILURE(crash::set_up_book(c().api_port(), c().tokens()));
   crash::Load load(std::random_device{}(), c().api_port(), c().tokens());
@@ -262,6 +262,14 @@ TEST_F(ClusterTest, WipedNodeBootstrapsFromAPeerSnapshotAfterCompaction) {
   crash::expect_definite_answers(ops, "wiped node");
   ASSERT_TRUE(c().wait_converged(30'000, why)) << why;
   crash::expect_state_matches(c().node(2).port(), c().tokens(), ops);
+
+  // After its compactions node 1 (the lowest id) defragmented every etcd
+  // member, one at a time.
+  EXPECT_GE(metric(c().node(0).port(), "betcore_etcd_defragmentations_total"), 3);
+  const std::string log1 = c().node(0).last_log();
+  for (int i = 1; i <= c().etcd_members(); ++i) {
+    EXPECT_NE(log1.find(fmt::format("defragmented etcd member etcd-{}", i)), std::string::npos) << log1;
+  }
 }
 
 // A replica whose state silently differs (here: a snapshot doctored with the
