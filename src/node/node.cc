@@ -122,15 +122,18 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
     Node* n = node.get();
     node->applier_->set_compacted_handler([n](const log::Error& why) { return n->bootstrap(why); });
     uint64_t target = recovered_head.value().value;
-    uint64_t commands_before = node->applier_->applied();
-    spdlog::info("catching up from index {} to the log head {}", commands_before, target);
+    spdlog::info("catching up from index {} to the log head {}", node->applier_->applied(), target);
     node->applier_->catch_up(target, INT32_MAX, [n, target] {
       spdlog::info("catching up: applied index {} of {}", n->applier_->applied(), target);
     });
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  spdlog::info("replayed {} commands up to index {} in {:.3f} s ({:.0f} commands/s)", replayed,
-               node->applier_->applied(), secs, secs > 0 ? replayed / secs : 0.0);
+  if (node->etcd_ == nullptr) {
+    spdlog::info("replayed {} commands up to index {} in {:.3f} s ({:.0f} commands/s)", replayed,
+                 node->applier_->applied(), secs, secs > 0 ? replayed / secs : 0.0);
+  } else {
+    spdlog::info("caught up to index {} in {:.3f} s", node->applier_->applied(), secs);
+  }
 
   SubmitterOptions so;
   so.node_id = o.node_id;
