@@ -205,7 +205,9 @@ struct Api::Call {
 };
 
 Api::Api(node::Node& node, const Tokens& tokens, ops::Registry& metrics)
-    : node_(node), tokens_(tokens), metrics_(metrics), worker_(std::make_unique<Worker>()) {
+    : node_(node), tokens_(tokens), metrics_(metrics),
+      cluster_worker_(std::make_unique<Worker>()),
+      snapshot_worker_(std::make_unique<Worker>()) {
   for (size_t r = 0; r < route_metrics_.size(); ++r) {
     auto m = std::make_unique<RouteMetrics>();
     ops::Labels route{{"route", route_name(static_cast<Route>(r))}};
@@ -220,6 +222,10 @@ Api::Api(node::Node& node, const Tokens& tokens, ops::Registry& metrics)
     route_metrics_[r] = std::move(m);
   }
 }
+
+// Requests that wait on etcd (/v1/cluster) or the disk (/v1/snapshot) each
+// have a worker thread and at most this many waiting: beyond, 503 at once.
+constexpr size_t kWorkerTasksMax = 16;
 
 struct Api::Worker {
   std::mutex mu;
@@ -254,17 +260,19 @@ struct Api::Worker {
 
 Api::~Api() = default;
 
-void Api::off_io_thread(std::function<void()> fn) {
+bool Api::off_io_thread(Worker& worker, std::function<void()> fn) {
   {
-    std::lock_guard lock(worker_->mu);
-    worker_->tasks.push_back(std::move(fn));
+    std::lock_guard lock(worker.mu);
+    if (worker.tasks.size() >= kWorkerTasksMax) return false;
+    worker.tasks.push_back(std::move(fn));
   }
-  worker_->cv.notify_one();
+  worker.cv.notify_one();
+  return true;
 }
 
 void Api::cluster(Call& call) {
   auto shared = std::make_shared<Call>(std::move(call));
-  off_io_thread([this, shared] {
+  bool queued = off_io_thread(*cluster_worker_, [this, shared] {
     node::NodeStatus st = node_.status();
     node::ClusterView view = node_.cluster_view();
     const std::string& node_id = node_.options().node_id;
@@ -331,11 +339,15 @@ void Api::cluster(Call& call) {
     w.end_object();
     shared->answer.send(json_response(200, std::move(body)));
   });
+  if (!queued) {
+    shared->answer.send(with_retry_after(
+        error(503, "unavailable", "too many /v1/cluster requests are waiting on etcd; retry"), 1));
+  }
 }
 
 void Api::snapshot(Call& call) {
   auto shared = std::make_shared<Call>(std::move(call));
-  off_io_thread([this, shared] {
+  bool queued = off_io_thread(*snapshot_worker_, [this, shared] {
     http::Response r;
     uint64_t index = 0;
     std::string error_text;
@@ -348,6 +360,10 @@ void Api::snapshot(Call& call) {
     r.headers.emplace_back("X-Betcore-Snapshot-Index", std::to_string(index));
     shared->answer.send(std::move(r));
   });
+  if (!queued) {
+    shared->answer.send(with_retry_after(
+        error(503, "unavailable", "too many snapshot downloads are waiting; retry"), 5));
+  }
 }
 
 void Api::handle(http::Request&& request, http::Responder responder) {

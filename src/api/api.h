@@ -45,16 +45,18 @@ class Api {
   void stream(Call& call);
   void cluster(Call& call);
   void snapshot(Call& call);
-  // Runs fn on the API's worker thread: for handlers that wait on etcd or the
-  // disk, which must never block an HTTP I/O thread.
-  void off_io_thread(std::function<void()> fn);
   struct Worker;
+  // Runs fn on a worker thread: for handlers that wait on etcd or the disk,
+  // which must never block an HTTP I/O thread. False (fn not run) when too
+  // many tasks wait already.
+  static bool off_io_thread(Worker& worker, std::function<void()> fn);
 
   node::Node& node_;
   const Tokens& tokens_;
   ops::Registry& metrics_;
   std::array<std::unique_ptr<RouteMetrics>, static_cast<size_t>(Route::count_)> route_metrics_;
-  std::unique_ptr<Worker> worker_;
+  std::unique_ptr<Worker> cluster_worker_;
+  std::unique_ptr<Worker> snapshot_worker_;
 };
 
 }  // namespace betcore::api

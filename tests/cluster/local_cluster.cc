@@ -7,6 +7,7 @@
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -53,14 +54,8 @@ LocalCluster::LocalCluster(fs::path root, ClusterOptions options)
     for (int i = 0; i < 50; ++i) ids.push_back(fmt::format("acct-{:02}", i));
     return ids;
   }());
-  for (int i = 0; i < options_.etcd_members; ++i) {
-    Etcd e;
-    e.name = "etcd-" + std::to_string(i + 1);
-    e.client_port = test::free_port();
-    e.peer_port = test::free_port();
-    e.dir = root_ / e.name;
-    etcd_.push_back(std::move(e));
-  }
+  // The nodes pick their own ports; every other port differs from theirs and
+  // from each other (the kernel may hand out a just-released port again).
   for (int i = 0; i < options_.nodes; ++i) {
     crash::NodeConfig c;
     c.data_dir = node_data(i);
@@ -68,7 +63,28 @@ LocalCluster::LocalCluster(fs::path root, ClusterOptions options)
     c.logs_dir = root_ / ("node-" + std::to_string(i + 1) + "-logs");
     c.extra_args = options_.node_args;
     c.ready_timeout_ms = 60'000;
-    nodes_.push_back(std::make_unique<crash::NodeRunner>(c));
+    for (;;) {
+      auto runner = std::make_unique<crash::NodeRunner>(c);
+      if (used_ports_.insert(runner->port()).second) {
+        nodes_.push_back(std::move(runner));
+        break;
+      }
+    }
+  }
+  for (int i = 0; i < options_.etcd_members; ++i) {
+    Etcd e;
+    e.name = "etcd-" + std::to_string(i + 1);
+    e.client_port = unique_port();
+    e.peer_port = unique_port();
+    e.dir = root_ / e.name;
+    etcd_.push_back(std::move(e));
+  }
+}
+
+uint16_t LocalCluster::unique_port() {
+  for (;;) {
+    uint16_t p = test::free_port();
+    if (p != 0 && used_ports_.insert(p).second) return p;
   }
 }
 
@@ -135,6 +151,12 @@ bool LocalCluster::start(std::string& why) {
   for (;;) {
     auto r = client.range("health", "", {}, 1000);
     if (r.ok()) break;
+    for (Etcd& e : etcd_) {
+      if (!e.process.running()) {
+        why = e.name + " exited at start:\n" + e.process.read_log();
+        return false;
+      }
+    }
     if (Clock::now() > deadline) {
       why = "etcd did not become healthy in 30 s: " + r.error().message + "\n" + etcd_[0].process.read_log();
       return false;
@@ -222,8 +244,8 @@ bool LocalCluster::start_haproxy(std::string& why) {
     why = "cannot read " + tmpl.string();
     return false;
   }
-  haproxy_port_ = test::free_port();
-  haproxy_stats_port_ = test::free_port();
+  haproxy_port_ = unique_port();
+  haproxy_stats_port_ = unique_port();
   std::string servers;
   for (int i = 0; i < nodes(); ++i) {
     servers += fmt::format("    server {} 127.0.0.1:{}\n", node_id(i), node(i).port());

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -78,10 +79,12 @@ class LocalCluster {
     int runs = 0;
   };
   bool spawn_etcd(int i, bool initial, std::string& why);
+  uint16_t unique_port();
   bool start_haproxy(std::string& why);
 
   fs::path root_;
   ClusterOptions options_;
+  std::set<uint16_t> used_ports_;
   test::TestTokens tokens_;
   std::vector<Etcd> etcd_;
   std::vector<std::unique_ptr<crash::NodeRunner>> nodes_;
