@@ -17,8 +17,7 @@ build/bench/apply_bench --benchmark_filter=Place
 echo "== 2. end to end: one node, fsync on, 64 connections, ${secs} s"
 dir=$(mktemp -d /tmp/betcore-bench-XXXXXX)
 trap 'kill "$node" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"' EXIT
-token() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
-printf 'admin %s\ntrader %s\npayments %s\n' "$(token)" "$(token)" "$(token)" > "$dir/tokens"
+./scripts/write-tokens.sh "$dir/tokens"
 port=18977
 build/betcore node --data "$dir/data" --listen 127.0.0.1:$port --tokens "$dir/tokens" > "$dir/node.log" 2>&1 &
 node=$!

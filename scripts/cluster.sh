@@ -255,19 +255,7 @@ cmd_start() {
   fi
 
   mkdir -p "$home"
-  token() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
-  if [ ! -f "$home/tokens" ]; then
-    umask 077
-    {
-      echo "# betcore tokens: <role> <token> [<account_id>] (see README, Tokens)"
-      echo "admin $(token)"
-      echo "trader $(token)"
-      echo "payments $(token)"
-      echo "feed $(token)"
-      echo "punter $(token) alice"
-    } > "$home/tokens"
-    umask 022
-  fi
+  ./scripts/write-tokens.sh "$home/tokens"
 
   if [ "$with_data" -eq 0 ]; then echo "== etcd: a new 3-member cluster"; else echo "== etcd: restarting the 3 members"; fi
   for n in "${etcd_ids[@]}"; do start_etcd "$n"; done

@@ -23,19 +23,7 @@ if [ -f "$home/node.pid" ] && kill -0 "$(cat "$home/node.pid")" 2>/dev/null; the
   exit 1
 fi
 
-token() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
-if [ ! -f "$home/tokens" ]; then
-  umask 077
-  {
-    echo "# betcore tokens: <role> <token> [<account_id>] (see README, Tokens)"
-    echo "admin $(token)"
-    echo "trader $(token)"
-    echo "payments $(token)"
-    echo "feed $(token)"
-    echo "punter $(token) alice"
-  } > "$home/tokens"
-  umask 022
-fi
+./scripts/write-tokens.sh "$home/tokens"
 role_token() { awk -v r="$1" '$1==r {print $2; exit}' "$home/tokens"; }
 
 nohup "$repo/build/betcore" node --data "$home/data" --listen "$listen" --tokens "$home/tokens" \

@@ -214,11 +214,10 @@ void ClusterMember::publish() {
   }
 }
 
-void ClusterMember::read_peers() {
-  const std::string prefix = log_.keys().nodes_prefix();
-  log::etcd::RangeOptions o;
-  auto r = client_.range(prefix, log::etcd::prefix_end(prefix), o);
-  if (!r.ok()) return;
+log::Result<std::vector<PeerRecord>> read_peer_records(log::etcd::EtcdLog& log) {
+  const std::string prefix = log.keys().nodes_prefix();
+  auto r = log.client().range(prefix, log::etcd::prefix_end(prefix));
+  if (!r.ok()) return r.error();
   std::vector<PeerRecord> peers;
   for (const auto& kv : r.value().kvs) {
     try {
@@ -241,8 +240,14 @@ void ClusterMember::read_peers() {
       spdlog::warn("ignoring the unreadable node record {}: {}", kv.key, e.what());
     }
   }
+  return peers;
+}
+
+void ClusterMember::read_peers() {
+  auto peers = read_peer_records(log_);
+  if (!peers.ok()) return;
   std::lock_guard lock(mu_);
-  peers_ = std::move(peers);
+  peers_ = std::move(peers.value());
 }
 
 void ClusterMember::check_agreement() {
@@ -321,10 +326,8 @@ void ClusterMember::maintain() {
       std::lock_guard lock(mu_);
       if (stopping_) return;
     }
-    std::string ep = m.client_urls.front();
-    if (size_t p = ep.find("://"); p != std::string::npos) ep = ep.substr(p + 3);
     auto t0 = Clock::now();
-    auto r = client_.defragment(ep, 60'000);
+    auto r = client_.defragment(m.endpoint, 60'000);
     if (!r.ok()) {
       spdlog::warn("defragmenting etcd member {} failed: {}; not touching the others now", m.name,
                    r.error().message);

@@ -43,6 +43,10 @@ struct PeerRecord {
   int64_t updated_revision = 0;         // etcd revision of the record
 };
 
+// Every node's registration record, as etcd holds it now (a quorum read).
+// Unreadable records are skipped with a warning.
+log::Result<std::vector<PeerRecord>> read_peer_records(log::etcd::EtcdLog& log);
+
 struct ClusterMemberOptions {
   std::string node_id;
   std::string address;

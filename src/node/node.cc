@@ -8,7 +8,6 @@
 #include <chrono>
 #include <fstream>
 #include <iterator>
-#include <nlohmann/json.hpp>
 
 #include "codec/snapshot.h"
 #include "log/etcd/etcd_log.h"
@@ -356,24 +355,18 @@ std::unique_ptr<domain::State> Node::bootstrap(const log::Error& why) {
     return nullptr;
   }
   // The peers, newest snapshot first (read directly: this node may not be
-  // registered yet).
-  const std::string prefix = etcd_->keys().nodes_prefix();
-  auto r = etcd_->client().range(prefix, log::etcd::prefix_end(prefix));
-  if (!r.ok()) {
-    spdlog::error("bootstrap: cannot list the peers: {}", r.error().message);
+  // registered yet, and its cluster member may not run).
+  auto peers = read_peer_records(*etcd_);
+  if (!peers.ok()) {
+    spdlog::error("bootstrap: cannot list the peers: {}", peers.error().message);
     return nullptr;
   }
   std::vector<std::pair<uint64_t, std::string>> candidates;  // snapshot index, address
-  for (const auto& kv : r.value().kvs) {
-    try {
-      auto j = nlohmann::json::parse(kv.value);
-      if (j.at("id").get<std::string>() == options_.node_id) continue;
-      uint64_t idx = j.at("snapshot_index").get<uint64_t>();
-      // Usable: the log still holds everything after it.
-      if (idx > applier_->applied() && idx + 1 >= why.position) {
-        candidates.emplace_back(idx, j.at("address").get<std::string>());
-      }
-    } catch (const std::exception&) {
+  for (const PeerRecord& p : peers.value()) {
+    // Usable: the log still holds everything after it.
+    if (p.id != options_.node_id && p.snapshot_index > applier_->applied() &&
+        p.snapshot_index + 1 >= why.position) {
+      candidates.emplace_back(p.snapshot_index, p.address);
     }
   }
   std::sort(candidates.rbegin(), candidates.rend());

@@ -272,20 +272,6 @@ Result<RangeResult> Client::range(const std::string& key, const std::string& ran
   return r;
 }
 
-Result<Ok> Client::delete_range(const std::string& key, const std::string& range_end) {
-  pb::DeleteRangeRequest req;
-  req.set_key(key);
-  req.set_range_end(range_end);
-  pb::DeleteRangeResponse resp;
-  grpc::Status st = with_failover(*this, [&](Channel& ch) {
-    grpc::ClientContext ctx;
-    set_deadline(ctx, options_.call_timeout_ms);
-    return ch.kv->DeleteRange(&ctx, req, &resp);
-  });
-  if (!st.ok()) return call_error(Errc::unavailable, "delete", st);
-  return Ok{};
-}
-
 Result<int64_t> Client::lease_grant(int64_t ttl_s) {
   pb::LeaseGrantRequest req;
   req.set_ttl(ttl_s);
@@ -318,19 +304,6 @@ Result<bool> Client::lease_keep_alive(int64_t lease_id) {
   });
   if (!st.ok()) return call_error(Errc::unavailable, "lease keep-alive", st);
   return resp.ttl() > 0;
-}
-
-Result<Ok> Client::lease_revoke(int64_t lease_id) {
-  pb::LeaseRevokeRequest req;
-  req.set_id(lease_id);
-  pb::LeaseRevokeResponse resp;
-  grpc::Status st = with_failover(*this, [&](Channel& ch) {
-    grpc::ClientContext ctx;
-    set_deadline(ctx, options_.call_timeout_ms);
-    return ch.lease->LeaseRevoke(&ctx, req, &resp);
-  });
-  if (!st.ok()) return call_error(Errc::unavailable, "lease revoke", st);
-  return Ok{};
 }
 
 Result<Ok> Client::compact(int64_t revision) {
@@ -380,7 +353,8 @@ Result<std::vector<Member>> Client::members(int status_timeout_ms) {
       out.push_back(std::move(member));
       continue;
     }
-    std::string ep = member.client_urls.front();
+    std::string& ep = member.endpoint;
+    ep = member.client_urls.front();
     if (size_t p = ep.find("://"); p != std::string::npos) ep = ep.substr(p + 3);
     grpc::ClientContext ctx;
     set_deadline(ctx, status_timeout_ms);

@@ -56,6 +56,7 @@ struct Member {
   uint64_t id = 0;
   std::string name;
   std::vector<std::string> client_urls;
+  std::string endpoint;  // HOST:PORT of the first client URL ("" before it started)
   bool learner = false;
   // From the member's own Status (empty `error` when it answered).
   bool healthy = false;
@@ -101,12 +102,10 @@ class Client {
                                         int64_t expected_mod_revision, int timeout_ms);
   Result<RangeResult> range(const std::string& key, const std::string& range_end,
                             RangeOptions options = {}, int timeout_ms = 0);
-  Result<Ok> delete_range(const std::string& key, const std::string& range_end);
 
   Result<int64_t> lease_grant(int64_t ttl_s);
   // True while the lease lives; false once it expired (grant a new one).
   Result<bool> lease_keep_alive(int64_t lease_id);
-  Result<Ok> lease_revoke(int64_t lease_id);
 
   // Discards history below `revision`. Compacting at or below the current
   // compaction point is not an error.
