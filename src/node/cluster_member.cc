@@ -301,17 +301,20 @@ void ClusterMember::maintain() {
   if (lowest->id != options_.node_id) return;
   uint64_t target = UINT64_MAX;
   for (const PeerRecord& p : peers) target = std::min(target, p.needs_from);
-  if (target <= 1 || static_cast<int64_t>(target) <= compacted_to_) return;
-  auto done = client_.compact(static_cast<int64_t>(target));
-  if (!done.ok()) {
-    spdlog::warn("log compaction to {} failed: {}", target, done.error().message);
-    return;
+  if (target > 1 && static_cast<int64_t>(target) > compacted_to_) {
+    auto done = client_.compact(static_cast<int64_t>(target));
+    if (!done.ok()) {
+      spdlog::warn("log compaction to {} failed: {}", target, done.error().message);
+      return;
+    }
+    compacted_to_ = static_cast<int64_t>(target);
+    compactions_.inc();
+    spdlog::info("log compacted below {} (the oldest position a live node needs)", target);
   }
-  compacted_to_ = static_cast<int64_t>(target);
-  compactions_.inc();
-  spdlog::info("log compacted below {} (the oldest position a live node needs)", target);
+  if (compacted_to_ == 0) return;  // nothing freed yet
 
-  // Defragment the members whose files are mostly free space, one at a time,
+  // Every pass, not only right after a compaction: each member frees the
+  // compacted pages in its own time. Defragment the members whose files are mostly free space, one at a time,
   // followers first: a member stalls while it defragments.
   auto members = client_.members();
   if (!members.ok()) return;

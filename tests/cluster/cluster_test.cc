@@ -263,8 +263,17 @@ TEST_F(ClusterTest, WipedNodeBootstrapsFromAPeerSnapshotAfterCompaction) {
   ASSERT_TRUE(c().wait_converged(30'000, why)) << why;
   crash::expect_state_matches(c().node(2).port(), c().tokens(), ops);
 
-  // After its compactions node 1 (the lowest id) defragmented every etcd
-  // member, one at a time.
+  // After its compactions node 1 (the lowest id) defragments every etcd
+  // member, one at a time (each as soon as it shows freed pages).
+  auto all_defragmented = [&] {
+    const std::string log1 = c().node(0).last_log();
+    for (int i = 1; i <= c().etcd_members(); ++i) {
+      if (log1.find(fmt::format("defragmented etcd member etcd-{}", i)) == std::string::npos) return false;
+    }
+    return true;
+  };
+  deadline = Clock::now() + std::chrono::seconds(30);
+  while (!all_defragmented() && Clock::now() < deadline) sleep_ms(200);
   EXPECT_GE(metric(c().node(0).port(), "betcore_etcd_defragmentations_total"), 3);
   const std::string log1 = c().node(0).last_log();
   for (int i = 1; i <= c().etcd_members(); ++i) {
