@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "node_command.h"
+#include "sim/sim_command.h"
 #include "tools/bench.h"
 
 int main(int argc, char** argv) {
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   betcore::add_node_command(app);
   betcore::tools::add_bench_command(app);
+  betcore::sim::add_sim_command(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

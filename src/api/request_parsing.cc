@@ -309,9 +309,10 @@ Parsed parse_create_market(std::string_view body) {
 
 Parsed parse_prices(std::string_view market_id, std::string_view body) {
   Parsed p = parse_with(body, [&](Fields& f) -> Command {
-    f.only({"prices"});
+    f.only({"prices", "request_id"});
     UpdatePrices c;
     c.market_id = std::string(market_id);
+    c.request_id = f.id("request_id", false);
     if (const json* prices = f.array("prices", 1, kSelectionsMax)) {
       for (size_t i = 0; i < prices->size() && f.ok(); ++i) {
         Fields s((*prices)[i], "prices[" + std::to_string(i) + "]");
@@ -337,11 +338,12 @@ Parsed parse_market_status(std::string_view market_id, MarketAction action, std:
   // An empty body is allowed: {reason?} is all optional.
   std::string_view b = body.empty() ? std::string_view("{}") : body;
   Parsed p = parse_with(b, [&](Fields& f) -> Command {
-    f.only({"reason"});
+    f.only({"reason", "request_id"});
     ChangeMarketStatus c;
     c.market_id = std::string(market_id);
     c.action = action;
     c.reason = f.text("reason", false);
+    c.request_id = f.id("request_id", false);
     return c;
   });
   if (p.ok() && !valid_id(market_id)) p.error = path_id_error("market");
@@ -375,8 +377,9 @@ Parsed parse_bet(std::string_view body) {
 
 Parsed parse_settle(std::string_view market_id, std::string_view body, bool resettle) {
   Parsed p = parse_with(body, [&](Fields& f) -> Command {
-    f.only({"results"});
+    f.only({"results", "request_id"});
     SettleMarket c;
+    c.request_id = f.id("request_id", false);
     c.market_id = std::string(market_id);
     c.resettle = resettle;
     if (const json* results = f.array("results", 1, kSelectionsMax)) {

@@ -70,7 +70,7 @@ std::vector<Command> sample_commands() {
       m,
       p,
       suspend("m1"),
-      ChangeMarketStatus{"m1", MarketAction::close, ""},
+      ChangeMarketStatus{"m1", MarketAction::close, "", ""},
       bet("b-42", "alice", 500, {leg("m1", "home", 2100), leg("m2", "yes", 1500)}, true),
       bet("b-43", "alice", kAmountMax, {}, false),
       settle("m1", {{"home", kWin}, {"draw", kLose}, {"away", kVoid}}),
@@ -159,7 +159,7 @@ TEST(CommandCodec, RefusesUnknownTagsAndEnumValues) {
     EXPECT_FALSE(decode_command(bytes, &pos).has_value()) << tag;
   }
   // ChangeMarketStatus{"m", action, ""}: the action is byte 5 + 3.
-  std::string status = encoded(ChangeMarketStatus{"m", MarketAction::suspend, ""});
+  std::string status = encoded(ChangeMarketStatus{"m", MarketAction::suspend, "", ""});
   for (int action : {0, 4, 255}) {
     status[8] = static_cast<char>(action);
     size_t pos = 0;

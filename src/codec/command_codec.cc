@@ -84,11 +84,13 @@ struct Encoder {
       w.i64(p.odds.thousandths);
       w.u8(static_cast<uint8_t>(p.active));
     }
+    optional_request_id(c.request_id);
   }
   void operator()(const ChangeMarketStatus& c) {
     w.str(c.market_id);
     w.u8(static_cast<uint8_t>(c.action));
     w.str(c.reason);
+    optional_request_id(c.request_id);
   }
   void operator()(const PlaceBet& c) {
     w.str(c.bet_id);
@@ -112,10 +114,24 @@ struct Encoder {
       w.str(r.selection_id);
       w.u8(static_cast<uint8_t>(r.result));
     }
+    optional_request_id(c.request_id);
+  }
+  // A trader command's request_id is a trailing field, written only when
+  // set: commands logged before it existed decode unchanged.
+  void optional_request_id(const std::string& id) {
+    if (!id.empty()) w.str(id);
   }
 };
 
 std::string s(Reader& r) { return std::string(r.str()); }
+
+// The optional trailing request_id: absent, or present and not empty (an
+// empty one is never written, so accepting it would break re-encoding).
+bool read_request_id(Reader& r, std::string& id) {
+  if (r.remaining() == 0) return true;
+  id = s(r);
+  return r.ok() && !id.empty();
+}
 
 std::optional<Command> decode_body(CommandTag tag, Reader& r) {
   switch (tag) {
@@ -195,6 +211,7 @@ std::optional<Command> decode_body(CommandTag tag, Reader& r) {
         p.active = static_cast<int8_t>(r.u8());
         if (p.active < -1 || p.active > 1) return std::nullopt;
       }
+      if (!read_request_id(r, c.request_id)) return std::nullopt;
       return c;
     }
     case CommandTag::change_market_status: {
@@ -204,6 +221,7 @@ std::optional<Command> decode_body(CommandTag tag, Reader& r) {
       if (a < 1 || a > 3) return std::nullopt;
       c.action = static_cast<MarketAction>(a);
       c.reason = s(r);
+      if (!read_request_id(r, c.request_id)) return std::nullopt;
       return c;
     }
     case CommandTag::place_bet: {
@@ -239,6 +257,7 @@ std::optional<Command> decode_body(CommandTag tag, Reader& r) {
         if (v > 3) return std::nullopt;
         x.result = static_cast<LegResult>(v);
       }
+      if (!read_request_id(r, c.request_id)) return std::nullopt;
       return c;
     }
   }

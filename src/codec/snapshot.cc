@@ -150,6 +150,17 @@ std::string encode_state(const State& s) {
       amount(w, e.amount);
     }
   }
+  // Trader requests by request_id: a trailing section, written only when
+  // there are any, so a state without them encodes (and digests) as before.
+  if (!s.request_ids.empty()) {
+    w.u32(static_cast<uint32_t>(s.request_ids.size()));
+    for (const auto& [id, rec] : s.request_ids) {
+      w.str(id);
+      w.u64(rec.fingerprint);
+      w.u32(rec.ref);
+      w.u32(rec.count);
+    }
+  }
   return out;
 }
 
@@ -362,7 +373,26 @@ bool decode_tables(Decoder& d, State& s) {
     }
   }
   if (!r.ok()) return d.fail("truncated snapshot");
-  if (r.remaining() != 0) return d.fail("trailing bytes in snapshot");
+  if (r.remaining() != 0) {
+    uint32_t k = 0;
+    if (!d.count(k, 17)) return false;
+    if (k == 0) return d.fail("an empty request id section");  // never written
+    for (uint32_t i = 0; i < k; ++i) {
+      std::string id(r.str());
+      domain::RequestRecord rec;
+      rec.fingerprint = r.u64();
+      rec.ref = r.u32();
+      rec.count = r.u32();
+      if (!r.ok()) return d.fail("truncated request ids");
+      if (!valid_id(id)) return d.fail("invalid request id in snapshot");
+      // Written in order, each once.
+      if (!s.request_ids.empty() && id <= s.request_ids.rbegin()->first) {
+        return d.fail("request ids out of order");
+      }
+      s.request_ids.emplace_hint(s.request_ids.end(), std::move(id), rec);
+    }
+    if (r.remaining() != 0) return d.fail("trailing bytes in snapshot");
+  }
   return true;
 }
 

@@ -75,9 +75,14 @@ struct PriceSpec {
   int8_t active = -1;                // -1 unchanged, 0 inactive, 1 active
 };
 
+// The trader's commands carry an optional client id, `request_id` (empty:
+// none). With one, a retry can never apply twice: not after a later request
+// changed the market again (a late "suspend" after a "resume", an old
+// resettlement after a newer one). Not part of the body's fingerprint.
 struct UpdatePrices {
   std::string market_id;
   std::vector<PriceSpec> prices;
+  std::string request_id;
 };
 
 enum class MarketAction : uint8_t { suspend = 1, resume = 2, close = 3 };
@@ -86,6 +91,7 @@ struct ChangeMarketStatus {
   std::string market_id;
   MarketAction action;
   std::string reason;
+  std::string request_id;
 };
 
 struct LegSpec {
@@ -113,6 +119,7 @@ struct SettleMarket {
   std::string market_id;
   std::vector<ResultSpec> results;   // one for every selection of the market
   bool resettle = false;             // reverse an earlier settlement first
+  std::string request_id;
 };
 
 using Command = std::variant<CreateAccount, SetSelfExclusion, Deposit, RequestWithdrawal,

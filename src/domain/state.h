@@ -9,6 +9,7 @@
 #include <absl/container/flat_hash_map.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -151,6 +152,13 @@ struct DepositWindowEntry {
   Amount amount;
 };
 
+// A trader request remembered by its request_id: the first answer.
+struct RequestRecord {
+  uint64_t fingerprint = 0;
+  uint32_t ref = 0;
+  uint32_t count = 0;
+};
+
 struct State {
   State() = default;
   State(const State&) = delete;
@@ -178,6 +186,9 @@ struct State {
 
   // Rolling 24-hour deposit windows, only for accounts with a limit.
   absl::flat_hash_map<uint32_t, std::vector<DepositWindowEntry>> deposit_windows;
+
+  // Trader requests by request_id (ordered: snapshots iterate it).
+  std::map<std::string, RequestRecord, std::less<>> request_ids;
 
   CurrencyIdx find_currency(std::string_view code) const {
     for (uint32_t i = 0; i < currencies.size(); ++i) {

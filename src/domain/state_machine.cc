@@ -50,11 +50,38 @@ struct Dispatch {
   Outcome operator()(const SettleMarket& x) { return apply_settle(c, x); }
 };
 
+// The request_id of a trader command; null for other commands or none.
+const std::string* request_id_of(const Command& command) {
+  const std::string* id = nullptr;
+  if (auto* x = std::get_if<UpdatePrices>(&command)) id = &x->request_id;
+  if (auto* x = std::get_if<ChangeMarketStatus>(&command)) id = &x->request_id;
+  if (auto* x = std::get_if<SettleMarket>(&command)) id = &x->request_id;
+  return id != nullptr && !id->empty() ? id : nullptr;
+}
+
 }  // namespace
 
 Outcome StateMachine::apply(const Command& command, EventSink* sink) {
   Ctx c{*state_, sink, fingerprint(command)};
-  Outcome out = std::visit(Dispatch{c}, command);
+  const std::string* request_id = request_id_of(command);
+  Outcome out;
+  if (request_id != nullptr && !valid_id(*request_id)) {
+    out = reject(Code::invalid_request, "request_id is not a valid id");
+  } else if (auto it = request_id != nullptr ? state_->request_ids.find(*request_id) : state_->request_ids.end();
+             it != state_->request_ids.end()) {
+    // A retry: the first answer again, whatever happened since.
+    if (it->second.fingerprint == c.fp) {
+      out = accept(it->second.ref, true);
+      out.count = it->second.count;
+    } else {
+      out = reject(Code::conflict, "request_id " + quoted(*request_id) + " was used for another request");
+    }
+  } else {
+    out = std::visit(Dispatch{c}, command);
+    if (request_id != nullptr && out.ok()) {
+      state_->request_ids.emplace(*request_id, RequestRecord{c.fp, out.ref, out.count});
+    }
+  }
   // Only a command accepted as new counts. The counter is part of the state
   // (and so of its digest), and a rejection or a retry must change nothing
   // (API.md, Errors: "a write rejected with any 4xx changed nothing").

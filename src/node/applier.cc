@@ -74,18 +74,26 @@ bool Applier::step(int wait_ms) {
         replace_state(std::move(state));
         return true;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+      pause(1000);
       return false;
     }
     if (entries.error().code != log::Errc::closed) {
       spdlog::error("reading the log at {} failed: {}", from.value, entries.error().message);
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      pause(100);
     }
     return false;
   }
   if (entries.value().empty()) return false;
   for (const log::Entry& e : entries.value()) apply_entry(e);
   return true;
+}
+
+void Applier::pause(int ms) {
+  if (options_.pause) {
+    options_.pause(ms);
+  } else {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  }
 }
 
 void Applier::apply_entry(const log::Entry& entry) {

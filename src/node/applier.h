@@ -40,6 +40,9 @@ struct ApplierOptions {
   std::string node_id;
   uint64_t checkpoint_every_commands = 1'000'000;
   bool full_ledger_check = false;  // verify_ledger after every command (tests)
+  // Waits `ms` before retrying after a failed log read or bootstrap. Empty:
+  // sleeps the thread. The simulator passes a no-op (it schedules retries).
+  std::function<void(int ms)> pause;
 };
 
 // Receives the encoded state at each checkpoint (on the applier thread; it
@@ -76,6 +79,10 @@ class Applier {
   void start();
   void stop();
 
+  // Without start(): applies what the log has now, on the calling thread.
+  // False when nothing came (or the read failed). The simulator's step.
+  bool poll() { return step(0); }
+
   uint64_t applied() const { return applied_.load(std::memory_order_acquire); }
 
   // Runs fn once this node has applied `required` (or at timeout with null).
@@ -100,6 +107,7 @@ class Applier {
   void run();
   // Reads and applies what is available; false when nothing came.
   bool step(int wait_ms);
+  void pause(int ms);
   void apply_entry(const log::Entry& entry);
   void serve_reads(bool shutting_down);
   void maybe_checkpoint();

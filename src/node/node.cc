@@ -6,8 +6,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
-#include <iterator>
 
 #include "codec/snapshot.h"
 #include "log/etcd/etcd_log.h"
@@ -329,24 +327,7 @@ std::vector<std::string> Node::alerts() const {
 
 bool Node::newest_snapshot(std::string& bytes, uint64_t& index, std::string& error) const {
   std::lock_guard files(snapshot_files_mu_);
-  std::vector<uint64_t> kept = snapshots_->list();
-  if (kept.empty()) {
-    error = "this node has no snapshot yet";
-    return false;
-  }
-  index = kept.back();
-  std::string path = snapshots_->path_for(index);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = "cannot open " + path;
-    return false;
-  }
-  bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  if (in.bad()) {
-    error = "cannot read " + path;
-    return false;
-  }
-  return true;
+  return snapshots_->read_newest(bytes, index, error);
 }
 
 std::unique_ptr<domain::State> Node::bootstrap(const log::Error& why) {
@@ -354,32 +335,45 @@ std::unique_ptr<domain::State> Node::bootstrap(const log::Error& why) {
     spdlog::error("cannot bootstrap ({}): no way to fetch a peer's snapshot", why.message);
     return nullptr;
   }
-  // The peers, newest snapshot first (read directly: this node may not be
-  // registered yet, and its cluster member may not run).
+  // The peers (read directly: this node may not be registered yet, and its
+  // cluster member may not run).
   auto peers = read_peer_records(*etcd_);
   if (!peers.ok()) {
     spdlog::error("bootstrap: cannot list the peers: {}", peers.error().message);
     return nullptr;
   }
-  std::vector<std::pair<uint64_t, std::string>> candidates;  // snapshot index, address
+  std::vector<PeerSnapshot> offered;
   for (const PeerRecord& p : peers.value()) {
-    // Usable: the log still holds everything after it.
-    if (p.id != options_.node_id && p.snapshot_index > applier_->applied() &&
-        p.snapshot_index + 1 >= why.position) {
+    if (p.id != options_.node_id) offered.push_back(PeerSnapshot{p.address, p.snapshot_index});
+  }
+  std::lock_guard files(snapshot_files_mu_);
+  return bootstrap_from_peers(offered, applier_->applied(), why.position, options_.fetch_snapshot,
+                              *snapshots_, *log_);
+}
+
+std::unique_ptr<domain::State> bootstrap_from_peers(const std::vector<PeerSnapshot>& peers,
+                                                    uint64_t applied, uint64_t log_first,
+                                                    const FetchSnapshot& fetch, SnapshotStore& store,
+                                                    log::Log& log) {
+  // Usable: past what this node has, and the log still holds everything after
+  // it. The newest first.
+  std::vector<std::pair<uint64_t, std::string>> candidates;  // snapshot index, address
+  for (const PeerSnapshot& p : peers) {
+    if (p.snapshot_index > applied && p.snapshot_index + 1 >= log_first) {
       candidates.emplace_back(p.snapshot_index, p.address);
     }
   }
   std::sort(candidates.rbegin(), candidates.rend());
   if (candidates.empty()) {
     spdlog::error("bootstrap: no peer has a snapshot at or past index {} (the log starts at {}); "
-                  "waiting for one", applier_->applied() + 1, why.position);
+                  "waiting for one", applied + 1, log_first);
     return nullptr;
   }
   for (const auto& [idx, address] : candidates) {
     std::string body;
     std::string err;
     spdlog::info("bootstrap: fetching the snapshot at index {} from {}", idx, address);
-    if (!options_.fetch_snapshot(address, body, err)) {
+    if (!fetch(address, body, err)) {
       spdlog::warn("bootstrap: {} did not give its snapshot: {}", address, err);
       continue;
     }
@@ -395,14 +389,13 @@ std::unique_ptr<domain::State> Node::bootstrap(const log::Error& why) {
                     address, decoded.error);
       continue;
     }
-    if (decoded.state->applied.value <= applier_->applied()) continue;
+    if (decoded.state->applied.value <= applied) continue;
     // Kept locally too, so a restart does not fetch it again.
-    std::lock_guard files(snapshot_files_mu_);
-    if (!snapshots_->write(opened.applied_index, body, err)) {
+    if (!store.write(opened.applied_index, body, err)) {
       spdlog::warn("bootstrap: cannot keep the fetched snapshot locally: {}", err);
     } else {
-      std::vector<uint64_t> kept = snapshots_->list();
-      if (!kept.empty()) log_->compact(log::Position{kept.front() + 1});
+      std::vector<uint64_t> kept = store.list();
+      if (!kept.empty()) log.compact(log::Position{kept.front() + 1});
     }
     spdlog::info("bootstrap: loaded the snapshot at index {} from {} ({} bytes)",
                  opened.applied_index, address, body.size());

@@ -24,6 +24,11 @@
 
 namespace betcore::node {
 
+// Fetches a peer's newest snapshot file: true with `body` set, or false with
+// `error`.
+using FetchSnapshot =
+    std::function<bool(const std::string& address, std::string& body, std::string& error)>;
+
 struct NodeOptions {
   std::string node_id = "node-1";
   std::string data_dir;
@@ -43,8 +48,7 @@ struct NodeOptions {
   int64_t etcd_defrag_min_free_bytes = 64ll << 20;  // defragment a member with this much free
   // Fetches a peer's newest snapshot file (cluster bootstrap): true with
   // `body` set, or false with `error`. Set by the command line (HTTP).
-  std::function<bool(const std::string& address, std::string& body, std::string& error)>
-      fetch_snapshot;
+  FetchSnapshot fetch_snapshot;
 };
 
 // What /v1/cluster shows.
@@ -66,6 +70,20 @@ struct NodeStatus {
   size_t queued = 0;
   bool cluster = false;  // etcd log: readiness includes the lag check by time
 };
+
+// A peer's newest snapshot, as its node record announces it.
+struct PeerSnapshot {
+  std::string address;
+  uint64_t snapshot_index = 0;
+};
+
+// A bootstrap: loads the newest peer snapshot past `applied` that the log
+// can continue from (it starts at `log_first`), keeps it in `store` and
+// tells `log` what is still needed. Null when no peer can give one yet.
+std::unique_ptr<domain::State> bootstrap_from_peers(const std::vector<PeerSnapshot>& peers,
+                                                    uint64_t applied, uint64_t log_first,
+                                                    const FetchSnapshot& fetch, SnapshotStore& store,
+                                                    log::Log& log);
 
 class Node {
  public:

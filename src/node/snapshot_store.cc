@@ -8,52 +8,16 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "codec/snapshot.h"
+#include "log/file/posix_file.h"
 
 namespace betcore::node {
 namespace fs = std::filesystem;
 
 namespace {
-
-bool fsync_path(const std::string& path, int flags, std::string& error) {
-  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) {
-    error = "open " + path + ": " + std::strerror(errno);
-    return false;
-  }
-  bool ok = ::fsync(fd) == 0;
-  if (!ok) error = "fsync " + path + ": " + std::strerror(errno);
-  ::close(fd);
-  return ok;
-}
-
-bool write_all(const std::string& path, const std::string& bytes, std::string& error) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    error = "create " + path + ": " + std::strerror(errno);
-    return false;
-  }
-  size_t off = 0;
-  while (off < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      error = "write " + path + ": " + std::strerror(errno);
-      ::close(fd);
-      return false;
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    error = "fsync " + path + ": " + std::strerror(errno);
-    ::close(fd);
-    return false;
-  }
-  ::close(fd);
-  return true;
-}
 
 bool parse_name(const std::string& name, uint64_t& index) {
   // snapshot-00000000000000000042.bcs
@@ -99,19 +63,61 @@ std::vector<uint64_t> SnapshotStore::list() const {
 }
 
 bool SnapshotStore::write(uint64_t index, const std::string& sealed, std::string& error) {
+  namespace lf = log::file;
   std::string final_path = path_for(index);
   std::string tmp = final_path + ".tmp";
-  if (!write_all(tmp, sealed, error)) return false;
+  {
+    auto file = lf::open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC);
+    if (!file) {
+      error = file.error().message;
+      return false;
+    }
+    iovec iov{const_cast<char*>(sealed.data()), sealed.size()};
+    auto written = lf::write_all_at(file.value(), tmp, &iov, 1, 0);
+    if (!written) {
+      error = written.error().message;
+      return false;
+    }
+    auto synced = lf::sync_all(file.value(), tmp);
+    if (!synced) {
+      error = synced.error().message;
+      return false;
+    }
+  }
   if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
     error = "rename " + tmp + ": " + std::strerror(errno);
     return false;
   }
-  if (!fsync_path(dir_, O_RDONLY | O_DIRECTORY, error)) return false;
+  if (auto synced = lf::sync_dir(dir_); !synced) {
+    error = synced.error().message;
+    return false;
+  }
   std::vector<uint64_t> all = list();
   while (all.size() > keep_) {
     std::error_code ec;
     fs::remove(path_for(all.front()), ec);
     all.erase(all.begin());
+  }
+  return true;
+}
+
+bool SnapshotStore::read_newest(std::string& bytes, uint64_t& index, std::string& error) const {
+  std::vector<uint64_t> kept = list();
+  if (kept.empty()) {
+    error = "this node has no snapshot yet";
+    return false;
+  }
+  index = kept.back();
+  std::string path = path_for(index);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = "cannot open " + path;
+    return false;
+  }
+  bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (in.bad()) {
+    error = "cannot read " + path;
+    return false;
   }
   return true;
 }

@@ -39,6 +39,10 @@ class SnapshotStore {
   // lost batches they contain, e.g. after --truncate-corrupt-tail).
   LoadedSnapshot load_latest(uint64_t index_max);
 
+  // The newest snapshot file's sealed bytes (for a peer's bootstrap): false
+  // with `error` when there is none or it cannot be read.
+  bool read_newest(std::string& bytes, uint64_t& index, std::string& error) const;
+
   // Indexes of the snapshots on disk, oldest first.
   std::vector<uint64_t> list() const;
 

@@ -19,7 +19,8 @@ int64_t wall_ms() {
 // Sequence numbers must never repeat across restarts of this node (a batch
 // appended by an earlier run must not answer a request of this one), so they
 // start from the wall clock in microseconds times 1024.
-uint64_t initial_seq() {
+uint64_t initial_seq(const std::function<int64_t()>& clock_ms) {
+  if (clock_ms) return static_cast<uint64_t>(clock_ms()) * 1000 * 1024;
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                 std::chrono::system_clock::now().time_since_epoch())
                 .count();
@@ -36,7 +37,7 @@ Submitter::Submitter(SubmitterOptions options, log::Log& log, Waiters& waiters,
     : options_(std::move(options)),
       log_(log),
       waiters_(waiters),
-      next_seq_(initial_seq()),
+      next_seq_(initial_seq(options_.clock_ms)),
       batches_(metrics.counter("betcore_batches_appended_total", "Batches appended to the log")),
       overloaded_(metrics.counter("betcore_submit_overloaded_total",
                                   "Commands refused because the submit queue was full")),
@@ -95,6 +96,23 @@ SubmitStatus Submitter::submit(std::string encoded, WriteDone done) {
   return SubmitStatus::accepted;
 }
 
+int64_t Submitter::now_ms() const { return options_.clock_ms ? options_.clock_ms() : wall_ms(); }
+
+bool Submitter::take_batch(std::vector<Item>& taken) {
+  // Take as much as fits in one batch; the rest waits for the next one.
+  size_t n = 0;
+  size_t bytes = 0;
+  while (n < queue_.size() && n < options_.batch_commands_max &&
+         (n == 0 || bytes + queue_[n].encoded.size() <= options_.batch_bytes_max)) {
+    bytes += queue_[n].encoded.size();
+    ++n;
+  }
+  taken.assign(std::make_move_iterator(queue_.begin()),
+               std::make_move_iterator(queue_.begin() + static_cast<ptrdiff_t>(n)));
+  queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
+  return n > 0;
+}
+
 void Submitter::run() {
   std::vector<Item> taken;
   for (;;) {
@@ -102,28 +120,28 @@ void Submitter::run() {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
-      // Take as much as fits in one batch; the rest waits for the next one.
-      size_t n = 0;
-      size_t bytes = 0;
-      while (n < queue_.size() && n < options_.batch_commands_max &&
-             (n == 0 || bytes + queue_[n].encoded.size() <= options_.batch_bytes_max)) {
-        bytes += queue_[n].encoded.size();
-        ++n;
-      }
-      taken.assign(std::make_move_iterator(queue_.begin()),
-                   std::make_move_iterator(queue_.begin() + static_cast<ptrdiff_t>(n)));
-      queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
+      take_batch(taken);
     }
     append_batch(taken);
     taken.clear();
   }
 }
 
+bool Submitter::pump() {
+  std::vector<Item> taken;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || !take_batch(taken)) return false;
+  }
+  append_batch(taken);
+  return true;
+}
+
 void Submitter::append_batch(std::vector<Item>& items) {
   codec::BatchHeader header;
   header.node_id = options_.node_id;
   header.first_seq = next_seq_;
-  header.stamped_ms = wall_ms();
+  header.stamped_ms = now_ms();
   next_seq_ += items.size();
 
   std::vector<std::string> encoded;

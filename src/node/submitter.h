@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -23,6 +24,9 @@ struct SubmitterOptions {
   size_t queue_commands_max = 16'384;     // beyond this: 429 overloaded
   size_t batch_commands_max = 4'096;
   size_t batch_bytes_max = 1 << 20;
+  // Wall-clock milliseconds: stamps each batch and seeds the sequence
+  // numbers. Empty: the system clock. The simulator passes its node's clock.
+  std::function<int64_t()> clock_ms;
 };
 
 enum class SubmitStatus { accepted, overloaded, unavailable };
@@ -41,6 +45,11 @@ class Submitter {
   void start();
   void stop();  // fails whatever is still queued as unavailable
 
+  // Without start(): takes what is queued (one batch's worth) and appends it
+  // on the calling thread. False when nothing was queued. The simulator
+  // drives the submitter this way, one step at a time.
+  bool pump();
+
   size_t queued() const;
   // False once an append failed in a way that needs a restart (file log).
   bool healthy() const { return healthy_.load(); }
@@ -52,6 +61,8 @@ class Submitter {
     WriteDone done;
   };
   void run();
+  bool take_batch(std::vector<Item>& taken);  // REQUIRES: mu_ held
+  int64_t now_ms() const;
   void append_batch(std::vector<Item>& items);
 
   const SubmitterOptions options_;

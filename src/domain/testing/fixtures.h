@@ -81,13 +81,13 @@ inline UpdatePrices prices(std::string market_id, std::vector<Sel> selections) {
 }
 
 inline ChangeMarketStatus suspend(std::string market_id) {
-  return ChangeMarketStatus{std::move(market_id), MarketAction::suspend, "goal"};
+  return ChangeMarketStatus{std::move(market_id), MarketAction::suspend, "goal", ""};
 }
 inline ChangeMarketStatus resume(std::string market_id) {
-  return ChangeMarketStatus{std::move(market_id), MarketAction::resume, ""};
+  return ChangeMarketStatus{std::move(market_id), MarketAction::resume, "", ""};
 }
 inline ChangeMarketStatus close_market(std::string market_id) {
-  return ChangeMarketStatus{std::move(market_id), MarketAction::close, "full time"};
+  return ChangeMarketStatus{std::move(market_id), MarketAction::close, "full time", ""};
 }
 
 inline LegSpec leg(std::string market_id, std::string selection_id, int64_t odds) {

@@ -74,6 +74,14 @@ Result<Ok> FileLog::check_appendable() {
   return Ok{};
 }
 
+bool FileLog::append_failure_is_permanent(Errc code) const {
+  if (code == Errc::io_error) {
+    std::lock_guard lock(mu_);
+    return failed_;
+  }
+  return code == Errc::closed || code == Errc::outcome_unknown;
+}
+
 Error FileLog::fail(Error error) {
   std::lock_guard lock(mu_);
   failed_ = true;

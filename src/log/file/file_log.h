@@ -102,6 +102,12 @@ class FileLog final : public Log {
   // (and the directory locked) until the destructor. Thread-safe.
   void close() override;
 
+  // A failed write (a full disk, an I/O error) leaves the log usable: the
+  // batch was not appended and the next one may succeed. Only a failed
+  // fsync or repair (the log has failed, see above), outcome_unknown and
+  // closed need a restart.
+  bool append_failure_is_permanent(Errc code) const override;
+
   // What open() found and repaired. Immutable after open; thread-safe.
   const RecoveryReport& recovery() const { return recovery_; }
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <system_error>
@@ -15,6 +16,22 @@
 #include "domain/assert.h"
 
 namespace betcore::log::file {
+namespace {
+DiskFaults* g_faults = nullptr;
+
+Result<Ok> synced_or_error(const FileHandle& file, const std::string& path, const char* what, int rc) {
+  if (rc != 0) return io_error_from_errno(what, path, errno);
+  if (g_faults != nullptr) {
+    struct stat st {};
+    if (::fstat(file.fd(), &st) == 0 && S_ISREG(st.st_mode)) {
+      g_faults->synced(path, static_cast<uint64_t>(st.st_size));
+    }
+  }
+  return Ok{};
+}
+}  // namespace
+
+void set_disk_faults(DiskFaults* faults) { g_faults = faults; }
 
 FileHandle& FileHandle::operator=(FileHandle&& other) noexcept {
   if (this != &other) {
@@ -94,6 +111,25 @@ Result<FileHandle> lock_dir(const std::string& dir) {
 
 Result<Ok> write_all_at(const FileHandle& file, const std::string& path, iovec* iov, int iov_count,
                         uint64_t offset) {
+  int injected = 0;
+  if (g_faults != nullptr) {
+    size_t total = 0;
+    for (int i = 0; i < iov_count; ++i) total += iov[i].iov_len;
+    size_t allowed = 0;
+    injected = g_faults->before_write(path, offset, total, allowed);
+    if (injected != 0) {
+      // Write only the first `allowed` bytes, then fail as the disk did.
+      int n = 0;
+      size_t kept = 0;
+      while (n < iov_count && kept < allowed) {
+        size_t take = std::min(iov[n].iov_len, allowed - kept);
+        iov[n].iov_len = take;
+        kept += take;
+        ++n;
+      }
+      iov_count = n;
+    }
+  }
   // Bound: every round writes at least one byte or fails, so this ends.
   while (iov_count > 0) {
     ssize_t written = ::pwritev(file.fd(), iov, iov_count, static_cast<off_t>(offset));
@@ -114,6 +150,7 @@ Result<Ok> write_all_at(const FileHandle& file, const std::string& path, iovec* 
       iov->iov_len -= left;
     }
   }
+  if (injected != 0) return io_error_from_errno("pwritev", path, injected);
   return Ok{};
 }
 
@@ -152,13 +189,17 @@ Result<Ok> truncate_file(const FileHandle& file, const std::string& path, uint64
 Result<Ok> sync_data(const FileHandle& file, const std::string& path) {
   // No EINTR retry: after a failed fdatasync the kernel may have dropped the
   // dirty pages and a retry would "succeed" without writing them (fsyncgate).
-  if (::fdatasync(file.fd()) != 0) return io_error_from_errno("fdatasync", path, errno);
-  return Ok{};
+  if (g_faults != nullptr) {
+    if (int err = g_faults->before_sync(path); err != 0) return io_error_from_errno("fdatasync", path, err);
+  }
+  return synced_or_error(file, path, "fdatasync", ::fdatasync(file.fd()));
 }
 
 Result<Ok> sync_all(const FileHandle& file, const std::string& path) {
-  if (::fsync(file.fd()) != 0) return io_error_from_errno("fsync", path, errno);
-  return Ok{};
+  if (g_faults != nullptr) {
+    if (int err = g_faults->before_sync(path); err != 0) return io_error_from_errno("fsync", path, err);
+  }
+  return synced_or_error(file, path, "fsync", ::fsync(file.fd()));
 }
 
 Result<Ok> sync_dir(const std::string& dir) {

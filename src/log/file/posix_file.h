@@ -13,6 +13,27 @@
 
 namespace betcore::log::file {
 
+// A seam for the simulator (never set in production): it sees every write and
+// sync made through these helpers, and may fail them the way a disk does.
+class DiskFaults {
+ public:
+  virtual ~DiskFaults() = default;
+  // Before writing `bytes` at `offset`: 0 to write them all, or an errno to
+  // fail the write after writing only its first `written_before_failure`
+  // bytes (0 by default; fewer than `bytes`: a torn write).
+  virtual int before_write(const std::string& path, uint64_t offset, size_t bytes,
+                           size_t& written_before_failure) = 0;
+  // Before an fsync/fdatasync of `path` (a file or a directory): 0 to sync,
+  // or an errno to fail it without syncing.
+  virtual int before_sync(const std::string& path) = 0;
+  // After a successful sync of a file that is `size` bytes long.
+  virtual void synced(const std::string& path, uint64_t size) = 0;
+};
+
+// Installs `faults` for every later call of these helpers (null: none). Not
+// thread-safe: set it before any file I/O, from the one simulation thread.
+void set_disk_faults(DiskFaults* faults);
+
 // Owns one file descriptor; closes it on destruction. Move-only.
 class FileHandle {
  public:

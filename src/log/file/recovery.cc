@@ -12,6 +12,10 @@
 namespace betcore::log::file {
 namespace {
 
+// Disks write whole sectors: a crash can leave the tail of a file as zeros
+// from a sector boundary (the size grew, the data did not land).
+constexpr uint64_t kSectorBytes = 512;
+
 // Reads one segment front to back through a read-ahead window, so a scan of
 // small records costs one pread per window rather than two per record.
 class SequentialReader {
@@ -122,6 +126,24 @@ Result<bool> all_zero(SequentialReader& reader, uint64_t from) {
   return true;
 }
 
+// Where the run of zero bytes that ends the file starts (the file's size
+// when its last byte is not zero), looking no further back than `from`.
+Result<uint64_t> trailing_zeros_start(SequentialReader& reader, uint64_t from) {
+  uint64_t z = reader.file_bytes();
+  // Bound: each round moves z back by a chunk or returns.
+  while (z > from) {
+    const uint64_t chunk = std::min<uint64_t>(z - from, 4096);
+    auto window = reader.view(z - chunk, static_cast<size_t>(chunk));
+    if (!window) return window.error();
+    const std::string_view bytes = window.value();
+    for (size_t i = bytes.size(); i > 0; --i) {
+      if (bytes[i - 1] != 0) return z - chunk + i;
+    }
+    z -= chunk;
+  }
+  return z;
+}
+
 struct FoundRecord {
   uint64_t offset = 0;
   uint64_t position = 0;
@@ -188,6 +210,35 @@ Result<Diagnosis> diagnose_tail(SequentialReader& reader, const ScanStop& stop,
     return Diagnosis{Damage::corrupt_middle,
                      fmt::format("{}; a valid record (position {}) follows it at offset {}",
                                  stop.why, found.value()->position, found.value()->offset)};
+  }
+  // Rule 3a: the file ends in zeros from a sector boundary, and the bytes
+  // before them begin the expected record, which reaches into the zeros: the
+  // file grew but the data of its last sectors never landed. A record that
+  // was fsynced (and maybe acknowledged) was on the disk whole.
+  auto zeros_at = trailing_zeros_start(reader, stop.offset);
+  if (!zeros_at) return zeros_at.error();
+  // (The data itself may end in zeros just before the boundary.)
+  const uint64_t z = (zeros_at.value() + kSectorBytes - 1) / kSectorBytes * kSectorBytes;
+  if (z < reader.file_bytes()) {
+    const uint64_t before = z - stop.offset;
+    auto head = reader.view(stop.offset, static_cast<size_t>(std::min<uint64_t>(before, kHeaderSize)));
+    if (!head) return head.error();
+    bool starts_record = false;
+    if (before < kHeaderSize) {
+      // The header itself is cut: its magic (as much as landed) must match.
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(before, kMagicBytes.size()));
+      starts_record = head.value().substr(0, n) == kMagicBytes.substr(0, n);
+    } else {
+      const RecordHeader header = header_from(head.value());
+      starts_record = header_is_plausible(header) && header.position == expected &&
+                      kHeaderSize + header.payload_bytes > before;
+    }
+    if (starts_record) {
+      return Diagnosis{Damage::torn_tail,
+                       fmt::format("{}; the file ends in {} zero bytes from offset {} (a sector boundary) "
+                                   "inside the record",
+                                   stop.why, reader.file_bytes() - z, z)};
+    }
   }
   if (remaining >= kHeaderSize) {
     auto header_bytes = reader.view(stop.offset, kHeaderSize);

@@ -1,0 +1,94 @@
+// A sequential model of the API for the simulator's workload, written apart
+// from the state machine (single bets, deposits, withdrawals, markets,
+// settlement and resettlement). The checker feeds it the committed log in
+// order; every answer a client got, every balance a read returned and the
+// final state of every replica must agree with it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "domain/commands.h"
+#include "domain/rejection.h"
+
+namespace betcore::sim {
+
+struct ModelAnswer {
+  domain::Code code = domain::Code::ok;
+  bool duplicate = false;
+  uint32_t count = 0;  // settlements: bets settled
+};
+
+struct ModelAccount {
+  int64_t balance = 0, in_play = 0, pending = 0, receivable = 0;
+  std::vector<std::pair<uint64_t, int64_t>> balance_history;  // (position, balance after)
+};
+
+class Model {
+ public:
+  ModelAnswer apply(const domain::Command& command, uint64_t position);
+
+  // The balance right after applying everything at or before `position`;
+  // false for an account that did not exist yet.
+  bool balance_at(const std::string& account, uint64_t position, int64_t& balance) const;
+
+  const std::map<std::string, ModelAccount>& accounts() const { return accounts_; }
+  int64_t house() const { return house_; }
+  int64_t deposits() const { return deposits_; }
+  int64_t withdrawals_completed() const { return withdrawals_completed_; }
+  size_t bets() const { return bets_.size(); }
+  bool has_bet(const std::string& id) const { return bets_.count(id) != 0; }
+  // Settled bets, counted once per (re)settlement that settled them.
+  uint64_t settlements_of_bets() const { return bet_settlements_; }
+
+ private:
+  struct Remembered {
+    uint64_t fingerprint;
+    uint32_t count = 0;
+  };
+  struct Bet {
+    std::string account;
+    int64_t stake = 0;
+    int64_t odds = 0;  // thousandths
+    size_t selection = 0;
+    bool open = true;
+    int64_t payout = 0;
+  };
+  struct Market {
+    domain::MarketAction last = domain::MarketAction::resume;
+    bool settled = false;
+    std::vector<std::string> selections;
+    std::vector<int64_t> odds;
+    std::vector<std::string> bets;
+    uint64_t settle_fingerprint = 0;
+    uint32_t settled_bets = 0;
+    bool closed() const { return last == domain::MarketAction::close; }
+    bool open() const { return !settled && last == domain::MarketAction::resume; }
+  };
+  struct Withdrawal {
+    std::string account;
+    int64_t amount = 0;
+    int state = 0;  // 0 pending, 1 completed, 2 failed
+    uint64_t outcome_fingerprint = 0;
+  };
+
+  ModelAnswer apply_body(const domain::Command& command, uint64_t fp, uint64_t position);
+  ModelAnswer answer_or_conflict(std::map<std::string, Remembered>& seen, const std::string& id,
+                                 uint64_t fp);
+  void pay_into_balance(ModelAccount& a, int64_t amount);
+  void take_from_balance(ModelAccount& a, int64_t amount);
+  void note(const std::string& account, uint64_t position);
+
+  std::map<std::string, ModelAccount> accounts_;
+  std::map<std::string, Remembered> account_ids_, event_ids_, market_ids_, deposit_refs_, withdrawal_ids_,
+      bet_ids_, request_ids_;
+  std::map<std::string, Market> markets_;
+  std::map<std::string, Bet> bets_;
+  std::map<std::string, Withdrawal> withdrawals_;
+  int64_t house_ = 0, deposits_ = 0, withdrawals_completed_ = 0;
+  uint64_t bet_settlements_ = 0;
+};
+
+}  // namespace betcore::sim
