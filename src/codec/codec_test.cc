@@ -718,5 +718,58 @@ TEST(SealedSnapshot, RefusesTruncationTrailingBytesAndOtherFiles) {
   }
 }
 
+// ---- request_id on trader commands (trailing, optional) --------------------------
+
+TEST(CommandCodec, RequestIdIsAnOptionalTrailingFieldOfTraderCommands) {
+  ChangeMarketStatus status{"m", MarketAction::suspend, "goal", ""};
+  SettleMarket results = settle("m", {{"s", kWin}});
+  UpdatePrices priced = prices("m", {{"s", 2000}});
+  for (Command without : std::vector<Command>{status, results, priced}) {
+    Command with = without;
+    std::visit([](auto& c) {
+      if constexpr (requires { c.request_id; }) c.request_id = "req-1";
+    }, with);
+    const std::string a = encoded(without);
+    const std::string b = encoded(with);
+    // Without one, the bytes are what they were before request_id existed.
+    EXPECT_EQ(b.size(), a.size() + 2 + 5);
+    EXPECT_EQ(b.substr(5, a.size() - 5), a.substr(5));
+    size_t pos = 0;
+    auto back = decode_command(b, &pos);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(encoded(*back), b);
+    EXPECT_EQ(domain::fingerprint(*back), domain::fingerprint(without)) << "the id is not part of the body";
+    // An empty one is never written, so it is refused (one encoding per command).
+    std::string empty = a + std::string(2, '\0');
+    uint32_t len = static_cast<uint32_t>(empty.size() - 5);
+    for (int k = 0; k < 4; ++k) empty[1 + k] = static_cast<char>((len >> (8 * k)) & 0xFF);
+    pos = 0;
+    EXPECT_FALSE(decode_command(empty, &pos));
+  }
+}
+
+TEST(Snapshot, KeepsTheRequestIdsOfTraderCommands) {
+  Book b;
+  b.standard();
+  ChangeMarketStatus s = suspend("m1");
+  s.request_id = "trader-7";
+  ASSERT_TRUE(b.ok(s));
+  const std::string bytes = encode_state(b.s());
+  DecodedState d = decode_state(bytes);
+  ASSERT_TRUE(d.state) << d.error;
+  ASSERT_EQ(d.state->request_ids.size(), 1u);
+  EXPECT_EQ(d.state->request_ids.begin()->first, "trader-7");
+  EXPECT_EQ(encode_state(*d.state), bytes);
+  // A retry against the restored state answers as the first time.
+  StateMachine m;
+  m.reset(std::move(d.state));
+  m.begin_batch(LogIndex{b.s().applied.value + 1}, TimeMs{kT0});
+  Outcome again = m.apply(s);
+  EXPECT_TRUE(again.ok());
+  EXPECT_TRUE(again.duplicate);
+  // Trailing bytes after the section are still refused.
+  EXPECT_FALSE(decode_state(bytes + "x").state);
+}
+
 }  // namespace
 }  // namespace betcore::codec

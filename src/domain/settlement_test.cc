@@ -472,5 +472,96 @@ TEST(Resettlement, RestoresAndFreesLiability) {
   EXPECT_EQ(b.account("alice").open_payouts.minor, 0);
 }
 
+// ---- trader requests with a request_id (found by betcore sim, seeds 1 and 2) ----
+
+SettleMarket with_id(SettleMarket s, std::string id) {
+  s.request_id = std::move(id);
+  return s;
+}
+ChangeMarketStatus with_id(ChangeMarketStatus c, std::string id) {
+  c.request_id = std::move(id);
+  return c;
+}
+
+const std::vector<Res> kDraw = {{"home", kLose}, {"draw", kWin}, {"away", kLose}};
+const std::vector<Res> kAwayWins = {{"home", kLose}, {"draw", kLose}, {"away", kWin}};
+
+// A resettlement whose answer was lost is retried; the retry lands after the
+// trader's next resettlement. With its request_id it answers as before and
+// changes nothing: the market keeps the newer results and their money.
+TEST(RequestId, ALateRetryOfAResettlementNeverUndoesANewerOne) {
+  Book b;
+  b.standard(10'000);
+  ASSERT_TRUE(b.ok(bet("b1", "alice", 1000, {leg("m1", "draw", 3500)})));
+  ASSERT_TRUE(b.ok(settle("m1", kHomeWins)));
+  Outcome first = b.apply(with_id(resettle("m1", kDraw), "r-1"));
+  ASSERT_TRUE(first.ok()) << first.message;
+  ASSERT_TRUE(b.ok(with_id(resettle("m1", kAwayWins), "r-2")));
+  const int64_t balance = b.balance("alice");
+  const int64_t house = b.house();
+  EXPECT_EQ(balance, 9000);  // away won: the draw bet lost
+
+  Outcome retry = b.apply(with_id(resettle("m1", kDraw), "r-1"));
+  ASSERT_TRUE(retry.ok()) << retry.message;
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(retry.count, first.count);
+  EXPECT_EQ(b.balance("alice"), balance);
+  EXPECT_EQ(b.house(), house);
+  EXPECT_EQ(b.selection("m1", "away").result, kWin);
+  EXPECT_EQ(b.market_of("m1").settlements, 3u);
+}
+
+// Without one, the same late retry applies again: the reason request_id exists.
+TEST(RequestId, WithoutOneALateResettlementAppliesAgain) {
+  Book b;
+  b.standard(10'000);
+  ASSERT_TRUE(b.ok(bet("b1", "alice", 1000, {leg("m1", "draw", 3500)})));
+  ASSERT_TRUE(b.ok(settle("m1", kHomeWins)));
+  ASSERT_TRUE(b.ok(resettle("m1", kDraw)));
+  ASSERT_TRUE(b.ok(resettle("m1", kAwayWins)));
+  Outcome late = b.apply(resettle("m1", kDraw));
+  ASSERT_TRUE(late.ok());
+  EXPECT_FALSE(late.duplicate);
+  EXPECT_EQ(b.balance("alice"), 12'500);
+}
+
+TEST(RequestId, ALateSuspendNeverUndoesALaterResume) {
+  Book b;
+  b.standard(10'000);
+  ASSERT_TRUE(b.ok(with_id(suspend("m1"), "s-1")));
+  ASSERT_TRUE(b.ok(with_id(resume("m1"), "s-2")));
+  Outcome retry = b.apply(with_id(suspend("m1"), "s-1"));
+  ASSERT_TRUE(retry.ok()) << retry.message;
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(b.market_of("m1").status, MarketStatus::open);
+  EXPECT_TRUE(b.ok(bet("b1", "alice", 100, {leg("m1", "home", 2000)})));
+}
+
+TEST(RequestId, ReusedForAnotherRequestIsAConflictAndChangesNothing) {
+  Book b;
+  b.standard(10'000);
+  ASSERT_TRUE(b.ok(with_id(suspend("m1"), "x-1")));
+  const std::string digest = b.digest();
+  Outcome other = b.apply(with_id(resume("m1"), "x-1"));
+  EXPECT_EQ(other.code, Code::conflict);
+  Outcome settle_other = b.apply(with_id(settle("m1", kHomeWins), "x-1"));
+  EXPECT_EQ(settle_other.code, Code::conflict);
+  EXPECT_EQ(b.digest(), digest);
+  EXPECT_EQ(b.market_of("m1").status, MarketStatus::suspended);
+}
+
+TEST(RequestId, ARejectedRequestIsNotRememberedAndABadIdIsRefused) {
+  Book b;
+  b.standard(10'000);
+  // Resettling an unsettled market is refused; the id stays free.
+  EXPECT_EQ(b.apply(with_id(resettle("m1", kHomeWins), "y-1")).code, Code::conflict);
+  Outcome settled = b.apply(with_id(settle("m1", kHomeWins), "y-1"));
+  EXPECT_TRUE(settled.ok()) << settled.message;
+  EXPECT_FALSE(settled.duplicate);
+  const std::string digest = b.digest();
+  EXPECT_EQ(b.apply(with_id(suspend("m1"), "not valid!")).code, Code::invalid_request);
+  EXPECT_EQ(b.digest(), digest);
+}
+
 }  // namespace
 }  // namespace betcore::domain

@@ -261,5 +261,27 @@ TEST_F(ApiExactlyOnce, EventMarketAndSettlementOnce) {
   EXPECT_EQ(account(n, "frank")["balance"], balance - 190 + 100);
 }
 
+// Trader requests with a request_id (an extension, docs/api-notes.md): a
+// suspend retried after a later resume answers as the first time and does
+// not suspend the market again (found by betcore sim).
+TEST_F(ApiExactlyOnce, TraderRequestWithARequestIdAppliesOnce) {
+  ApiNode& n = node();
+  create_market(n, "eo-rq", "eo-ev", {{"a", "2"}, {"b", "1.8"}});
+  const json suspend = {{"reason", "goal"}, {"request_id", "rq-1"}};
+  Reply first = n.post("/v1/markets/eo-rq/suspend", suspend, n.trader());
+  ASSERT_STATUS(first, 200);
+  ASSERT_STATUS(n.post("/v1/markets/eo-rq/resume", json{{"request_id", "rq-2"}}, n.trader()), 200);
+  Reply late = n.post("/v1/markets/eo-rq/suspend", suspend, n.trader());
+  ASSERT_STATUS(late, 200);
+  // The answer shows the market as it is now: open, not suspended again.
+  EXPECT_EQ(late["status"], "open") << late.body;
+  EXPECT_EQ(market(n, "eo-rq")["status"], "open");
+  // The same id for another request: 409, nothing changes.
+  EXPECT_ERROR(n.post("/v1/markets/eo-rq/close", json{{"request_id", "rq-1"}}, n.trader()), 409, "conflict");
+  EXPECT_ERROR(n.post("/v1/markets/eo-rq/suspend", json{{"request_id", "no spaces"}}, n.trader()), 400,
+               "invalid_request");
+  EXPECT_EQ(market(n, "eo-rq")["status"], "open");
+}
+
 }  // namespace
 }  // namespace betcore::apitest

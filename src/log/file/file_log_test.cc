@@ -16,6 +16,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -712,6 +713,90 @@ TEST_F(FileLogTest, BitFlipInTheHeaderOnDiskAfterOpenIsCaughtOnRead) {
   auto first_four = log->read(Position{1}, 4, 1 << 20, 0);
   ASSERT_TRUE(first_four.ok()) << first_four.error().message;
   expect_entries(first_four.value(), 1, 4);
+}
+
+
+// --- found by the simulator (betcore sim) -------------------------------------
+
+// A crash after the file grew but before the data of its last sectors
+// landed leaves the unacknowledged last record with zeros from a sector
+// boundary to the end of the file (regression seed 261). That record's
+// append never returned: a torn tail, cut; not damage that stops the node.
+TEST_F(FileLogTest, ZeroedLastSectorsOfTheLastRecordAreATornTail) {
+  auto log = open_ok(dir());
+  ASSERT_TRUE(log);
+  append_range(*log, 1, 9);
+  ASSERT_TRUE(log->append(batch_for(10, 3000)).ok());
+  log.reset();
+  const std::string path = segment_files(dir()).back();
+  const uint64_t size = size_of(path);
+  const uint64_t start = size - record_bytes_for(10, 3000);
+  const uint64_t zero_from = (start + kHeaderSize + 100 + 511) / 512 * 512;
+  ASSERT_LT(zero_from, size);
+  overwrite(path, zero_from, std::string(size - zero_from, '\0'));
+
+  log = open_ok(dir());
+  ASSERT_TRUE(log);
+  EXPECT_EQ(log->recovery().outcome, Outcome::truncated_torn_tail) << log->recovery().message;
+  EXPECT_EQ(log->head().value(), Position{9});
+  EXPECT_EQ(size_of(path), start);
+  expect_entries(read_all(*log, Position{1}), 1, 9);
+}
+
+// The same zeros in a record that ends before them are damage, not a torn
+// write: that record was on the disk whole (and maybe acknowledged).
+TEST_F(FileLogTest, ZeroedSectorsAfterACompleteDamagedRecordStillRefuse) {
+  auto log = open_ok(dir());
+  ASSERT_TRUE(log);
+  append_range(*log, 1, 10);
+  log.reset();
+  const std::string path = segment_files(dir()).back();
+  const uint64_t size = size_of(path);
+  flip_bit(path, size - 3);  // the last record is complete and damaged
+  append_bytes(path, std::string((size + 511) / 512 * 512 + 512 - size, '\0'));
+  FileLog::Options o;
+  auto opened = FileLog::open(dir(), o);
+  EXPECT_FALSE(opened.ok()) << "a damaged complete record followed by zeros was cut";
+}
+
+// A write that fails (a full disk) leaves the log usable: the next append
+// may succeed, so it does not need a restart (regression seed 4). A failed
+// fsync does.
+class FailNext final : public file::DiskFaults {
+ public:
+  int write_errno = 0;
+  int sync_errno = 0;
+  int before_write(const std::string&, uint64_t, size_t, size_t& written) override {
+    written = 0;
+    return std::exchange(write_errno, 0);
+  }
+  int before_sync(const std::string&) override { return std::exchange(sync_errno, 0); }
+  void synced(const std::string&, uint64_t) override {}
+};
+
+TEST_F(FileLogTest, AFailedWriteIsNotPermanentAFailedFsyncIs) {
+  FailNext faults;
+  file::set_disk_faults(&faults);
+  auto log = open_ok(dir());
+  ASSERT_TRUE(log);
+  append_range(*log, 1, 3);
+  faults.write_errno = ENOSPC;
+  auto full = log->append(batch_for(4));
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.error().code, Errc::io_error);
+  EXPECT_FALSE(log->append_failure_is_permanent(full.error().code)) << full.error().message;
+  append_range(*log, 4, 5);  // space again: it goes on
+
+  faults.sync_errno = EIO;
+  auto unsynced = log->append(batch_for(6));
+  ASSERT_FALSE(unsynced.ok());
+  EXPECT_EQ(unsynced.error().code, Errc::outcome_unknown);
+  EXPECT_TRUE(log->append_failure_is_permanent(unsynced.error().code));
+  auto after = log->append(batch_for(6));
+  ASSERT_FALSE(after.ok());
+  EXPECT_EQ(after.error().code, Errc::io_error);
+  EXPECT_TRUE(log->append_failure_is_permanent(after.error().code)) << "the log failed for good";
+  file::set_disk_faults(nullptr);
 }
 
 }  // namespace
