@@ -14,7 +14,9 @@ packages=(
   golang-github-grpc-ecosystem-grpc-gateway-dev
   # the cluster: etcd members, etcdctl, the load balancer
   etcd-server etcd-client haproxy
-  curl procps python3 iproute2
+  curl procps python3 iproute2 jq
+  # failover drills: network partitions between network namespaces
+  nftables
 )
 
 missing=()

@@ -913,7 +913,7 @@ void Api::operations(Call& call, Route route) {
         w.begin_object().field("name", "state_divergence").field("severity", "critical")
             .field("summary", a)
             .field("action", "the node that disagrees with the majority stops taking writes; "
-                             "see docs/runbooks/divergence.md").end_object();
+                             "see docs/runbooks/divergence-alert.md").end_object();
       }
       w.end_array().end_object();
       call.answer.send(json_response(200, std::move(body)));

@@ -21,6 +21,7 @@
 #include "node/submitter.h"
 #include "node/waiters.h"
 #include "ops/metrics.h"
+#include "sim/history_check.h"
 #include "sim/model.h"
 #include "sim/sim_disk.h"
 #include "sim/sim_log.h"
@@ -1069,95 +1070,33 @@ void Simulation::check() {
   }
   report_.log_entries = log.size();
 
-  // 2. The model, fed the log; where each operation landed and what it answered.
+  // 2-4. The model, fed the log, against every answer (history_check.h).
   Model model;
-  std::map<std::string, size_t> op_of;  // encoded command -> op
-  for (size_t i = 0; i < ops_.size(); ++i) {
-    if (ops_[i].kind == OpKind::write) op_of.emplace(ops_[i].encoded, i);
-  }
-  std::map<std::pair<uint64_t, size_t>, ModelAnswer> at;  // (position, op) -> model answer
-  std::map<size_t, uint64_t> first_seen;                  // op -> first position
-  std::map<size_t, uint64_t> accepted_at;                 // op -> the position that accepted it
-  for (const auto& [pos, batch] : log) {
-    codec::DecodedBatch b = codec::decode_batch(*batch);
-    if (b.error != codec::BatchError::none) {
-      fail("the entry at " + std::to_string(pos) + " does not decode: " + b.detail);
-      continue;
-    }
-    for (const domain::Command& cmd : b.commands) {
-      ModelAnswer ans = model.apply(cmd, pos);
-      std::string enc;
-      codec::encode_command(cmd, enc);
-      auto it = op_of.find(enc);
-      if (it == op_of.end()) {
-        fail("the log holds a command no client sent, at " + std::to_string(pos));
-        continue;
-      }
-      at.emplace(std::make_pair(pos, it->second), ans);
-      first_seen.emplace(it->second, pos);
-      if (ans.code == Code::ok && !ans.duplicate) {
-        if (!accepted_at.emplace(it->second, pos).second) {
-          fail("'" + ops_[it->second].what + "' was accepted twice (at " + std::to_string(accepted_at[it->second]) +
-               " and " + std::to_string(pos) + ")");
-        }
-      }
-    }
-  }
-
-  // 3. Every definite answer agrees with the model at the position it names.
-  std::vector<std::pair<int64_t, uint64_t>> acked;  // (answered_at, position)
-  for (size_t i = 0; i < ops_.size(); ++i) {
-    const Op& op = ops_[i];
+  std::vector<LogRecord> records;
+  records.reserve(log.size());
+  for (const auto& [pos, batch] : log) records.push_back(LogRecord{pos, *batch});
+  std::vector<HistoryOp> history;
+  history.reserve(ops_.size());
+  for (const Op& op : ops_) {
     ++report_.ops;
-    if (!op.done) continue;  // converged() made sure there are none
-    if (op.kind == OpKind::read) {
-      ++report_.reads_checked;
-      int64_t expected = 0;
-      bool exists = model.balance_at(op.account, op.answer.index, expected);
-      if (exists != op.answer.found || (exists && expected != op.answer.balance)) {
-        fail("'" + op.what + "' read balance " + (op.answer.found ? std::to_string(op.answer.balance) : "none") +
-             " at index " + std::to_string(op.answer.index) + "; the model has " +
-             (exists ? std::to_string(expected) : "none") + " there");
-      }
-      if (op.answer.index < op.head_at_send) {
-        fail("'" + op.what + "' was a stale read: answered at index " + std::to_string(op.answer.index) +
-             " although " + std::to_string(op.head_at_send) + " was committed before it was sent");
-      }
-      continue;
-    }
-    auto it = at.find({op.answer.index, i});
-    if (it == at.end()) {
-      fail("'" + op.what + "' was answered " + std::string(domain::code_name(op.answer.code)) +
-           " at index " + std::to_string(op.answer.index) + " but is not in that entry of the log");
-      continue;
-    }
-    const ModelAnswer& m = it->second;
-    if (m.code != op.answer.code || (m.code == Code::ok && m.count != op.answer.count)) {
-      fail("'" + op.what + "' was answered " + std::string(domain::code_name(op.answer.code)) + " (count " +
-           std::to_string(op.answer.count) + ") at index " + std::to_string(op.answer.index) +
-           "; the model says " + std::string(domain::code_name(m.code)) + " (count " + std::to_string(m.count) + ")");
-    }
-    if (op.answer.code == Code::ok && !op.answer.duplicate && accepted_at.count(i) &&
-        accepted_at[i] != op.answer.index) {
-      fail("'" + op.what + "' was answered as accepted at " + std::to_string(op.answer.index) +
-           " but the log accepted it at " + std::to_string(accepted_at[i]));
-    }
-    acked.emplace_back(op.answered_at, op.answer.index);
+    HistoryOp h;
+    h.what = op.what;
+    h.read = op.kind == OpKind::read;
+    h.account = op.account;
+    if (!h.read) h.key = op_key(op.command);
+    h.answered = op.done;
+    h.first_sent_ms = op.first_sent;
+    h.answered_ms = op.answered_at;
+    h.code = op.answer.code;
+    h.count = op.answer.count;
+    h.index = op.answer.index;
+    h.found = op.answer.found;
+    h.balance = op.answer.balance;
+    h.must_include = op.head_at_send;
+    history.push_back(std::move(h));
   }
-  // 4. Real-time order: an operation sent after another was answered lands after it.
-  std::sort(acked.begin(), acked.end());
-  std::vector<uint64_t> max_pos(acked.size());
-  for (size_t i = 0; i < acked.size(); ++i) max_pos[i] = std::max(acked[i].second, i ? max_pos[i - 1] : 0);
-  for (const auto& [i, pos] : first_seen) {
-    const Op& op = ops_[i];
-    auto k = std::lower_bound(acked.begin(), acked.end(), std::make_pair(op.first_sent, uint64_t{0}));
-    if (k == acked.begin()) continue;
-    size_t before = static_cast<size_t>(k - acked.begin()) - 1;
-    if (acked[before].first < op.first_sent && pos <= max_pos[before]) {
-      fail("'" + op.what + "' landed at " + std::to_string(pos) + ", before a write answered before it was sent (" +
-           std::to_string(max_pos[before]) + ")");
-    }
-  }
+  HistoryCheck hc = check_history(records, history, model, report_.failures);
+  report_.reads_checked = hc.reads_checked;
 
   // 5. Every replica: the same digest, a balanced ledger, and the model's money.
   std::string first_digest;

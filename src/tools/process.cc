@@ -1,4 +1,4 @@
-#include "support/process.h"
+#include "tools/process.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -18,7 +18,7 @@
 
 extern char** environ;
 
-namespace betcore::test {
+namespace betcore::tools {
 
 namespace {
 
@@ -238,4 +238,4 @@ std::string Process::read_log() const {
   return text.str();
 }
 
-}  // namespace betcore::test
+}  // namespace betcore::tools
