@@ -4,9 +4,11 @@
 #include <cstdint>
 #include <string>
 
+#include "support/process.h"
+
 namespace betcore::test {
 
-class Process;
+
 
 // A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0 and
 // released), or 0 if none could be bound. Another process may take it before
