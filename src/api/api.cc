@@ -524,7 +524,10 @@ Parsed parse_for(Route route, std::string_view path_id, std::string_view body) {
 // The answer to an applied write, rendered on the applier thread.
 http::Response render_write(Route route, const Outcome& out, const State& s, uint64_t index) {
   if (!out.ok()) {
-    return error(code_http_status(out.code), code_name(out.code), out.message);
+    // Where the state machine refused it: "error": {code, message, index}.
+    http::Response r = error(code_http_status(out.code), code_name(out.code), out.message);
+    r.body.insert(r.body.size() - 2, ",\"index\":" + std::to_string(index));
+    return r;
   }
   std::string body;
   body.reserve(512);

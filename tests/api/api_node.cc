@@ -119,9 +119,13 @@ Reply ApiNode::call(std::string_view method, std::string_view target, std::strin
            << "expected " << status << " " << code << ", got " << r.describe();
   }
   const json& e = r["error"];
-  if (!e.is_object() || e.size() != 2 || !e.contains("code") || !e.contains("message")) {
+  // A refusal by the state machine also says where: "index" (the log
+  // position of the batch that carried it).
+  const bool indexed = e.is_object() && e.contains("index");
+  if (!e.is_object() || e.size() != (indexed ? 3u : 2u) || !e.contains("code") || !e.contains("message") ||
+      (indexed && !e["index"].is_number_unsigned())) {
     return ::testing::AssertionFailure()
-           << "not {\"error\": {\"code\", \"message\"}}: " << r.describe();
+           << "not {\"error\": {\"code\", \"message\"[, \"index\"]}}: " << r.describe();
   }
   if (!e["code"].is_string() || e["code"].get<std::string>() != code) {
     return ::testing::AssertionFailure() << "expected code " << code << ", got " << r.describe();
