@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "drill/drill.h"
 #include "node_command.h"
 #include "sim/sim_command.h"
 #include "tools/bench.h"
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
   betcore::add_node_command(app);
   betcore::tools::add_bench_command(app);
   betcore::sim::add_sim_command(app);
+  betcore::drill::add_drill_command(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -828,7 +828,11 @@ void Api::read(Call& call, Route route, std::string_view path_id) {
                  default:
                    return answer.send(error(500, "internal", "no reader for this route"));
                }
-               answer.send(json_response(200, std::move(body)));
+               // The position this answer reflects: a client can check a
+               // read against the log, or pass it back as min_index.
+               http::Response r = json_response(200, std::move(body));
+               r.headers.emplace_back("X-Betcore-Index", std::to_string(s->applied.value));
+               answer.send(std::move(r));
              });
 }
 

@@ -1,0 +1,73 @@
+// The drill's incident report: a timeline of faults with the time each took
+// to be detected and to recover from, errors clients saw by type, what was
+// lost, whether the replicas agreed; as report.json and as report.html with
+// SVG charts of throughput, latency and errors over time (fault windows
+// shaded).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace betcore::drill {
+
+struct FaultRecord {
+  std::string kind;            // "kill_etcd_leader", ...
+  std::string target;          // "etcd-2 (leader)", "node-1"
+  std::string component;       // "etcd" or "node"
+  int component_index = 0;
+  std::string detail;
+  int64_t start_ms = 0, end_ms = 0;  // since the drill started
+  int64_t detect_ms = -1;      // after start: first health sample showing it (-1: not seen)
+  int64_t recover_ms = -1;     // after start: first write sent after it and acknowledged
+  int64_t stall_ms = -1;       // the longest time without any acknowledged write, from start to 2 s after the end
+  std::vector<std::string> problems;
+};
+
+// One client operation, as the report needs it.
+struct OpPoint {
+  int64_t sent_ms = 0, answered_ms = 0;
+  bool answered = false;
+  bool read = false;
+  bool acknowledged = false;   // a write answered 2xx
+  std::vector<std::pair<int64_t, std::string>> errors;  // indefinite answers: (when, "503 unavailable")
+};
+
+struct HealthPoint {
+  int64_t at_ms;
+  std::vector<bool> node_ready, etcd_healthy;
+};
+
+struct SecondStats {
+  int64_t second = 0;
+  uint64_t acknowledged = 0, rejected = 0, reads = 0, errors = 0;
+  double p50_ms = 0, p99_ms = 0;
+};
+
+struct DrillReport {
+  uint64_t seed = 0;
+  double wall_s = 0;
+  int64_t load_started_ms = 0, faults_ended_ms = 0, load_stopped_ms = 0;
+  std::vector<FaultRecord> faults;
+  std::vector<std::string> failures;
+  uint64_t log_entries = 0, log_commands = 0, writes_checked = 0, reads_checked = 0;
+  uint64_t writes_acknowledged = 0, writes_rejected = 0, reads = 0, acknowledged_lost = 0;
+  bool replicas_agree = true;
+  std::map<std::string, uint64_t> client_errors;
+  std::vector<SecondStats> seconds;
+};
+
+// Fills the derived parts: per-second series, errors by type, each fault's
+// detection (from the health samples) and recovery (from the operations).
+void fill_report(DrillReport& r, const std::vector<OpPoint>& ops, const std::vector<HealthPoint>& health);
+
+// report.json and report.html in `dir`.
+void write_report(const std::filesystem::path& dir, const DrillReport& r);
+
+// A short text summary on stdout.
+void print_summary(const DrillReport& r, const std::filesystem::path& dir);
+
+}  // namespace betcore::drill
