@@ -55,7 +55,11 @@ struct ClusterMemberOptions {
   int publish_every_ms = 1'000;
   int maintenance_every_ms = 5'000;
   int lag_ready_max_ms = 2'000;      // lagging longer than this: not ready
-  int head_unreadable_max_ms = 5'000;  // no log head from etcd this long: not ready
+  // No log head from etcd this long: not ready, so HAProxy stops sending it
+  // requests that would wait for an append that cannot happen. Longer than
+  // an etcd election (1-2 s), which leaves every node headless for a while.
+  // (5 s before betcore drill showed a cut-off node holding clients for 5 s.)
+  int head_unreadable_max_ms = 2'500;
   int64_t defrag_free_bytes_min = 64ll << 20;
 };
 

@@ -36,7 +36,9 @@ struct SimReport {
   bool passed = false;
   std::vector<std::string> failures;     // each an invariant that broke, with evidence
   std::vector<std::string> timeline;     // faults and recoveries, in order (verbose)
-  std::map<std::string, uint64_t> faults;        // injected, by kind
+  // Injected, by kind; also what the nodes did about them (bootstrap,
+  // corruption_detected, snapshot_set_aside, crash_mid_io).
+  std::map<std::string, uint64_t> faults;
   std::map<std::string, uint64_t> client_errors; // indefinite answers seen, by kind
   uint64_t ops = 0, writes_acknowledged = 0, reads_checked = 0, log_entries = 0;
   uint64_t events = 0, sim_ms = 0, trace_hash = 0;
