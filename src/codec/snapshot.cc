@@ -385,6 +385,8 @@ bool decode_tables(Decoder& d, State& s) {
       rec.count = r.u32();
       if (!r.ok()) return d.fail("truncated request ids");
       if (!valid_id(id)) return d.fail("invalid request id in snapshot");
+      // Every trader request is about a market: its answer renders it.
+      if (rec.ref >= s.markets.size()) return d.fail("request id refers to a market out of range");
       // Written in order, each once.
       if (!s.request_ids.empty() && id <= s.request_ids.rbegin()->first) {
         return d.fail("request ids out of order");

@@ -1,6 +1,7 @@
 #include "drill/drill.h"
 
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <fcntl.h>
@@ -265,11 +266,16 @@ class DrillCluster {
     p.process.wait(10'000);
   }
 
-  void stop_all() {
+  // Kills everything; with `keep`, copies each node's tmpfs out first.
+  void stop_all(bool keep = false) {
     haproxy_.stop(2'000);
     for (Proc& p : nodes) kill9(p);
     for (Proc& p : etcd) kill9(p);
-    for (const fs::path& m : mounted_) ::umount2(m.c_str(), MNT_DETACH);
+    for (const fs::path& m : mounted_) {
+      std::error_code ec;
+      if (keep) fs::copy(m, m.string() + "-data", fs::copy_options::recursive, ec);
+      ::umount2(m.c_str(), MNT_DETACH);
+    }
     mounted_.clear();
   }
 
@@ -378,6 +384,7 @@ class Workload {
     threads_.emplace_back([this] { trader(); });
     threads_.emplace_back([this] { payments(); });
   }
+  ~Workload() { stop(); }
   void stop() {
     stop_.store(true);
     for (auto& t : threads_) t.join();
@@ -912,9 +919,22 @@ int run_drill(const DrillOptions& o) {
       return 2;
     }
   }
+  // One drill at a time on a machine: the test hosts' names are fixed.
+  int lock_fd = ::open("/run/betcore-drill.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    std::fprintf(stderr, "betcore drill: another drill is running on this machine (/run/betcore-drill.lock)\n");
+    return 2;
+  }
   fs::path out = fs::absolute(o.out);
   fs::path root = out / "run";
   std::error_code ec;
+  {
+    // tmpfs mounts a killed drill left under `root`.
+    std::ifstream mounts("/proc/mounts");
+    for (std::string dev, point, rest; mounts >> dev >> point && std::getline(mounts, rest);) {
+      if (point.rfind(root.string() + "/", 0) == 0) ::umount2(point.c_str(), MNT_DETACH);
+    }
+  }
   fs::remove_all(root, ec);
   fs::create_directories(root);
   std::string self = fs::read_symlink("/proc/self/exe", ec).string();
@@ -959,15 +979,23 @@ int run_drill(const DrillOptions& o) {
     std::mt19937_64 rng(o.seed * 101);
     const int64_t end_by = now_ms() + static_cast<int64_t>(o.minutes * 60'000);
     size_t k = rng() % kinds.size();
+    int failed_in_a_row = 0;
     while (static_cast<int>(report.faults.size()) < o.faults || now_ms() < end_by) {
       FaultRecord f;
       const std::string& kind = kinds[k++ % kinds.size()];
       if (!nemesis.inject(kind, f)) {
-        std::printf("  could not inject %s: %s\n", kind.c_str(), f.problems.empty() ? "no etcd leader" : f.problems[0].c_str());
+        std::string why_not = f.problems.empty() ? "no etcd leader" : f.problems[0];
+        std::printf("  could not inject %s yet: %s\n", kind.c_str(), why_not.c_str());
+        if (++failed_in_a_row >= 30) {
+          report.failures.push_back("the nemesis could not inject a fault 30 times in a row; last: " + kind + ": " +
+                                    why_not);
+          break;
+        }
+        --k;  // the same kind again, after a second
         sleep_ms(1'000);
-        if (static_cast<int>(report.faults.size()) > o.faults * 3) break;
         continue;
       }
+      failed_in_a_row = 0;
       int64_t window = 3'000 + static_cast<int64_t>(rng() % 3'000);
       sleep_ms(window);
       nemesis.heal(f);
@@ -984,7 +1012,20 @@ int run_drill(const DrillOptions& o) {
     sleep_ms(3'000);
     load.stop();
     report.load_stopped_ms = now_ms();
-    // Every process up again (a heal that failed is retried here).
+    // Everything healed again (a heal that failed is retried here): rules,
+    // links, fillers, paused and dead processes.
+    for (const std::string& h : hosts) {
+      if (!net.heal(h, why)) report.failures.push_back("cannot heal the test host " + h + ": " + why);
+    }
+    for (int i = 0; i < kNodes; ++i) fs::remove(cluster.node_dir(i) / "drill-filler", ec);
+    for (Proc& p : cluster.etcd) {
+      if (p.paused) p.process.kill(SIGCONT);
+      p.paused = false;
+    }
+    for (Proc& p : cluster.nodes) {
+      if (p.paused) p.process.kill(SIGCONT);
+      p.paused = false;
+    }
     for (int i = 0; i < kEtcdMembers; ++i) {
       if (!cluster.etcd[static_cast<size_t>(i)].process.running()) cluster.start_etcd(i, false, why);
     }
@@ -1058,10 +1099,11 @@ int run_drill(const DrillOptions& o) {
           continue;
         }
         int64_t b = j.value("balance", int64_t{-1}), p = j.value("in_play", int64_t{-1}),
-                w = j.value("pending_withdrawals", int64_t{-1});
-        if (b != ma.balance || p != ma.in_play || w != ma.pending || b < 0) {
-          report.failures.push_back(fmt::format("{}: account {} has balance/in play/pending {}/{}/{}, the model {}/{}/{}",
-                                                name, id, b, p, w, ma.balance, ma.in_play, ma.pending));
+                w = j.value("pending_withdrawals", int64_t{-1}), d = j.value("debt", int64_t{-1});
+        if (b != ma.balance || p != ma.in_play || w != ma.pending || d != -ma.receivable || b < 0) {
+          report.failures.push_back(fmt::format(
+              "{}: account {} has balance/in play/pending/debt {}/{}/{}/{}, the model {}/{}/{}/{}", name, id, b, p, w, d,
+              ma.balance, ma.in_play, ma.pending, -ma.receivable));
         }
       }
     }
@@ -1069,7 +1111,7 @@ int run_drill(const DrillOptions& o) {
       return f.find("checkpoints or digests") != std::string::npos;
     });
     fill_report(report, ops_for_report(ops), monitor.samples());
-    cluster.stop_all();
+    cluster.stop_all(o.keep);
   }
   net.destroy();
   report.wall_s = now_ms() / 1000.0;

@@ -15,7 +15,7 @@ using json = nlohmann::json;
 double percentile(std::vector<int64_t>& v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1));  // the lower one of two
   return static_cast<double>(v[std::min(i, v.size() - 1)]);
 }
 

@@ -58,6 +58,10 @@ bool TestNet::create(const std::vector<std::string>& names, std::string& why) {
     run_command({"ip", "netns", "del", ns}, out);
   }
   run_command({"ip", "link", "del", kBridge}, out);
+  for (const std::string& name : names) {
+    run_command({"ip", "link", "del", "bcd-" + name}, out);   // a veth left in the root namespace
+    run_command({"ip", "link", "del", "bcd-" + name + "p"}, out);
+  }
 
   if (!ok({"ip", "link", "add", kBridge, "type", "bridge"}, why)) {
     why += " (the drill makes its own network namespaces: it needs root with CAP_NET_ADMIN)";
@@ -118,7 +122,8 @@ bool TestNet::isolate(const std::string& name, const std::vector<std::string>& p
   std::string out;
   run_command({"ip", "netns", "exec", h.ns, "nft", "delete", "table", "inet", kTable}, out);
   bool done = ok({"ip", "netns", "exec", h.ns, "nft", "-f", file}, why);
-  std::filesystem::remove(file);
+  std::error_code ec;
+  std::filesystem::remove(file, ec);
   return done;
 }
 

@@ -346,15 +346,16 @@ std::unique_ptr<domain::State> Node::bootstrap(const log::Error& why) {
   for (const PeerRecord& p : peers.value()) {
     if (p.id != options_.node_id) offered.push_back(PeerSnapshot{p.address, p.snapshot_index});
   }
-  std::lock_guard files(snapshot_files_mu_);
+  // The store is locked only to keep the fetched snapshot, never across the
+  // fetch (minutes at worst): the snapshot writer and GET /v1/snapshot go on.
   return bootstrap_from_peers(offered, applier_->applied(), why.position, options_.fetch_snapshot,
-                              *snapshots_, *log_);
+                              *snapshots_, *log_, &snapshot_files_mu_);
 }
 
 std::unique_ptr<domain::State> bootstrap_from_peers(const std::vector<PeerSnapshot>& peers,
                                                     uint64_t applied, uint64_t log_first,
                                                     const FetchSnapshot& fetch, SnapshotStore& store,
-                                                    log::Log& log) {
+                                                    log::Log& log, std::mutex* store_mu) {
   // Usable: past what this node has, and the log still holds everything after
   // it. The newest first.
   std::vector<std::pair<uint64_t, std::string>> candidates;  // snapshot index, address
@@ -391,6 +392,8 @@ std::unique_ptr<domain::State> bootstrap_from_peers(const std::vector<PeerSnapsh
     }
     if (decoded.state->applied.value <= applied) continue;
     // Kept locally too, so a restart does not fetch it again.
+    std::unique_lock<std::mutex> files;
+    if (store_mu != nullptr) files = std::unique_lock<std::mutex>(*store_mu);
     if (!store.write(opened.applied_index, body, err)) {
       spdlog::warn("bootstrap: cannot keep the fetched snapshot locally: {}", err);
     } else {

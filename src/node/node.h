@@ -78,12 +78,13 @@ struct PeerSnapshot {
 };
 
 // A bootstrap: loads the newest peer snapshot past `applied` that the log
-// can continue from (it starts at `log_first`), keeps it in `store` and
-// tells `log` what is still needed. Null when no peer can give one yet.
+// can continue from (it starts at `log_first`), keeps it in `store` (under
+// `store_mu`, taken only for that, never across a fetch) and tells `log`
+// what is still needed. Null when no peer can give one yet.
 std::unique_ptr<domain::State> bootstrap_from_peers(const std::vector<PeerSnapshot>& peers,
                                                     uint64_t applied, uint64_t log_first,
                                                     const FetchSnapshot& fetch, SnapshotStore& store,
-                                                    log::Log& log);
+                                                    log::Log& log, std::mutex* store_mu = nullptr);
 
 class Node {
  public:

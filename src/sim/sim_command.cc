@@ -159,7 +159,8 @@ int run(const SimOptions& o) {
   }
   double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   // What the system did about the faults is counted apart from the faults.
-  const std::set<std::string> observed = {"bootstrap", "corruption_detected", "snapshot_set_aside", "crash_mid_io"};
+  const std::set<std::string> observed = {"bootstrap", "corruption_detected", "snapshot_set_aside", "crash_mid_io",
+                                         "operator_truncated_tail"};
   uint64_t fault_total = 0;
   for (const auto& [k, v] : faults) fault_total += observed.count(k) ? 0 : v;
   std::printf("\nbetcore sim: %llu seed(s) run, %llu passed, %llu failed, in %.1f s\n",

@@ -122,8 +122,10 @@ bool SimDisk::flip_bit(NodeDisk& disk, const std::string& kind, std::string& wha
   std::vector<std::string> candidates;
   for (const std::string& path : files_under(disk.dir)) {
     std::string name = fs::path(path).filename().string();
-    if (name.find(kind) == std::string::npos || name.find(".tmp") != std::string::npos ||
-        name.find(".set-aside") != std::string::npos) {
+    const bool wanted = kind == "log" ? path.find("/log/") != std::string::npos && name.size() > 4 &&
+                                            name.substr(name.size() - 4) == ".log"
+                                      : name.find(kind) != std::string::npos;
+    if (!wanted || name.find(".tmp") != std::string::npos || name.find(".set-aside") != std::string::npos) {
       continue;
     }
     std::error_code ec;

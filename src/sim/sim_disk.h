@@ -51,8 +51,8 @@ class SimDisk final : public log::file::DiskFaults {
   // may have been acknowledged, and the file log refuses to guess
   // (docs/log-format.md, docs/guarantees.md). Returns how many files tore.
   int power_loss(NodeDisk& disk);
-  // Flips one bit in one file whose name contains `kind` ("snapshot" or
-  // "segment"); false when there is none.
+  // Flips one bit in one snapshot file (`kind` "snapshot") or one segment
+  // of the file log ("log"); false when there is none.
   bool flip_bit(NodeDisk& disk, const std::string& kind, std::string& what);
   // Restores every damaged file from its backup (also when the node set it
   // aside), as the operator would.

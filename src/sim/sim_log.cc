@@ -48,7 +48,9 @@ log::Result<log::Position> SimLogView::append(std::string_view batch) {
   if (roll < link_.append_late_pm) {
     ++link_.appends_late;
     SharedLog* shared = &shared_;
+    ++shared_.late_pending;
     world_.after(world_.rng.between(1, 400), [shared, b = std::string(batch)]() mutable {
+      --shared->late_pending;
       shared->commit(std::move(b));
     });
     return log::Error{log::Errc::outcome_unknown, "append timed out; it commits later (simulated)"};

@@ -41,6 +41,8 @@ class SharedLog {
     if (before > first_kept_) first_kept_ = before;
   }
 
+  uint64_t late_pending = 0;  // appends answered outcome_unknown that commit later
+
   // Quorum lost: no append commits, no head can be read.
   int64_t down_until = 0;
   bool down() const { return world_.now() < down_until; }

@@ -23,6 +23,9 @@ struct EtcdLog::Session {
   std::condition_variable cv;                     // wakes the keeper on stop
   bool paused = false;        // the watcher waits for buffer room: quiet on purpose
   bool keeper_cancelled = false;  // the keeper found it stuck
+  std::string cancel_reason;      // why the keeper cancelled it
+  uint64_t seen_next = 0;         // the watch's next position at the keeper's last look
+  Clock::time_point next_moved{}; // when that last changed
   std::shared_ptr<grpc::ClientContext> ctx;
   grpc::ClientReaderWriter<pb::WatchRequest, pb::WatchResponse>* stream = nullptr;
   Clock::time_point last_message{};
@@ -132,7 +135,11 @@ Result<Position> EtcdLog::head() {
                           options_.head_timeout_ms);
   if (!r.ok()) return r.error();
   if (r.value().kvs.empty()) return Position{0};
-  return Position{static_cast<uint64_t>(r.value().kvs.front().mod_revision)};
+  auto head = static_cast<uint64_t>(r.value().kvs.front().mod_revision);
+  uint64_t seen = quorum_head_.load();
+  while (head > seen && !quorum_head_.compare_exchange_weak(seen, head)) {
+  }
+  return Position{head};
 }
 
 Result<Ok> EtcdLog::compact(Position before) {
@@ -255,7 +262,10 @@ void EtcdLog::watch_loop(Session* s) {
       s->probing = false;
       s->paused = false;
       s->keeper_cancelled = false;
+      s->seen_next = next;
+      s->next_moved = Clock::now();
     }
+    watch_next_.store(next);
     std::string why = "the stream closed";
     bool compacted = false;
     int64_t compact_rev = 0;
@@ -291,6 +301,7 @@ void EtcdLog::watch_loop(Session* s) {
         buffer_.push_back(Entry{Position{rev}, kv.value()});
         next = rev + 1;
       }
+      watch_next_.store(next);
       cv_.notify_all();
       // Back-pressure: stop reading while the applier is far behind (the
       // keeper leaves a paused stream alone).
@@ -330,7 +341,10 @@ void EtcdLog::watch_loop(Session* s) {
     }
     if (s->stop.load()) break;
     reconnects_.fetch_add(1);
-    if (keeper_cancelled) why = "no answer to a progress request";
+    if (keeper_cancelled) {
+      std::lock_guard l(s->mu);
+      why = s->cancel_reason;
+    }
     else if (!st.ok()) why = describe(st);
     // A member that did not answer is left; a stream etcd ended (e.g. lost
     // leader) also moves on. Either way the next member gets the watch.
@@ -351,10 +365,29 @@ void EtcdLog::keeper_loop(Session* s) {
     s->cv.wait_for(l, tick, [&] { return s->stop.load(); });
     if (s->stop.load() || s->stream == nullptr || s->paused) continue;
     auto now = Clock::now();
+    // Behind the quorum: the log head (a quorum read) has entries this watch
+    // has not delivered, and it has delivered nothing for a while. A member
+    // cut off from the others keeps the stream open and even answers
+    // progress requests, from its own stale revision (betcore drill).
+    const uint64_t next = watch_next_.load();
+    if (next != s->seen_next) {
+      s->seen_next = next;
+      s->next_moved = now;
+    } else if (quorum_head_.load() >= next &&
+               now - s->next_moved > std::chrono::milliseconds(options_.behind_quorum_after_ms)) {
+      spdlog::warn("log watch is behind the log head ({} >= {}) and delivered nothing in {} ms; reconnecting",
+                   quorum_head_.load(), next, options_.behind_quorum_after_ms);
+      s->keeper_cancelled = true;
+      s->cancel_reason = "behind the quorum's log head";
+      s->ctx->TryCancel();
+      s->next_moved = now;
+      continue;
+    }
     if (s->probing) {
       if (now - s->probe_sent > std::chrono::milliseconds(options_.stuck_after_ms)) {
         spdlog::warn("log watch did not answer a progress request in {} ms; reconnecting",
                      options_.stuck_after_ms);
+        s->cancel_reason = "no answer to a progress request";
         s->keeper_cancelled = true;
         s->ctx->TryCancel();
         s->probing = false;

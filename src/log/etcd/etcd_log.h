@@ -33,6 +33,9 @@ struct EtcdLogOptions {
   size_t buffer_bytes_max = 64u << 20;  // batches read ahead of the applier
   int progress_after_ms = 500;      // a quiet watch is asked for progress after this
   int stuck_after_ms = 3'000;       // ... and replaced if it does not answer by then
+  // A watch that delivered nothing this long while the quorum's log head is
+  // past it is replaced (its member is cut off; found by betcore drill).
+  int behind_quorum_after_ms = 1'000;
 };
 
 // Key layout of one cluster.
@@ -92,6 +95,8 @@ class EtcdLog final : public Log {
   std::unique_ptr<Session> session_;    // guarded by mu_ (replaced by the reader only)
 
   std::atomic<uint64_t> needed_from_{1};
+  std::atomic<uint64_t> quorum_head_{0};  // the newest head() answer
+  std::atomic<uint64_t> watch_next_{0};   // the next position the watch will deliver
   std::atomic<uint64_t> reconnects_{0};
   std::atomic<bool> connected_{false};
 };

@@ -718,11 +718,43 @@ TEST_F(FileLogTest, BitFlipInTheHeaderOnDiskAfterOpenIsCaughtOnRead) {
 
 // --- found by the simulator (betcore sim) -------------------------------------
 
-// A crash after the file grew but before the data of its last sectors
-// landed leaves the unacknowledged last record with zeros from a sector
-// boundary to the end of the file (regression seed 261). That record's
-// append never returned: a torn tail, cut; not damage that stops the node.
-TEST_F(FileLogTest, ZeroedLastSectorsOfTheLastRecordAreATornTail) {
+// A crash after the file grew but before its data landed can leave zeros
+// from a sector boundary that cuts the last record's header (betcore sim):
+// the file ends inside a header, a torn tail. Before rule 3a this was
+// "middle corruption", which not even --truncate-corrupt-tail lifts.
+TEST_F(FileLogTest, ZeroSectorsCuttingTheLastHeaderAreATornTail) {
+  auto log = open_ok(dir());
+  ASSERT_TRUE(log);
+  append_range(*log, 1, 9);
+  log.reset();
+  const std::string path = segment_files(dir()).back();
+  // Record 10 sized so that record 11's header starts 12 bytes before a
+  // sector boundary.
+  const uint64_t start10 = size_of(path);
+  const uint64_t boundary = (start10 + 2 * kHeaderSize + 600 + 511) / 512 * 512;
+  const uint64_t start11 = boundary - 12;
+  log = open_ok(dir());
+  ASSERT_TRUE(log->append(batch_for(10, start11 - start10 - kHeaderSize)).ok());
+  ASSERT_TRUE(log->append(batch_for(11, 300)).ok());
+  log.reset();
+  ASSERT_EQ(size_of(path), start11 + kHeaderSize + 300);
+  overwrite(path, boundary, std::string(size_of(path) - boundary, '\0'));
+
+  log = open_ok(dir());
+  ASSERT_TRUE(log);
+  EXPECT_EQ(log->recovery().outcome, Outcome::truncated_torn_tail) << log->recovery().message;
+  EXPECT_EQ(log->head().value(), Position{10});
+  EXPECT_EQ(size_of(path), start11);
+  auto all = read_all(*log, Position{1});
+  ASSERT_EQ(all.size(), 10u);
+  EXPECT_EQ(all[9].batch, batch_for(10, start11 - start10 - kHeaderSize));
+  expect_entries({all.begin(), all.begin() + 9}, 1, 9);
+}
+
+// A complete last record whose last sectors read as zeros may have been
+// acknowledged (its blocks lost after the fsync): a corrupt tail, never cut
+// without the operator (docs/log-format.md, "A known cost of rule 3").
+TEST_F(FileLogTest, ZeroedLastSectorsOfACompleteRecordAreNotCutSilently) {
   auto log = open_ok(dir());
   ASSERT_TRUE(log);
   append_range(*log, 1, 9);
@@ -734,13 +766,16 @@ TEST_F(FileLogTest, ZeroedLastSectorsOfTheLastRecordAreATornTail) {
   const uint64_t zero_from = (start + kHeaderSize + 100 + 511) / 512 * 512;
   ASSERT_LT(zero_from, size);
   overwrite(path, zero_from, std::string(size - zero_from, '\0'));
-
-  log = open_ok(dir());
+  auto refused = FileLog::open(dir(), FileLog::Options{});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, Errc::corrupt);
+  EXPECT_NE(refused.error().message.find("--truncate-corrupt-tail"), std::string::npos) << refused.error().message;
+  // The operator, accepting the loss of that one batch, can cut it.
+  FileLog::Options cut;
+  cut.truncate_corrupt_tail = true;
+  log = open_ok(dir(), cut);
   ASSERT_TRUE(log);
-  EXPECT_EQ(log->recovery().outcome, Outcome::truncated_torn_tail) << log->recovery().message;
   EXPECT_EQ(log->head().value(), Position{9});
-  EXPECT_EQ(size_of(path), start);
-  expect_entries(read_all(*log, Position{1}), 1, 9);
 }
 
 // The same zeros in a record that ends before them are damage, not a torn
@@ -777,6 +812,9 @@ class FailNext final : public file::DiskFaults {
 TEST_F(FileLogTest, AFailedWriteIsNotPermanentAFailedFsyncIs) {
   FailNext faults;
   file::set_disk_faults(&faults);
+  struct Unset {
+    ~Unset() { file::set_disk_faults(nullptr); }
+  } unset;
   auto log = open_ok(dir());
   ASSERT_TRUE(log);
   append_range(*log, 1, 3);
@@ -796,7 +834,6 @@ TEST_F(FileLogTest, AFailedWriteIsNotPermanentAFailedFsyncIs) {
   ASSERT_FALSE(after.ok());
   EXPECT_EQ(after.error().code, Errc::io_error);
   EXPECT_TRUE(log->append_failure_is_permanent(after.error().code)) << "the log failed for good";
-  file::set_disk_faults(nullptr);
 }
 
 }  // namespace

@@ -211,10 +211,12 @@ Result<Diagnosis> diagnose_tail(SequentialReader& reader, const ScanStop& stop,
                      fmt::format("{}; a valid record (position {}) follows it at offset {}",
                                  stop.why, found.value()->position, found.value()->offset)};
   }
-  // Rule 3a: the file ends in zeros from a sector boundary, and the bytes
-  // before them begin the expected record, which reaches into the zeros: the
-  // file grew but the data of its last sectors never landed. A record that
-  // was fsynced (and maybe acknowledged) was on the disk whole.
+  // Rule 3a: the file ends in zeros from a sector boundary that cuts the
+  // header of the expected record (its magic, as much as landed, matches):
+  // the file ends inside a header, as in rule 4, then the zeros of a size
+  // that grew before its data landed, as in rule 1. A record whose header
+  // is whole is left to rules 3 and 5: a complete record with zeroed
+  // sectors may have been acknowledged (see "A known cost of rule 3").
   auto zeros_at = trailing_zeros_start(reader, stop.offset);
   if (!zeros_at) return zeros_at.error();
   // (The data itself may end in zeros just before the boundary.)
@@ -223,20 +225,15 @@ Result<Diagnosis> diagnose_tail(SequentialReader& reader, const ScanStop& stop,
     const uint64_t before = z - stop.offset;
     auto head = reader.view(stop.offset, static_cast<size_t>(std::min<uint64_t>(before, kHeaderSize)));
     if (!head) return head.error();
-    bool starts_record = false;
+    bool header_cut = false;
     if (before < kHeaderSize) {
-      // The header itself is cut: its magic (as much as landed) must match.
       const size_t n = static_cast<size_t>(std::min<uint64_t>(before, kMagicBytes.size()));
-      starts_record = head.value().substr(0, n) == kMagicBytes.substr(0, n);
-    } else {
-      const RecordHeader header = header_from(head.value());
-      starts_record = header_is_plausible(header) && header.position == expected &&
-                      kHeaderSize + header.payload_bytes > before;
+      header_cut = head.value().substr(0, n) == kMagicBytes.substr(0, n);
     }
-    if (starts_record) {
+    if (header_cut) {
       return Diagnosis{Damage::torn_tail,
                        fmt::format("{}; the file ends in {} zero bytes from offset {} (a sector boundary) "
-                                   "inside the record",
+                                   "inside the record's header",
                                    stop.why, reader.file_bytes() - z, z)};
     }
   }
