@@ -40,6 +40,9 @@ etcd_flags=(
   --initial-cluster-token "betcore-$cluster_name"
   # betcore compacts the log itself, below the oldest snapshot a node still needs
   --auto-compaction-retention 0
+  # a member coming back from a partition must not depose a working leader
+  # (betcore drill: 4 s without a leader after a partition healed, without it)
+  --pre-vote=true
   # 8 GiB, etcd's recommended maximum: room for a log that betcore has not compacted yet
   --quota-backend-bytes $((8 << 30))
   # one batch is one put; the largest batch a node writes must fit

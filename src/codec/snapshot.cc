@@ -12,6 +12,11 @@
 #include "domain/state_machine.h"
 
 namespace betcore::codec {
+namespace {
+// Tags of the trailing sections of an encoded state (see encode_state).
+constexpr uint8_t kSectionRequestIds = 1;
+constexpr uint8_t kSectionRejected = 2;
+}  // namespace
 
 using namespace betcore::domain;
 
@@ -21,7 +26,16 @@ void amount(Writer& w, Amount a) { w.i64(a.minor); }
 
 }  // namespace
 
-std::string encode_state(const State& s) {
+namespace {
+std::string encode(const State& s, bool with_refusals);
+}  // namespace
+
+std::string encode_state(const State& s) { return encode(s, true); }
+
+std::string digest_without_refusals(const State& s) { return digest_of_encoding(encode(s, false)); }
+
+namespace {
+std::string encode(const State& s, bool with_refusals) {
   std::string out;
   out.reserve(64 + s.accounts.size() * 96 + s.bets.size() * 96);
   Writer w(out);
@@ -150,9 +164,11 @@ std::string encode_state(const State& s) {
       amount(w, e.amount);
     }
   }
-  // Trader requests by request_id: a trailing section, written only when
-  // there are any, so a state without them encodes (and digests) as before.
+  // Trailing sections, each a tag and written only when it has entries, so
+  // a state without them encodes (and digests) as before they existed.
+  // 1: trader requests by request_id.
   if (!s.request_ids.empty()) {
+    w.u8(kSectionRequestIds);
     w.u32(static_cast<uint32_t>(s.request_ids.size()));
     for (const auto& [id, rec] : s.request_ids) {
       w.str(id);
@@ -161,8 +177,20 @@ std::string encode_state(const State& s) {
       w.u32(rec.count);
     }
   }
+  // 2: refused requests by client id.
+  if (with_refusals && !s.rejected.empty()) {
+    w.u8(kSectionRejected);
+    w.u32(static_cast<uint32_t>(s.rejected.size()));
+    for (const auto& [key, rec] : s.rejected) {
+      w.str(key);
+      w.u64(rec.fingerprint);
+      w.u8(static_cast<uint8_t>(rec.code));
+      w.str(rec.message);
+    }
+  }
   return out;
 }
+}  // namespace
 
 namespace {
 
@@ -373,27 +401,47 @@ bool decode_tables(Decoder& d, State& s) {
     }
   }
   if (!r.ok()) return d.fail("truncated snapshot");
-  if (r.remaining() != 0) {
+  uint8_t last_section = 0;
+  while (r.remaining() != 0) {
+    // Trailing sections, in tag order, each once and never empty.
+    const uint8_t tag = r.u8();
     uint32_t k = 0;
-    if (!d.count(k, 17)) return false;
-    if (k == 0) return d.fail("an empty request id section");  // never written
+    if (!d.count(k, 13)) return false;
+    if (tag <= last_section || tag > kSectionRejected) return d.fail("unknown or repeated snapshot section");
+    if (k == 0) return d.fail("an empty snapshot section");  // never written
+    last_section = tag;
     for (uint32_t i = 0; i < k; ++i) {
       std::string id(r.str());
-      domain::RequestRecord rec;
-      rec.fingerprint = r.u64();
-      rec.ref = r.u32();
-      rec.count = r.u32();
-      if (!r.ok()) return d.fail("truncated request ids");
-      if (!valid_id(id)) return d.fail("invalid request id in snapshot");
-      // Every trader request is about a market: its answer renders it.
-      if (rec.ref >= s.markets.size()) return d.fail("request id refers to a market out of range");
-      // Written in order, each once.
-      if (!s.request_ids.empty() && id <= s.request_ids.rbegin()->first) {
-        return d.fail("request ids out of order");
+      if (tag == kSectionRequestIds) {
+        domain::RequestRecord rec;
+        rec.fingerprint = r.u64();
+        rec.ref = r.u32();
+        rec.count = r.u32();
+        if (!r.ok()) return d.fail("truncated request ids");
+        if (!valid_id(id)) return d.fail("invalid request id in snapshot");
+        // Every trader request is about a market: its answer renders it.
+        if (rec.ref >= s.markets.size()) return d.fail("request id refers to a market out of range");
+        // Written in order, each once.
+        if (!s.request_ids.empty() && id <= s.request_ids.rbegin()->first) return d.fail("request ids out of order");
+        s.request_ids.emplace_hint(s.request_ids.end(), std::move(id), rec);
+      } else {
+        domain::RejectedRecord rec;
+        rec.fingerprint = r.u64();
+        const uint8_t code = r.u8();
+        rec.message = std::string(r.str());
+        if (!r.ok()) return d.fail("truncated refused requests");
+        if (code == 0 || code > static_cast<uint8_t>(domain::Code::duplicate_leg)) {
+          return d.fail("refused request with an unknown code");
+        }
+        rec.code = static_cast<domain::Code>(code);
+        const size_t colon = id.find(':');
+        if (colon == std::string::npos || !valid_id(std::string_view(id).substr(colon + 1))) {
+          return d.fail("invalid refused request key in snapshot");
+        }
+        if (!s.rejected.empty() && id <= s.rejected.rbegin()->first) return d.fail("refused requests out of order");
+        s.rejected.emplace_hint(s.rejected.end(), std::move(id), std::move(rec));
       }
-      s.request_ids.emplace_hint(s.request_ids.end(), std::move(id), rec);
     }
-    if (r.remaining() != 0) return d.fail("trailing bytes in snapshot");
   }
   return true;
 }

@@ -31,6 +31,9 @@ DecodedState decode_state(std::string_view bytes);
 // The state digest: XXH3-128 of the canonical encoding, as 32 hex chars.
 std::string digest_of_encoding(std::string_view encoded_state);
 std::string state_digest(const domain::State& state);
+// The digest of everything but the remembered refusals (State::rejected):
+// what "a rejected write changes nothing" is about (tests).
+std::string digest_without_refusals(const domain::State& state);
 
 // File form: a 32-byte header (magic, version, flags, reserved, applied
 // index, raw length, checksum) + one zstd frame with zstd's content checksum.

@@ -550,17 +550,49 @@ TEST(RequestId, ReusedForAnotherRequestIsAConflictAndChangesNothing) {
   EXPECT_EQ(b.market_of("m1").status, MarketStatus::suspended);
 }
 
-TEST(RequestId, ARejectedRequestIsNotRememberedAndABadIdIsRefused) {
+TEST(RequestId, ARefusedRequestKeepsItsAnswerAndABadIdIsRefused) {
   Book b;
   b.standard(10'000);
-  // Resettling an unsettled market is refused; the id stays free.
-  EXPECT_EQ(b.apply(with_id(resettle("m1", kHomeWins), "y-1")).code, Code::conflict);
-  Outcome settled = b.apply(with_id(settle("m1", kHomeWins), "y-1"));
-  EXPECT_TRUE(settled.ok()) << settled.message;
-  EXPECT_FALSE(settled.duplicate);
+  // Resettling an unsettled market is refused, and remembered as such.
+  Outcome refused = b.apply(with_id(resettle("m1", kHomeWins), "y-1"));
+  EXPECT_EQ(refused.code, Code::conflict);
+  ASSERT_TRUE(b.ok(settle("m1", kHomeWins)));
+  // A late copy of the refused request, now that it could succeed: refused again.
+  Outcome late = b.apply(with_id(resettle("m1", kDraw), "y-1"));
+  EXPECT_EQ(late.code, Code::conflict);
+  Outcome copy = b.apply(with_id(resettle("m1", kHomeWins), "y-1"));
+  EXPECT_EQ(copy.code, Code::conflict);
+  EXPECT_TRUE(copy.duplicate);
+  EXPECT_EQ(copy.message, refused.message);
+  EXPECT_EQ(b.market_of("m1").settlements, 1u);
   const std::string digest = b.digest();
   EXPECT_EQ(b.apply(with_id(suspend("m1"), "not valid!")).code, Code::invalid_request);
   EXPECT_EQ(b.digest(), digest);
+}
+
+// Any client id: a bet refused for want of funds stays refused when a late
+// copy of it arrives after a deposit (found by betcore sim, seed 2 before
+// the fix: 'bet refused (market_not_open) ... but accepted' later).
+TEST(Refusals, ALateCopyOfARefusedBetIsRefusedAgain) {
+  Book b;
+  b.standard(1'000);
+  PlaceBet big = bet("b-big", "alice", 5'000, {leg("m1", "home", 2000)});
+  Outcome first = b.apply(big);
+  ASSERT_EQ(first.code, Code::insufficient_funds);
+  ASSERT_TRUE(b.ok(Deposit{"top-up", "alice", Amount{10'000}}));
+  Outcome late = b.apply(big);
+  EXPECT_EQ(late.code, Code::insufficient_funds);
+  EXPECT_TRUE(late.duplicate);
+  EXPECT_EQ(late.message, first.message);
+  EXPECT_EQ(b.in_play("alice"), 0);
+  // The same id for another bet: a conflict. A new id is a new bet.
+  EXPECT_EQ(b.apply(bet("b-big", "alice", 100, {leg("m1", "home", 2000)})).code, Code::conflict);
+  EXPECT_TRUE(b.ok(bet("b-big-2", "alice", 5'000, {leg("m1", "home", 2000)})));
+  // Remembered through a snapshot.
+  codec::DecodedState d = codec::decode_state(codec::encode_state(b.s()));
+  ASSERT_TRUE(d.state) << d.error;
+  EXPECT_EQ(d.state->rejected.size(), b.s().rejected.size());
+  EXPECT_EQ(codec::state_digest(*d.state), b.digest());
 }
 
 }  // namespace

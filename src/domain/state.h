@@ -16,6 +16,7 @@
 
 #include "domain/commands.h"
 #include "domain/id_table.h"
+#include "domain/rejection.h"
 #include "domain/types.h"
 
 namespace betcore::domain {
@@ -152,6 +153,15 @@ struct DepositWindowEntry {
   Amount amount;
 };
 
+// A request refused on its merits, remembered by its client id ("bet:b-1",
+// "request:r-7", ...): a late copy of it (an attempt whose fate was unknown)
+// or a retry gets this answer again, never a new evaluation.
+struct RejectedRecord {
+  uint64_t fingerprint = 0;
+  Code code = Code::ok;
+  std::string message;
+};
+
 // A trader request remembered by its request_id: the first answer.
 struct RequestRecord {
   uint64_t fingerprint = 0;
@@ -189,6 +199,8 @@ struct State {
 
   // Trader requests by request_id (ordered: snapshots iterate it).
   std::map<std::string, RequestRecord, std::less<>> request_ids;
+  // Refused requests by client id (ordered: snapshots iterate it).
+  std::map<std::string, RejectedRecord, std::less<>> rejected;
 
   CurrencyIdx find_currency(std::string_view code) const {
     for (uint32_t i = 0; i < currencies.size(); ++i) {

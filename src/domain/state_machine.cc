@@ -59,13 +59,54 @@ const std::string* request_id_of(const Command& command) {
   return id != nullptr && !id->empty() ? id : nullptr;
 }
 
+// The client id a request is remembered by when it is refused ("bet:b-1");
+// empty for requests that act on an existing entity by its id (complete or
+// fail a withdrawal, self-exclusion) and trader requests without one.
+std::string client_key(const Command& command) {
+  std::string key;
+  if (auto* x = std::get_if<CreateAccount>(&command)) key = "account:" + x->account_id;
+  else if (auto* x = std::get_if<Deposit>(&command)) key = "deposit:" + x->payment_ref;
+  else if (auto* x = std::get_if<RequestWithdrawal>(&command)) key = "withdrawal:" + x->withdrawal_id;
+  else if (auto* x = std::get_if<CreateEvent>(&command)) key = "event:" + x->event_id;
+  else if (auto* x = std::get_if<CreateMarket>(&command)) key = "market:" + x->market_id;
+  else if (auto* x = std::get_if<PlaceBet>(&command)) key = "bet:" + x->bet_id;
+  else if (const std::string* r = request_id_of(command)) key = "request:" + *r;
+  if (key.empty() || !valid_id(std::string_view(key).substr(key.find(':') + 1))) return {};
+  return key;
+}
+
+// Whether the command's client id belongs to an accepted request already:
+// its answers come from there (a retry, or a conflict), never from here.
+bool id_accepted(const State& s, const Command& command) {
+  if (auto* x = std::get_if<CreateAccount>(&command)) return s.account_ids.find(x->account_id).valid();
+  if (auto* x = std::get_if<Deposit>(&command)) return s.deposit_refs.find(x->payment_ref).valid();
+  if (auto* x = std::get_if<RequestWithdrawal>(&command)) return s.withdrawal_ids.find(x->withdrawal_id).valid();
+  if (auto* x = std::get_if<CreateEvent>(&command)) return s.event_ids.find(x->event_id).valid();
+  if (auto* x = std::get_if<CreateMarket>(&command)) return s.market_ids.find(x->market_id).valid();
+  if (auto* x = std::get_if<PlaceBet>(&command)) return s.bet_ids.find(x->bet_id).valid();
+  if (const std::string* r = request_id_of(command)) return s.request_ids.count(*r) != 0;
+  return false;
+}
+
 }  // namespace
 
 Outcome StateMachine::apply(const Command& command, EventSink* sink) {
   Ctx c{*state_, sink, fingerprint(command)};
   const std::string* request_id = request_id_of(command);
+  const std::string key = client_key(command);
+  auto refused = key.empty() ? state_->rejected.end() : state_->rejected.find(key);
   Outcome out;
-  if (request_id != nullptr && !valid_id(*request_id)) {
+  if (refused != state_->rejected.end()) {
+    // Refused before: the same answer, however the state changed since. A
+    // late copy of an attempt whose outcome the client never learned must
+    // not succeed after the client was told no.
+    if (refused->second.fingerprint == c.fp) {
+      out = reject(refused->second.code, refused->second.message);
+      out.duplicate = true;
+    } else {
+      out = reject(Code::conflict, key.substr(key.find(':') + 1) + " was used for another request, which was refused");
+    }
+  } else if (request_id != nullptr && !valid_id(*request_id)) {
     out = reject(Code::invalid_request, "request_id is not a valid id");
   } else if (auto it = request_id != nullptr ? state_->request_ids.find(*request_id) : state_->request_ids.end();
              it != state_->request_ids.end()) {
@@ -80,6 +121,9 @@ Outcome StateMachine::apply(const Command& command, EventSink* sink) {
     out = std::visit(Dispatch{c}, command);
     if (request_id != nullptr && out.ok()) {
       state_->request_ids.emplace(*request_id, RequestRecord{c.fp, out.ref, out.count});
+    }
+    if (!out.ok() && !key.empty() && !id_accepted(*state_, command)) {
+      state_->rejected.emplace(key, RejectedRecord{c.fp, out.code, out.message});
     }
   }
   // Only a command accepted as new counts. The counter is part of the state

@@ -159,7 +159,7 @@ class DrillCluster {
                "--listen-peer-urls", "http://" + ip + ":2380", "--initial-advertise-peer-urls", "http://" + ip + ":2380",
                "--initial-cluster", initial_cluster, "--initial-cluster-state", initial ? "new" : "existing",
                "--initial-cluster-token", "betcore-drill", "--max-request-bytes", "8388608",
-               "--quota-backend-bytes", "8589934592", "--auto-compaction-retention", "0",
+               "--quota-backend-bytes", "8589934592", "--auto-compaction-retention", "0", "--pre-vote=true",
                "--logger", "zap", "--log-outputs", "stderr"};
     so.log_path = (root_ / fmt::format("{}-run{}.log", p.name, p.runs++)).string();
     p.process = tools::Process::spawn(so);
@@ -736,7 +736,8 @@ class Monitor {
 
 const std::vector<std::string> kAllKinds = {
     "kill_etcd_leader", "kill_etcd_follower", "kill_node",       "pause_node",        "pause_etcd_leader",
-    "partition_etcd_leader", "partition_etcd_follower", "partition_node_from_etcd", "node_link_down", "node_disk_full"};
+    "partition_etcd_leader", "partition_etcd_follower", "partition_node_from_etcd", "node_link_down", "node_disk_full",
+    "etcd_quorum_lost"};
 
 class Nemesis {
  public:
@@ -748,6 +749,20 @@ class Nemesis {
     f.kind = kind;
     f.start_ms = now_ms();
     std::string why;
+    if (kind == "etcd_quorum_lost") {
+      // Two of three members killed: no quorum, no write can commit.
+      int leader = c_.etcd_leader();
+      if (leader < 0) return false;
+      target_ = leader;
+      target2_ = (leader + 1) % kEtcdMembers;
+      f.target = c_.etcd[static_cast<size_t>(leader)].name + " (leader) and " + c_.etcd[static_cast<size_t>(target2_)].name;
+      f.component = "etcd";
+      f.component_index = leader;
+      f.start_ms = now_ms();
+      c_.kill9(c_.etcd[static_cast<size_t>(leader)]);
+      c_.kill9(c_.etcd[static_cast<size_t>(target2_)]);
+      return true;
+    }
     if (kind == "kill_etcd_leader" || kind == "kill_etcd_follower" || kind == "pause_etcd_leader" ||
         kind == "partition_etcd_leader" || kind == "partition_etcd_follower") {
       int leader = c_.etcd_leader();
@@ -811,6 +826,12 @@ class Nemesis {
     std::string why;
     f.end_ms = now_ms();
     const std::string& kind = f.kind;
+    if (kind == "etcd_quorum_lost") {
+      for (int t : {target_, target2_}) {
+        if (!c_.start_etcd(t, false, why)) f.problems.push_back(why);
+      }
+      return;
+    }
     if (f.component == "etcd") {
       Proc& p = c_.etcd[static_cast<size_t>(target_)];
       if (kind.rfind("kill", 0) == 0) {
@@ -846,6 +867,7 @@ class Nemesis {
   TestNet& net_;
   std::mt19937_64 rng_;
   int target_ = 0;
+  int target2_ = 0;
 };
 
 // ---- the check after the run --------------------------------------------------------

@@ -96,6 +96,11 @@ HistoryCheck check_history(const std::vector<LogRecord>& log, const std::vector<
            std::to_string(op.count) + ") at index " + std::to_string(op.index) + "; the model says " +
            std::string(domain::code_name(m.code)) + " (count " + std::to_string(m.count) + ")");
     }
+    // Refused means refused: no copy of it may be accepted, before or after.
+    if (op.code != Code::ok && accepted_at.count(i)) {
+      fail("'" + op.what + "' was refused (" + std::string(domain::code_name(op.code)) + ") at index " +
+           std::to_string(op.index) + " but accepted at " + std::to_string(accepted_at[i]));
+    }
     acked.emplace_back(op.answered_ms, op.index);
   }
   // Real-time order: a write sent after another was answered lands after it.

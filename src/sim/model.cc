@@ -71,10 +71,42 @@ ModelAnswer Model::apply(const domain::Command& command, uint64_t position) {
         }
       },
       command);
-  if (request_id.empty()) return apply_body(command, fp, position);
-  if (request_ids_.count(request_id)) return answer_or_conflict(request_ids_, request_id, fp);
-  ModelAnswer a = apply_body(command, fp, position);
-  if (a.code == Code::ok) request_ids_[request_id] = Remembered{fp, a.count};
+  // A request refused before (by its client id) gets that answer again.
+  std::string key;
+  std::visit(
+      [&](const auto& c) {
+        using T = std::decay_t<decltype(c)>;
+        if constexpr (std::is_same_v<T, domain::CreateAccount>) key = "account:" + c.account_id;
+        else if constexpr (std::is_same_v<T, domain::Deposit>) key = "deposit:" + c.payment_ref;
+        else if constexpr (std::is_same_v<T, domain::RequestWithdrawal>) key = "withdrawal:" + c.withdrawal_id;
+        else if constexpr (std::is_same_v<T, domain::CreateEvent>) key = "event:" + c.event_id;
+        else if constexpr (std::is_same_v<T, domain::CreateMarket>) key = "market:" + c.market_id;
+        else if constexpr (std::is_same_v<T, domain::PlaceBet>) key = "bet:" + c.bet_id;
+      },
+      command);
+  if (!request_id.empty()) key = "request:" + request_id;
+  if (!key.empty()) {
+    auto r = refused_.find(key);
+    if (r != refused_.end()) {
+      return r->second.fingerprint == fp ? ModelAnswer{r->second.code, true, 0} : no(Code::conflict);
+    }
+  }
+  ModelAnswer a;
+  if (request_id.empty()) {
+    a = apply_body(command, fp, position);
+  } else if (request_ids_.count(request_id)) {
+    a = answer_or_conflict(request_ids_, request_id, fp);
+  } else {
+    a = apply_body(command, fp, position);
+    if (a.code == Code::ok) request_ids_[request_id] = Remembered{fp, a.count};
+  }
+  if (!key.empty()) {
+    if (a.code == Code::ok) {
+      accepted_keys_.insert(key);
+    } else if (!accepted_keys_.count(key)) {
+      refused_[key] = Refused{fp, a.code};
+    }
+  }
   return a;
 }
 

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,12 @@ class Model {
   std::map<std::string, ModelAccount> accounts_;
   std::map<std::string, Remembered> account_ids_, event_ids_, market_ids_, deposit_refs_, withdrawal_ids_,
       bet_ids_, request_ids_;
+  struct Refused {
+    uint64_t fingerprint;
+    domain::Code code;
+  };
+  std::map<std::string, Refused> refused_;   // by client key, as the state machine keeps them
+  std::set<std::string> accepted_keys_;
   std::map<std::string, Market> markets_;
   std::map<std::string, Bet> bets_;
   std::map<std::string, Withdrawal> withdrawals_;

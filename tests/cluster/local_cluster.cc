@@ -127,7 +127,7 @@ bool LocalCluster::spawn_etcd(int i, bool initial, std::string& why) {
              "--initial-cluster-state", initial ? "new" : "existing",
              "--initial-cluster-token", "betcore-test",
              "--max-request-bytes", "8388608", "--quota-backend-bytes", "8589934592",
-             "--auto-compaction-retention", "0", "--logger", "zap", "--log-outputs", "stderr"};
+             "--auto-compaction-retention", "0", "--pre-vote=true", "--logger", "zap", "--log-outputs", "stderr"};
   so.log_path = (root_ / fmt::format("{}-run{}.log", e.name, e.runs++)).string();
   e.process = test::Process::spawn(so);
   if (!e.process.started()) {

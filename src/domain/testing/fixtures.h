@@ -183,10 +183,14 @@ class Book {
 
   // Expects `c` rejected with `code`, and the state (its whole digest) and
   // the event stream untouched: API.md, "a write rejected with any 4xx
-  // changed nothing".
+  // changed nothing". The refusal is remembered under its client id
+  // (State::rejected); this helper forgets it again, so a test can try the
+  // next rule with the same id (StateMachine tests the memory itself).
   ::testing::AssertionResult rejected(const Command& c, Code code) {
     const std::string before = digest();
+    const auto remembered_before = sm.state().rejected;
     Outcome o = apply(c);
+    const_cast<State&>(sm.state()).rejected = remembered_before;
     if (o.code != code) {
       return ::testing::AssertionFailure() << "expected " << code_name(code) << ", got "
                                            << code_name(o.code) << " (" << o.message << ")";
