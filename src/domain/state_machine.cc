@@ -93,7 +93,9 @@ bool id_accepted(const State& s, const Command& command) {
 Outcome StateMachine::apply(const Command& command, EventSink* sink) {
   Ctx c{*state_, sink, fingerprint(command)};
   const std::string* request_id = request_id_of(command);
-  const std::string key = client_key(command);
+  // The key is built only when there is something to look up or remember:
+  // most commands are accepted while nothing was ever refused.
+  std::string key = state_->rejected.empty() ? std::string() : client_key(command);
   auto refused = key.empty() ? state_->rejected.end() : state_->rejected.find(key);
   Outcome out;
   if (refused != state_->rejected.end()) {
@@ -122,8 +124,11 @@ Outcome StateMachine::apply(const Command& command, EventSink* sink) {
     if (request_id != nullptr && out.ok()) {
       state_->request_ids.emplace(*request_id, RequestRecord{c.fp, out.ref, out.count});
     }
-    if (!out.ok() && !key.empty() && !id_accepted(*state_, command)) {
-      state_->rejected.emplace(key, RejectedRecord{c.fp, out.code, out.message});
+    if (!out.ok()) {
+      if (key.empty()) key = client_key(command);
+      if (!key.empty() && !id_accepted(*state_, command)) {
+        state_->rejected.emplace(key, RejectedRecord{c.fp, out.code, out.message});
+      }
     }
   }
   // Only a command accepted as new counts. The counter is part of the state
