@@ -71,6 +71,20 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
     return nullptr;
   }
 
+  // An empty file log beside snapshots: the log directory was lost or
+  // replaced. Starting would set every snapshot aside and serve an empty
+  // book, taking writes.
+  if (node->etcd_ == nullptr && recovered_head.value().value == 0) {
+    std::vector<uint64_t> kept = node->snapshots_->list();
+    if (!kept.empty()) {
+      error = "the log in " + o.data_dir + "/log is empty, but " + o.data_dir +
+              "/snapshots holds snapshots up to index " + std::to_string(kept.back()) +
+              ": the log was lost or replaced, and starting would serve an empty book. Restore the "
+              "data directory (log and snapshots together) from a backup "
+              "(docs/runbooks/restore-wiped-node.md)";
+      return nullptr;
+    }
+  }
   LoadedSnapshot snap = node->snapshots_->load_latest(recovered_head.value().value);
   for (const std::string& p : snap.problems) spdlog::error("snapshot skipped: {}", p);
   if (snap.state) {
