@@ -10,24 +10,6 @@ namespace betcore::sim {
 
 using domain::Code;
 
-std::string op_key(const domain::Command& command) {
-  return std::visit(
-      [](const auto& c) -> std::string {
-        using T = std::decay_t<decltype(c)>;
-        if constexpr (std::is_same_v<T, domain::CreateAccount>) return "account:" + c.account_id;
-        else if constexpr (std::is_same_v<T, domain::SetSelfExclusion>) return "exclusion:" + c.account_id;
-        else if constexpr (std::is_same_v<T, domain::Deposit>) return "deposit:" + c.payment_ref;
-        else if constexpr (std::is_same_v<T, domain::RequestWithdrawal>) return "withdrawal:" + c.withdrawal_id;
-        else if constexpr (std::is_same_v<T, domain::CompleteWithdrawal>) return "complete:" + c.withdrawal_id;
-        else if constexpr (std::is_same_v<T, domain::FailWithdrawal>) return "fail:" + c.withdrawal_id;
-        else if constexpr (std::is_same_v<T, domain::CreateEvent>) return "event:" + c.event_id;
-        else if constexpr (std::is_same_v<T, domain::CreateMarket>) return "market:" + c.market_id;
-        else if constexpr (std::is_same_v<T, domain::PlaceBet>) return "bet:" + c.bet_id;
-        else return "request:" + c.request_id;  // prices, status, settlement
-      },
-      command);
-}
-
 HistoryCheck check_history(const std::vector<LogRecord>& log, const std::vector<HistoryOp>& ops,
                            Model& model, std::vector<std::string>& failures, size_t failures_max) {
   auto fail = [&](std::string what) {

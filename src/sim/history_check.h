@@ -42,9 +42,6 @@ struct LogRecord {
   std::string_view batch;
 };
 
-// Client ids make operations: "bet:b1", "deposit:d7", "request:r3", ...
-std::string op_key(const domain::Command& command);
-
 struct HistoryCheck {
   uint64_t commands = 0;         // commands in the log
   uint64_t writes_checked = 0;

@@ -58,33 +58,36 @@ bool Model::balance_at(const std::string& account, uint64_t position, int64_t& b
   return true;
 }
 
+std::string op_key(const domain::Command& command) {
+  return std::visit(
+      [](const auto& c) -> std::string {
+        using T = std::decay_t<decltype(c)>;
+        if constexpr (std::is_same_v<T, domain::CreateAccount>) return "account:" + c.account_id;
+        else if constexpr (std::is_same_v<T, domain::SetSelfExclusion>) return "exclusion:" + c.account_id;
+        else if constexpr (std::is_same_v<T, domain::Deposit>) return "deposit:" + c.payment_ref;
+        else if constexpr (std::is_same_v<T, domain::RequestWithdrawal>) return "withdrawal:" + c.withdrawal_id;
+        else if constexpr (std::is_same_v<T, domain::CompleteWithdrawal>) return "complete:" + c.withdrawal_id;
+        else if constexpr (std::is_same_v<T, domain::FailWithdrawal>) return "fail:" + c.withdrawal_id;
+        else if constexpr (std::is_same_v<T, domain::CreateEvent>) return "event:" + c.event_id;
+        else if constexpr (std::is_same_v<T, domain::CreateMarket>) return "market:" + c.market_id;
+        else if constexpr (std::is_same_v<T, domain::PlaceBet>) return "bet:" + c.bet_id;
+        else return "request:" + c.request_id;  // prices, status, settlement
+      },
+      command);
+}
+
 ModelAnswer Model::apply(const domain::Command& command, uint64_t position) {
   const uint64_t fp = domain::fingerprint(command);
+  std::string key = op_key(command);
   // A trader request with a request_id: its first answer, forever.
-  std::string request_id;
-  std::visit(
-      [&](const auto& c) {
-        using T = std::decay_t<decltype(c)>;
-        if constexpr (std::is_same_v<T, domain::ChangeMarketStatus> || std::is_same_v<T, domain::SettleMarket> ||
-                      std::is_same_v<T, domain::UpdatePrices>) {
-          request_id = c.request_id;
-        }
-      },
-      command);
-  // A request refused before (by its client id) gets that answer again.
-  std::string key;
-  std::visit(
-      [&](const auto& c) {
-        using T = std::decay_t<decltype(c)>;
-        if constexpr (std::is_same_v<T, domain::CreateAccount>) key = "account:" + c.account_id;
-        else if constexpr (std::is_same_v<T, domain::Deposit>) key = "deposit:" + c.payment_ref;
-        else if constexpr (std::is_same_v<T, domain::RequestWithdrawal>) key = "withdrawal:" + c.withdrawal_id;
-        else if constexpr (std::is_same_v<T, domain::CreateEvent>) key = "event:" + c.event_id;
-        else if constexpr (std::is_same_v<T, domain::CreateMarket>) key = "market:" + c.market_id;
-        else if constexpr (std::is_same_v<T, domain::PlaceBet>) key = "bet:" + c.bet_id;
-      },
-      command);
-  if (!request_id.empty()) key = "request:" + request_id;
+  const std::string request_id = key.rfind("request:", 0) == 0 ? key.substr(8) : std::string();
+  // Refusals are remembered by client id, as the state machine keeps them:
+  // not for requests that act on an entity by its id, nor for trader
+  // requests without one.
+  for (const char* by_entity : {"exclusion:", "complete:", "fail:"}) {
+    if (key.rfind(by_entity, 0) == 0) key.clear();
+  }
+  if (key == "request:") key.clear();
   if (!key.empty()) {
     auto r = refused_.find(key);
     if (r != refused_.end()) {

@@ -16,6 +16,10 @@
 
 namespace betcore::sim {
 
+// Client ids make operations: "bet:b1", "deposit:d7", "request:r3", ...
+// ("request:" alone: a trader request without a request_id).
+std::string op_key(const domain::Command& command);
+
 struct ModelAnswer {
   domain::Code code = domain::Code::ok;
   bool duplicate = false;
