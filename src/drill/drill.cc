@@ -6,8 +6,6 @@
 #include <sys/statvfs.h>
 #include <fcntl.h>
 #include <unistd.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <cstring>
 
 #include <CLI/CLI.hpp>
@@ -37,6 +35,7 @@
 #include "sim/history_check.h"
 #include "sim/model.h"
 #include "tools/http_client.h"
+#include "tools/ports.h"
 #include "tools/process.h"
 
 #ifndef BETCORE_SOURCE_DIR
@@ -191,14 +190,14 @@ class DrillCluster {
     return true;
   }
 
-  bool start_haproxy(std::string& why) {
+  bool start_haproxy(std::string& why, int attempt = 1) {
     std::string cfg = read_file(template_);
     if (cfg.empty()) {
       why = "cannot read the HAProxy config template " + template_ + " (--haproxy-config)";
       return false;
     }
-    haproxy_port = free_port();
-    stats_port = free_port();
+    haproxy_port = tools::reserve_port();
+    stats_port = tools::reserve_port();
     std::string servers;
     for (int i = 0; i < kNodes; ++i) servers += fmt::format("    server {} {}:8080\n", nodes[static_cast<size_t>(i)].name, node_ip(i));
     replace_line(cfg, "@LISTEN@", fmt::format("127.0.0.1:{}", haproxy_port));
@@ -216,11 +215,18 @@ class DrillCluster {
       return false;
     }
     tools::HttpClient c("127.0.0.1", haproxy_port, tools::HttpClientOptions{500, 1000});
-    for (int k = 0; k < 100; ++k) {
+    for (int k = 0; k < 100 && haproxy_.running(); ++k) {
       if (c.request("GET", "/health/ready").status == 200) return true;
       sleep_ms(100);
     }
-    why = "HAProxy did not answer:\n" + haproxy_.read_log();
+    std::string log = haproxy_.read_log();
+    why = fmt::format("HAProxy (port {}, stats port {}) did not answer /health/ready in 10 s; {}:\n{}",
+                      haproxy_port, stats_port, haproxy_.log_path(), log);
+    haproxy_.stop(2'000);
+    // A port taken by a program outside the reservations: new ports, again.
+    if (attempt < 3 && log.find("Address already in use") != std::string::npos) {
+      return start_haproxy(why, attempt + 1);
+    }
     return false;
   }
 
@@ -285,17 +291,6 @@ class DrillCluster {
     std::stringstream ss(s);
     for (std::string part; std::getline(ss, part, ',');) out.push_back(part);
     return out;
-  }
-  static uint16_t free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
   }
   static void replace_line(std::string& cfg, const std::string& placeholder, const std::string& value) {
     for (size_t at = cfg.find(placeholder); at != std::string::npos; at = cfg.find(placeholder, at + value.size())) {

@@ -242,7 +242,7 @@ TEST(Bench, FailsOverFromAnUnavailableNode) {
     r.headers.emplace_back("Retry-After", "0");
     return r;
   });
-  uint16_t dead_port = test::free_port();
+  uint16_t dead_port = test::reserve_port();
   std::ostringstream out, err;
   BenchOptions o = small_run(
       {unavailable.url(), "http://127.0.0.1:" + std::to_string(dead_port), healthy.url()});
@@ -255,7 +255,7 @@ TEST(Bench, FailsOverFromAnUnavailableNode) {
 }
 
 TEST(Bench, SetupFailureTellsHowToStartANode) {
-  uint16_t port = test::free_port();
+  uint16_t port = test::reserve_port();
   std::ostringstream out, err;
   BenchOptions o = small_run({"http://127.0.0.1:" + std::to_string(port)});
   EXPECT_EQ(run_bench(o, out, err), kBenchExitSetupFailed);

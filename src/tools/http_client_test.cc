@@ -103,7 +103,7 @@ TEST(HttpClient, ReconnectsWhenTheServerClosedAnIdleConnection) {
 }
 
 TEST(HttpClient, ConnectionRefusedIsAValueNotAnException) {
-  uint16_t port = test::free_port();
+  uint16_t port = test::reserve_port();
   ASSERT_NE(port, 0);
   HttpClient client("127.0.0.1", port);
   Response r = client.get("/health/live");

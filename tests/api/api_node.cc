@@ -17,7 +17,7 @@ const json& null_json() {
 }
 
 constexpr int kReadyTimeoutMs = 20'000;
-constexpr int kStartAttemptsMax = 3;  // a free port may be taken before the node binds it
+constexpr int kStartAttemptsMax = test::kBindAttemptsMax;  // new ports after a bind failure
 
 }  // namespace
 
@@ -63,7 +63,7 @@ ApiNode::~ApiNode() {
 bool ApiNode::start() {
   client_.reset();
   for (int attempt = 0; attempt < kStartAttemptsMax; ++attempt) {
-    port_ = test::free_port();
+    port_ = test::reserve_port();
     test::SpawnOptions o;
     o.program = test::betcore_binary().string();
     o.args = {"node",
@@ -87,8 +87,11 @@ bool ApiNode::start() {
       why_.clear();
       return true;
     }
-    why_ = "the node did not become ready: " + failure + "\n--- node log ---\n" + log();
+    why_ = "betcore node on port " + std::to_string(port_) + " did not become ready in " +
+           std::to_string(kReadyTimeoutMs / 1000) + " s: " + failure + "\n--- last lines of " +
+           (dir_ / "node.log").string() + " ---\n" + test::last_lines(log());
     if (process_.running()) process_.stop(2'000);
+    if (!test::log_says_address_in_use(log())) return false;
   }
   return false;
 }

@@ -54,8 +54,6 @@ LocalCluster::LocalCluster(fs::path root, ClusterOptions options)
     for (int i = 0; i < 50; ++i) ids.push_back(fmt::format("acct-{:02}", i));
     return ids;
   }());
-  // The nodes pick their own ports; every other port differs from theirs and
-  // from each other (the kernel may hand out a just-released port again).
   for (int i = 0; i < options_.nodes; ++i) {
     crash::NodeConfig c;
     c.data_dir = node_data(i);
@@ -63,28 +61,15 @@ LocalCluster::LocalCluster(fs::path root, ClusterOptions options)
     c.logs_dir = root_ / ("node-" + std::to_string(i + 1) + "-logs");
     c.extra_args = options_.node_args;
     c.ready_timeout_ms = 60'000;
-    for (;;) {
-      auto runner = std::make_unique<crash::NodeRunner>(c);
-      if (used_ports_.insert(runner->port()).second) {
-        nodes_.push_back(std::move(runner));
-        break;
-      }
-    }
+    nodes_.push_back(std::make_unique<crash::NodeRunner>(c));
   }
   for (int i = 0; i < options_.etcd_members; ++i) {
     Etcd e;
     e.name = "etcd-" + std::to_string(i + 1);
-    e.client_port = unique_port();
-    e.peer_port = unique_port();
+    e.client_port = test::reserve_port();
+    e.peer_port = test::reserve_port();
     e.dir = root_ / e.name;
     etcd_.push_back(std::move(e));
-  }
-}
-
-uint16_t LocalCluster::unique_port() {
-  for (;;) {
-    uint16_t p = test::free_port();
-    if (p != 0 && used_ports_.insert(p).second) return p;
   }
 }
 
@@ -137,7 +122,13 @@ bool LocalCluster::spawn_etcd(int i, bool initial, std::string& why) {
   return true;
 }
 
-bool LocalCluster::start(std::string& why) {
+std::string LocalCluster::describe_etcd(const Etcd& e) {
+  return fmt::format("{} (client port {}, peer port {}), last lines of {}:\n{}", e.name, e.client_port,
+                     e.peer_port, e.process.log_path(), test::last_lines(e.process.read_log()));
+}
+
+bool LocalCluster::start_etcd_members(std::string& why, bool& bind_failed) {
+  bind_failed = false;
   for (int i = 0; i < etcd_members(); ++i) {
     if (!spawn_etcd(i, true, why)) return false;
   }
@@ -150,18 +141,37 @@ bool LocalCluster::start(std::string& why) {
   auto deadline = Clock::now() + std::chrono::seconds(30);
   for (;;) {
     auto r = client.range("health", "", {}, 1000);
-    if (r.ok()) break;
+    if (r.ok()) return true;
     for (Etcd& e : etcd_) {
       if (!e.process.running()) {
-        why = e.name + " exited at start:\n" + e.process.read_log();
+        bind_failed = test::log_says_address_in_use(e.process.read_log());
+        why = "etcd member exited at start: " + describe_etcd(e);
         return false;
       }
     }
     if (Clock::now() > deadline) {
-      why = "etcd did not become healthy in 30 s: " + r.error().message + "\n" + etcd_[0].process.read_log();
+      why = "etcd did not become healthy in 30 s (waiting for a quorum read to answer): " +
+            r.error().message;
+      for (const Etcd& e : etcd_) why += "\n" + describe_etcd(e);
       return false;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+bool LocalCluster::start(std::string& why) {
+  for (int attempt = 1;; ++attempt) {
+    bool bind_failed = false;
+    if (start_etcd_members(why, bind_failed)) break;
+    if (!bind_failed || attempt >= test::kBindAttemptsMax) return false;
+    // A port was taken by a program outside the reservations: a new cluster
+    // on new ports (members that did start know the old ones).
+    for (Etcd& e : etcd_) {
+      e.process.stop(2'000);
+      fs::remove_all(e.dir);
+      e.client_port = test::reserve_port();
+      e.peer_port = test::reserve_port();
+    }
   }
   for (int i = 0; i < nodes(); ++i) {
     if (!start_node(i, why)) return false;
@@ -197,7 +207,7 @@ bool LocalCluster::start_etcd(int i, std::string& why) {
       }
     }
     if (!e.process.running() || Clock::now() > deadline) {
-      why = e.name + " did not come back healthy:\n" + e.process.read_log();
+      why = "etcd member did not come back healthy in 30 s: " + describe_etcd(e);
       return false;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -233,6 +243,16 @@ bool LocalCluster::etcd_put(const std::string& key, const std::string& value_fil
 }
 
 bool LocalCluster::start_haproxy(std::string& why) {
+  for (int attempt = 1;; ++attempt) {
+    bool bind_failed = false;
+    if (start_haproxy_once(why, bind_failed)) return true;
+    haproxy_.stop(2'000);
+    if (!bind_failed || attempt >= test::kBindAttemptsMax) return false;
+  }
+}
+
+bool LocalCluster::start_haproxy_once(std::string& why, bool& bind_failed) {
+  bind_failed = false;
   std::string binary = haproxy_binary();
   if (binary.empty()) {
     why = "HAProxy is not installed (Debian package haproxy; scripts/install-deps.sh installs it)";
@@ -244,8 +264,8 @@ bool LocalCluster::start_haproxy(std::string& why) {
     why = "cannot read " + tmpl.string();
     return false;
   }
-  haproxy_port_ = unique_port();
-  haproxy_stats_port_ = unique_port();
+  haproxy_port_ = test::reserve_port();
+  haproxy_stats_port_ = test::reserve_port();
   std::string servers;
   for (int i = 0; i < nodes(); ++i) {
     servers += fmt::format("    server {} 127.0.0.1:{}\n", node_id(i), node(i).port());
@@ -279,7 +299,11 @@ bool LocalCluster::start_haproxy(std::string& why) {
   }
   std::string last;
   if (!test::wait_http_ready("127.0.0.1", haproxy_port_, "/health/ready", 30'000, &haproxy_, &last)) {
-    why = "HAProxy did not answer /health/ready: " + last + "\n" + haproxy_.read_log() + "\nconfig:\n" + cfg;
+    bind_failed = test::log_says_address_in_use(haproxy_.read_log());
+    why = fmt::format("HAProxy (port {}, stats port {}) did not answer /health/ready in 30 s: {}\n"
+                      "last lines of {}:\n{}\nconfig:\n{}",
+                      haproxy_port_, haproxy_stats_port_, last, haproxy_.log_path(),
+                      test::last_lines(haproxy_.read_log()), cfg);
     return false;
   }
   return true;

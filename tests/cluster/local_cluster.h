@@ -79,12 +79,15 @@ class LocalCluster {
     int runs = 0;
   };
   bool spawn_etcd(int i, bool initial, std::string& why);
-  uint16_t unique_port();
+  // Starts every member and waits for a quorum read. `bind_failed` when a
+  // member exited because its port was taken.
+  bool start_etcd_members(std::string& why, bool& bind_failed);
+  static std::string describe_etcd(const Etcd& e);
   bool start_haproxy(std::string& why);
+  bool start_haproxy_once(std::string& why, bool& bind_failed);
 
   fs::path root_;
   ClusterOptions options_;
-  std::set<uint16_t> used_ports_;
   test::TestTokens tokens_;
   std::vector<Etcd> etcd_;
   std::vector<std::unique_ptr<crash::NodeRunner>> nodes_;

@@ -13,7 +13,7 @@ namespace betcore::crash {
 
 using Clock = std::chrono::steady_clock;
 
-NodeRunner::NodeRunner(NodeConfig config) : config_(std::move(config)), port_(test::free_port()) {
+NodeRunner::NodeRunner(NodeConfig config) : config_(std::move(config)), port_(test::reserve_port()) {
   fs::create_directories(config_.logs_dir);
 }
 
@@ -46,21 +46,29 @@ bool NodeRunner::start(std::string& why, const std::vector<std::string>& more_ar
     why = "the previous run is still running";
     return false;
   }
-  process_ = spawn(more_args);
-  if (!process_.started()) {
-    why = process_.spawn_error();
-    return false;
+  // Only a first run may move: later runs must keep the port that clients,
+  // HAProxy and peers already know.
+  const bool may_move = runs_ == 0;
+  for (int attempt = 1;; ++attempt) {
+    process_ = spawn(more_args);
+    if (!process_.started()) {
+      why = process_.spawn_error();
+      return false;
+    }
+    std::string failure;
+    if (test::wait_http_ready("127.0.0.1", port_, "/health/ready", config_.ready_timeout_ms,
+                              &process_, &failure)) {
+      return true;
+    }
+    why = "betcore node run " + std::to_string(runs_ - 1) + " on port " + std::to_string(port_) +
+          " is not ready: " + failure + "\n--- its log ---\n" + last_log();
+    process_.kill(SIGKILL);
+    process_.wait(-1);
+    if (!may_move || attempt >= test::kBindAttemptsMax || !test::log_says_address_in_use(last_log())) {
+      return false;
+    }
+    port_ = test::reserve_port();  // something outside the reservations took it: move
   }
-  std::string failure;
-  if (test::wait_http_ready("127.0.0.1", port_, "/health/ready", config_.ready_timeout_ms,
-                            &process_, &failure)) {
-    return true;
-  }
-  why = "run " + std::to_string(runs_ - 1) + " on port " + std::to_string(port_) +
-        " is not ready: " + failure + "\n--- its log ---\n" + last_log();
-  process_.kill(SIGKILL);
-  process_.wait(-1);
-  return false;
 }
 
 std::optional<test::ExitStatus> NodeRunner::start_expecting_exit(

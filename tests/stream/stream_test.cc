@@ -105,18 +105,26 @@ class StreamReader {
 struct Node {
   TempDir dir{"betcore-stream"};
   TestTokens tokens = write_tokens_file(dir.path());
-  uint16_t port = free_port();
+  uint16_t port = reserve_port();
   Process proc;
 
   void start() {
-    SpawnOptions o;
-    o.program = betcore_binary().string();
-    o.args = {"node", "--data", (dir / "data").string(), "--listen", "127.0.0.1:" + std::to_string(port),
-              "--tokens", tokens.file.string()};
-    o.log_path = (dir / "node.log").string();
-    proc = Process::spawn(o);
     std::string why;
-    ASSERT_TRUE(wait_http_ready("127.0.0.1", port, "/health/ready", 10000, &proc, &why)) << why;
+    for (int attempt = 1; attempt <= kBindAttemptsMax; ++attempt) {
+      SpawnOptions o;
+      o.program = betcore_binary().string();
+      o.args = {"node", "--data", (dir / "data").string(), "--listen", "127.0.0.1:" + std::to_string(port),
+                "--tokens", tokens.file.string()};
+      o.log_path = (dir / "node.log").string();
+      proc = Process::spawn(o);
+      if (wait_http_ready("127.0.0.1", port, "/health/ready", 20000, &proc, &why)) return;
+      proc.stop(2000);
+      std::string log = proc.read_log();
+      why = "betcore node on port " + std::to_string(port) + " is not ready: " + why + "\n" + last_lines(log);
+      if (!log_says_address_in_use(log)) break;
+      port = reserve_port();  // taken by a program outside the reservations
+    }
+    FAIL() << why;
   }
   tools::Response post(const std::string& target, const std::string& body, const std::string& token) {
     tools::HttpClient c("127.0.0.1", port);

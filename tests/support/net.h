@@ -5,15 +5,25 @@
 #include <string>
 
 #include "support/process.h"
+#include "tools/ports.h"
 
 namespace betcore::test {
 
+// A port for a server the test starts, reserved for the rest of the test
+// process (below the kernel's ephemeral range, under an flock shared with
+// every other test and the drill): see tools/ports.h.
+using tools::reserve_port;
 
+// True when a server's log says it could not bind its port ("address already
+// in use": betcore, etcd and HAProxy all say it in these words, any case).
+// The harnesses then start it again on new ports.
+bool log_says_address_in_use(const std::string& log);
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0 and
-// released), or 0 if none could be bound. Another process may take it before
-// the server binds it: a test that loses that race should retry with a new one.
-uint16_t free_port();
+// The last `n` lines of `text` (a log), for failure messages.
+std::string last_lines(const std::string& text, int n = 30);
+
+// How many times a harness starts a server on new ports after a bind failure.
+constexpr int kBindAttemptsMax = 3;
 
 // Polls GET `path` on host:port until it answers 200 or `timeout_ms` passes.
 // Returns true once ready. With `process`, gives up as soon as it exits. With

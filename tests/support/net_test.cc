@@ -12,7 +12,7 @@ namespace betcore::test {
 namespace {
 
 TEST(FreePort, GivesAPortNobodyListensOn) {
-  uint16_t a = free_port();
+  uint16_t a = reserve_port();
   EXPECT_NE(a, 0);
   std::string why;
   EXPECT_FALSE(wait_http_ready("127.0.0.1", a, "/health/ready", 0, nullptr, &why));
@@ -43,7 +43,7 @@ TEST(WaitHttpReady, GivesUpWhenTheProcessExits) {
   ASSERT_TRUE(p.started());
   auto start = std::chrono::steady_clock::now();
   std::string why;
-  EXPECT_FALSE(wait_http_ready("127.0.0.1", free_port(), "/health/ready", 10000, &p, &why));
+  EXPECT_FALSE(wait_http_ready("127.0.0.1", reserve_port(), "/health/ready", 10000, &p, &why));
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
   EXPECT_EQ(why, "the process exited: exit code 7");
 }
