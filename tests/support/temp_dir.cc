@@ -1,5 +1,7 @@
 #include "support/temp_dir.h"
 
+#include <gtest/gtest.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <iostream>
@@ -33,10 +35,22 @@ TempDir& TempDir::operator=(TempDir&& other) noexcept {
   return *this;
 }
 
+namespace {
+
+// True inside a gtest test that has already failed: its files are the
+// evidence (logs of every process it started), so they stay.
+bool current_test_failed() {
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  return info != nullptr && info->result() != nullptr && info->result()->Failed();
+}
+
+}  // namespace
+
 void TempDir::remove() noexcept {
   if (path_.empty()) return;
-  if (keep_) {
-    std::cerr << "kept test directory " << path_.string() << "\n";
+  if (keep_ || current_test_failed()) {
+    std::cerr << "kept test directory " << path_.string()
+              << (keep_ ? "" : " (the test failed: its logs are there)") << "\n";
   } else {
     std::error_code ignored;
     std::filesystem::remove_all(path_, ignored);

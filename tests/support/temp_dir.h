@@ -1,6 +1,7 @@
 // A fresh directory under /tmp for one test, removed with everything in it
-// when the TempDir goes out of scope. Set BETCORE_KEEP_TEST_DIRS=1 to keep
-// them for a post-mortem (their paths are then printed to stderr).
+// when the TempDir goes out of scope, unless the gtest test it lives in has
+// failed by then (kept for the post-mortem). Set BETCORE_KEEP_TEST_DIRS=1 to
+// keep every one. A kept directory's path is printed to stderr.
 #pragma once
 
 #include <filesystem>
