@@ -15,6 +15,8 @@ packages=(
   # the cluster: etcd members, etcdctl, the load balancer
   etcd-server etcd-client haproxy
   curl procps python3 iproute2 jq
+  # rebuilds of unchanged sources (scripts/test.sh uses it when present)
+  ccache
   # failover drills: network partitions between network namespaces
   nftables
 )
