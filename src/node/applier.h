@@ -83,6 +83,9 @@ class Applier {
   // False when nothing came (or the read failed). The simulator's step.
   bool poll() { return step(0); }
 
+  // The last log position applied. It moves to an entry as the entry's apply
+  // begins (under state_mu_, before its first answer leaves), so it is never
+  // behind an answer; a reader of the state waits for the entry to finish.
   uint64_t applied() const { return applied_.load(std::memory_order_acquire); }
 
   // Runs fn once this node has applied `required` (or at timeout with null).
