@@ -1,5 +1,6 @@
 // Placing singles and multiples: every check first, then one set of changes.
 #include <array>
+#include <span>
 #include <string>
 
 #include "domain/handlers.h"
@@ -73,6 +74,44 @@ Outcome resolve_leg(const State& s, const PlaceBet& cmd, const LegSpec& spec, Re
   return accept(0);
 }
 
+// Books a bet every check has passed: the stake moves to in play, the
+// account's open payouts and each selection's liability grow, and the bet and
+// its legs are appended (the account's bet list links it first).
+BetIdx record_bet(Ctx& c, AccountIdx ai, const PlaceBet& cmd, std::span<const ResolvedLeg> legs,
+                  Odds odds, Amount payout) {
+  State& s = c.s;
+  Account& account = s.accounts[ai.value];
+  const Amount win = payout - cmd.stake;
+  const size_t n = legs.size();
+  BetIdx bi{static_cast<uint32_t>(s.bets.size())};
+  move(s, balance_of(ai), in_play_of(ai), cmd.stake);
+  account.open_payouts += payout;
+  Bet& bet = s.bets.emplace_back();
+  bet.id = s.bet_ids.insert(cmd.bet_id, bi);
+  bet.account = ai;
+  bet.legs_begin = static_cast<uint32_t>(s.legs.size());
+  bet.leg_count = static_cast<uint8_t>(n);
+  bet.stake = cmd.stake;
+  bet.odds = odds;
+  bet.potential_payout = payout;
+  bet.placed_at = s.now;
+  bet.index = s.applied;
+  bet.fingerprint = c.fp;
+  for (size_t i = 0; i < n; ++i) {
+    Market& m = s.markets[legs[i].market.value];
+    m.selections[legs[i].selection].liability += win;
+    m.bets.push_back(bi.value);
+    Leg& leg = s.legs.emplace_back();
+    leg.market = legs[i].market;
+    leg.selection = legs[i].selection;
+    leg.odds_thousandths = static_cast<int32_t>(legs[i].odds.thousandths);
+  }
+  bet.prev_of_account = account.last_bet;
+  account.last_bet = bi.value;
+  ++account.bet_count;
+  return bi;
+}
+
 }  // namespace
 
 Outcome apply_place_bet(Ctx& c, const PlaceBet& cmd) {
@@ -131,32 +170,7 @@ Outcome apply_place_bet(Ctx& c, const PlaceBet& cmd) {
   }
 
   // Every check passed: change the state.
-  BetIdx bi{static_cast<uint32_t>(s.bets.size())};
-  move(s, balance_of(ai), in_play_of(ai), cmd.stake);
-  account.open_payouts += payout;
-  Bet& bet = s.bets.emplace_back();
-  bet.id = s.bet_ids.insert(cmd.bet_id, bi);
-  bet.account = ai;
-  bet.legs_begin = static_cast<uint32_t>(s.legs.size());
-  bet.leg_count = static_cast<uint8_t>(n);
-  bet.stake = cmd.stake;
-  bet.odds = odds;
-  bet.potential_payout = payout;
-  bet.placed_at = s.now;
-  bet.index = s.applied;
-  bet.fingerprint = c.fp;
-  for (size_t i = 0; i < n; ++i) {
-    Market& m = s.markets[legs[i].market.value];
-    m.selections[legs[i].selection].liability += win;
-    m.bets.push_back(bi.value);
-    Leg& leg = s.legs.emplace_back();
-    leg.market = legs[i].market;
-    leg.selection = legs[i].selection;
-    leg.odds_thousandths = static_cast<int32_t>(legs[i].odds.thousandths);
-  }
-  bet.prev_of_account = account.last_bet;
-  account.last_bet = bi.value;
-  ++account.bet_count;
+  const BetIdx bi = record_bet(c, ai, cmd, std::span<const ResolvedLeg>(legs.data(), n), odds, payout);
   c.emit(EventType::bet_placed, bi.value);
   return accept(bi.value);
 }
