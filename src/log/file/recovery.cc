@@ -321,6 +321,48 @@ uint64_t next_position(const Segment& segment) {
   return segment.first.value + segment.records();
 }
 
+// The last segment stopped before its end at `at`: a torn tail (never
+// acknowledged) is cut; a damaged one only when the operator said so; else,
+// or when the damage is not at the tail, recovery stops with the error.
+Result<Ok> recover_tail(Segment& segment, SequentialReader& reader, const ScanStop& at,
+                        uint64_t file_bytes, const RecoveryOptions& options, RecoveryReport& report) {
+  const uint64_t expected = next_position(segment);
+  auto diagnosis = diagnose_tail(reader, at, expected);
+  if (!diagnosis) return diagnosis.error();
+  const uint64_t cut_bytes = file_bytes - at.offset;
+  switch (diagnosis.value().damage) {
+    case Damage::corrupt_middle:
+      return corrupt_middle_error(segment, at.offset, expected, diagnosis.value().why);
+    case Damage::corrupt_tail:
+      if (!options.truncate_corrupt_tail) {
+        return corrupt_tail_error(segment, at.offset, expected, cut_bytes,
+                                  diagnosis.value().why);
+      }
+      report.outcome = RecoveryReport::Outcome::truncated_corrupt_tail;
+      break;
+    case Damage::torn_tail:
+      report.outcome = RecoveryReport::Outcome::truncated_torn_tail;
+      break;
+  }
+  auto truncated = truncate_tail(segment, at.offset, options.fsync);
+  if (!truncated) return truncated.error();
+  report.truncated_file = segment.path;
+  report.truncated_offset = at.offset;
+  report.truncated_bytes = cut_bytes;
+  if (report.outcome == RecoveryReport::Outcome::truncated_torn_tail) {
+    report.message = fmt::format(
+        "file log: {} ended with an incomplete record for position {} ({}); that batch was "
+        "never fsynced, so never acknowledged: cut {} bytes at offset {}.",
+        segment.path, expected, diagnosis.value().why, cut_bytes, at.offset);
+  } else {
+    report.message = fmt::format(
+        "file log: {} ended with a damaged record for position {} ({}); as asked by "
+        "truncate_corrupt_tail, cut {} bytes at offset {}: that batch is lost.",
+        segment.path, expected, diagnosis.value().why, cut_bytes, at.offset);
+  }
+  return Ok{};
+}
+
 }  // namespace
 
 Result<RecoveredLog> recover_segments(const std::string& dir, const RecoveryOptions& options) {
@@ -358,39 +400,8 @@ Result<RecoveredLog> recover_segments(const std::string& dir, const RecoveryOpti
         return corrupt_middle_error(segment, at.offset, expected,
                                     at.why + "; later segment files follow it");
       }
-      auto diagnosis = diagnose_tail(reader, at, expected);
-      if (!diagnosis) return diagnosis.error();
-      const uint64_t cut_bytes = file_bytes.value() - at.offset;
-      switch (diagnosis.value().damage) {
-        case Damage::corrupt_middle:
-          return corrupt_middle_error(segment, at.offset, expected, diagnosis.value().why);
-        case Damage::corrupt_tail:
-          if (!options.truncate_corrupt_tail) {
-            return corrupt_tail_error(segment, at.offset, expected, cut_bytes,
-                                      diagnosis.value().why);
-          }
-          report.outcome = RecoveryReport::Outcome::truncated_corrupt_tail;
-          break;
-        case Damage::torn_tail:
-          report.outcome = RecoveryReport::Outcome::truncated_torn_tail;
-          break;
-      }
-      auto truncated = truncate_tail(segment, at.offset, options.fsync);
-      if (!truncated) return truncated.error();
-      report.truncated_file = segment.path;
-      report.truncated_offset = at.offset;
-      report.truncated_bytes = cut_bytes;
-      if (report.outcome == RecoveryReport::Outcome::truncated_torn_tail) {
-        report.message = fmt::format(
-            "file log: {} ended with an incomplete record for position {} ({}); that batch was "
-            "never fsynced, so never acknowledged: cut {} bytes at offset {}.",
-            segment.path, expected, diagnosis.value().why, cut_bytes, at.offset);
-      } else {
-        report.message = fmt::format(
-            "file log: {} ended with a damaged record for position {} ({}); as asked by "
-            "truncate_corrupt_tail, cut {} bytes at offset {}: that batch is lost.",
-            segment.path, expected, diagnosis.value().why, cut_bytes, at.offset);
-      }
+      auto recovered = recover_tail(segment, reader, at, file_bytes.value(), options, report);
+      if (!recovered) return recovered.error();
     }
     report.records_recovered += segment.records();
     log.segments.push_back(std::move(opened.value()));
