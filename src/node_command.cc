@@ -45,6 +45,34 @@ bool split_host_port(const std::string& s, std::string& host, uint16_t& port) {
   return true;
 }
 
+// How a bootstrapping cluster node fetches a peer's newest snapshot: GET
+// /v1/snapshot with the first admin token of the shared tokens file.
+node::FetchSnapshot peer_snapshot_fetcher(std::string admin_token) {
+  return [token = std::move(admin_token)](const std::string& address, std::string& body,
+                                          std::string& err) {
+    auto url = tools::parse_url(address);
+    if (!url) {
+      err = "bad peer address '" + address + "'";
+      return false;
+    }
+    tools::HttpClientOptions ho;
+    ho.request_timeout_ms = 300'000;
+    ho.response_bytes_max = size_t{4} << 30;
+    tools::HttpClient client(*url, ho);
+    tools::Request req;
+    req.method = "GET";
+    req.target = "/v1/snapshot";
+    req.bearer_token = token;
+    tools::Response r = client.request(req);
+    if (r.status != 200) {
+      err = r.status == 0 ? r.error : "HTTP " + std::to_string(r.status) + ": " + r.body.substr(0, 300);
+      return false;
+    }
+    body = std::move(r.body);
+    return true;
+  };
+}
+
 int run_node(const NodeFlags& f) {
   api::Tokens tokens;
   std::string error;
@@ -82,29 +110,7 @@ int run_node(const NodeFlags& f) {
                     "snapshot when it bootstraps)", no.log_url, f.tokens_file);
       return 2;
     }
-    no.fetch_snapshot = [token = *admin](const std::string& address, std::string& body,
-                                         std::string& err) {
-      auto url = tools::parse_url(address);
-      if (!url) {
-        err = "bad peer address '" + address + "'";
-        return false;
-      }
-      tools::HttpClientOptions ho;
-      ho.request_timeout_ms = 300'000;
-      ho.response_bytes_max = size_t{4} << 30;
-      tools::HttpClient client(*url, ho);
-      tools::Request req;
-      req.method = "GET";
-      req.target = "/v1/snapshot";
-      req.bearer_token = token;
-      tools::Response r = client.request(req);
-      if (r.status != 200) {
-        err = r.status == 0 ? r.error : "HTTP " + std::to_string(r.status) + ": " + r.body.substr(0, 300);
-        return false;
-      }
-      body = std::move(r.body);
-      return true;
-    };
+    no.fetch_snapshot = peer_snapshot_fetcher(*admin);
   }
   spdlog::info("betcore node {} starting: data {}, listen {}", no.node_id, no.data_dir, f.listen);
   std::unique_ptr<node::Node> node = node::Node::open(no, metrics, api::render_event_line, error);

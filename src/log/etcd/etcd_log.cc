@@ -222,6 +222,9 @@ Result<std::vector<Entry>> EtcdLog::read(Position from, size_t entries_max, size
 }
 
 
+// Long: one watch attempt after another, each from open to close; the
+// attempt's state (next, ctx, stream, why) spans every step under the
+// session's locks, and split up it would travel through every signature.
 void EtcdLog::watch_loop(Session* s) {
   uint64_t next = s->from;
   int attempt = 0;
