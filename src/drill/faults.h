@@ -1,5 +1,10 @@
 // The drill's fault kinds: one row each (name, family, what it hits, how to inject, how to heal,
 // what it expects). The table is in faults.cc; each family's actions in faults_<family>.cc.
+//
+// A new kind: a FaultKind value (last, see below), its row at the end of
+// kRows in faults.cc, an aim, inject and heal (existing ones, or new ones in
+// its family's file, or a new faults_<family>.cc), and a line in the
+// nemesis table of docs/drill.md.
 #pragma once
 
 #include <cstdint>
