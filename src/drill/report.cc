@@ -1,3 +1,4 @@
+// The drill's incident report: derived series, report.json, report.html and the summary on stdout.
 #include "drill/report.h"
 
 #include <algorithm>
@@ -168,8 +169,9 @@ void fill_report(DrillReport& r, const std::vector<OpPoint>& ops, const std::vec
   }
 }
 
-void write_report(const std::filesystem::path& dir, const DrillReport& r) {
-  std::filesystem::create_directories(dir);
+namespace {
+
+json report_json(const DrillReport& r) {
   json j;
   j["seed"] = r.seed;
   j["passed"] = r.failures.empty();
@@ -202,8 +204,47 @@ void write_report(const std::filesystem::path& dir, const DrillReport& r) {
                     {"reads", s.reads}, {"errors", s.errors}, {"p50_ms", s.p50_ms}, {"p99_ms", s.p99_ms}});
   }
   j["seconds"] = secs;
-  std::ofstream(dir / "report.json") << j.dump(2) << "\n";
+  return j;
+}
 
+// The per-kind recovery table, the timeline and the client errors.
+std::string html_tables(const DrillReport& r) {
+  std::string h;
+  h += "<h2>Recovery by fault type</h2><table><tr><th>fault</th><th>n</th><th>detected, median</th><th>worst</th>"
+       "<th>recovered, median</th><th>worst</th><th>longest stall, median</th><th>worst</th></tr>\n";
+  for (auto& [kind, k] : by_kind(r)) {
+    size_t count = 0;
+    for (const FaultRecord& f : r.faults) count += f.kind == kind ? 1 : 0;
+    auto med = [](std::vector<int64_t> v) { return v.empty() ? std::string("not seen") : seconds(static_cast<int64_t>(percentile(v, 0.5))); };
+    auto worst = [](std::vector<int64_t> v) { return v.empty() ? std::string("-") : seconds(*std::max_element(v.begin(), v.end())); };
+    h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                     kind, count, med(k.detect), worst(k.detect), med(k.recover), worst(k.recover), med(k.stall),
+                     worst(k.stall));
+  }
+  h += "</table>\n<h2>Timeline</h2><table><tr><th>#</th><th>at</th><th>fault</th><th>on</th><th>for</th>"
+       "<th>detected after</th><th>first acknowledged write after</th><th>longest stall</th><th>notes</th></tr>\n";
+  for (size_t i = 0; i < r.faults.size(); ++i) {
+    const FaultRecord& f = r.faults[i];
+    std::string notes = f.detail;
+    for (const std::string& p : f.problems) notes += (notes.empty() ? "" : "; ") + p;
+    h += fmt::format(
+        "<tr><td>{}</td><td>{:.1f} s</td><td>{}</td><td>{}</td><td>{:.1f} s</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+        i + 1, static_cast<double>(f.start_ms) / 1000, f.kind, html_escape(f.target),
+        static_cast<double>(f.end_ms - f.start_ms) / 1000, seconds(f.detect_ms), seconds(f.recover_ms),
+        seconds(f.stall_ms), html_escape(notes));
+  }
+  h += "</table>\n<h2>Errors clients saw (each retried with the same id until it had a definite answer)</h2><table>\n";
+  for (const auto& [kind, n] : r.client_errors) h += fmt::format("<tr><td>{}</td><td>{}</td></tr>\n", html_escape(kind), n);
+  if (r.client_errors.empty()) h += "<tr><td>none</td></tr>\n";
+  h += "</table>\n<p>Detected: the first health sample (every 200 ms: each node's <code>/health/ready</code>, each etcd "
+       "member's <code>/health</code>) after the fault that shows the component down; \"not seen\" when the component "
+       "stayed healthy. Recovered: the first write sent after the fault began that was acknowledged (through HAProxy). "
+       "Longest stall: the longest time, from the fault to 2 s after it was healed, with no write acknowledged at all. "
+       "The same facts are in report.json.</p>\n</body></html>\n";
+  return h;
+}
+
+std::string report_html(const DrillReport& r) {
   std::vector<double> acks, p50, p99, errors;
   for (const SecondStats& s : r.seconds) {
     acks.push_back(static_cast<double>(s.acknowledged));
@@ -242,38 +283,15 @@ void write_report(const std::filesystem::path& dir, const DrillReport& r) {
   h += chart(r, "acknowledged writes per second", "1/s", {{"acknowledged", acks}});
   h += chart(r, "write latency", "ms", {{"p50", p50}, {"p99", p99}});
   h += chart(r, "indefinite answers per second (each retried)", "1/s", {{"errors", errors}});
-  h += "<h2>Recovery by fault type</h2><table><tr><th>fault</th><th>n</th><th>detected, median</th><th>worst</th>"
-       "<th>recovered, median</th><th>worst</th><th>longest stall, median</th><th>worst</th></tr>\n";
-  for (auto& [kind, k] : by_kind(r)) {
-    size_t count = 0;
-    for (const FaultRecord& f : r.faults) count += f.kind == kind ? 1 : 0;
-    auto med = [](std::vector<int64_t> v) { return v.empty() ? std::string("not seen") : seconds(static_cast<int64_t>(percentile(v, 0.5))); };
-    auto worst = [](std::vector<int64_t> v) { return v.empty() ? std::string("-") : seconds(*std::max_element(v.begin(), v.end())); };
-    h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                     kind, count, med(k.detect), worst(k.detect), med(k.recover), worst(k.recover), med(k.stall),
-                     worst(k.stall));
-  }
-  h += "</table>\n<h2>Timeline</h2><table><tr><th>#</th><th>at</th><th>fault</th><th>on</th><th>for</th>"
-       "<th>detected after</th><th>first acknowledged write after</th><th>longest stall</th><th>notes</th></tr>\n";
-  for (size_t i = 0; i < r.faults.size(); ++i) {
-    const FaultRecord& f = r.faults[i];
-    std::string notes = f.detail;
-    for (const std::string& p : f.problems) notes += (notes.empty() ? "" : "; ") + p;
-    h += fmt::format(
-        "<tr><td>{}</td><td>{:.1f} s</td><td>{}</td><td>{}</td><td>{:.1f} s</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-        i + 1, static_cast<double>(f.start_ms) / 1000, f.kind, html_escape(f.target),
-        static_cast<double>(f.end_ms - f.start_ms) / 1000, seconds(f.detect_ms), seconds(f.recover_ms),
-        seconds(f.stall_ms), html_escape(notes));
-  }
-  h += "</table>\n<h2>Errors clients saw (each retried with the same id until it had a definite answer)</h2><table>\n";
-  for (const auto& [kind, n] : r.client_errors) h += fmt::format("<tr><td>{}</td><td>{}</td></tr>\n", html_escape(kind), n);
-  if (r.client_errors.empty()) h += "<tr><td>none</td></tr>\n";
-  h += "</table>\n<p>Detected: the first health sample (every 200 ms: each node's <code>/health/ready</code>, each etcd "
-       "member's <code>/health</code>) after the fault that shows the component down; \"not seen\" when the component "
-       "stayed healthy. Recovered: the first write sent after the fault began that was acknowledged (through HAProxy). "
-       "Longest stall: the longest time, from the fault to 2 s after it was healed, with no write acknowledged at all. "
-       "The same facts are in report.json.</p>\n</body></html>\n";
-  std::ofstream(dir / "report.html") << h;
+  return h + html_tables(r);
+}
+
+}  // namespace
+
+void write_report(const std::filesystem::path& dir, const DrillReport& r) {
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "report.json") << report_json(r).dump(2) << "\n";
+  std::ofstream(dir / "report.html") << report_html(r);
 }
 
 void print_summary(const DrillReport& r, const std::filesystem::path& dir) {

@@ -1,3 +1,4 @@
+// The drill's test hosts: network namespaces, veth pairs, a bridge and nftables partitions.
 #include "drill/testnet.h"
 
 #include <sys/wait.h>

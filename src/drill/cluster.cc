@@ -1,0 +1,306 @@
+// The drill's cluster: starting, probing, killing and restarting etcd members, nodes and HAProxy.
+#include "drill/cluster.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/mount.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "drill/clock.h"
+#include "log/etcd/etcd_client.h"
+#include "tools/http_client.h"
+#include "tools/ports.h"
+
+namespace betcore::drill {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string token_hex(std::mt19937_64& rng) { return fmt::format("{:016x}{:016x}", rng(), rng()); }
+
+void replace_line(std::string& cfg, const std::string& placeholder, const std::string& value) {
+  for (size_t at = cfg.find(placeholder); at != std::string::npos;
+       at = cfg.find(placeholder, at + value.size())) {
+    cfg.replace(at, placeholder.size(), value);
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> drill_host_names() {
+  std::vector<std::string> hosts;
+  for (int i = 0; i < kEtcdMembers; ++i) hosts.push_back(fmt::format("e{}", i + 1));
+  for (int i = 0; i < kNodes; ++i) hosts.push_back(fmt::format("n{}", i + 1));
+  return hosts;
+}
+
+DrillCluster::DrillCluster(TestNet& net, fs::path root, std::string betcore,
+                           std::string haproxy_template)
+    : net_(net),
+      root_(std::move(root)),
+      betcore_(std::move(betcore)),
+      template_(std::move(haproxy_template)) {
+  for (int i = 0; i < kEtcdMembers; ++i) {
+    etcd.push_back(Proc{fmt::format("etcd-{}", i + 1), fmt::format("e{}", i + 1), {}, 0, false});
+  }
+  for (int i = 0; i < kNodes; ++i) {
+    nodes.push_back(Proc{fmt::format("node-{}", i + 1), fmt::format("n{}", i + 1), {}, 0, false});
+  }
+}
+
+std::string DrillCluster::etcd_ip(int i) const {
+  return net_.host(etcd[static_cast<size_t>(i)].host).ip;
+}
+std::string DrillCluster::node_ip(int i) const {
+  return net_.host(nodes[static_cast<size_t>(i)].host).ip;
+}
+std::string DrillCluster::endpoints() const {
+  std::string out;
+  for (int i = 0; i < kEtcdMembers; ++i) out += (i ? "," : "") + etcd_ip(i) + ":2379";
+  return out;
+}
+std::vector<std::string> DrillCluster::endpoint_list() const {
+  std::vector<std::string> out;
+  for (int i = 0; i < kEtcdMembers; ++i) out.push_back(etcd_ip(i) + ":2379");
+  return out;
+}
+fs::path DrillCluster::node_dir(int i) const { return root_ / nodes[static_cast<size_t>(i)].name; }
+
+bool DrillCluster::start(std::string& why) {
+  std::mt19937_64 rng(std::random_device{}());
+  admin = token_hex(rng);
+  trader = token_hex(rng);
+  payments = token_hex(rng);
+  {
+    std::ofstream t(root_ / "tokens");
+    t << "admin " << admin << "\ntrader " << trader << "\npayments " << payments << "\n";
+  }
+  for (int i = 0; i < kEtcdMembers; ++i) {
+    if (!start_etcd(i, true, why)) return false;
+  }
+  log::etcd::Client client(log::etcd::ClientOptions{endpoint_list()});
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!client.range("health", "", {}, 1000).ok()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      why = "etcd did not become healthy in 30 s:\n" + etcd[0].process.read_log();
+      return false;
+    }
+    sleep_ms(100);
+  }
+  for (int i = 0; i < kNodes; ++i) {
+    // Each node's data on a tmpfs of its own: the drill can fill it.
+    fs::create_directories(node_dir(i));
+    std::string opts = fmt::format("size={}", kNodeDiskBytes);
+    if (::mount("tmpfs", node_dir(i).c_str(), "tmpfs", 0, opts.c_str()) != 0) {
+      why = "cannot mount a tmpfs for " + nodes[static_cast<size_t>(i)].name +
+            " (needs root): " + std::strerror(errno);
+      return false;
+    }
+    mounted_.push_back(node_dir(i));
+    if (!start_node(i, why)) return false;
+  }
+  for (int i = 0; i < kNodes; ++i) {
+    if (!wait_ready(i, 60'000)) {
+      why = nodes[static_cast<size_t>(i)].name + " did not become ready:\n" +
+            nodes[static_cast<size_t>(i)].process.read_log();
+      return false;
+    }
+  }
+  return start_haproxy(why);
+}
+
+bool DrillCluster::start_etcd(int i, bool initial, std::string& why) {
+  Proc& p = etcd[static_cast<size_t>(i)];
+  std::string ip = etcd_ip(i);
+  std::string initial_cluster;
+  for (int k = 0; k < kEtcdMembers; ++k) {
+    initial_cluster += (k ? "," : "") + fmt::format("{}=http://{}:2380",
+                                                    etcd[static_cast<size_t>(k)].name, etcd_ip(k));
+  }
+  tools::SpawnOptions so;
+  so.program = "ip";
+  // Flags beside their values, not one a line.
+  // clang-format off
+  so.args = {"netns", "exec", net_.host(p.host).ns, "/usr/bin/etcd",
+             "--name", p.name, "--data-dir", (root_ / p.name).string(),
+             "--listen-client-urls", "http://" + ip + ":2379",
+             "--advertise-client-urls", "http://" + ip + ":2379",
+             "--listen-peer-urls", "http://" + ip + ":2380",
+             "--initial-advertise-peer-urls", "http://" + ip + ":2380",
+             "--initial-cluster", initial_cluster,
+             "--initial-cluster-state", initial ? "new" : "existing",
+             "--initial-cluster-token", "betcore-drill", "--max-request-bytes", "8388608",
+             "--quota-backend-bytes", "8589934592", "--auto-compaction-retention", "0",
+             "--pre-vote=true", "--logger", "zap", "--log-outputs", "stderr"};
+  // clang-format on
+  so.log_path = (root_ / fmt::format("{}-run{}.log", p.name, p.runs++)).string();
+  p.process = tools::Process::spawn(so);
+  p.paused = false;
+  if (!p.process.started()) {
+    why = "cannot start etcd: " + p.process.spawn_error();
+    return false;
+  }
+  return true;
+}
+
+bool DrillCluster::start_node(int i, std::string& why) {
+  Proc& p = nodes[static_cast<size_t>(i)];
+  std::string addr = node_ip(i) + ":8080";
+  tools::SpawnOptions so;
+  so.program = "ip";
+  // Flags beside their values, not one a line.
+  // clang-format off
+  so.args = {"netns", "exec", net_.host(p.host).ns, betcore_, "node",
+             "--data", node_dir(i).string(), "--listen", addr, "--advertise", addr,
+             "--tokens", (root_ / "tokens").string(), "--node-id", p.name,
+             "--log", "etcd://" + endpoints() + "/" + kCluster,
+             "--checkpoint-every-commands", "3000", "--http-threads", "2"};
+  // clang-format on
+  so.log_path = (root_ / fmt::format("{}-run{}.log", p.name, p.runs++)).string();
+  p.process = tools::Process::spawn(so);
+  p.paused = false;
+  if (!p.process.started()) {
+    why = "cannot start " + p.name + ": " + p.process.spawn_error();
+    return false;
+  }
+  return true;
+}
+
+bool DrillCluster::start_haproxy(std::string& why, int attempt) {
+  std::string cfg = read_file(template_);
+  if (cfg.empty()) {
+    why = "cannot read the HAProxy config template " + template_ + " (--haproxy-config)";
+    return false;
+  }
+  haproxy_port = tools::reserve_port();
+  stats_port = tools::reserve_port();
+  std::string servers;
+  for (int i = 0; i < kNodes; ++i) {
+    servers +=
+        fmt::format("    server {} {}:8080\n", nodes[static_cast<size_t>(i)].name, node_ip(i));
+  }
+  replace_line(cfg, "@LISTEN@", fmt::format("127.0.0.1:{}", haproxy_port));
+  replace_line(cfg, "@STATS@", fmt::format("127.0.0.1:{}", stats_port));
+  replace_line(cfg, "@SERVERS@", servers);
+  fs::path file = root_ / "haproxy.cfg";
+  std::ofstream(file) << cfg;
+  tools::SpawnOptions so;
+  so.program = "/usr/sbin/haproxy";
+  so.args = {"-f", file.string(), "-db"};
+  so.log_path = (root_ / "haproxy.log").string();
+  haproxy_ = tools::Process::spawn(so);
+  if (!haproxy_.started()) {
+    why = "cannot start HAProxy: " + haproxy_.spawn_error();
+    return false;
+  }
+  tools::HttpClient c("127.0.0.1", haproxy_port, tools::HttpClientOptions{500, 1000});
+  for (int k = 0; k < 100 && haproxy_.running(); ++k) {
+    if (c.request("GET", "/health/ready").status == 200) return true;
+    sleep_ms(100);
+  }
+  std::string log = haproxy_.read_log();
+  why =
+      fmt::format("HAProxy (port {}, stats port {}) did not answer /health/ready in 10 s; {}:\n{}",
+                  haproxy_port, stats_port, haproxy_.log_path(), log);
+  haproxy_.stop(2'000);
+  // A port taken by a program outside the reservations: new ports, again.
+  if (attempt < 3 && log.find("Address already in use") != std::string::npos) {
+    return start_haproxy(why, attempt + 1);
+  }
+  return false;
+}
+
+bool DrillCluster::wait_ready(int i, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (node_ready(i)) return true;
+    if (!nodes[static_cast<size_t>(i)].process.running()) return false;
+    sleep_ms(200);
+  }
+  return false;
+}
+
+bool DrillCluster::node_ready(int i) const {
+  tools::HttpClient c(node_ip(i), 8080, tools::HttpClientOptions{300, 600});
+  return c.request("GET", "/health/ready").status == 200;
+}
+
+bool DrillCluster::etcd_healthy(int i) const {
+  tools::HttpClient c(etcd_ip(i), 2379, tools::HttpClientOptions{300, 600});
+  auto r = c.request("GET", "/health");
+  return r.status == 200 && r.body.find("\"true\"") != std::string::npos;
+}
+
+int DrillCluster::etcd_leader() {
+  for (int i = 0; i < kEtcdMembers; ++i) {
+    Proc& p = etcd[static_cast<size_t>(i)];  // running() reaps, so not const
+    if (p.paused || !p.process.running()) continue;
+    log::etcd::Client client(log::etcd::ClientOptions{{etcd_ip(i) + ":2379"}, 500});
+    auto m = client.members(300);
+    if (!m.ok()) continue;
+    for (const auto& mem : m.value()) {
+      if (!mem.leader) continue;
+      for (int j = 0; j < kEtcdMembers; ++j) {
+        if (etcd[static_cast<size_t>(j)].name == mem.name) return j;
+      }
+    }
+  }
+  return -1;
+}
+
+void DrillCluster::kill9(Proc& p) {
+  if (p.paused) p.process.kill(SIGCONT);
+  p.paused = false;
+  p.process.kill(SIGKILL);
+  p.process.wait(10'000);
+}
+
+void DrillCluster::heal_everything(std::vector<std::string>& failures) {
+  std::string why;
+  for (const std::string& h : drill_host_names()) {
+    if (!net_.heal(h, why)) failures.push_back("cannot heal the test host " + h + ": " + why);
+  }
+  std::error_code ec;
+  for (int i = 0; i < kNodes; ++i) fs::remove(node_dir(i) / kDiskFiller, ec);
+  for (Proc& p : etcd) {
+    if (p.paused) p.process.kill(SIGCONT);
+    p.paused = false;
+  }
+  for (Proc& p : nodes) {
+    if (p.paused) p.process.kill(SIGCONT);
+    p.paused = false;
+  }
+  // A restart that fails here shows as a cluster that does not converge.
+  for (int i = 0; i < kEtcdMembers; ++i) {
+    if (!etcd[static_cast<size_t>(i)].process.running()) start_etcd(i, false, why);
+  }
+  for (int i = 0; i < kNodes; ++i) {
+    if (!nodes[static_cast<size_t>(i)].process.running()) start_node(i, why);
+  }
+}
+
+void DrillCluster::stop_all(bool keep) {
+  haproxy_.stop(2'000);
+  for (Proc& p : nodes) kill9(p);
+  for (Proc& p : etcd) kill9(p);
+  for (const fs::path& m : mounted_) {
+    std::error_code ec;
+    if (keep) fs::copy(m, m.string() + "-data", fs::copy_options::recursive, ec);
+    ::umount2(m.c_str(), MNT_DETACH);
+  }
+  mounted_.clear();
+}
+
+}  // namespace betcore::drill

@@ -1,0 +1,73 @@
+// The table of fault kinds: one row each, in the order the nemesis takes them (docs/drill.md).
+#include "drill/faults.h"
+
+#include <array>
+
+namespace betcore::drill {
+namespace {
+
+using enum FaultKind;
+using enum FaultFamily;
+
+constexpr std::array<FaultRow, kFaultKinds> kRows{{
+    {kill_etcd_leader, "kill_etcd_leader", process, aim_etcd_leader, inject_kill, heal_restart,
+     "an election: writes stall until there is a new leader; the member rejoins when restarted"},
+    {kill_etcd_follower, "kill_etcd_follower", process, aim_etcd_follower, inject_kill,
+     heal_restart, "writes go on with two members"},
+    {kill_node, "kill_node", process, aim_node, inject_kill, heal_restart,
+     "HAProxy sends to the other nodes; restarted, it catches up from its snapshot and the log"},
+    {pause_node, "pause_node", process, aim_node, inject_pause, heal_continue,
+     "HAProxy takes the node out; its requests in flight end indefinite and are retried"},
+    {pause_etcd_leader, "pause_etcd_leader", process, aim_etcd_leader, inject_pause, heal_continue,
+     "an election once the followers stop hearing it: writes stall until then"},
+    {partition_etcd_leader, "partition_etcd_leader", network, aim_etcd_leader, inject_cut_from_etcd,
+     heal_host, "the leader steps down, the other two elect one: writes stall until then"},
+    {partition_etcd_follower, "partition_etcd_follower", network, aim_etcd_follower,
+     inject_cut_from_etcd, heal_host,
+     "writes go on with two members; etcd's /health may not show it"},
+    {partition_node_from_etcd, "partition_node_from_etcd", network, aim_node, inject_cut_from_etcd,
+     heal_host, "the node stops being ready; HAProxy sends to the others"},
+    {node_link_down, "node_link_down", network, aim_node, inject_link_down, heal_host,
+     "HAProxy takes the node out; the others carry on"},
+    {node_disk_full, "node_disk_full", disk, aim_node, inject_disk_full, heal_disk_full,
+     "only the node's snapshots fail; writes go on (docs/runbooks/disk-full.md)"},
+    {etcd_quorum_lost, "etcd_quorum_lost", etcd, aim_etcd_quorum, inject_quorum_lost,
+     heal_quorum_lost, "no write commits until both are back; nothing acknowledged is lost"},
+}};
+
+// A row's place is its kind: fault_row() indexes by it, and the nemesis'
+// draws (`--seed`) depend on the order.
+constexpr bool rows_in_kind_order() {
+  for (size_t i = 0; i < kRows.size(); ++i) {
+    if (static_cast<size_t>(kRows[i].kind) != i) return false;
+  }
+  return true;
+}
+static_assert(rows_in_kind_order(), "kRows must list every FaultKind once, in enum order");
+static_assert(static_cast<size_t>(FaultKind::etcd_quorum_lost) + 1 == kFaultKinds,
+              "kFaultKinds must count the last FaultKind");
+
+}  // namespace
+
+std::span<const FaultRow> fault_rows() { return kRows; }
+
+const FaultRow& fault_row(FaultKind kind) { return kRows[static_cast<size_t>(kind)]; }
+
+const FaultRow* find_fault(std::string_view name) {
+  for (const FaultRow& row : kRows) {
+    if (row.name == name) return &row;
+  }
+  return nullptr;
+}
+
+const char* component_name(Component c) {
+  switch (c) {
+    case Component::etcd:
+      return "etcd";
+    case Component::node:
+      return "node";
+  }
+  return "node";
+}
+
+}  // namespace betcore::drill
