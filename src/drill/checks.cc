@@ -142,11 +142,13 @@ bool converge(DrillCluster& c, uint64_t log_head, std::vector<std::string>& fail
 }
 
 void check_run(const DrillCluster& c, const std::vector<DrillOp>& ops,
-               const std::vector<log::Entry>& entries, DrillReport& report) {
+               const std::vector<log::Entry>& entries, bool converged, DrillReport& report) {
   sim::Model model = check_history(ops, entries, report);
   for (int i = 0; i < kNodes; ++i) check_node_state(c, i, model, report.failures);
-  report.replicas_agree = std::none_of(report.failures.begin(), report.failures.end(),
-                                       [](const std::string& f) { return f == kReplicasDiffer; });
+  // Nodes that never reached one index were never shown to agree.
+  report.replicas_agree =
+      converged && std::none_of(report.failures.begin(), report.failures.end(),
+                                [](const std::string& f) { return f == kReplicasDiffer; });
 }
 
 std::vector<OpPoint> ops_for_report(const std::vector<DrillOp>& ops) {

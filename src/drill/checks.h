@@ -25,9 +25,10 @@ bool converge(DrillCluster& c, uint64_t log_head, std::vector<std::string>& fail
               int timeout_ms);
 
 // Every check against the log and the nodes; fills the report's counts,
-// failures, acknowledged_lost and replicas_agree.
+// failures, acknowledged_lost and replicas_agree (false unless the nodes
+// `converged` to one index with one checkpoint and digest).
 void check_run(const DrillCluster& c, const std::vector<DrillOp>& ops,
-               const std::vector<log::Entry>& entries, DrillReport& report);
+               const std::vector<log::Entry>& entries, bool converged, DrillReport& report);
 
 // The operations as the report's charts need them.
 std::vector<OpPoint> ops_for_report(const std::vector<DrillOp>& ops);

@@ -172,12 +172,13 @@ bool run_cluster(const DrillOptions& o, TestNet& net, const fs::path& root,
   report.load_stopped_ms = now_ms();
   // Everything healed again (a heal that failed is retried here).
   cluster.heal_everything(report.failures);
-  converge(cluster, wait_for_log_head(cluster, recorder), report.failures, 120'000);
+  const bool converged =
+      converge(cluster, wait_for_log_head(cluster, recorder), report.failures, 120'000);
   monitor.stop();
   recorder.stop();
   if (!recorder.problem().empty()) report.failures.push_back(recorder.problem());
   std::vector<DrillOp> ops = load.ops();
-  check_run(cluster, ops, recorder.entries(), report);
+  check_run(cluster, ops, recorder.entries(), converged, report);
   fill_report(report, ops_for_report(ops), monitor.samples());
   cluster.stop_all(o.keep);
   return true;

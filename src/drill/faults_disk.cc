@@ -4,6 +4,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "drill/faults.h"
@@ -15,7 +16,9 @@ bool inject_disk_full(FaultContext& ctx, const FaultTarget& t, FaultRecord& f) {
   int fd = ::open(filler.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   struct statvfs st {};
   if (fd < 0 || ::fstatvfs(fd, &st) != 0) {
-    f.problems.push_back("cannot create the filler file");
+    f.problems.push_back("cannot create the filler file " + filler.string() + ": " +
+                         std::strerror(errno));
+    if (fd >= 0) ::close(fd);
     return false;
   }
   off_t free_bytes = static_cast<off_t>(st.f_bavail * st.f_frsize);
