@@ -17,8 +17,9 @@
 //
 // Where a server binds port 0 itself and reports what it got, that is better
 // still: `betcore node --listen 127.0.0.1:0` logs "ready on http://HOST:PORT".
-// The harnesses reserve anyway because they restart a node on the same port
-// and must write HAProxy's and etcd's configuration before those start.
+// The harnesses reserve anyway: they restart a node on the same port, write
+// HAProxy's and etcd's configuration before those start, and a node on :0
+// advertises "HOST:0" (docs/testing.md).
 #pragma once
 
 #include <cstdint>
