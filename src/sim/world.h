@@ -9,31 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "tools/splitmix.h"
+
 namespace betcore::sim {
 
-// splitmix64: fast, and the same numbers on every machine and compiler
-// (std:: distributions are not specified bit for bit).
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : s_(seed) {}
-  uint64_t next() {
-    uint64_t z = (s_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, n); 0 when n is 0.
-  uint64_t below(uint64_t n) { return n == 0 ? 0 : next() % n; }
-  // Uniform in [lo, hi].
-  int64_t between(int64_t lo, int64_t hi) {
-    return lo + static_cast<int64_t>(below(static_cast<uint64_t>(hi - lo) + 1));
-  }
-  // True with probability per_mille / 1000.
-  bool chance(uint32_t per_mille) { return below(1000) < per_mille; }
-
- private:
-  uint64_t s_;
-};
+// The run's one random source (tools/splitmix.h, header-only: betcore_sim
+// does not link betcore_tools).
+using Rng = tools::SplitMix64;
 
 class World {
  public:

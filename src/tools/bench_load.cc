@@ -22,6 +22,8 @@
 #include <optional>
 #include <thread>
 
+#include "tools/splitmix.h"
+
 namespace betcore::tools {
 
 namespace {
@@ -38,22 +40,8 @@ constexpr size_t kResponseBytesMax = size_t{1} << 20;
 // Pause after every target refused a connection in a row, doubling up to this.
 constexpr int kReconnectPauseMsMax = 1000;
 
-// splitmix64: tiny and fast; picks accounts, stakes and legs.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  uint64_t below(uint64_t n) { return next() % n; }
-  double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-
- private:
-  uint64_t state_;
-};
+// Picks accounts, stakes and legs.
+using Rng = SplitMix64;
 
 // Read-only while the load runs; shared by all threads.
 struct Shared {
