@@ -1,5 +1,4 @@
-// How the route handlers answer: JSON responses, errors (API.md, Errors) and
-// Retry-After.
+// How route handlers answer: JSON responses, errors (API.md, Errors), Retry-After.
 #pragma once
 
 #include <string>

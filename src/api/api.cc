@@ -1,5 +1,4 @@
-// The router: the route table (one row per route), matching a request to its
-// row, authorization, and handing the call to the row's handler.
+// The router: the route table (one row per route), authorization, and dispatch.
 #include "api/api.h"
 
 #include <algorithm>

@@ -1,5 +1,4 @@
-// A worker thread with a bounded queue, for handlers that must not block an
-// HTTP I/O thread.
+// A worker thread with a bounded queue, for handlers that must not block HTTP I/O.
 #include "api/off_io_thread.h"
 
 namespace betcore::api {

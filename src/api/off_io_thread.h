@@ -1,5 +1,5 @@
-// A worker thread with a bounded queue, for route handlers that wait on etcd
-// or the disk: those must never block an HTTP I/O thread.
+// A worker thread with a bounded queue, for handlers that must not block HTTP I/O:
+// those that wait on etcd or the disk.
 #pragma once
 
 #include <condition_variable>

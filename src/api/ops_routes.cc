@@ -1,5 +1,4 @@
-// The operations routes: health, metrics, alerts, the status page, the
-// cluster view and the snapshot download.
+// The operations routes: health, metrics, alerts, status page, cluster view, snapshot.
 #include <memory>
 #include <string>
 

@@ -1,5 +1,4 @@
-// The read routes: accounts, an account's bets, withdrawals, markets, bets and
-// the ledger, answered from the state at the consistency the client asked for.
+// The read routes: accounts, bets, withdrawals, markets and the ledger, from the state.
 #include <memory>
 #include <optional>
 #include <string>

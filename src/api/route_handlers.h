@@ -1,5 +1,6 @@
-// Internal to the API: what a route handler is given (the call, the node's
-// services) and the handlers that the route table in api.cc names.
+// Internal: what a route handler is given (the call, the services), and the handlers.
+//
+// The route table in api.cc names one handler per route.
 #pragma once
 
 #include <array>

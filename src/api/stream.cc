@@ -1,5 +1,4 @@
-// GET /v1/stream: the cursor from the query, then the committed events from
-// the journal as newline-delimited JSON, for as long as the client reads.
+// GET /v1/stream: the cursor from the query, then the journal's events as NDJSON.
 #include "api/stream.h"
 
 #include <mutex>

@@ -1,5 +1,4 @@
-// The write routes (every POST): parse the body into a command, hold punters
-// to their own account, submit it, and answer once it is applied.
+// The write routes (every POST): parse, hold punters to their account, submit, answer.
 #include <string>
 
 #include "api/answers.h"

@@ -1,5 +1,4 @@
-// The workers: each one I/O thread's connections and the sweep that times
-// them out, and the ServerCore (options, handler, counters) they all share.
+// The workers: each I/O thread's connections and their timeout sweep, and the shared core.
 #include <algorithm>
 
 #include "api/http/connection.h"
