@@ -1,11 +1,10 @@
-// The HTTP API of API.md on one node: routing, auth, parsing into commands,
-// submitting writes, serving reads, and per-route metrics.
+// The HTTP API of API.md on one node. api.cc routes a request (one table row
+// per route: method, path, who may call, handler) and authorizes it; the
+// handlers parse, submit writes, serve reads and the operations endpoints.
 #pragma once
 
 #include <array>
-#include <functional>
 #include <memory>
-#include <string>
 
 #include "api/auth.h"
 #include "api/http/http_server.h"
@@ -14,7 +13,7 @@
 
 namespace betcore::api {
 
-// Every route, for metrics labels and dispatch.
+// Every route; each has one row in the route table (api.cc).
 enum class Route : uint8_t {
   create_account, get_account, self_exclusion, account_bets,
   deposit, request_withdrawal, complete_withdrawal, fail_withdrawal, get_withdrawal,
@@ -27,6 +26,7 @@ enum class Route : uint8_t {
 };
 
 struct RouteMetrics;
+struct Services;
 
 class Api {
  public:
@@ -37,26 +37,11 @@ class Api {
   void handle(http::Request&& request, http::Responder responder);
 
  private:
-  struct Call;
-
-  void write(Call& call, Route route, std::string_view path_id);
-  void read(Call& call, Route route, std::string_view path_id);
-  void operations(Call& call, Route route);
-  void stream(Call& call);
-  void cluster(Call& call);
-  void snapshot(Call& call);
-  struct Worker;
-  // Runs fn on a worker thread: for handlers that wait on etcd or the disk,
-  // which must never block an HTTP I/O thread. False (fn not run) when too
-  // many tasks wait already.
-  static bool off_io_thread(Worker& worker, std::function<void()> fn);
-
-  node::Node& node_;
   const Tokens& tokens_;
-  ops::Registry& metrics_;
   std::array<std::unique_ptr<RouteMetrics>, static_cast<size_t>(Route::count_)> route_metrics_;
-  std::unique_ptr<Worker> cluster_worker_;
-  std::unique_ptr<Worker> snapshot_worker_;
+  // After route_metrics_: destroying it runs the tasks still queued, which
+  // record there.
+  std::unique_ptr<Services> services_;
 };
 
 }  // namespace betcore::api

@@ -1,6 +1,11 @@
+// GET /v1/stream: the cursor from the query, then the journal's events as NDJSON.
 #include "api/stream.h"
 
 #include <mutex>
+#include <string>
+
+#include "api/answers.h"
+#include "api/route_handlers.h"
 
 namespace betcore::api {
 namespace {
@@ -71,5 +76,52 @@ void start_event_stream(node::EventJournal& journal, const http::Responder& resp
   });
   session->pump();
 }
+
+namespace routes {
+
+void stream(Services& services, Call& call) {
+  node::EventJournal& journal = services.node.journal();
+  node::StreamCursor cursor;
+  auto from = call.req.query_param("from");
+  auto after_seq = call.req.query_param("after_seq");
+  if (from) {
+    auto v = parse_u64(*from);
+    if (!v) {
+      call.answer.send(
+          error(400, "invalid_request", "from must be a log index (a non-negative integer)"));
+      return;
+    }
+    // from=N: every event of index N and after.
+    cursor.index = *v;
+    cursor.seq = 0;
+    if (after_seq) {
+      auto q = parse_u64(*after_seq);
+      if (!q || *q > UINT32_MAX) {
+        call.answer.send(
+            error(400, "invalid_request", "after_seq must be the seq of the last event handled"));
+        return;
+      }
+      cursor.seq = static_cast<uint32_t>(*q);
+    }
+    uint64_t first = journal.first_covered();
+    // Index 0 never holds a batch, so a journal covering 1.. covers everything.
+    if ((cursor.index < first && first > 1) || journal.dropped_after(cursor)) {
+      call.answer.send(
+          error(404, "not_found",
+                "events before index " + std::to_string(first) +
+                    " are no longer kept on this node; resync from the API, then stream from " +
+                    std::to_string(first)));
+      return;
+    }
+  } else {
+    // No cursor: only what commits from now on.
+    cursor.index = services.node.status().applied_index;
+    cursor.seq = UINT32_MAX;
+  }
+  call.answer.metrics->record(200, call.answer.start);
+  start_event_stream(journal, call.answer.responder, cursor);
+}
+
+}  // namespace routes
 
 }  // namespace betcore::api

@@ -39,6 +39,10 @@ using Executor = net::io_context::executor_type;
 using Socket = net::basic_stream_socket<net::ip::tcp, Executor>;
 using Timer = net::basic_waitable_timer<Clock, net::wait_traits<Clock>, Executor>;
 
+// After Connection: close, how long to wait for the peer's FIN; the workers'
+// sweep runs often enough to honour it.
+constexpr int kLingerMs = 1000;
+
 // The server's counters (betcore_http_*), registered once.
 struct ServerMetrics {
   explicit ServerMetrics(ops::Registry& r);
