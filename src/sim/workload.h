@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "domain/commands.h"
+#include "sim/market_view.h"
 #include "sim/messages.h"
 #include "sim/world.h"
 
@@ -23,15 +24,6 @@ struct Client {
   Role role = Role::punter;
   std::vector<std::string> accounts;
   int setup_step = 0;
-};
-
-// A market as the trader created it and last heard of it.
-struct MarketView {
-  std::string id;
-  std::vector<std::string> selections;
-  std::vector<int64_t> odds;
-  int status = 0;  // 0 open, 1 suspended, 2 closed, 3 settled (as this client last heard)
-  std::vector<domain::LegResult> results;
 };
 
 class Workload {
