@@ -13,6 +13,7 @@ defined in its class), its line ends with "{", and it ends at the first
 line that is "}" at the same column.
 
 Usage: scripts/tidy.py [REPO_ROOT]; exit 1 with one line per finding.
+       scripts/tidy.py --self-test: checks that each rule finds what it must.
 """
 import pathlib
 import re
@@ -57,8 +58,41 @@ def long_functions(lines):
         i = j + 1
 
 
+def self_test():
+    """A small repository breaking each rule once, and keeping each once."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        root = pathlib.Path(tmp)
+        (root / "src/x").mkdir(parents=True)
+        (root / "docs").mkdir()
+        body = "\n".join(f"  int v{i} = {i};" for i in range(FUNCTION_LINES_MAX))
+        (root / "src/x/long.cc").write_text(f"int f() {{\n{body}\n}}\n\n// Long: a reason.\nint g() {{\n{body}\n}}\n")
+        (root / "src/x/big.h").write_text("// x\n" * (FILE_LINES_MAX + 1))
+        (root / "src/x/big_test.cc").write_text("// x\n" * (FILE_LINES_MAX + 1))
+        (root / "README.md").write_text("[a](docs/a.md) [b](../outside.md) [c](https://example.com)\n")
+        (root / "docs/a.md").write_text("[gone](missing.md)\n")
+        got = findings_in(root)
+    want = ["src/x/big.h: 601 lines", "src/x/long.cc:1: a function of 82 lines",
+            "README.md:1: link to ../outside.md", "docs/a.md:1: link to missing.md"]
+    ok = len(got) == len(want) and all(any(g.startswith(w) for g in got) for w in want)
+    for g in got:
+        print(g)
+    print("tidy self-test: " + ("ok" if ok else f"FAILED: wanted findings starting with {want}"))
+    return 0 if ok else 1
+
+
 def main():
+    if sys.argv[1:] == ["--self-test"]:
+        return self_test()
     root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ".").resolve()
+    findings = findings_in(root)
+    for f in findings:
+        print(f)
+    print(f"tidy: {len(findings)} finding(s)")
+    return 1 if findings else 0
+
+
+def findings_in(root):
     findings = []
     for path in source_files(root):
         rel = path.relative_to(root)
@@ -79,10 +113,7 @@ def main():
                 if not str(resolved).startswith(str(root) + "/") or not resolved.exists():
                     findings.append(f"{doc.relative_to(root)}:{n}: link to {target}, "
                                     "which is not a file of this repository")
-    for f in findings:
-        print(f)
-    print(f"tidy: {len(findings)} finding(s)")
-    return 1 if findings else 0
+    return findings
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ namespace {
 // not_found only, anything.
 enum class Verb : uint8_t { get, post, any };
 
-// Who may call a route (API.md, Auth). Made only by the three functions
+// Who may call a route (docs/api.md, Auth). Made only by the three functions
 // below, so every row states it; a role not named is refused (403). Punters
 // are further held to their own account by the handlers.
 class Access {
@@ -44,7 +44,7 @@ class Access {
 
 void no_such_route(Services&, Call& call) {
   call.answer.send(error(404, "not_found",
-                         "no such route: " + std::string(call.req.path()) + " (see API.md)"));
+                         "no such route: " + std::string(call.req.path()) + " (see docs/api.md)"));
 }
 
 struct RouteRow {
@@ -59,7 +59,7 @@ struct RouteRow {
 using enum Role;
 using A = Access;
 
-// Rows in the order of enum Route (checked below). API.md documents each.
+// Rows in the order of enum Route (checked below). docs/api.md documents each.
 constexpr std::array<RouteRow, static_cast<size_t>(Route::count_)> kRoutes = {{
     {Route::create_account, "create_account", Verb::post, "/v1/accounts",
      A::roles({admin}), routes::write},

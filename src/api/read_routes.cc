@@ -155,6 +155,13 @@ http::Response read_ledger(const State& s) {
   return json_response(200, std::move(body));
 }
 
+// The position a successful read reflects: a client can check the answer
+// against the log, or pass it back as min_index.
+http::Response with_index(const State& s, http::Response r) {
+  if (r.status == 200) r.headers.emplace_back("X-Betcore-Index", std::to_string(s.applied.value));
+  return r;
+}
+
 // The answer to a checked read, from the state `s`.
 http::Response answer_read(const State& s, const Call& call, const ReadArgs& args) {
   const std::string& id = args.id;
@@ -170,7 +177,7 @@ http::Response answer_read(const State& s, const Call& call, const ReadArgs& arg
     case Route::account_bets: {
       AccountIdx a = s.account_ids.find(id);
       if (!a.valid()) return error(404, "not_found", "no account '" + id + "'");
-      return read_account_bets(s, s.accounts[a.value], call.req);
+      return with_index(s, read_account_bets(s, s.accounts[a.value], call.req));
     }
     case Route::get_withdrawal: {
       WithdrawalIdx x = s.withdrawal_ids.find(id);
@@ -183,7 +190,7 @@ http::Response answer_read(const State& s, const Call& call, const ReadArgs& arg
       break;
     }
     case Route::ledger_balance:
-      return read_ledger(s);
+      return with_index(s, read_ledger(s));
     case Route::get_market: {
       MarketIdx m = s.market_ids.find(id);
       if (!m.valid()) return error(404, "not_found", "no market '" + id + "'");
@@ -203,11 +210,7 @@ http::Response answer_read(const State& s, const Call& call, const ReadArgs& arg
     default:  // the route table sent a write here: fail closed
       return error(500, "internal", "no reader for this route");
   }
-  // The position this answer reflects: a client can check a read against the
-  // log, or pass it back as min_index.
-  http::Response r = json_response(200, std::move(body));
-  r.headers.emplace_back("X-Betcore-Index", std::to_string(s.applied.value));
-  return r;
+  return with_index(s, json_response(200, std::move(body)));
 }
 
 }  // namespace

@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "codec/binary.h"
+#include "codec/field_io.h"
 #include "domain/assert.h"
 #include "domain/state_machine.h"
 
@@ -22,7 +24,12 @@ using namespace betcore::domain;
 
 namespace {
 
-void amount(Writer& w, Amount a) { w.i64(a.minor); }
+// A table: its row count (u32), then each row's fields (domain/fields.h).
+template <class Row>
+void write_table(FieldWriter& fields, const std::vector<Row>& rows) {
+  fields.w.u32(static_cast<uint32_t>(rows.size()));
+  for (const Row& row : rows) describe(fields, row);
+}
 
 }  // namespace
 
@@ -45,110 +52,15 @@ std::string encode(const State& s, bool with_refusals) {
   w.i64(s.now.ms);
   w.u64(s.commands_applied);
 
-  w.u32(static_cast<uint32_t>(s.currencies.size()));
-  for (const auto& c : s.currencies) {
-    w.str(c.code);
-    amount(w, c.house);
-    amount(w, c.world);
-    amount(w, c.deposits_total);
-    amount(w, c.withdrawals_completed_total);
-  }
-  w.u32(static_cast<uint32_t>(s.accounts.size()));
-  for (const auto& a : s.accounts) {
-    w.str(a.id);
-    w.u32(a.currency.value);
-    amount(w, a.balance);
-    amount(w, a.in_play);
-    amount(w, a.pending_withdrawals);
-    amount(w, a.receivable);
-    amount(w, a.open_payouts);
-    amount(w, a.deposit_limit_24h);
-    w.i64(a.self_excluded_until.ms);
-    w.i64(a.created_at.ms);
-    w.u64(a.created_index.value);
-    w.u64(a.fingerprint);
-  }
-  w.u32(static_cast<uint32_t>(s.events.size()));
-  for (const auto& e : s.events) {
-    w.str(e.id);
-    w.str(e.name);
-    w.i64(e.starts_at.ms);
-    w.u64(e.created_index.value);
-    w.u64(e.fingerprint);
-  }
-  w.u32(static_cast<uint32_t>(s.markets.size()));
-  for (const auto& m : s.markets) {
-    w.str(m.id);
-    w.u32(m.event.value);
-    w.str(m.name);
-    w.u8(static_cast<uint8_t>(m.status));
-    amount(w, m.min_stake);
-    amount(w, m.max_stake);
-    amount(w, m.max_liability);
-    w.str(m.status_reason);
-    w.u64(m.created_index.value);
-    w.u64(m.fingerprint);
-    w.u64(m.settle_fingerprint);
-    w.u64(m.settled_index.value);
-    w.u32(m.settled_bets);
-    w.u32(m.settlements);
-    w.u16(static_cast<uint16_t>(m.selections.size()));
-    for (const auto& sel : m.selections) {
-      w.str(sel.id);
-      w.str(sel.name);
-      w.i64(sel.odds.thousandths);
-      w.u8(sel.active ? 1 : 0);
-      w.u8(static_cast<uint8_t>(sel.result));
-      amount(w, sel.liability);
-    }
-  }
-  w.u32(static_cast<uint32_t>(s.legs.size()));
-  for (const auto& l : s.legs) {
-    w.u32(l.market.value);
-    w.u16(l.selection);
-    w.u8(static_cast<uint8_t>(l.result));
-    w.u32(static_cast<uint32_t>(l.odds_thousandths));
-  }
-  w.u32(static_cast<uint32_t>(s.bets.size()));
-  for (const auto& b : s.bets) {
-    w.str(b.id);
-    w.u32(b.account.value);
-    w.u32(b.legs_begin);
-    w.u8(b.leg_count);
-    w.u8(static_cast<uint8_t>(b.status));
-    w.u8(b.settlements);
-    amount(w, b.stake);
-    w.i64(b.odds.thousandths);
-    amount(w, b.potential_payout);
-    amount(w, b.payout);
-    w.i64(b.placed_at.ms);
-    w.u64(b.index.value);
-    w.u64(b.fingerprint);
-  }
-  w.u32(static_cast<uint32_t>(s.deposits.size()));
-  for (const auto& d : s.deposits) {
-    w.str(d.payment_ref);
-    w.u32(d.account.value);
-    amount(w, d.amount);
-    amount(w, d.balance_after);
-    w.i64(d.at.ms);
-    w.u64(d.index.value);
-    w.u64(d.fingerprint);
-  }
-  w.u32(static_cast<uint32_t>(s.withdrawals.size()));
-  for (const auto& x : s.withdrawals) {
-    w.str(x.id);
-    w.u32(x.account.value);
-    amount(w, x.amount);
-    w.u8(static_cast<uint8_t>(x.status));
-    w.str(x.outcome_ref);
-    w.i64(x.requested_at.ms);
-    w.i64(x.outcome_at.ms);
-    w.u64(x.index.value);
-    w.u64(x.outcome_index.value);
-    w.u64(x.fingerprint);
-    w.u64(x.outcome_fingerprint);
-  }
+  FieldWriter fields{w, kSelectionsMax};
+  write_table(fields, s.currencies);
+  write_table(fields, s.accounts);
+  write_table(fields, s.events);
+  write_table(fields, s.markets);
+  write_table(fields, s.legs);
+  write_table(fields, s.bets);
+  write_table(fields, s.deposits);
+  write_table(fields, s.withdrawals);
   // The hash map is never iterated in its own order: sort by account.
   std::vector<uint32_t> keys;
   keys.reserve(s.deposit_windows.size());
@@ -158,11 +70,7 @@ std::string encode(const State& s, bool with_refusals) {
   for (uint32_t k : keys) {
     const auto& entries = s.deposit_windows.at(k);
     w.u32(k);
-    w.u32(static_cast<uint32_t>(entries.size()));
-    for (const auto& e : entries) {
-      w.i64(e.at.ms);
-      amount(w, e.amount);
-    }
+    write_table(fields, entries);
   }
   // Trailing sections, each a tag and written only when it has entries, so
   // a state without them encodes (and digests) as before they existed.
@@ -172,9 +80,7 @@ std::string encode(const State& s, bool with_refusals) {
     w.u32(static_cast<uint32_t>(s.request_ids.size()));
     for (const auto& [id, rec] : s.request_ids) {
       w.str(id);
-      w.u64(rec.fingerprint);
-      w.u32(rec.ref);
-      w.u32(rec.count);
+      describe(fields, rec);
     }
   }
   // 2: refused requests by client id.
@@ -183,9 +89,7 @@ std::string encode(const State& s, bool with_refusals) {
     w.u32(static_cast<uint32_t>(s.rejected.size()));
     for (const auto& [key, rec] : s.rejected) {
       w.str(key);
-      w.u64(rec.fingerprint);
-      w.u8(static_cast<uint8_t>(rec.code));
-      w.str(rec.message);
+      describe(fields, rec);
     }
   }
   return out;
@@ -203,7 +107,6 @@ struct Decoder {
     if (error.empty()) error = std::move(e);
     return false;
   }
-  Amount amount() { return Amount{r.i64()}; }
   // A count of items each at least `min_bytes` long: refuses counts that
   // cannot fit in what is left, before anything is allocated.
   bool count(uint32_t& n, size_t min_bytes) {
@@ -221,166 +124,72 @@ struct Decoder {
   }
 };
 
-bool decode_tables(Decoder& d, State& s) {
+// Interns a table's ids into its IdTable: each valid and unique.
+template <class Idx>
+struct TableIds final : FieldReader::Interner {
+  explicit TableIds(IdTable<Idx>& t) : table(t) {}
+  const char* intern(std::string_view raw, std::string_view& out) override {
+    if (!valid_id(raw)) return "invalid id in snapshot";
+    if (table.find(raw).valid()) return "duplicate id in snapshot";
+    out = table.insert(raw, Idx{row});
+    return nullptr;
+  }
+  IdTable<Idx>& table;
+  uint32_t row = 0;
+};
+
+// What a row's fields cannot say alone: its references into the tables
+// read before it. Returns why the row is refused, or nullptr.
+const char* check_row(const State&, const CurrencyBook&) { return nullptr; }
+const char* check_row(const State&, const Event&) { return nullptr; }
+const char* check_row(const State& s, const Account& a) {
+  return a.currency.value < s.currencies.size() ? nullptr : "account currency out of range";
+}
+const char* check_row(const State& s, const Market& m) {
+  return m.event.value < s.events.size() ? nullptr : "market event out of range";
+}
+const char* check_row(const State& s, const Leg& l) {
+  const bool in_range = l.market.value < s.markets.size() &&
+                        l.selection < s.markets[l.market.value].selections.size();
+  return in_range ? nullptr : "leg out of range";
+}
+const char* check_row(const State& s, const Bet& b) {
+  const bool in_range = b.account.value < s.accounts.size() && b.leg_count != 0 && b.leg_count <= kLegsMax &&
+                        uint64_t(b.legs_begin) + b.leg_count <= s.legs.size();
+  return in_range ? nullptr : "bet out of range";
+}
+const char* check_row(const State& s, const DepositRecord& d) {
+  return d.account.value < s.accounts.size() ? nullptr : "deposit account out of range";
+}
+const char* check_row(const State& s, const Withdrawal& x) {
+  return x.account.value < s.accounts.size() ? nullptr : "withdrawal account out of range";
+}
+
+// Reads a table written by write_table. `min_bytes` is a row's smallest
+// encoding (a 1-byte id, empty strings): a count that cannot fit in what is
+// left is refused before anything is allocated.
+template <class Row, class Idx>
+bool read_table(Decoder& d, State& s, std::vector<Row>& rows, size_t min_bytes, IdTable<Idx>* ids,
+                const char* name) {
+  uint32_t n = 0;
+  if (!d.count(n, min_bytes)) return false;
+  std::optional<TableIds<Idx>> interner;
+  if (ids != nullptr) interner.emplace(*ids);
+  FieldReader fields(d.r, kSelectionsMax, interner ? &*interner : nullptr);
+  rows.resize(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (interner) interner->row = i;
+    describe(fields, rows[i]);
+    if (!fields.ok()) return d.fail(std::string(name) + ": " + (fields.error.empty() ? "truncated" : fields.error));
+    if (const char* why = check_row(s, rows[i])) return d.fail(why);
+  }
+  return true;
+}
+
+// The rolling deposit windows, by account: written sorted, each once.
+bool read_deposit_windows(Decoder& d, State& s) {
   Reader& r = d.r;
   uint32_t n = 0;
-  // Each count's minimum is its row's smallest encoding (a 1-byte id, empty
-  // strings); a larger one refuses valid snapshots.
-  if (!d.count(n, 34)) return false;  // code 2, 4 x amount
-  if (n > 64) return d.fail("too many currencies");
-  for (uint32_t i = 0; i < n; ++i) {
-    CurrencyBook c;
-    c.code = std::string(r.str());
-    c.house = d.amount();
-    c.world = d.amount();
-    c.deposits_total = d.amount();
-    c.withdrawals_completed_total = d.amount();
-    s.currencies.push_back(std::move(c));
-  }
-  if (!d.count(n, 80)) return false;  // (87: id 3, currency 4, 6 x amount, 4 x 8)
-  s.accounts.resize(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    Account& a = s.accounts[i];
-    if (!d.id(s.account_ids, a.id, i)) return false;
-    a.currency.value = r.u32();
-    if (a.currency.value >= s.currencies.size()) return d.fail("account currency out of range");
-    a.balance = d.amount();
-    a.in_play = d.amount();
-    a.pending_withdrawals = d.amount();
-    a.receivable = d.amount();
-    a.open_payouts = d.amount();
-    a.deposit_limit_24h = d.amount();
-    a.self_excluded_until.ms = r.i64();
-    a.created_at.ms = r.i64();
-    a.created_index.value = r.u64();
-    a.fingerprint = r.u64();
-  }
-  if (!d.count(n, 29)) return false;  // id 3, name 2, 3 x u64
-  s.events.resize(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    Event& e = s.events[i];
-    if (!d.id(s.event_ids, e.id, i)) return false;
-    e.name = std::string(r.str());
-    e.starts_at.ms = r.i64();
-    e.created_index.value = r.u64();
-    e.fingerprint = r.u64();
-  }
-  if (!d.count(n, 78)) return false;  // id 3, event 4, name 2, status 1, 3 x amount, reason 2, 4 x u64, 2 x u32, count 2
-  s.markets.resize(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    Market& m = s.markets[i];
-    if (!d.id(s.market_ids, m.id, i)) return false;
-    m.event.value = r.u32();
-    if (m.event.value >= s.events.size()) return d.fail("market event out of range");
-    m.name = std::string(r.str());
-    uint8_t st = r.u8();
-    if (st > 3) return d.fail("bad market status");
-    m.status = static_cast<MarketStatus>(st);
-    m.min_stake = d.amount();
-    m.max_stake = d.amount();
-    m.max_liability = d.amount();
-    m.status_reason = std::string(r.str());
-    m.created_index.value = r.u64();
-    m.fingerprint = r.u64();
-    m.settle_fingerprint = r.u64();
-    m.settled_index.value = r.u64();
-    m.settled_bets = r.u32();
-    m.settlements = r.u32();
-    uint16_t ns = r.u16();
-    if (ns > kSelectionsMax) return d.fail("too many selections");
-    m.selections.resize(ns);
-    for (auto& sel : m.selections) {
-      sel.id = std::string(r.str());
-      sel.name = std::string(r.str());
-      sel.odds.thousandths = r.i64();
-      uint8_t active = r.u8();
-      if (active > 1) return d.fail("bad selection active flag");  // 0 or 1, or not canonical
-      sel.active = active == 1;
-      uint8_t res = r.u8();
-      if (res > 3) return d.fail("bad selection result");
-      sel.result = static_cast<LegResult>(res);
-      sel.liability = d.amount();
-    }
-    if (!r.ok()) return d.fail("truncated market");
-  }
-  if (!d.count(n, 11)) return false;
-  s.legs.resize(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    Leg& l = s.legs[i];
-    l.market.value = r.u32();
-    l.selection = r.u16();
-    uint8_t res = r.u8();
-    l.odds_thousandths = static_cast<int32_t>(r.u32());
-    if (!r.ok()) return d.fail("truncated leg");
-    if (l.market.value >= s.markets.size() ||
-        l.selection >= s.markets[l.market.value].selections.size() || res > 3) {
-      return d.fail("leg out of range");
-    }
-    l.result = static_cast<LegResult>(res);
-  }
-  if (!d.count(n, 70)) return false;
-  s.bets.resize(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    Bet& b = s.bets[i];
-    if (!d.id(s.bet_ids, b.id, i)) return false;
-    b.account.value = r.u32();
-    b.legs_begin = r.u32();
-    b.leg_count = r.u8();
-    uint8_t st = r.u8();
-    b.settlements = r.u8();
-    b.stake = d.amount();
-    b.odds.thousandths = r.i64();
-    b.potential_payout = d.amount();
-    b.payout = d.amount();
-    b.placed_at.ms = r.i64();
-    b.index.value = r.u64();
-    b.fingerprint = r.u64();
-    if (!r.ok()) return d.fail("truncated bet");
-    if (b.account.value >= s.accounts.size() || st > 3 || b.leg_count == 0 ||
-        b.leg_count > kLegsMax || uint64_t(b.legs_begin) + b.leg_count > s.legs.size()) {
-      return d.fail("bet out of range");
-    }
-    b.status = static_cast<BetStatus>(st);
-    Account& owner = s.accounts[b.account.value];
-    b.prev_of_account = owner.last_bet;
-    owner.last_bet = i;
-    ++owner.bet_count;
-    for (uint32_t k = 0; k < b.leg_count; ++k) {
-      s.markets[s.legs[b.legs_begin + k].market.value].bets.push_back(i);
-    }
-  }
-  if (!d.count(n, 47)) return false;  // ref 3, account 4, 5 x 8
-  s.deposits.resize(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    DepositRecord& x = s.deposits[i];
-    if (!d.id(s.deposit_refs, x.payment_ref, i)) return false;
-    x.account.value = r.u32();
-    if (x.account.value >= s.accounts.size()) return d.fail("deposit account out of range");
-    x.amount = d.amount();
-    x.balance_after = d.amount();
-    x.at.ms = r.i64();
-    x.index.value = r.u64();
-    x.fingerprint = r.u64();
-  }
-  if (!d.count(n, 66)) return false;  // id 3, account 4, amount 8, status 1, ref 2, 6 x 8
-  s.withdrawals.resize(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    Withdrawal& x = s.withdrawals[i];
-    if (!d.id(s.withdrawal_ids, x.id, i)) return false;
-    x.account.value = r.u32();
-    if (x.account.value >= s.accounts.size()) return d.fail("withdrawal account out of range");
-    x.amount = d.amount();
-    uint8_t st = r.u8();
-    if (st > 2) return d.fail("bad withdrawal status");
-    x.status = static_cast<WithdrawalStatus>(st);
-    x.outcome_ref = std::string(r.str());
-    x.requested_at.ms = r.i64();
-    x.outcome_at.ms = r.i64();
-    x.index.value = r.u64();
-    x.outcome_index.value = r.u64();
-    x.fingerprint = r.u64();
-    x.outcome_fingerprint = r.u64();
-  }
   if (!d.count(n, 8)) return false;
   uint32_t previous = 0;
   for (uint32_t i = 0; i < n; ++i) {
@@ -393,17 +202,49 @@ bool decode_tables(Decoder& d, State& s) {
     if (i > 0 && account <= previous) return d.fail("deposit windows out of order");
     previous = account;
     auto& entries = s.deposit_windows[account];
-    for (uint32_t k = 0; k < m; ++k) {
-      DepositWindowEntry e;
-      e.at.ms = r.i64();
-      e.amount = d.amount();
-      entries.push_back(e);
-    }
+    entries.resize(m);
+    FieldReader fields(r, 0);
+    for (DepositWindowEntry& e : entries) describe(fields, e);
   }
   if (!r.ok()) return d.fail("truncated snapshot");
+  return true;
+}
+
+// A trader request remembered by its request_id.
+bool read_request_id(Decoder& d, State& s, std::string id) {
+  domain::RequestRecord rec;
+  FieldReader fields(d.r, 0);
+  describe(fields, rec);
+  if (!fields.ok()) return d.fail("truncated request ids");
+  if (!valid_id(id)) return d.fail("invalid request id in snapshot");
+  // Every trader request is about a market: its answer renders it.
+  if (rec.ref >= s.markets.size()) return d.fail("request id refers to a market out of range");
+  // Written in order, each once.
+  if (!s.request_ids.empty() && id <= s.request_ids.rbegin()->first) return d.fail("request ids out of order");
+  s.request_ids.emplace_hint(s.request_ids.end(), std::move(id), rec);
+  return true;
+}
+
+// A refused request remembered by its client id ("bet:b-1").
+bool read_refusal(Decoder& d, State& s, std::string key) {
+  domain::RejectedRecord rec;
+  FieldReader fields(d.r, 0);
+  describe(fields, rec);
+  if (!fields.ok()) return d.fail("refused requests: " + (fields.error.empty() ? "truncated" : fields.error));
+  const size_t colon = key.find(':');
+  if (colon == std::string::npos || !valid_id(std::string_view(key).substr(colon + 1))) {
+    return d.fail("invalid refused request key in snapshot");
+  }
+  if (!s.rejected.empty() && key <= s.rejected.rbegin()->first) return d.fail("refused requests out of order");
+  s.rejected.emplace_hint(s.rejected.end(), std::move(key), std::move(rec));
+  return true;
+}
+
+// The trailing sections, in tag order, each once and never empty.
+bool read_sections(Decoder& d, State& s) {
+  Reader& r = d.r;
   uint8_t last_section = 0;
   while (r.remaining() != 0) {
-    // Trailing sections, in tag order, each once and never empty.
     const uint8_t tag = r.u8();
     uint32_t k = 0;
     if (!d.count(k, 13)) return false;
@@ -412,38 +253,40 @@ bool decode_tables(Decoder& d, State& s) {
     last_section = tag;
     for (uint32_t i = 0; i < k; ++i) {
       std::string id(r.str());
-      if (tag == kSectionRequestIds) {
-        domain::RequestRecord rec;
-        rec.fingerprint = r.u64();
-        rec.ref = r.u32();
-        rec.count = r.u32();
-        if (!r.ok()) return d.fail("truncated request ids");
-        if (!valid_id(id)) return d.fail("invalid request id in snapshot");
-        // Every trader request is about a market: its answer renders it.
-        if (rec.ref >= s.markets.size()) return d.fail("request id refers to a market out of range");
-        // Written in order, each once.
-        if (!s.request_ids.empty() && id <= s.request_ids.rbegin()->first) return d.fail("request ids out of order");
-        s.request_ids.emplace_hint(s.request_ids.end(), std::move(id), rec);
-      } else {
-        domain::RejectedRecord rec;
-        rec.fingerprint = r.u64();
-        const uint8_t code = r.u8();
-        rec.message = std::string(r.str());
-        if (!r.ok()) return d.fail("truncated refused requests");
-        if (code == 0 || code > static_cast<uint8_t>(domain::Code::duplicate_leg)) {
-          return d.fail("refused request with an unknown code");
-        }
-        rec.code = static_cast<domain::Code>(code);
-        const size_t colon = id.find(':');
-        if (colon == std::string::npos || !valid_id(std::string_view(id).substr(colon + 1))) {
-          return d.fail("invalid refused request key in snapshot");
-        }
-        if (!s.rejected.empty() && id <= s.rejected.rbegin()->first) return d.fail("refused requests out of order");
-        s.rejected.emplace_hint(s.rejected.end(), std::move(id), std::move(rec));
-      }
+      const bool ok = tag == kSectionRequestIds ? read_request_id(d, s, std::move(id)) : read_refusal(d, s, std::move(id));
+      if (!ok) return false;
     }
   }
   return true;
+}
+
+bool decode_tables(Decoder& d, State& s) {
+  IdTable<CurrencyIdx>* no_ids = nullptr;
+  // Minimum row sizes: a 1-byte id and empty strings.
+  if (!read_table(d, s, s.currencies, 34, no_ids, "currencies")) return false;  // code 2, 4 x amount
+  if (s.currencies.size() > 64) return d.fail("too many currencies");
+  if (!read_table(d, s, s.accounts, 80, &s.account_ids, "accounts")) return false;  // 87
+  if (!read_table(d, s, s.events, 29, &s.event_ids, "events")) return false;
+  // id 3, event 4, name 2, status 1, 3 x amount, reason 2, 4 x u64, 2 x u32, count 2
+  if (!read_table(d, s, s.markets, 78, &s.market_ids, "markets")) return false;
+  if (!read_table(d, s, s.legs, 11, no_ids, "legs")) return false;
+  if (!read_table(d, s, s.bets, 70, &s.bet_ids, "bets")) return false;
+  // The chains the snapshot does not store: each account's bets, newest
+  // first, and each market's bets.
+  for (uint32_t i = 0; i < s.bets.size(); ++i) {
+    Bet& b = s.bets[i];
+    Account& owner = s.accounts[b.account.value];
+    b.prev_of_account = owner.last_bet;
+    owner.last_bet = i;
+    ++owner.bet_count;
+    for (uint32_t k = 0; k < b.leg_count; ++k) {
+      s.markets[s.legs[b.legs_begin + k].market.value].bets.push_back(i);
+    }
+  }
+  if (!read_table(d, s, s.deposits, 47, &s.deposit_refs, "deposits")) return false;  // ref 3, account 4, 5 x 8
+  // id 3, account 4, amount 8, status 1, ref 2, 6 x 8
+  if (!read_table(d, s, s.withdrawals, 66, &s.withdrawal_ids, "withdrawals")) return false;
+  return read_deposit_windows(d, s) && read_sections(d, s);
 }
 
 }  // namespace

@@ -4,99 +4,55 @@
 #include <type_traits>
 #include <vector>
 
+#include "domain/assert.h"
+#include "domain/fields.h"
+
 namespace betcore::domain {
 namespace {
 
-struct Visitor {
+// Hashes a command's fields (domain/fields.h) in two passes: every field
+// but the kHashedLast ones, then those. Integers of every width hash as one
+// 64-bit word of their value; a list as its length, then its elements.
+struct FieldHasher {
   Hasher& h;
-  void operator()(const CreateAccount& c) {
-    h.bytes(c.account_id);
-    h.bytes(c.currency);
-    h.i64(c.deposit_limit_24h.minor);
+  bool last_pass = false;
+
+  bool skip(Rule rule) const {
+    if ((rule.flags & Rule::kNotHashed) != 0) return true;
+    return last_pass != ((rule.flags & Rule::kHashedLast) != 0);
   }
-  void operator()(const SetSelfExclusion& c) {
-    h.bytes(c.account_id);
-    h.i64(c.until.ms);
+  void operator()(const std::string& s, Rule rule = {}) {
+    if (!skip(rule)) h.bytes(s);
   }
-  void operator()(const Deposit& c) {
-    h.bytes(c.payment_ref);
-    h.bytes(c.account_id);
-    h.i64(c.amount.minor);
-  }
-  void operator()(const RequestWithdrawal& c) {
-    h.bytes(c.withdrawal_id);
-    h.bytes(c.account_id);
-    h.i64(c.amount.minor);
-  }
-  void operator()(const CompleteWithdrawal& c) {
-    h.bytes(c.withdrawal_id);
-    h.bytes(c.gateway_ref);
-  }
-  void operator()(const FailWithdrawal& c) {
-    h.bytes(c.withdrawal_id);
-    h.bytes(c.reason);
-  }
-  void operator()(const CreateEvent& c) {
-    h.bytes(c.event_id);
-    h.bytes(c.name);
-    h.i64(c.starts_at.ms);
-  }
-  void operator()(const CreateMarket& c) {
-    h.bytes(c.market_id);
-    h.bytes(c.event_id);
-    h.bytes(c.name);
-    h.u64(c.selections.size());
-    for (const auto& s : c.selections) {
-      h.bytes(s.selection_id);
-      h.bytes(s.name);
-      h.i64(s.odds.thousandths);
+  void operator()(Amount a, Rule rule = {}) { word(a.minor, rule); }
+  void operator()(TimeMs t, Rule rule = {}) { word(t.ms, rule); }
+  void operator()(Odds o, Rule rule = {}) { word(o.thousandths, rule); }
+  void operator()(int8_t v, Rule rule = {}) { word(v, rule); }
+  void operator()(bool v, Rule rule = {}) { word(v ? 1 : 0, rule); }
+  template <class E>
+    requires std::is_enum_v<E>
+  void operator()(E e, Rule rule = {}) { word(static_cast<int64_t>(e), rule); }
+  template <class T>
+  void operator()(const std::vector<T>& list, Rule rule = {}) {
+    if (skip(rule)) return;
+    h.u64(list.size());
+    FieldHasher elements{h, false};
+    if constexpr (requires(const T& x) { set_key(x); }) {
+      if ((rule.flags & Rule::kHashedAsSet) != 0) {
+        std::vector<const T*> sorted;
+        sorted.reserve(list.size());
+        for (const T& x : list) sorted.push_back(&x);
+        std::sort(sorted.begin(), sorted.end(),
+                  [](const T* a, const T* b) { return set_key(*a) < set_key(*b); });
+        for (const T* x : sorted) describe(elements, *x);
+        return;
+      }
     }
-    h.i64(c.min_stake.minor);
-    h.i64(c.max_stake.minor);
-    h.i64(c.max_liability.minor);
+    BETCORE_ASSERT((rule.flags & Rule::kHashedAsSet) == 0);  // a set needs set_key()
+    for (const T& x : list) describe(elements, x);
   }
-  void operator()(const UpdatePrices& c) {
-    h.bytes(c.market_id);
-    h.u64(c.prices.size());
-    for (const auto& p : c.prices) {
-      h.bytes(p.selection_id);
-      h.i64(p.odds.thousandths);
-      h.i64(p.active);
-    }
-  }
-  void operator()(const ChangeMarketStatus& c) {
-    h.bytes(c.market_id);
-    h.u64(static_cast<uint64_t>(c.action));
-    h.bytes(c.reason);
-  }
-  void operator()(const PlaceBet& c) {
-    h.bytes(c.bet_id);
-    h.bytes(c.account_id);
-    h.i64(c.stake.minor);
-    h.u64(c.legs.size());
-    for (const auto& l : c.legs) {
-      h.bytes(l.market_id);
-      h.bytes(l.selection_id);
-      h.i64(l.odds.thousandths);
-    }
-    h.u64(c.accept_better_odds ? 1 : 0);
-  }
-  void operator()(const SettleMarket& c) {
-    // resettle is deliberately not hashed: a settle retried as a resettle
-    // with the same results is the same request. The results are a set:
-    // hashed in selection order, so a retry that lists them in another
-    // order is the same request too.
-    h.bytes(c.market_id);
-    h.u64(c.results.size());
-    std::vector<const ResultSpec*> sorted;
-    sorted.reserve(c.results.size());
-    for (const auto& r : c.results) sorted.push_back(&r);
-    std::sort(sorted.begin(), sorted.end(),
-              [](const ResultSpec* a, const ResultSpec* b) { return a->selection_id < b->selection_id; });
-    for (const ResultSpec* r : sorted) {
-      h.bytes(r->selection_id);
-      h.u64(static_cast<uint64_t>(r->result));
-    }
+  void word(int64_t v, Rule rule) {
+    if (!skip(rule)) h.i64(v);
   }
 };
 
@@ -105,7 +61,14 @@ struct Visitor {
 uint64_t fingerprint(const Command& command) {
   Hasher h;
   h.u64(static_cast<uint64_t>(command_tag(command)));
-  std::visit(Visitor{h}, command);
+  std::visit(
+      [&](const auto& c) {
+        FieldHasher first{h, false};
+        describe(first, c);
+        FieldHasher last{h, true};
+        describe(last, c);
+      },
+      command);
   return h.digest();
 }
 

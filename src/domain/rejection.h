@@ -21,6 +21,9 @@ enum class Code : uint8_t {
   account_not_active,
   deposit_limit_exceeded,
   duplicate_leg,
+  // New codes go above this line: the snapshot refuses a remembered
+  // refusal with a code beyond the last.
+  last = duplicate_leg,
 };
 
 std::string_view code_name(Code code);

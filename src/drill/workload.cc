@@ -186,7 +186,7 @@ void Workload::record_answer(DrillOp& op, const tools::Response& r, int64_t t) {
     const json& e = body.is_object() ? body["error"] : json();
     std::string code = e.is_object() ? e.value("code", "") : "";
     op.h.code = domain::Code::invalid_request;
-    for (int c = 0; c <= static_cast<int>(domain::Code::duplicate_leg); ++c) {
+    for (int c = 0; c <= static_cast<int>(domain::Code::last); ++c) {
       if (domain::code_name(static_cast<domain::Code>(c)) == code) {
         op.h.code = static_cast<domain::Code>(c);
       }

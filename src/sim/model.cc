@@ -114,155 +114,174 @@ ModelAnswer Model::apply(const domain::Command& command, uint64_t position) {
 }
 
 ModelAnswer Model::apply_body(const domain::Command& command, uint64_t fp, uint64_t position) {
-  return std::visit(
-      [&](const auto& c) -> ModelAnswer {
-        using T = std::decay_t<decltype(c)>;
-        if constexpr (std::is_same_v<T, domain::CreateAccount>) {
-          if (account_ids_.count(c.account_id)) return answer_or_conflict(account_ids_, c.account_id, fp);
-          account_ids_[c.account_id] = Remembered{fp};
-          accounts_[c.account_id];
-          note(c.account_id, position);
-          return ok();
-        } else if constexpr (std::is_same_v<T, domain::Deposit>) {
-          if (deposit_refs_.count(c.payment_ref)) return answer_or_conflict(deposit_refs_, c.payment_ref, fp);
-          auto a = accounts_.find(c.account_id);
-          if (a == accounts_.end()) return no(Code::not_found);
-          pay_into_balance(a->second, c.amount.minor);
-          deposits_ += c.amount.minor;
-          deposit_refs_[c.payment_ref] = Remembered{fp};
-          note(c.account_id, position);
-          return ok();
-        } else if constexpr (std::is_same_v<T, domain::RequestWithdrawal>) {
-          if (withdrawal_ids_.count(c.withdrawal_id)) {
-            return answer_or_conflict(withdrawal_ids_, c.withdrawal_id, fp);
-          }
-          auto a = accounts_.find(c.account_id);
-          if (a == accounts_.end()) return no(Code::not_found);
-          if (a->second.balance < c.amount.minor) return no(Code::insufficient_funds);
-          a->second.balance -= c.amount.minor;
-          a->second.pending += c.amount.minor;
-          withdrawal_ids_[c.withdrawal_id] = Remembered{fp};
-          withdrawals_[c.withdrawal_id] = Withdrawal{c.account_id, c.amount.minor, 0, 0};
-          note(c.account_id, position);
-          return ok();
-        } else if constexpr (std::is_same_v<T, domain::CompleteWithdrawal> ||
-                             std::is_same_v<T, domain::FailWithdrawal>) {
-          constexpr int wanted = std::is_same_v<T, domain::CompleteWithdrawal> ? 1 : 2;
-          auto w = withdrawals_.find(c.withdrawal_id);
-          if (w == withdrawals_.end()) return no(Code::not_found);
-          if (w->second.state == wanted && w->second.outcome_fingerprint == fp) {
-            return ModelAnswer{Code::ok, true, 0};
-          }
-          if (w->second.state != 0) return no(Code::conflict);
-          ModelAccount& a = accounts_.at(w->second.account);
-          a.pending -= w->second.amount;
-          if (wanted == 1) {
-            withdrawals_completed_ += w->second.amount;
-          } else {
-            pay_into_balance(a, w->second.amount);
-          }
-          w->second.state = wanted;
-          w->second.outcome_fingerprint = fp;
-          note(w->second.account, position);
-          return ok();
-        } else if constexpr (std::is_same_v<T, domain::CreateEvent>) {
-          if (event_ids_.count(c.event_id)) return answer_or_conflict(event_ids_, c.event_id, fp);
-          event_ids_[c.event_id] = Remembered{fp};
-          return ok();
-        } else if constexpr (std::is_same_v<T, domain::CreateMarket>) {
-          if (market_ids_.count(c.market_id)) return answer_or_conflict(market_ids_, c.market_id, fp);
-          if (!event_ids_.count(c.event_id)) return no(Code::not_found);
-          Market m;
-          for (const auto& s : c.selections) {
-            m.selections.push_back(s.selection_id);
-            m.odds.push_back(s.odds.thousandths);
-          }
-          markets_[c.market_id] = std::move(m);
-          market_ids_[c.market_id] = Remembered{fp};
-          return ok();
-        } else if constexpr (std::is_same_v<T, domain::ChangeMarketStatus>) {
-          auto m = markets_.find(c.market_id);
-          if (m == markets_.end()) return no(Code::not_found);
-          if (m->second.settled) return no(Code::conflict);
-          if (c.action != domain::MarketAction::close && m->second.closed()) return no(Code::conflict);
-          m->second.last = c.action;
-          return ok();
-        } else if constexpr (std::is_same_v<T, domain::PlaceBet>) {
-          if (bet_ids_.count(c.bet_id)) return answer_or_conflict(bet_ids_, c.bet_id, fp);
-          auto a = accounts_.find(c.account_id);
-          if (a == accounts_.end()) return no(Code::not_found);
-          if (c.legs.size() != 1) return no(Code::invalid_request);  // the workload places singles
-          const domain::LegSpec& leg = c.legs[0];
-          auto m = markets_.find(leg.market_id);
-          if (m == markets_.end()) return no(Code::not_found);
-          size_t sel = 0;
-          while (sel < m->second.selections.size() && m->second.selections[sel] != leg.selection_id) ++sel;
-          if (sel == m->second.selections.size()) return no(Code::not_found);
-          if (!m->second.open()) return no(Code::market_not_open);
-          if (leg.odds.thousandths != m->second.odds[sel]) return no(Code::odds_changed);
-          if (a->second.balance < c.stake.minor) return no(Code::insufficient_funds);
-          a->second.balance -= c.stake.minor;
-          a->second.in_play += c.stake.minor;
-          bets_[c.bet_id] = Bet{c.account_id, c.stake.minor, m->second.odds[sel], sel, true, 0};
-          m->second.bets.push_back(c.bet_id);
-          bet_ids_[c.bet_id] = Remembered{fp};
-          note(c.account_id, position);
-          return ok();
-        } else if constexpr (std::is_same_v<T, domain::SettleMarket>) {
-          auto m = markets_.find(c.market_id);
-          if (m == markets_.end()) return no(Code::not_found);
-          Market& mk = m->second;
-          if (c.results.size() != mk.selections.size()) return no(Code::invalid_request);
-          std::vector<domain::LegResult> results(mk.selections.size(), domain::LegResult::pending);
-          for (const auto& r : c.results) {
-            size_t i = 0;
-            while (i < mk.selections.size() && mk.selections[i] != r.selection_id) ++i;
-            if (i == mk.selections.size()) return no(Code::not_found);
-            results[i] = r.result;
-          }
-          if (!c.resettle && mk.settled) {
-            if (mk.settle_fingerprint == fp) return ModelAnswer{Code::ok, true, mk.settled_bets};
-            return no(Code::conflict);
-          }
-          if (c.resettle && !mk.settled) return no(Code::conflict);
-          if (c.resettle && mk.settle_fingerprint == fp) return ModelAnswer{Code::ok, true, mk.settled_bets};
-          uint32_t settled = 0;
-          for (const std::string& id : mk.bets) {
-            Bet& b = bets_.at(id);
-            ModelAccount& a = accounts_.at(b.account);
-            if (c.resettle && !b.open) {  // reverse exactly
-              take_from_balance(a, b.payout);
-              house_ += b.payout;
-              house_ -= b.stake;
-              a.in_play += b.stake;
-              b.open = true;
-              b.payout = 0;
-            }
-            domain::LegResult r = results[b.selection];
-            int64_t payout = r == domain::LegResult::win    ? static_cast<int64_t>(__int128(b.stake) * b.odds / 1000)
-                             : r == domain::LegResult::void_ ? b.stake
-                                                             : 0;
-            a.in_play -= b.stake;
-            house_ += b.stake;
-            pay_into_balance(a, payout);
-            house_ -= payout;
-            b.open = false;
-            b.payout = payout;
-            ++settled;
-            ++bet_settlements_;
-            note(b.account, position);
-          }
-          mk.settled = true;
-          mk.settle_fingerprint = fp;
-          mk.settled_bets = settled;
-          ModelAnswer out = ok();
-          out.count = settled;
-          return out;
-        } else {
-          return no(Code::invalid_request);  // not in the workload
-        }
-      },
-      command);
+  return std::visit([&](const auto& c) { return on(c, fp, position); }, command);
+}
+
+ModelAnswer Model::on(const domain::CreateAccount& c, uint64_t fp, uint64_t position) {
+  if (account_ids_.count(c.account_id)) return answer_or_conflict(account_ids_, c.account_id, fp);
+  account_ids_[c.account_id] = Remembered{fp};
+  accounts_[c.account_id];
+  note(c.account_id, position);
+  return ok();
+}
+
+ModelAnswer Model::on(const domain::Deposit& c, uint64_t fp, uint64_t position) {
+  if (deposit_refs_.count(c.payment_ref)) return answer_or_conflict(deposit_refs_, c.payment_ref, fp);
+  auto a = accounts_.find(c.account_id);
+  if (a == accounts_.end()) return no(Code::not_found);
+  pay_into_balance(a->second, c.amount.minor);
+  deposits_ += c.amount.minor;
+  deposit_refs_[c.payment_ref] = Remembered{fp};
+  note(c.account_id, position);
+  return ok();
+}
+
+ModelAnswer Model::on(const domain::RequestWithdrawal& c, uint64_t fp, uint64_t position) {
+  if (withdrawal_ids_.count(c.withdrawal_id)) {
+    return answer_or_conflict(withdrawal_ids_, c.withdrawal_id, fp);
+  }
+  auto a = accounts_.find(c.account_id);
+  if (a == accounts_.end()) return no(Code::not_found);
+  if (a->second.balance < c.amount.minor) return no(Code::insufficient_funds);
+  a->second.balance -= c.amount.minor;
+  a->second.pending += c.amount.minor;
+  withdrawal_ids_[c.withdrawal_id] = Remembered{fp};
+  withdrawals_[c.withdrawal_id] = Withdrawal{c.account_id, c.amount.minor, 0, 0};
+  note(c.account_id, position);
+  return ok();
+}
+
+// 1: completed, 2: failed.
+ModelAnswer Model::withdrawal_outcome(const std::string& withdrawal_id, int wanted, uint64_t fp,
+                                      uint64_t position) {
+  auto w = withdrawals_.find(withdrawal_id);
+  if (w == withdrawals_.end()) return no(Code::not_found);
+  if (w->second.state == wanted && w->second.outcome_fingerprint == fp) {
+    return ModelAnswer{Code::ok, true, 0};
+  }
+  if (w->second.state != 0) return no(Code::conflict);
+  ModelAccount& a = accounts_.at(w->second.account);
+  a.pending -= w->second.amount;
+  if (wanted == 1) {
+    withdrawals_completed_ += w->second.amount;
+  } else {
+    pay_into_balance(a, w->second.amount);
+  }
+  w->second.state = wanted;
+  w->second.outcome_fingerprint = fp;
+  note(w->second.account, position);
+  return ok();
+}
+
+ModelAnswer Model::on(const domain::CompleteWithdrawal& c, uint64_t fp, uint64_t position) {
+  return withdrawal_outcome(c.withdrawal_id, 1, fp, position);
+}
+
+ModelAnswer Model::on(const domain::FailWithdrawal& c, uint64_t fp, uint64_t position) {
+  return withdrawal_outcome(c.withdrawal_id, 2, fp, position);
+}
+
+ModelAnswer Model::on(const domain::CreateEvent& c, uint64_t fp, uint64_t /*position*/) {
+  if (event_ids_.count(c.event_id)) return answer_or_conflict(event_ids_, c.event_id, fp);
+  event_ids_[c.event_id] = Remembered{fp};
+  return ok();
+}
+
+ModelAnswer Model::on(const domain::CreateMarket& c, uint64_t fp, uint64_t /*position*/) {
+  if (market_ids_.count(c.market_id)) return answer_or_conflict(market_ids_, c.market_id, fp);
+  if (!event_ids_.count(c.event_id)) return no(Code::not_found);
+  Market m;
+  for (const auto& s : c.selections) {
+    m.selections.push_back(s.selection_id);
+    m.odds.push_back(s.odds.thousandths);
+  }
+  markets_[c.market_id] = std::move(m);
+  market_ids_[c.market_id] = Remembered{fp};
+  return ok();
+}
+
+ModelAnswer Model::on(const domain::ChangeMarketStatus& c, uint64_t /*fp*/, uint64_t /*position*/) {
+  auto m = markets_.find(c.market_id);
+  if (m == markets_.end()) return no(Code::not_found);
+  if (m->second.settled) return no(Code::conflict);
+  if (c.action != domain::MarketAction::close && m->second.closed()) return no(Code::conflict);
+  m->second.last = c.action;
+  return ok();
+}
+
+ModelAnswer Model::on(const domain::PlaceBet& c, uint64_t fp, uint64_t position) {
+  if (bet_ids_.count(c.bet_id)) return answer_or_conflict(bet_ids_, c.bet_id, fp);
+  auto a = accounts_.find(c.account_id);
+  if (a == accounts_.end()) return no(Code::not_found);
+  if (c.legs.size() != 1) return no(Code::invalid_request);  // the workload places singles
+  const domain::LegSpec& leg = c.legs[0];
+  auto m = markets_.find(leg.market_id);
+  if (m == markets_.end()) return no(Code::not_found);
+  size_t sel = 0;
+  while (sel < m->second.selections.size() && m->second.selections[sel] != leg.selection_id) ++sel;
+  if (sel == m->second.selections.size()) return no(Code::not_found);
+  if (!m->second.open()) return no(Code::market_not_open);
+  if (leg.odds.thousandths != m->second.odds[sel]) return no(Code::odds_changed);
+  if (a->second.balance < c.stake.minor) return no(Code::insufficient_funds);
+  a->second.balance -= c.stake.minor;
+  a->second.in_play += c.stake.minor;
+  bets_[c.bet_id] = Bet{c.account_id, c.stake.minor, m->second.odds[sel], sel, true, 0};
+  m->second.bets.push_back(c.bet_id);
+  bet_ids_[c.bet_id] = Remembered{fp};
+  note(c.account_id, position);
+  return ok();
+}
+
+ModelAnswer Model::on(const domain::SettleMarket& c, uint64_t fp, uint64_t position) {
+  auto m = markets_.find(c.market_id);
+  if (m == markets_.end()) return no(Code::not_found);
+  Market& mk = m->second;
+  if (c.results.size() != mk.selections.size()) return no(Code::invalid_request);
+  std::vector<domain::LegResult> results(mk.selections.size(), domain::LegResult::pending);
+  for (const auto& r : c.results) {
+    size_t i = 0;
+    while (i < mk.selections.size() && mk.selections[i] != r.selection_id) ++i;
+    if (i == mk.selections.size()) return no(Code::not_found);
+    results[i] = r.result;
+  }
+  if (!c.resettle && mk.settled) {
+    if (mk.settle_fingerprint == fp) return ModelAnswer{Code::ok, true, mk.settled_bets};
+    return no(Code::conflict);
+  }
+  if (c.resettle && !mk.settled) return no(Code::conflict);
+  if (c.resettle && mk.settle_fingerprint == fp) return ModelAnswer{Code::ok, true, mk.settled_bets};
+  uint32_t settled = 0;
+  for (const std::string& id : mk.bets) {
+    Bet& b = bets_.at(id);
+    ModelAccount& a = accounts_.at(b.account);
+    if (c.resettle && !b.open) {  // reverse exactly
+      take_from_balance(a, b.payout);
+      house_ += b.payout;
+      house_ -= b.stake;
+      a.in_play += b.stake;
+      b.open = true;
+      b.payout = 0;
+    }
+    domain::LegResult r = results[b.selection];
+    int64_t payout = r == domain::LegResult::win    ? static_cast<int64_t>(__int128(b.stake) * b.odds / 1000)
+                     : r == domain::LegResult::void_ ? b.stake
+                                                     : 0;
+    a.in_play -= b.stake;
+    house_ += b.stake;
+    pay_into_balance(a, payout);
+    house_ -= payout;
+    b.open = false;
+    b.payout = payout;
+    ++settled;
+    ++bet_settlements_;
+    note(b.account, position);
+  }
+  mk.settled = true;
+  mk.settle_fingerprint = fp;
+  mk.settled_bets = settled;
+  ModelAnswer out = ok();
+  out.count = settled;
+  return out;
 }
 
 }  // namespace betcore::sim

@@ -80,6 +80,22 @@ class Model {
   };
 
   ModelAnswer apply_body(const domain::Command& command, uint64_t fp, uint64_t position);
+  // One per command of the workload; anything else is not modelled.
+  ModelAnswer on(const domain::CreateAccount& c, uint64_t fp, uint64_t position);
+  ModelAnswer on(const domain::Deposit& c, uint64_t fp, uint64_t position);
+  ModelAnswer on(const domain::RequestWithdrawal& c, uint64_t fp, uint64_t position);
+  ModelAnswer withdrawal_outcome(const std::string& withdrawal_id, int wanted, uint64_t fp, uint64_t position);
+  ModelAnswer on(const domain::CompleteWithdrawal& c, uint64_t fp, uint64_t position);
+  ModelAnswer on(const domain::FailWithdrawal& c, uint64_t fp, uint64_t position);
+  ModelAnswer on(const domain::CreateEvent& c, uint64_t fp, uint64_t position);
+  ModelAnswer on(const domain::CreateMarket& c, uint64_t fp, uint64_t position);
+  ModelAnswer on(const domain::ChangeMarketStatus& c, uint64_t fp, uint64_t position);
+  ModelAnswer on(const domain::PlaceBet& c, uint64_t fp, uint64_t position);
+  ModelAnswer on(const domain::SettleMarket& c, uint64_t fp, uint64_t position);
+  template <class C>
+  ModelAnswer on(const C&, uint64_t, uint64_t) {
+    return ModelAnswer{domain::Code::invalid_request, false, 0};  // not in the workload
+  }
   ModelAnswer answer_or_conflict(std::map<std::string, Remembered>& seen, const std::string& id,
                                  uint64_t fp);
   void pay_into_balance(ModelAccount& a, int64_t amount);

@@ -66,6 +66,82 @@ std::string thousands(uint64_t v) {
   return s;
 }
 
+// The seeds to run: from --seed-list, --seed, or --first-seed and --seeds.
+// Empty after telling the user what is wrong.
+std::vector<uint64_t> seeds_to_run(const SimOptions& o) {
+  std::vector<uint64_t> seeds;
+  if (!o.seed_list.empty()) {
+    std::ifstream in(o.seed_list);
+    if (!in) {
+      std::fprintf(stderr, "betcore sim: cannot read the seed list %s\n", o.seed_list.c_str());
+      return {};
+    }
+    std::string line;
+    while (std::getline(in, line)) {
+      line = line.substr(0, line.find('#'));
+      std::istringstream words(line);
+      uint64_t s = 0;
+      if (words >> s) seeds.push_back(s);
+    }
+    if (seeds.empty()) std::fprintf(stderr, "betcore sim: no seed in %s\n", o.seed_list.c_str());
+  } else if (o.seed != 0) {
+    seeds.push_back(o.seed);
+  } else {
+    for (uint64_t s = o.first_seed; s < o.first_seed + o.seeds; ++s) seeds.push_back(s);
+  }
+  return seeds;
+}
+
+// What every seed of a run adds up to.
+struct Totals {
+  uint64_t passed = 0, failed = 0, run_count = 0, ops = 0, acked = 0, reads = 0, sim_ms = 0, entries = 0;
+  std::map<std::string, uint64_t> faults, errors, topologies;
+  uint64_t failed_seed = 0;
+
+  void add(const SimReport& r) {
+    ++run_count;
+    ++topologies[r.topology];
+    ops += r.ops;
+    acked += r.writes_acknowledged;
+    reads += r.reads_checked;
+    sim_ms += r.sim_ms;
+    entries += r.log_entries;
+    for (const auto& [k, v] : r.faults) faults[k] += v;
+    for (const auto& [k, v] : r.client_errors) errors[k] += v;
+  }
+};
+
+// The run's summary: seeds, operations, faults by kind, what the nodes did.
+void print_summary(const Totals& t, double wall_s) {
+  // What the system did about the faults is counted apart from the faults.
+  const std::set<std::string> observed = {"bootstrap", "corruption_detected", "snapshot_set_aside", "crash_mid_io",
+                                         "operator_truncated_tail"};
+  uint64_t fault_total = 0;
+  for (const auto& [k, v] : t.faults) fault_total += observed.count(k) ? 0 : v;
+  std::printf("\nbetcore sim: %llu seed(s) run, %llu passed, %llu failed, in %.1f s\n",
+              static_cast<unsigned long long>(t.run_count), static_cast<unsigned long long>(t.passed),
+              static_cast<unsigned long long>(t.failed), wall_s);
+  std::string topo;
+  for (const auto& [k, v] : t.topologies) topo += (topo.empty() ? "" : ", ") + k + " " + thousands(v);
+  std::printf("  topologies:       %s\n", topo.c_str());
+  std::printf("  client operations %s (%s writes acknowledged, %s linearizable reads checked)\n",
+              thousands(t.ops).c_str(), thousands(t.acked).c_str(), thousands(t.reads).c_str());
+  std::printf("  log entries       %s checked against the model\n", thousands(t.entries).c_str());
+  std::printf("  simulated time    %.1f min\n", static_cast<double>(t.sim_ms) / 60'000);
+  std::printf("  faults injected   %s: %.0f per minute of running the simulation, %.0f per simulated minute\n",
+              thousands(fault_total).c_str(), wall_s > 0 ? static_cast<double>(fault_total) / (wall_s / 60) : 0.0,
+              t.sim_ms > 0 ? static_cast<double>(fault_total) / (static_cast<double>(t.sim_ms) / 60'000) : 0.0);
+  for (const auto& [k, v] : t.faults) {
+    if (!observed.count(k)) std::printf("    %-26s %s\n", k.c_str(), thousands(v).c_str());
+  }
+  std::printf("  what the nodes did about them:\n");
+  for (const auto& [k, v] : t.faults) {
+    if (observed.count(k)) std::printf("    %-26s %s\n", k.c_str(), thousands(v).c_str());
+  }
+  std::printf("  indefinite answers clients retried:\n");
+  for (const auto& [k, v] : t.errors) std::printf("    %-26s %s\n", k.c_str(), thousands(v).c_str());
+}
+
 int run(const SimOptions& o) {
   Topology topology = Topology::automatic;
   if (o.topology == "cluster") topology = Topology::cluster;
@@ -75,37 +151,14 @@ int run(const SimOptions& o) {
     return 2;
   }
   std::string dir = o.dir.empty() ? default_dir() : o.dir;
-  std::vector<uint64_t> seeds;
-  if (!o.seed_list.empty()) {
-    std::ifstream in(o.seed_list);
-    if (!in) {
-      std::fprintf(stderr, "betcore sim: cannot read the seed list %s\n", o.seed_list.c_str());
-      return 2;
-    }
-    std::string line;
-    while (std::getline(in, line)) {
-      line = line.substr(0, line.find('#'));
-      std::istringstream words(line);
-      uint64_t s = 0;
-      if (words >> s) seeds.push_back(s);
-    }
-    if (seeds.empty()) {
-      std::fprintf(stderr, "betcore sim: no seed in %s\n", o.seed_list.c_str());
-      return 2;
-    }
-  } else if (o.seed != 0) {
-    seeds.push_back(o.seed);
-  } else {
-    for (uint64_t s = o.first_seed; s < o.first_seed + o.seeds; ++s) seeds.push_back(s);
-  }
+  const std::vector<uint64_t> seeds = seeds_to_run(o);
+  if (seeds.empty()) return 2;
   ::signal(SIGABRT, on_fatal_signal);
   ::signal(SIGSEGV, on_fatal_signal);
 
   auto t0 = std::chrono::steady_clock::now();
   auto last_progress = t0;
-  uint64_t passed = 0, failed = 0, run_count = 0, ops = 0, acked = 0, reads = 0, sim_ms = 0, entries = 0;
-  std::map<std::string, uint64_t> faults, errors, topologies;
-  uint64_t failed_seed = 0;
+  Totals t;
   for (uint64_t seed : seeds) {
     double elapsed_min = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 60;
     if (o.minutes > 0 && elapsed_min >= o.minutes) break;
@@ -122,15 +175,7 @@ int run(const SimOptions& o) {
     c.keep_files = o.keep_files;
     c.sabotage = o.sabotage;
     SimReport r = run_seed(c);
-    ++run_count;
-    ++topologies[r.topology];
-    ops += r.ops;
-    acked += r.writes_acknowledged;
-    reads += r.reads_checked;
-    sim_ms += r.sim_ms;
-    entries += r.log_entries;
-    for (const auto& [k, v] : r.faults) faults[k] += v;
-    for (const auto& [k, v] : r.client_errors) errors[k] += v;
+    t.add(r);
     if (o.verbose || !r.passed) {
       for (const std::string& line : r.timeline) std::printf("  %s\n", line.c_str());
       std::printf("seed %llu (%s): %s; %s ops, %s faults, %s log entries, %.1f s simulated, %s events, trace %016llx\n",
@@ -140,10 +185,10 @@ int run(const SimOptions& o) {
                   static_cast<unsigned long long>(r.trace_hash));
     }
     if (r.passed) {
-      ++passed;
+      ++t.passed;
     } else {
-      ++failed;
-      failed_seed = seed;
+      ++t.failed;
+      t.failed_seed = seed;
       for (const std::string& f : r.failures) std::printf("  violated: %s\n", f.c_str());
       std::printf("  files kept in %s\n  replay: %s\n", c.dir.c_str(), replay_command(seed, o).c_str());
       std::fflush(stdout);
@@ -153,41 +198,15 @@ int run(const SimOptions& o) {
     if (now - last_progress >= std::chrono::seconds(10)) {
       last_progress = now;
       std::fprintf(stderr, "sim: %llu seeds passed so far (up to seed %llu), %.0f s\n",
-                   static_cast<unsigned long long>(passed), static_cast<unsigned long long>(seed),
+                   static_cast<unsigned long long>(t.passed), static_cast<unsigned long long>(seed),
                    std::chrono::duration<double>(now - t0).count());
     }
   }
   double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  // What the system did about the faults is counted apart from the faults.
-  const std::set<std::string> observed = {"bootstrap", "corruption_detected", "snapshot_set_aside", "crash_mid_io",
-                                         "operator_truncated_tail"};
-  uint64_t fault_total = 0;
-  for (const auto& [k, v] : faults) fault_total += observed.count(k) ? 0 : v;
-  std::printf("\nbetcore sim: %llu seed(s) run, %llu passed, %llu failed, in %.1f s\n",
-              static_cast<unsigned long long>(run_count), static_cast<unsigned long long>(passed),
-              static_cast<unsigned long long>(failed), wall_s);
-  std::string topo;
-  for (const auto& [k, v] : topologies) topo += (topo.empty() ? "" : ", ") + k + " " + thousands(v);
-  std::printf("  topologies:       %s\n", topo.c_str());
-  std::printf("  client operations %s (%s writes acknowledged, %s linearizable reads checked)\n",
-              thousands(ops).c_str(), thousands(acked).c_str(), thousands(reads).c_str());
-  std::printf("  log entries       %s checked against the model\n", thousands(entries).c_str());
-  std::printf("  simulated time    %.1f min\n", static_cast<double>(sim_ms) / 60'000);
-  std::printf("  faults injected   %s: %.0f per minute of running the simulation, %.0f per simulated minute\n",
-              thousands(fault_total).c_str(), wall_s > 0 ? static_cast<double>(fault_total) / (wall_s / 60) : 0.0,
-              sim_ms > 0 ? static_cast<double>(fault_total) / (static_cast<double>(sim_ms) / 60'000) : 0.0);
-  for (const auto& [k, v] : faults) {
-    if (!observed.count(k)) std::printf("    %-26s %s\n", k.c_str(), thousands(v).c_str());
-  }
-  std::printf("  what the nodes did about them:\n");
-  for (const auto& [k, v] : faults) {
-    if (observed.count(k)) std::printf("    %-26s %s\n", k.c_str(), thousands(v).c_str());
-  }
-  std::printf("  indefinite answers clients retried:\n");
-  for (const auto& [k, v] : errors) std::printf("    %-26s %s\n", k.c_str(), thousands(v).c_str());
-  if (failed > 0) {
+  print_summary(t, wall_s);
+  if (t.failed > 0) {
     std::printf("\nFAILED: seed %llu broke an invariant (above). Replay it with:\n  %s\n",
-                static_cast<unsigned long long>(failed_seed), replay_command(failed_seed, o).c_str());
+                static_cast<unsigned long long>(t.failed_seed), replay_command(t.failed_seed, o).c_str());
     return 1;
   }
   std::error_code ec;

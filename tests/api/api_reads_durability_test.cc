@@ -59,6 +59,24 @@ TEST_F(ApiReads, MinIndexAtAKnownIndexAnswers) {
   EXPECT_EQ(r["balance"], 4'300);
 }
 
+TEST_F(ApiReads, EveryReadSaysThePositionItReflects) {
+  ApiNode& n = node();
+  Reply d = deposit(n, "rita-dep-3", "rita", 1);
+  ASSERT_STATUS(d, 201);
+  const uint64_t written = d["index"].get<uint64_t>();
+  for (const std::string path : {"/v1/accounts/rita", "/v1/accounts/rita/bets", "/v1/ledger/balance"}) {
+    Reply r = n.get(path, n.admin());
+    ASSERT_STATUS(r, 200) << path;
+    const std::string index = r.header("x-betcore-index");
+    ASSERT_FALSE(index.empty()) << path << " answered no X-Betcore-Index";
+    // A linearizable read reflects at least every write answered before it.
+    EXPECT_GE(std::stoull(index), written) << path;
+  }
+  Reply ledger = n.get("/v1/ledger/balance", n.admin());
+  EXPECT_EQ(ledger.header("x-betcore-index"), std::to_string(ledger["index"].get<uint64_t>()));
+  EXPECT_EQ(n.get("/v1/accounts/nobody", n.admin()).header("x-betcore-index"), "");
+}
+
 TEST_F(ApiReads, MinIndexBeyondTheHeadTimesOutWith503) {
   ApiNode& n = node();
   Reply cluster = n.get("/v1/cluster", n.admin());
