@@ -3,13 +3,14 @@
 #   1. apply: Google Benchmark of the state machine (1M accounts, 10k markets)
 #   2. end to end: a fresh single node (fsync on) under `betcore bench`
 #   3. restart replay speed
+#   4. the binary formats: command records, fingerprints, snapshots
 # Usage: scripts/bench.sh [seconds of load, default 20]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
 ./scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C build -j "${BETCORE_BUILD_JOBS:-2}" betcore apply_bench replay_bench
+ninja -C build -j "${BETCORE_BUILD_JOBS:-2}" betcore apply_bench replay_bench codec_bench
 
 echo "== 1. apply (one thread)"
 build/bench/apply_bench --benchmark_filter=Place
@@ -29,3 +30,6 @@ kill "$node"; wait "$node" 2>/dev/null || true
 
 echo "== 3. restart replay"
 build/bench/replay_bench 1000000 "$dir/replay"
+
+echo "== 4. binary formats (command record, fingerprint, snapshot of 100k accounts)"
+build/bench/codec_bench
