@@ -41,7 +41,10 @@ const StateMachine& book() {
     m->begin_batch(LogIndex{++index}, TimeMs{1'700'000'000'000});
     m->apply(CreateEvent{"ev-1", "Big night", TimeMs{1'800'000'000'000}});
     for (int i = 0; i < kMarkets; ++i) {
-      CreateMarket c{"mkt-" + std::to_string(i), "ev-1", "Match odds", {}};
+      CreateMarket c;
+      c.market_id = "mkt-" + std::to_string(i);
+      c.event_id = "ev-1";
+      c.name = "Match odds";
       c.selections = {{"home", "Home", Odds{2100}}, {"draw", "Draw", Odds{3400}}, {"away", "Away", Odds{3900}}};
       if (!m->apply(c).ok()) std::abort();
     }

@@ -28,6 +28,7 @@ const char* type_name(EventType t) {
     case EventType::bet_settled: return "bet_settled";
     case EventType::market_settled: return "market_settled";
     case EventType::market_resettled: return "market_resettled";
+    case EventType::producer_up: return "producer_up";
   }
   return "unknown";
 }
@@ -71,6 +72,10 @@ void render_event_line(const DomainEvent& e, const State& s, uint64_t index, uin
     case EventType::bet_settled:
       w.key("bet");
       write_bet(w, s, s.bets[e.ref], false);
+      break;
+    case EventType::producer_up:
+      w.key("producer");
+      write_producer(w, s, s.producers[e.ref]);
       break;
     default:
       w.key("market");

@@ -30,7 +30,7 @@ struct ReadArgs {
 std::optional<http::Response> check_read(const Call& call, ReadArgs& args) {
   const http::Request& req = call.req;
   const Route route = call.route;
-  if (route != Route::ledger_balance && !valid_id(call.path_id)) {
+  if (route != Route::ledger_balance && route != Route::producers && !valid_id(call.path_id)) {
     return error(400, "invalid_request",
                  "the id in the path must be 1-64 characters from [A-Za-z0-9_.:-]");
   }
@@ -205,6 +205,14 @@ http::Response answer_read(const State& s, const Call& call, const ReadArgs& arg
                      "no bet '" + id + "'" + (acct.empty() ? "" : " for account '" + acct + "'"));
       }
       write_bet(w, s, s.bets[b.value], false);
+      break;
+    }
+    case Route::producers: {
+      w.begin_object();
+      w.key("producers").begin_array();
+      for (const Producer& p : s.producers) write_producer(w, s, p);
+      w.end_array();
+      w.end_object();
       break;
     }
     default:  // the route table sent a write here: fail closed

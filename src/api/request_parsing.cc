@@ -279,8 +279,9 @@ Parsed parse_create_event(std::string_view body) {
 
 Parsed parse_create_market(std::string_view body) {
   return parse_with(body, [](Fields& f) -> Command {
-    f.only({"market_id", "event_id", "name", "selections", "min_stake", "max_stake", "max_liability"});
+    f.only({"market_id", "event_id", "name", "selections", "min_stake", "max_stake", "max_liability", "producer"});
     CreateMarket c;
+    c.producer_id = f.id("producer", false);
     c.market_id = f.id("market_id");
     c.event_id = f.id("event_id");
     c.name = f.text("name", true);
@@ -307,30 +308,63 @@ Parsed parse_create_market(std::string_view body) {
   });
 }
 
+// The "prices" array of a price change, into `out`.
+void parse_price_list(Fields& f, std::vector<PriceSpec>& out) {
+  const json* prices = f.array("prices", 1, kSelectionsMax);
+  if (prices == nullptr) return;
+  for (size_t i = 0; i < prices->size() && f.ok(); ++i) {
+    Fields s((*prices)[i], "prices[" + std::to_string(i) + "]");
+    s.only({"selection_id", "odds", "active"});
+    PriceSpec spec;
+    spec.selection_id = s.id("selection_id");
+    spec.odds = s.odds("odds");
+    if (s.get("active", false) != nullptr) spec.active = s.boolean("active", true, true) ? 1 : 0;
+    f.absorb(s);
+    for (const auto& prev : out) {
+      if (prev.selection_id == spec.selection_id) f.fail("selection '" + spec.selection_id + "' appears twice");
+    }
+    out.push_back(std::move(spec));
+  }
+}
+
 Parsed parse_prices(std::string_view market_id, std::string_view body) {
   Parsed p = parse_with(body, [&](Fields& f) -> Command {
     f.only({"prices", "request_id"});
     UpdatePrices c;
     c.market_id = std::string(market_id);
     c.request_id = f.id("request_id", false);
-    if (const json* prices = f.array("prices", 1, kSelectionsMax)) {
-      for (size_t i = 0; i < prices->size() && f.ok(); ++i) {
-        Fields s((*prices)[i], "prices[" + std::to_string(i) + "]");
-        s.only({"selection_id", "odds", "active"});
-        PriceSpec spec;
-        spec.selection_id = s.id("selection_id");
-        spec.odds = s.odds("odds");
-        if (s.get("active", false) != nullptr) spec.active = s.boolean("active", true, true) ? 1 : 0;
-        f.absorb(s);
-        for (const auto& prev : c.prices) {
-          if (prev.selection_id == spec.selection_id) f.fail("selection '" + spec.selection_id + "' appears twice");
-        }
-        c.prices.push_back(std::move(spec));
-      }
-    }
+    parse_price_list(f, c.prices);
     return c;
   });
   if (p.ok() && !valid_id(market_id)) p.error = path_id_error("market");
+  return p;
+}
+
+Parsed parse_feed_prices(std::string_view market_id, std::string_view body) {
+  Parsed p = parse_with(body, [&](Fields& f) -> Command {
+    f.only({"producer", "source_ts", "source_seq", "prices"});
+    FeedPrices c;
+    c.market_id = std::string(market_id);
+    c.producer_id = f.id("producer");
+    c.source_ts = f.integer("source_ts", true, 1, INT64_MAX, 0);
+    c.source_seq = static_cast<uint64_t>(f.integer("source_seq", false, 0, INT64_MAX, 0));
+    parse_price_list(f, c.prices);
+    return c;
+  });
+  if (p.ok() && !valid_id(market_id)) p.error = path_id_error("market");
+  return p;
+}
+
+Parsed parse_feed_alive(std::string_view producer_id, std::string_view body) {
+  Parsed p = parse_with(body, [&](Fields& f) -> Command {
+    f.only({"limit_ms", "recovered"});
+    FeedAlive c;
+    c.producer_id = std::string(producer_id);
+    c.limit_ms = f.integer("limit_ms", true, 1'000, 600'000, 0);
+    c.recovered = f.boolean("recovered", false, false);
+    return c;
+  });
+  if (p.ok() && !valid_id(producer_id)) p.error = path_id_error("producer");
   return p;
 }
 

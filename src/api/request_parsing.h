@@ -26,6 +26,9 @@ Parsed parse_fail_withdrawal(std::string_view withdrawal_id, std::string_view bo
 Parsed parse_create_event(std::string_view body);
 Parsed parse_create_market(std::string_view body);
 Parsed parse_prices(std::string_view market_id, std::string_view body);
+// The odds feed adapter's: prices in the provider's order, and alive.
+Parsed parse_feed_prices(std::string_view market_id, std::string_view body);
+Parsed parse_feed_alive(std::string_view producer_id, std::string_view body);
 Parsed parse_market_status(std::string_view market_id, domain::MarketAction action,
                            std::string_view body);
 Parsed parse_bet(std::string_view body);

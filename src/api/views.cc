@@ -98,8 +98,21 @@ void write_market(JsonWriter& w, const State& s, const Market& m, int64_t index)
   w.field("market_id", m.id);
   w.field("event_id", s.events[m.event.value].id);
   w.field("name", m.name);
-  w.field("status", market_status_name(m.status));
-  if (!m.status_reason.empty()) w.field("status_reason", m.status_reason);
+  if (m.status == MarketStatus::open && s.feed_silent(m)) {
+    // Open, but its feed went silent: bets are refused until it recovers.
+    w.field("status", market_status_name(MarketStatus::suspended));
+    w.field("status_reason", "feed producer '" + std::string(s.producers[m.producer.value].id) + "' is silent");
+  } else {
+    w.field("status", market_status_name(m.status));
+    if (!m.status_reason.empty()) w.field("status_reason", m.status_reason);
+  }
+  if (m.producer.valid()) {
+    w.key("feed").begin_object();
+    w.field("producer", s.producers[m.producer.value].id);
+    w.field_i64("source_ts", m.feed_ts);
+    w.field_u64("source_seq", m.feed_seq);
+    w.end_object();
+  }
   w.field_i64("min_stake", m.min_stake.minor);
   w.field_i64("max_stake", m.max_stake.minor);
   w.field_i64("max_liability", m.max_liability.minor);
@@ -120,6 +133,16 @@ void write_market(JsonWriter& w, const State& s, const Market& m, int64_t index)
     w.field_u64("settlements", m.settlements);
   }
   if (index >= 0) w.field_i64("index", index);
+  w.end_object();
+}
+
+void write_producer(JsonWriter& w, const State& s, const Producer& p) {
+  w.begin_object();
+  w.field("producer", p.id);
+  w.field("status", s.now >= p.alive_until ? "down" : "up");
+  w.field("alive_until", format_rfc3339(p.alive_until.ms));
+  w.field_i64("limit_ms", p.limit_ms);
+  w.field_u64("recoveries", p.recoveries);
   w.end_object();
 }
 

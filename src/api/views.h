@@ -28,5 +28,7 @@ void write_bet(JsonWriter& w, const domain::State& s, const domain::Bet& b, bool
 void write_withdrawal(JsonWriter& w, const domain::State& s, const domain::Withdrawal& x,
                       bool as_requested);
 void write_deposit(JsonWriter& w, const domain::State& s, const domain::DepositRecord& d);
+// An odds feed producer: up while the batch time is before its deadline.
+void write_producer(JsonWriter& w, const domain::State& s, const domain::Producer& p);
 
 }  // namespace betcore::api

@@ -32,6 +32,8 @@ Parsed parse_for(Route route, std::string_view path_id, std::string_view body) {
     case Route::settle: return parse_settle(path_id, body, false);
     case Route::resettle: return parse_settle(path_id, body, true);
     case Route::place_bet: return parse_bet(body);
+    case Route::feed_prices: return parse_feed_prices(path_id, body);
+    case Route::feed_alive: return parse_feed_alive(path_id, body);
     default: break;  // not a write: the route table sent a read here (fails closed, 400)
   }
   Parsed p;
@@ -109,6 +111,19 @@ http::Response render_write(Route route, const Outcome& out, const State& s, uin
     case Route::place_bet:
       status = 201;
       write_bet(w, s, s.bets[out.ref], true);
+      break;
+    case Route::feed_prices:
+      // Small: the feed sends thousands a second. "applied": false when the
+      // change was not after the market's last one (a duplicate, or
+      // overtaken), which changed nothing.
+      w.begin_object();
+      w.field("market_id", s.markets[out.ref].id);
+      w.field_bool("applied", !out.duplicate);
+      w.field_u64("index", index);
+      w.end_object();
+      break;
+    case Route::feed_alive:
+      write_producer(w, s, s.producers[out.ref]);
       break;
     default:  // parse_for let no other route through
       return error(500, "internal", "no renderer for this route");

@@ -33,6 +33,7 @@ struct FieldWriter {
   template <class Tag>
   void operator()(domain::Index<Tag> i, Rule = {}) { w.u32(i.value); }
   void operator()(uint64_t v, Rule = {}) { w.u64(v); }
+  void operator()(int64_t v, Rule = {}) { w.i64(v); }
   void operator()(uint32_t v, Rule = {}) { w.u32(v); }
   void operator()(uint16_t v, Rule = {}) { w.u16(v); }
   void operator()(uint8_t v, Rule = {}) { w.u8(v); }
@@ -99,6 +100,7 @@ struct FieldReader {
   template <class Tag>
   void operator()(domain::Index<Tag>& i, Rule = {}) { i.value = r.u32(); }
   void operator()(uint64_t& v, Rule = {}) { v = r.u64(); }
+  void operator()(int64_t& v, Rule = {}) { v = r.i64(); }
   void operator()(uint32_t& v, Rule = {}) { v = r.u32(); }
   void operator()(uint16_t& v, Rule = {}) { v = r.u16(); }
   void operator()(uint8_t& v, Rule = {}) { v = r.u8(); }

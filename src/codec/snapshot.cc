@@ -18,6 +18,9 @@ namespace {
 // Tags of the trailing sections of an encoded state (see encode_state).
 constexpr uint8_t kSectionRequestIds = 1;
 constexpr uint8_t kSectionRejected = 2;
+constexpr uint8_t kSectionProducers = 3;
+constexpr uint8_t kSectionMarketFeeds = 4;
+constexpr uint8_t kSectionLast = kSectionMarketFeeds;
 }  // namespace
 
 using namespace betcore::domain;
@@ -92,6 +95,27 @@ std::string encode(const State& s, bool with_refusals) {
       describe(fields, rec);
     }
   }
+  // 3: odds feed producers.
+  if (!s.producers.empty()) {
+    w.u8(kSectionProducers);
+    write_table(fields, s.producers);
+  }
+  // 4: the markets an odds feed prices: market, producer, the provider's
+  // order of the last prices applied. Markets priced by hand have no row.
+  uint32_t fed = 0;
+  for (const Market& m : s.markets) fed += m.producer.valid() ? 1 : 0;
+  if (fed != 0) {
+    w.u8(kSectionMarketFeeds);
+    w.u32(fed);
+    for (uint32_t i = 0; i < s.markets.size(); ++i) {
+      const Market& m = s.markets[i];
+      if (!m.producer.valid()) continue;
+      w.u32(i);
+      w.u32(m.producer.value);
+      w.i64(m.feed_ts);
+      w.u64(m.feed_seq);
+    }
+  }
   return out;
 }
 }  // namespace
@@ -142,6 +166,7 @@ struct TableIds final : FieldReader::Interner {
 // read before it. Returns why the row is refused, or nullptr.
 const char* check_row(const State&, const CurrencyBook&) { return nullptr; }
 const char* check_row(const State&, const Event&) { return nullptr; }
+const char* check_row(const State&, const Producer&) { return nullptr; }
 const char* check_row(const State& s, const Account& a) {
   return a.currency.value < s.currencies.size() ? nullptr : "account currency out of range";
 }
@@ -240,17 +265,51 @@ bool read_refusal(Decoder& d, State& s, std::string key) {
   return true;
 }
 
+// Section 4: which markets an odds feed prices, in market order.
+bool read_market_feeds(Decoder& d, State& s) {
+  Reader& r = d.r;
+  uint32_t k = 0;
+  if (!d.count(k, 24)) return false;
+  if (k == 0) return d.fail("an empty snapshot section");  // never written
+  int64_t previous = -1;
+  for (uint32_t i = 0; i < k; ++i) {
+    const uint32_t market = r.u32();
+    const uint32_t producer = r.u32();
+    const int64_t ts = r.i64();
+    const uint64_t seq = r.u64();
+    if (!r.ok()) return d.fail("truncated market feeds");
+    if (market >= s.markets.size() || producer >= s.producers.size()) return d.fail("market feed out of range");
+    if (int64_t{market} <= previous) return d.fail("market feeds out of order");
+    previous = market;
+    Market& m = s.markets[market];
+    m.producer = ProducerIdx{producer};
+    m.feed_ts = ts;
+    m.feed_seq = seq;
+  }
+  return true;
+}
+
 // The trailing sections, in tag order, each once and never empty.
 bool read_sections(Decoder& d, State& s) {
   Reader& r = d.r;
   uint8_t last_section = 0;
   while (r.remaining() != 0) {
     const uint8_t tag = r.u8();
+    if (tag <= last_section || tag > kSectionLast) return d.fail("unknown or repeated snapshot section");
+    last_section = tag;
+    if (tag == kSectionProducers) {
+      IdTable<ProducerIdx>* ids = &s.producer_ids;
+      if (!read_table(d, s, s.producers, 31, ids, "producers")) return false;  // id 3, 3 x 8, 4
+      if (s.producers.empty()) return d.fail("an empty snapshot section");  // never written
+      continue;
+    }
+    if (tag == kSectionMarketFeeds) {
+      if (!read_market_feeds(d, s)) return false;
+      continue;
+    }
     uint32_t k = 0;
     if (!d.count(k, 13)) return false;
-    if (tag <= last_section || tag > kSectionRejected) return d.fail("unknown or repeated snapshot section");
     if (k == 0) return d.fail("an empty snapshot section");  // never written
-    last_section = tag;
     for (uint32_t i = 0; i < k; ++i) {
       std::string id(r.str());
       const bool ok = tag == kSectionRequestIds ? read_request_id(d, s, std::move(id)) : read_refusal(d, s, std::move(id));

@@ -53,6 +53,10 @@ Outcome resolve_leg(const State& s, const PlaceBet& cmd, const LegSpec& spec, Re
   if (m.status != MarketStatus::open) {
     return reject(Code::market_not_open, "market " + quoted(spec.market_id) + " is not open");
   }
+  if (s.feed_silent(m)) {
+    return reject(Code::market_not_open, "market " + quoted(spec.market_id) + " is suspended: its feed producer " +
+                                             quoted(s.producers[m.producer.value].id) + " is silent");
+  }
   const Selection& selection = m.selections[static_cast<size_t>(sel)];
   if (!selection.active) {
     return reject(Code::selection_not_active, "selection " + quoted(spec.selection_id) + " is not active");

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <iterator>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -65,6 +67,9 @@ struct CreateMarket {
   Amount min_stake{1};
   Amount max_stake{kAmountMax};
   Amount max_liability{kAmountMax * 100};
+  // A market priced by an odds feed: bets on it are refused while the feed
+  // producer is silent (FeedAlive). Empty: a market priced by hand.
+  std::string producer_id;
 };
 
 struct PriceSpec {
@@ -122,9 +127,33 @@ struct SettleMarket {
   std::string request_id;
 };
 
+// An odds feed producer (a provider's pre-match or live stream) is alive:
+// its markets take bets until the batch time passes now + limit_ms. Once
+// that has passed, the producer is down and only an alive sent after the
+// adapter recovered what it missed (recovered = true) brings it back.
+struct FeedAlive {
+  std::string producer_id;
+  int64_t limit_ms = 0;              // 1,000 .. 600,000
+  bool recovered = false;
+};
+
+// Prices from the odds feed. Ordered by the provider: a change whose
+// (source_ts, source_seq) is not after the market's last one is accepted
+// and changes nothing, so a redelivered or overtaken message can never
+// put an older price over a newer one. No request_id: the order is the
+// memory (one per market, not one per message).
+struct FeedPrices {
+  std::string market_id;
+  std::string producer_id;
+  int64_t source_ts = 0;             // the provider's time stamp (ms)
+  uint64_t source_seq = 0;           // the producer's sequence number
+  std::vector<PriceSpec> prices;
+};
+
 using Command = std::variant<CreateAccount, SetSelfExclusion, Deposit, RequestWithdrawal,
                              CompleteWithdrawal, FailWithdrawal, CreateEvent, CreateMarket,
-                             UpdatePrices, ChangeMarketStatus, PlaceBet, SettleMarket>;
+                             UpdatePrices, ChangeMarketStatus, PlaceBet, SettleMarket, FeedAlive,
+                             FeedPrices>;
 
 // A stable wire tag per command type. Never renumber: the log stores these.
 enum class CommandTag : uint8_t {
@@ -140,10 +169,21 @@ enum class CommandTag : uint8_t {
   change_market_status = 10,
   place_bet = 11,
   settle_market = 12,
+  feed_alive = 13,
+  feed_prices = 14,
 };
 
 inline CommandTag command_tag(const Command& c) {
   return static_cast<CommandTag>(c.index() + 1);
 }
+
+// Each command's name, in variant (and tag) order: for logs and test output.
+inline constexpr std::string_view kCommandNames[] = {
+    "create_account", "set_self_exclusion", "deposit",      "request_withdrawal", "complete_withdrawal",
+    "fail_withdrawal", "create_event",      "create_market", "update_prices",     "change_market_status",
+    "place_bet",       "settle_market",     "feed_alive",    "feed_prices"};
+static_assert(std::size(kCommandNames) == std::variant_size_v<Command>);
+
+inline std::string_view command_name(const Command& c) { return kCommandNames[c.index()]; }
 
 }  // namespace betcore::domain

@@ -30,7 +30,8 @@ struct Rule {
     // Hashed after all other fields (it joined the fingerprint after them).
     kHashedLast = 2,
     // The record's last field, written only when not empty (it joined the
-    // format after records without it were logged).
+    // format after records without it were logged); hashed only when not
+    // empty, so records without it keep their fingerprints.
     kOptionalTrailing = 4,
     // A list hashed in the order of its elements' set_key(), so a retry
     // that lists the same elements in another order is the same request.
@@ -122,6 +123,7 @@ void describe(V& v, C& c) {
   v(c.min_stake);
   v(c.max_stake);
   v(c.max_liability);
+  v(c.producer_id, Rule{.flags = Rule::kOptionalTrailing});
 }
 
 template <class V, Is<PriceSpec> C>
@@ -176,6 +178,22 @@ void describe(V& v, C& c) {
   v(c.resettle, Rule{.flags = Rule::kNotHashed});
   v(c.results, Rule{.flags = Rule::kHashedAsSet});
   v(c.request_id, Rule{.flags = Rule::kNotHashed | Rule::kOptionalTrailing});
+}
+
+template <class V, Is<FeedAlive> C>
+void describe(V& v, C& c) {
+  v(c.producer_id);
+  v(c.limit_ms);
+  v(c.recovered);
+}
+
+template <class V, Is<FeedPrices> C>
+void describe(V& v, C& c) {
+  v(c.market_id);
+  v(c.producer_id);
+  v(c.source_ts);
+  v(c.source_seq);
+  v(c.prices);
 }
 
 // ---- state rows (the snapshot) -----------------------------------------------
@@ -304,6 +322,15 @@ template <class V, Is<DepositWindowEntry> C>
 void describe(V& v, C& e) {
   v(e.at);
   v(e.amount);
+}
+
+template <class V, Is<Producer> C>
+void describe(V& v, C& p) {
+  v(p.id);
+  v(p.alive_until);
+  v(p.limit_ms);
+  v(p.recoveries);
+  v(p.created_index);
 }
 
 template <class V, Is<RequestRecord> C>

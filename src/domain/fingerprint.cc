@@ -22,8 +22,11 @@ struct FieldHasher {
     return last_pass != ((rule.flags & Rule::kHashedLast) != 0);
   }
   void operator()(const std::string& s, Rule rule = {}) {
-    if (!skip(rule)) h.bytes(s);
+    const bool absent = (rule.flags & Rule::kOptionalTrailing) != 0 && s.empty();
+    if (!skip(rule) && !absent) h.bytes(s);
   }
+  void operator()(int64_t v, Rule rule = {}) { word(v, rule); }
+  void operator()(uint64_t v, Rule rule = {}) { word(static_cast<int64_t>(v), rule); }
   void operator()(Amount a, Rule rule = {}) { word(a.minor, rule); }
   void operator()(TimeMs t, Rule rule = {}) { word(t.ms, rule); }
   void operator()(Odds o, Rule rule = {}) { word(o.thousandths, rule); }

@@ -76,5 +76,12 @@ Outcome apply_update_prices(Ctx& c, const UpdatePrices& cmd);
 Outcome apply_market_status(Ctx& c, const ChangeMarketStatus& cmd);
 Outcome apply_place_bet(Ctx& c, const PlaceBet& cmd);
 Outcome apply_settle(Ctx& c, const SettleMarket& cmd);
+Outcome apply_feed_alive(Ctx& c, const FeedAlive& cmd);
+Outcome apply_feed_prices(Ctx& c, const FeedPrices& cmd);
+
+// Shared by UpdatePrices and FeedPrices: refuses (changing nothing) or
+// sets every price of `prices` on market `m`.
+Outcome check_prices(const Market& m, std::string_view market_id, const std::vector<PriceSpec>& prices);
+void set_prices(Market& m, const std::vector<PriceSpec>& prices);
 
 }  // namespace betcore::domain

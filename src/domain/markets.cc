@@ -74,6 +74,14 @@ Outcome apply_create_market(Ctx& c, const CreateMarket& cmd) {
   if (auto answer = remembered(s.market_ids, s.markets, cmd.market_id, c.fp, "market")) return *answer;
   EventIdx event = s.event_ids.find(cmd.event_id);
   if (!event.valid()) return reject(Code::not_found, "no event " + quoted(cmd.event_id));
+  ProducerIdx producer;
+  if (!cmd.producer_id.empty()) {
+    producer = s.producer_ids.find(cmd.producer_id);
+    if (!producer.valid()) {
+      return reject(Code::not_found, "no feed producer " + quoted(cmd.producer_id) +
+                                         " (its first alive message creates it)");
+    }
+  }
   MarketIdx idx{static_cast<uint32_t>(s.markets.size())};
   Market& m = s.markets.emplace_back();
   m.id = s.market_ids.insert(cmd.market_id, idx);
@@ -82,6 +90,7 @@ Outcome apply_create_market(Ctx& c, const CreateMarket& cmd) {
   m.min_stake = cmd.min_stake;
   m.max_stake = cmd.max_stake;
   m.max_liability = cmd.max_liability;
+  m.producer = producer;
   m.created_index = s.applied;
   m.fingerprint = c.fp;
   m.selections.reserve(cmd.selections.size());
@@ -95,37 +104,47 @@ Outcome apply_create_market(Ctx& c, const CreateMarket& cmd) {
   return accept(idx.value);
 }
 
+Outcome check_prices(const Market& m, std::string_view market_id, const std::vector<PriceSpec>& prices) {
+  if (prices.empty() || prices.size() > kSelectionsMax) {
+    return reject(Code::invalid_request, "prices needs 1..64 entries");
+  }
+  if (m.status == MarketStatus::closed || m.status == MarketStatus::settled) {
+    return reject(Code::market_not_open, "market " + quoted(market_id) + " is closed");
+  }
+  // Check every entry before changing any: all or nothing.
+  for (size_t i = 0; i < prices.size(); ++i) {
+    const PriceSpec& p = prices[i];
+    if (!valid_odds(p.odds)) return reject(Code::invalid_request, "odds must be 1.001..1000");
+    if (p.active < -1 || p.active > 1) return reject(Code::invalid_request, "active must be true or false");
+    if (find_selection(m, p.selection_id) < 0) {
+      return reject(Code::not_found, "market " + quoted(market_id) + " has no selection " +
+                                         quoted(p.selection_id));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (prices[j].selection_id == p.selection_id) {
+        return reject(Code::invalid_request, "selection " + quoted(p.selection_id) + " appears twice");
+      }
+    }
+  }
+  return accept(0);
+}
+
+void set_prices(Market& m, const std::vector<PriceSpec>& prices) {
+  for (const PriceSpec& p : prices) {
+    Selection& sel = m.selections[static_cast<size_t>(find_selection(m, p.selection_id))];
+    sel.odds = p.odds;
+    if (p.active >= 0) sel.active = p.active == 1;
+  }
+}
+
 Outcome apply_update_prices(Ctx& c, const UpdatePrices& cmd) {
   State& s = c.s;
   MarketIdx idx = s.market_ids.find(cmd.market_id);
   if (!idx.valid()) return reject(Code::not_found, "no market " + quoted(cmd.market_id));
   Market& m = s.markets[idx.value];
-  if (cmd.prices.empty() || cmd.prices.size() > kSelectionsMax) {
-    return reject(Code::invalid_request, "prices needs 1..64 entries");
-  }
-  if (m.status == MarketStatus::closed || m.status == MarketStatus::settled) {
-    return reject(Code::market_not_open, "market " + quoted(cmd.market_id) + " is closed");
-  }
-  // Check every entry before changing any: all or nothing.
-  for (size_t i = 0; i < cmd.prices.size(); ++i) {
-    const PriceSpec& p = cmd.prices[i];
-    if (!valid_odds(p.odds)) return reject(Code::invalid_request, "odds must be 1.001..1000");
-    if (p.active < -1 || p.active > 1) return reject(Code::invalid_request, "active must be true or false");
-    if (find_selection(m, p.selection_id) < 0) {
-      return reject(Code::not_found, "market " + quoted(cmd.market_id) + " has no selection " +
-                                         quoted(p.selection_id));
-    }
-    for (size_t j = 0; j < i; ++j) {
-      if (cmd.prices[j].selection_id == p.selection_id) {
-        return reject(Code::invalid_request, "selection " + quoted(p.selection_id) + " appears twice");
-      }
-    }
-  }
-  for (const PriceSpec& p : cmd.prices) {
-    Selection& sel = m.selections[static_cast<size_t>(find_selection(m, p.selection_id))];
-    sel.odds = p.odds;
-    if (p.active >= 0) sel.active = p.active == 1;
-  }
+  Outcome check = check_prices(m, cmd.market_id, cmd.prices);
+  if (!check.ok()) return check;
+  set_prices(m, cmd.prices);
   c.emit(EventType::prices_updated, idx.value);
   return accept(idx.value);
 }

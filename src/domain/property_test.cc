@@ -39,6 +39,7 @@
 #include "domain/fingerprint.h"
 #include "domain/ledger.h"
 #include "domain/odds.h"
+#include "domain/fields.h"
 #include "domain/state_machine.h"
 #include "domain/testing/fixtures.h"
 
@@ -137,55 +138,36 @@ class Rng {
 
 // ---- describing commands (for failure messages) ----------------------------------
 
+// Prints a command's fields (domain/fields.h) for a failure message.
 struct Describe {
   std::ostringstream& o;
-  void operator()(const CreateAccount& c) {
-    o << "CreateAccount{" << c.account_id << " " << c.currency << " limit=" << c.deposit_limit_24h.minor << "}";
+  template <class T>
+  void operator()(const T& v, Rule = {}) {
+    if constexpr (std::is_same_v<T, std::string>) o << "'" << v << "' ";
+    else if constexpr (std::is_same_v<T, Amount>) o << v.minor << " ";
+    else if constexpr (std::is_same_v<T, TimeMs>) o << v.ms << " ";
+    else if constexpr (std::is_same_v<T, Odds>) o << v.thousandths << " ";
+    else if constexpr (std::is_enum_v<T>) o << static_cast<int>(v) << " ";
+    else o << +v << " ";
   }
-  void operator()(const SetSelfExclusion& c) {
-    o << "SetSelfExclusion{" << c.account_id << " until=" << c.until.ms << "}";
-  }
-  void operator()(const Deposit& c) {
-    o << "Deposit{" << c.payment_ref << " " << c.account_id << " " << c.amount.minor << "}";
-  }
-  void operator()(const RequestWithdrawal& c) {
-    o << "RequestWithdrawal{" << c.withdrawal_id << " " << c.account_id << " " << c.amount.minor << "}";
-  }
-  void operator()(const CompleteWithdrawal& c) {
-    o << "CompleteWithdrawal{" << c.withdrawal_id << " gw=" << c.gateway_ref.size() << "B}";
-  }
-  void operator()(const FailWithdrawal& c) {
-    o << "FailWithdrawal{" << c.withdrawal_id << " reason=" << c.reason.size() << "B}";
-  }
-  void operator()(const CreateEvent& c) { o << "CreateEvent{" << c.event_id << " " << c.name << "}"; }
-  void operator()(const CreateMarket& c) {
-    o << "CreateMarket{" << c.market_id << " ev=" << c.event_id << " [";
-    for (const auto& s : c.selections) o << s.selection_id << "@" << s.odds.thousandths << " ";
-    o << "] stake " << c.min_stake.minor << ".." << c.max_stake.minor << " liab " << c.max_liability.minor << "}";
-  }
-  void operator()(const UpdatePrices& c) {
-    o << "UpdatePrices{" << c.market_id << " [";
-    for (const auto& p : c.prices) o << p.selection_id << "@" << p.odds.thousandths << "/" << int(p.active) << " ";
-    o << "]}";
-  }
-  void operator()(const ChangeMarketStatus& c) {
-    o << "ChangeMarketStatus{" << c.market_id << " " << int(c.action) << "}";
-  }
-  void operator()(const PlaceBet& c) {
-    o << "PlaceBet{" << c.bet_id << " " << c.account_id << " stake=" << c.stake.minor << " [";
-    for (const auto& l : c.legs) o << l.market_id << "/" << l.selection_id << "@" << l.odds.thousandths << " ";
-    o << "] better=" << c.accept_better_odds << "}";
-  }
-  void operator()(const SettleMarket& c) {
-    o << (c.resettle ? "Resettle{" : "Settle{") << c.market_id << " [";
-    for (const auto& r : c.results) o << r.selection_id << "=" << int(r.result) << " ";
-    o << "]}";
+  template <class T>
+  void operator()(const std::vector<T>& list, Rule = {}) {
+    o << "[ ";
+    for (const T& x : list) {
+      o << "{ ";
+      betcore::domain::describe(*this, x);
+      o << "} ";
+    }
+    o << "] ";
   }
 };
 
 std::string describe(const Command& c) {
   std::ostringstream o;
-  std::visit(Describe{o}, c);
+  o << command_name(c) << "{ ";
+  Describe d{o};
+  std::visit([&](const auto& x) { betcore::domain::describe(d, x); }, c);
+  o << "}";
   return o.str();
 }
 
@@ -491,6 +473,10 @@ class Generator {
         else if (x.result == LegResult::lose) x.result = LegResult::win;
       }
       c.resettle = r.pct(50);
+    }
+    void operator()(FeedAlive& c) { c.limit_ms += 1; }
+    void operator()(FeedPrices& c) {
+      for (auto& p : c.prices) p.odds.thousandths += 1;
     }
   };
   Command mutate(Command c) {

@@ -92,6 +92,20 @@ struct Market {
   LogIndex settled_index{0};
   uint32_t settled_bets = 0;
   uint32_t settlements = 0;        // 1 after settle, +1 per resettle
+  // Odds feed (snapshot section 4): the producer pricing it, and the
+  // provider's order of the last prices applied.
+  ProducerIdx producer;
+  int64_t feed_ts = 0;
+  uint64_t feed_seq = 0;
+};
+
+// An odds feed producer (snapshot section 3).
+struct Producer {
+  std::string_view id;
+  TimeMs alive_until{0};           // its markets refuse bets once now >= this
+  int64_t limit_ms = 0;            // of the last alive
+  uint32_t recoveries = 0;         // times it came back after being down
+  LogIndex created_index{0};
 };
 
 enum class BetStatus : uint8_t { open = 0, won = 1, lost = 2, void_ = 3 };
@@ -186,6 +200,7 @@ struct State {
   std::vector<Leg> legs;
   std::vector<DepositRecord> deposits;
   std::vector<Withdrawal> withdrawals;
+  std::vector<Producer> producers;
 
   IdTable<AccountIdx> account_ids;
   IdTable<EventIdx> event_ids;
@@ -193,6 +208,7 @@ struct State {
   IdTable<BetIdx> bet_ids;
   IdTable<DepositIdx> deposit_refs;
   IdTable<WithdrawalIdx> withdrawal_ids;
+  IdTable<ProducerIdx> producer_ids;
 
   // Rolling 24-hour deposit windows, only for accounts with a limit.
   absl::flat_hash_map<uint32_t, std::vector<DepositWindowEntry>> deposit_windows;
@@ -211,6 +227,10 @@ struct State {
   const Leg* bet_legs(const Bet& b) const { return legs.data() + b.legs_begin; }
   Leg* bet_legs(const Bet& b) { return legs.data() + b.legs_begin; }
   bool self_excluded(const Account& a) const { return now < a.self_excluded_until; }
+  // A market whose feed producer has gone silent takes no bets.
+  bool feed_silent(const Market& m) const {
+    return m.producer.valid() && now >= producers[m.producer.value].alive_until;
+  }
 };
 
 }  // namespace betcore::domain

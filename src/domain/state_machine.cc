@@ -48,6 +48,8 @@ struct Dispatch {
   Outcome operator()(const ChangeMarketStatus& x) { return apply_market_status(c, x); }
   Outcome operator()(const PlaceBet& x) { return apply_place_bet(c, x); }
   Outcome operator()(const SettleMarket& x) { return apply_settle(c, x); }
+  Outcome operator()(const FeedAlive& x) { return apply_feed_alive(c, x); }
+  Outcome operator()(const FeedPrices& x) { return apply_feed_prices(c, x); }
 };
 
 // The request_id of a trader command; null for other commands or none.

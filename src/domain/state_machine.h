@@ -45,6 +45,7 @@ enum class EventType : uint8_t {
   bet_settled,
   market_settled,
   market_resettled,
+  producer_up,          // a feed producer's first alive, or its return after recovery
 };
 
 struct DomainEvent {

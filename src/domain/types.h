@@ -65,6 +65,7 @@ using BetIdx = Index<struct BetTag>;
 using DepositIdx = Index<struct DepositTag>;
 using WithdrawalIdx = Index<struct WithdrawalTag>;
 using CurrencyIdx = Index<struct CurrencyTag>;
+using ProducerIdx = Index<struct ProducerTag>;
 
 // API.md: a market has at most this many selections (a bound on every loop).
 inline constexpr uint32_t kSelectionsMax = 64;

@@ -71,7 +71,8 @@ std::string op_key(const domain::Command& command) {
         else if constexpr (std::is_same_v<T, domain::CreateEvent>) return "event:" + c.event_id;
         else if constexpr (std::is_same_v<T, domain::CreateMarket>) return "market:" + c.market_id;
         else if constexpr (std::is_same_v<T, domain::PlaceBet>) return "bet:" + c.bet_id;
-        else return "request:" + c.request_id;  // prices, status, settlement
+        else if constexpr (requires { c.request_id; }) return "request:" + c.request_id;  // prices, status, settlement
+        else return std::string();  // the odds feed's: not in the workload
       },
       command);
 }

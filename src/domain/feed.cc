@@ -1,0 +1,78 @@
+// The odds feed in the state machine: producers that must keep saying they
+// are alive, and prices applied in the provider's order. Both are decided
+// on the batch time and the provider's own numbers only, so every replica
+// agrees, and a feed adapter that dies cannot leave a market taking bets:
+// the deadline passes by itself (State::feed_silent, checked by each bet).
+#include <string>
+
+#include "domain/handlers.h"
+
+namespace betcore::domain {
+
+inline constexpr int64_t kFeedLimitMinMs = 1'000;
+inline constexpr int64_t kFeedLimitMaxMs = 600'000;
+
+Outcome apply_feed_alive(Ctx& c, const FeedAlive& cmd) {
+  State& s = c.s;
+  if (!valid_id(cmd.producer_id)) return reject(Code::invalid_request, "producer is not a valid id");
+  if (cmd.limit_ms < kFeedLimitMinMs || cmd.limit_ms > kFeedLimitMaxMs) {
+    return reject(Code::invalid_request, "limit_ms must be 1000..600000");
+  }
+  ProducerIdx idx = s.producer_ids.find(cmd.producer_id);
+  if (!idx.valid()) {
+    idx = ProducerIdx{static_cast<uint32_t>(s.producers.size())};
+    Producer& p = s.producers.emplace_back();
+    p.id = s.producer_ids.insert(cmd.producer_id, idx);
+    p.created_index = s.applied;
+    p.alive_until = TimeMs{s.now.ms + cmd.limit_ms};
+    p.limit_ms = cmd.limit_ms;
+    c.emit(EventType::producer_up, idx.value);
+    return accept(idx.value);
+  }
+  Producer& p = s.producers[idx.value];
+  const bool down = s.now >= p.alive_until;
+  if (down && !cmd.recovered) {
+    // The adapter missed messages while the producer (or the adapter) was
+    // silent: it must fetch them first, then say so.
+    return reject(Code::conflict, "feed producer " + quoted(cmd.producer_id) +
+                                      " is down: recover what it sent since, then send alive with "
+                                      "recovered=true");
+  }
+  p.alive_until = TimeMs{s.now.ms + cmd.limit_ms};
+  p.limit_ms = cmd.limit_ms;
+  if (down) {
+    ++p.recoveries;
+    c.emit(EventType::producer_up, idx.value);
+  }
+  return accept(idx.value);
+}
+
+Outcome apply_feed_prices(Ctx& c, const FeedPrices& cmd) {
+  State& s = c.s;
+  MarketIdx idx = s.market_ids.find(cmd.market_id);
+  if (!idx.valid()) return reject(Code::not_found, "no market " + quoted(cmd.market_id));
+  ProducerIdx producer = s.producer_ids.find(cmd.producer_id);
+  if (!producer.valid()) {
+    return reject(Code::not_found, "no feed producer " + quoted(cmd.producer_id) +
+                                       " (its first alive message creates it)");
+  }
+  if (cmd.source_ts <= 0) return reject(Code::invalid_request, "source_ts must be a positive time stamp");
+  Market& m = s.markets[idx.value];
+  Outcome check = check_prices(m, cmd.market_id, cmd.prices);
+  if (!check.ok()) return check;
+  // Not after the last change applied: a duplicate, or overtaken by a newer
+  // change. Answered as a duplicate (the adapter acks the message); nothing
+  // changes.
+  const bool newer = cmd.source_ts > m.feed_ts || (cmd.source_ts == m.feed_ts && cmd.source_seq > m.feed_seq);
+  if (!newer) return accept(idx.value, /*duplicate=*/true);
+  set_prices(m, cmd.prices);
+  m.producer = producer;  // a live producer may take a market over from pre-match
+  m.feed_ts = cmd.source_ts;
+  m.feed_seq = cmd.source_seq;
+  c.emit(EventType::prices_updated, idx.value);
+  Outcome out = accept(idx.value);
+  out.count = 1;  // applied
+  return out;
+}
+
+}  // namespace betcore::domain

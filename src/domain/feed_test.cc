@@ -1,0 +1,146 @@
+// The odds feed in the state machine: a producer's alive deadline decided on
+// the batch time alone, and prices applied in the provider's order.
+#include <gtest/gtest.h>
+
+#include "codec/command_codec.h"
+#include "domain/fingerprint.h"
+#include "domain/testing/fixtures.h"
+
+namespace betcore::domain {
+namespace {
+
+using namespace domain::test;
+
+FeedAlive alive(std::string producer, int64_t limit_ms = 5'000, bool recovered = false) {
+  return FeedAlive{std::move(producer), limit_ms, recovered};
+}
+
+FeedPrices feed(std::string market, int64_t ts, uint64_t seq, std::vector<Sel> sels, std::string producer = "live") {
+  FeedPrices f;
+  f.market_id = std::move(market);
+  f.producer_id = std::move(producer);
+  f.source_ts = ts;
+  f.source_seq = seq;
+  for (auto& s : sels) f.prices.push_back(PriceSpec{s.id, Odds{s.odds}, -1});
+  return f;
+}
+
+// A book with producer "live" alive for 5 s and market "fm" priced by it.
+void fed_book(Book& b) {
+  b.standard(10'000);
+  ASSERT_TRUE(b.ok(alive("live")));
+  CreateMarket m = market("fm", "e1", {{"home", 2000}, {"away", 1800}});
+  m.producer_id = "live";
+  ASSERT_TRUE(b.ok(m));
+}
+
+TEST(Feed, AMarketTakesBetsWhileItsProducerIsAliveAndNotAfter) {
+  Book b;
+  fed_book(b);
+  b.later(4'999);
+  EXPECT_TRUE(b.ok(bet("b1", "alice", 100, {leg("fm", "home", 2000)})));
+  b.later(1);  // now == alive_until: silent
+  EXPECT_TRUE(b.rejected(bet("b2", "alice", 100, {leg("fm", "home", 2000)}), Code::market_not_open));
+  // A market priced by hand is not affected.
+  EXPECT_TRUE(b.ok(bet("b3", "alice", 100, {leg("m1", "home", 2000)})));
+}
+
+TEST(Feed, EachAliveMovesTheDeadline) {
+  Book b;
+  fed_book(b);
+  for (int i = 0; i < 5; ++i) {
+    b.later(4'000);
+    ASSERT_TRUE(b.ok(alive("live")));
+  }
+  b.later(4'000);
+  EXPECT_TRUE(b.ok(bet("b1", "alice", 100, {leg("fm", "home", 2000)})));
+}
+
+TEST(Feed, ADownProducerComesBackOnlyAfterRecovery) {
+  Book b;
+  fed_book(b);
+  b.later(6'000);
+  EXPECT_TRUE(b.rejected(alive("live"), Code::conflict));
+  EXPECT_TRUE(b.rejected(bet("b1", "alice", 100, {leg("fm", "home", 2000)}), Code::market_not_open));
+  ASSERT_TRUE(b.ok(alive("live", 5'000, true)));
+  EXPECT_EQ(b.s().producers.at(0).recoveries, 1u);
+  EXPECT_TRUE(b.ok(bet("b1", "alice", 100, {leg("fm", "home", 2000)})));
+  // recovered=true while up changes nothing but the deadline.
+  ASSERT_TRUE(b.ok(alive("live", 5'000, true)));
+  EXPECT_EQ(b.s().producers.at(0).recoveries, 1u);
+}
+
+TEST(Feed, PricesApplyInTheProvidersOrderOnly) {
+  Book b;
+  fed_book(b);
+  Outcome first = b.apply(feed("fm", 1'000, 7, {{"home", 2100}}));
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(first.duplicate);
+  EXPECT_EQ(b.selection("fm", "home").odds.thousandths, 2100);
+  // Older, equal (a redelivery) and same-time-lower-sequence: nothing changes.
+  const std::string before = b.digest();
+  for (const FeedPrices& stale : {feed("fm", 999, 99, {{"home", 1500}}), feed("fm", 1'000, 7, {{"home", 1500}}),
+                                  feed("fm", 1'000, 6, {{"home", 1500}})}) {
+    Outcome o = b.apply(stale);
+    ASSERT_TRUE(o.ok()) << o.message;
+    EXPECT_TRUE(o.duplicate);
+  }
+  EXPECT_EQ(b.digest(), before);
+  EXPECT_EQ(b.selection("fm", "home").odds.thousandths, 2100);
+  // Same time, later sequence; then later time with a lower sequence.
+  ASSERT_TRUE(b.ok(feed("fm", 1'000, 8, {{"home", 2200}})));
+  ASSERT_TRUE(b.ok(feed("fm", 1'001, 1, {{"away", 1700}})));
+  EXPECT_EQ(b.selection("fm", "home").odds.thousandths, 2200);
+  EXPECT_EQ(b.selection("fm", "away").odds.thousandths, 1700);
+}
+
+TEST(Feed, BadFeedCommandsAreRefusedAndChangeNothing) {
+  Book b;
+  fed_book(b);
+  EXPECT_TRUE(b.rejected(alive("bad id!"), Code::invalid_request));
+  EXPECT_TRUE(b.rejected(alive("live", 999), Code::invalid_request));
+  EXPECT_TRUE(b.rejected(alive("live", 600'001), Code::invalid_request));
+  EXPECT_TRUE(b.rejected(feed("fm", 0, 1, {{"home", 2100}}), Code::invalid_request));
+  EXPECT_TRUE(b.rejected(feed("nope", 5, 1, {{"home", 2100}}), Code::not_found));
+  EXPECT_TRUE(b.rejected(feed("fm", 5, 1, {{"home", 2100}}, "nobody"), Code::not_found));
+  EXPECT_TRUE(b.rejected(feed("fm", 5, 1, {{"draw", 2100}}), Code::not_found));
+  EXPECT_TRUE(b.rejected(feed("fm", 5, 1, {{"home", 1}}), Code::invalid_request));
+  CreateMarket m = market("m9", "e1", {{"yes", 2000}});
+  m.producer_id = "nobody";
+  EXPECT_TRUE(b.rejected(m, Code::not_found));
+}
+
+TEST(Feed, AFeedPriceBindsAHandPricedMarketToItsProducer) {
+  Book b;
+  fed_book(b);
+  ASSERT_TRUE(b.ok(feed("m1", 10, 1, {{"home", 2500}})));
+  b.later(5'000);
+  EXPECT_TRUE(b.rejected(bet("b1", "alice", 100, {leg("m1", "home", 2500)}), Code::market_not_open));
+}
+
+TEST(Feed, FeedCommandsRoundTripAndAnOptionalProducerKeepsOldFingerprints) {
+  CreateMarket m = market("m1", "e1", {{"home", 2000}});
+  const uint64_t without = fingerprint(m);
+  std::string plain;
+  codec::encode_command(m, plain);
+  m.producer_id = "live";
+  EXPECT_NE(fingerprint(m), without);
+  for (const Command& c : std::vector<Command>{m, alive("live", 7'000, true), feed("m1", 12, 3, {{"home", 2100}})}) {
+    std::string bytes;
+    codec::encode_command(c, bytes);
+    size_t pos = 0;
+    std::optional<Command> back = codec::decode_command(bytes, &pos);
+    ASSERT_TRUE(back.has_value()) << command_name(c);
+    std::string again;
+    codec::encode_command(*back, again);
+    EXPECT_EQ(again, bytes) << command_name(c);
+    EXPECT_EQ(fingerprint(*back), fingerprint(c));
+  }
+  // Without a producer, the record is what it was before the field existed.
+  std::string with;
+  codec::encode_command(m, with);
+  EXPECT_EQ(with.size(), plain.size() + 2 + 4);
+}
+
+}  // namespace
+}  // namespace betcore::domain
