@@ -282,12 +282,17 @@ void DrillCluster::heal_everything(std::vector<std::string>& failures) {
     if (p.paused) p.process.kill(SIGCONT);
     p.paused = false;
   }
-  // A restart that fails here shows as a cluster that does not converge.
+  // A restart that fails is a failure of the run, with its reason: left
+  // alone it would only show later as a cluster that does not converge.
   for (int i = 0; i < kEtcdMembers; ++i) {
-    if (!etcd[static_cast<size_t>(i)].process.running()) start_etcd(i, false, why);
+    if (!etcd[static_cast<size_t>(i)].process.running() && !start_etcd(i, false, why)) {
+      failures.push_back("etcd member " + std::to_string(i) + " did not start again after the faults: " + why);
+    }
   }
   for (int i = 0; i < kNodes; ++i) {
-    if (!nodes[static_cast<size_t>(i)].process.running()) start_node(i, why);
+    if (!nodes[static_cast<size_t>(i)].process.running() && !start_node(i, why)) {
+      failures.push_back("node " + std::to_string(i) + " did not start again after the faults: " + why);
+    }
   }
 }
 

@@ -224,7 +224,9 @@ void add_drill_command(CLI::App& root) {
   cmd->add_option("--minutes", o->minutes, "Inject faults for at least this long")
       ->capture_default_str();
   cmd->add_option("--faults", o->faults, "Inject at least this many faults")->capture_default_str();
-  cmd->add_option("--seed", o->seed, "Seed of the fault order, targets and workload")
+  cmd->add_option("--seed", o->seed, "Seed of the fault order, the pick among eligible targets, and each client's "
+                  "requests. Not pinned: which etcd member leads (faults aimed at the leader follow it) "
+                  "and how the clients interleave in time, so two runs with one seed differ in detail")
       ->capture_default_str();
   cmd->add_option("--out", o->out, "Directory for the report (report.html, report.json)")
       ->capture_default_str();
