@@ -273,7 +273,30 @@ class Generator {
     if (k < 43) return update_prices(s);
     if (k < 48) return market_status(s);
     if (k < 92) return place_bet(s);
-    return settle(s);
+    if (k < 96) return settle(s);
+    if (k < 98) return feed_alive();
+    return feed_prices(s);
+  }
+
+  // The odds feed: two producers with short limits (the generated clock
+  // jumps by minutes and hours, so they go down and come back often), and
+  // provider time stamps from a small range, so orders collide.
+  Command feed_alive() {
+    FeedAlive c;
+    c.producer_id = r_.pct(3) ? bad_id() : "prod" + std::to_string(r_.below(2));
+    c.limit_ms = r_.pct(3) ? 999 : r_.range(1'000, 600'000);
+    c.recovered = r_.pct(50);
+    return c;
+  }
+  Command feed_prices(const State& s) {
+    UpdatePrices u = std::get<UpdatePrices>(update_prices(s));
+    FeedPrices c;
+    c.market_id = std::move(u.market_id);
+    c.producer_id = r_.pct(5) ? "prod-none" : "prod" + std::to_string(r_.below(2));
+    c.source_ts = r_.pct(2) ? 0 : r_.range(1, 50);
+    c.source_seq = r_.below(4);
+    c.prices = std::move(u.prices);
+    return c;
   }
 
   Command create_account() {
@@ -328,6 +351,7 @@ class Generator {
   }
   Command create_market(const State& s) {
     CreateMarket c;
+    if (r_.pct(20)) c.producer_id = "prod" + std::to_string(r_.below(3));  // prod2 never exists
     c.market_id = r_.pct(3) ? bad_id() : "mk" + std::to_string(r_.below(kMarketIds));
     if (!s.events.empty() && r_.pct(92)) {
       c.event_id = std::string(s.events[r_.below(s.events.size())].id);
@@ -673,6 +697,7 @@ class CountingSink : public EventSink {
 struct Totals {
   uint64_t commands = 0, accepted = 0, duplicates = 0, snapshots = 0;
   std::map<Code, uint64_t> by_code;
+  std::map<std::string_view, uint64_t> accepted_by_command;
 };
 
 std::unique_ptr<StateMachine> restored_copy(const State& s, std::string& problem) {
@@ -784,6 +809,7 @@ void run_sequence(uint64_t seed, Totals& totals) {
       if (changed) ++totals.accepted;
       if (oa.duplicate) ++totals.duplicates;
       ++totals.by_code[oa.code];
+      if (oa.ok() && !oa.duplicate) ++totals.accepted_by_command[command_name(cmd)];
     }
 
     if (r.pct(3)) {
@@ -858,6 +884,10 @@ TEST(Property, RandomCommandSequencesKeepEveryInvariant) {
                     Code::stake_out_of_range, Code::liability_exceeded, Code::account_not_active,
                     Code::deposit_limit_exceeded, Code::duplicate_leg}) {
     EXPECT_GE(totals.by_code[code], 10u) << "the generator rarely reaches " << code_name(code);
+  }
+  // And every command must be accepted as new, not only refused.
+  for (std::string_view name : kCommandNames) {
+    EXPECT_GE(totals.accepted_by_command[name], 10u) << "the generator rarely gets " << name << " accepted";
   }
   EXPECT_GE(totals.duplicates, 100u);
   EXPECT_GE(totals.snapshots, 100u);
