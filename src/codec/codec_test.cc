@@ -448,15 +448,17 @@ void rich(Book& b) {
   ASSERT_TRUE(b.ok(suspend("m3")));
   ASSERT_TRUE(b.ok(close_market("m4")));
   ASSERT_LT(b.account("carol").receivable.minor, 0);
-  // The odds feed: two producers, a market born fed, a hand-priced market
-  // taken over by a feed price (snapshot sections 3 and 4).
+  // The odds feed: two producers, markets born fed, one taken over by the
+  // other producer (snapshot sections 3 and 4).
   ASSERT_TRUE(b.ok(FeedAlive{"prematch", 60'000, false}));
   ASSERT_TRUE(b.ok(FeedAlive{"live", 5'000, false}));
   CreateMarket fed = market("fm", "e2", {{"yes", 1900}, {"no", 1900}});
   fed.producer_id = "live";
   ASSERT_TRUE(b.ok(fed));
   FeedPrices p{"m2x", "prematch", 1'700'000'000'123, 42, {}};
-  ASSERT_TRUE(b.ok(market("m2x", "e2", {{"yes", 2000}})));
+  CreateMarket m2x = market("m2x", "e2", {{"yes", 2000}});
+  m2x.producer_id = "live";
+  ASSERT_TRUE(b.ok(m2x));
   p.prices.push_back(PriceSpec{"yes", Odds{2050}, -1});
   ASSERT_TRUE(b.ok(p));
 }

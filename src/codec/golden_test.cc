@@ -100,6 +100,8 @@ std::vector<GoldenBatch> feed_scenario() {
     return f;
   };
   FeedPrices off = prices_at("fm", "live", 1'000, 3, {{"away", 1750}});
+  CreateMarket pm = market("pm", "e1", {{"yes", 1500}, {"no", 2500}});
+  pm.producer_id = "prematch";
   off.prices[0].active = 0;
   return {
       {kT0,
@@ -109,12 +111,14 @@ std::vector<GoldenBatch> feed_scenario() {
       {kT0 + 1'000,
        {prices_at("fm", "live", 1'000, 2, {{"home", 2100}}), prices_at("fm", "live", 999, 9, {{"home", 1500}}),
         prices_at("fm", "live", 1'000, 2, {{"home", 1500}}), off,
-        prices_at("m1", "prematch", 500, 1, {{"draw", 3600}}), prices_at("nope", "live", 5, 1, {{"home", 2000}}),
+        prices_at("m1", "prematch", 500, 1, {{"draw", 3600}}), pm,
+        prices_at("pm", "prematch", 500, 1, {{"yes", 1600}}), prices_at("pm", "live", 501, 1, {{"yes", 1650}}),
+        prices_at("nope", "live", 5, 1, {{"home", 2000}}),
         bet("b1", "alice", 100, {leg("fm", "home", 2100)})}},
       {kT0 + 6'000,
        {bet("b2", "alice", 100, {leg("fm", "home", 2100)}), FeedAlive{"live", 5'000, false},
         FeedAlive{"live", 5'000, true}, bet("b3", "alice", 100, {leg("fm", "home", 2100)}),
-        bet("b4", "alice", 100, {leg("m1", "draw", 3600)})}},
+        bet("b4", "alice", 100, {leg("m1", "draw", 3500)}), bet("b5", "alice", 100, {leg("pm", "yes", 1650)})}},
   };
 }
 
@@ -243,7 +247,8 @@ TEST_P(Golden, ReplayingTheLogGivesTheSameFingerprintsAnswersAndState) {
   } else {
     ASSERT_EQ(s.producers.size(), 2u);
     EXPECT_EQ(s.producers[0].recoveries, 1u);
-    EXPECT_TRUE(s.markets.at(s.market_ids.find("m1").value).producer.valid());
+    EXPECT_FALSE(s.markets.at(s.market_ids.find("m1").value).producer.valid());
+    EXPECT_EQ(s.producers.at(s.markets.at(s.market_ids.find("pm").value).producer.value).id, "live");
   }
 }
 

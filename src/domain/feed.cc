@@ -3,6 +3,7 @@
 // on the batch time and the provider's own numbers only, so every replica
 // agrees, and a feed adapter that dies cannot leave a market taking bets:
 // the deadline passes by itself (State::feed_silent, checked by each bet).
+#include <cstdint>
 #include <string>
 
 #include "domain/handlers.h"
@@ -11,6 +12,15 @@ namespace betcore::domain {
 
 inline constexpr int64_t kFeedLimitMinMs = 1'000;
 inline constexpr int64_t kFeedLimitMaxMs = 600'000;
+// How far ahead of the batch time a provider's time stamp may be: clocks
+// differ, but a stamp far in the future would freeze a market's prices
+// (every later change would look older).
+inline constexpr int64_t kSourceAheadMaxMs = 60 * 60'000;
+
+// now + limit, saturating: a batch time is whatever its node stamped.
+TimeMs deadline(TimeMs now, int64_t limit_ms) {
+  return TimeMs{now.ms > INT64_MAX - limit_ms ? INT64_MAX : now.ms + limit_ms};
+}
 
 Outcome apply_feed_alive(Ctx& c, const FeedAlive& cmd) {
   State& s = c.s;
@@ -24,7 +34,7 @@ Outcome apply_feed_alive(Ctx& c, const FeedAlive& cmd) {
     Producer& p = s.producers.emplace_back();
     p.id = s.producer_ids.insert(cmd.producer_id, idx);
     p.created_index = s.applied;
-    p.alive_until = TimeMs{s.now.ms + cmd.limit_ms};
+    p.alive_until = deadline(s.now, cmd.limit_ms);
     p.limit_ms = cmd.limit_ms;
     c.emit(EventType::producer_up, idx.value);
     return accept(idx.value);
@@ -38,7 +48,7 @@ Outcome apply_feed_alive(Ctx& c, const FeedAlive& cmd) {
                                       " is down: recover what it sent since, then send alive with "
                                       "recovered=true");
   }
-  p.alive_until = TimeMs{s.now.ms + cmd.limit_ms};
+  p.alive_until = deadline(s.now, cmd.limit_ms);
   p.limit_ms = cmd.limit_ms;
   if (down) {
     ++p.recoveries;
@@ -57,14 +67,25 @@ Outcome apply_feed_prices(Ctx& c, const FeedPrices& cmd) {
                                        " (its first alive message creates it)");
   }
   if (cmd.source_ts <= 0) return reject(Code::invalid_request, "source_ts must be a positive time stamp");
+  if (cmd.source_ts > deadline(s.now, kSourceAheadMaxMs).ms) {
+    return reject(Code::invalid_request, "source_ts is more than an hour ahead of this node's clock");
+  }
   Market& m = s.markets[idx.value];
-  Outcome check = check_prices(m, cmd.market_id, cmd.prices);
-  if (!check.ok()) return check;
+  if (!m.producer.valid()) {
+    // A trader prices it: the feed must not take it over (its producer's
+    // silence would then stop bets on a market nobody feeds).
+    return reject(Code::conflict, "market " + quoted(cmd.market_id) +
+                                      " is priced by hand, not by an odds feed (create it with a producer)");
+  }
   // Not after the last change applied: a duplicate, or overtaken by a newer
-  // change. Answered as a duplicate (the adapter acks the message); nothing
-  // changes.
+  // change. Answered as a duplicate (the adapter acks the message), before
+  // anything else is checked: a redelivery is harmless whatever happened
+  // to the market since. The order is the provider's time first, so a live
+  // producer taking a market over from pre-match continues it.
   const bool newer = cmd.source_ts > m.feed_ts || (cmd.source_ts == m.feed_ts && cmd.source_seq > m.feed_seq);
   if (!newer) return accept(idx.value, /*duplicate=*/true);
+  Outcome check = check_prices(m, cmd.market_id, cmd.prices);
+  if (!check.ok()) return check;
   set_prices(m, cmd.prices);
   m.producer = producer;  // a live producer may take a market over from pre-match
   m.feed_ts = cmd.source_ts;

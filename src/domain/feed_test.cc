@@ -110,12 +110,45 @@ TEST(Feed, BadFeedCommandsAreRefusedAndChangeNothing) {
   EXPECT_TRUE(b.rejected(m, Code::not_found));
 }
 
-TEST(Feed, AFeedPriceBindsAHandPricedMarketToItsProducer) {
+TEST(Feed, TheFeedCannotTakeOverAHandPricedMarket) {
   Book b;
   fed_book(b);
-  ASSERT_TRUE(b.ok(feed("m1", 10, 1, {{"home", 2500}})));
-  b.later(5'000);
-  EXPECT_TRUE(b.rejected(bet("b1", "alice", 100, {leg("m1", "home", 2500)}), Code::market_not_open));
+  EXPECT_TRUE(b.rejected(feed("m1", 10, 1, {{"home", 2500}}), Code::conflict));
+  b.later(5'000);  // "live" is silent now; m1 is not its market
+  EXPECT_TRUE(b.ok(bet("b1", "alice", 100, {leg("m1", "home", 2000)})));
+}
+
+TEST(Feed, AnotherProducerTakesAMarketOverInTheProvidersTimeOrder) {
+  Book b;
+  fed_book(b);
+  ASSERT_TRUE(b.ok(alive("prematch", 600'000)));
+  ASSERT_TRUE(b.ok(feed("fm", 2'000, 50, {{"home", 2100}}, "prematch")));
+  ASSERT_TRUE(b.ok(feed("fm", 2'001, 1, {{"home", 2200}}, "live")));
+  EXPECT_TRUE(b.apply(feed("fm", 2'000, 99, {{"home", 1500}}, "prematch")).duplicate);
+  EXPECT_EQ(b.selection("fm", "home").odds.thousandths, 2200);
+  EXPECT_EQ(b.s().producers.at(b.market_of("fm").producer.value).id, "live");
+}
+
+TEST(Feed, AStampFarAheadOfTheClockIsRefusedAndHugeClocksDoNotOverflow) {
+  Book b;
+  fed_book(b);
+  EXPECT_TRUE(b.rejected(feed("fm", kT0 + 60 * 60'000 + 1, 1, {{"home", 2100}}), Code::invalid_request));
+  EXPECT_TRUE(b.ok(feed("fm", kT0 + 60 * 60'000, 1, {{"home", 2100}})));
+  // A node stamping the end of time: the deadline saturates, never wraps.
+  b.at(INT64_MAX - 10);
+  ASSERT_TRUE(b.ok(alive("late", 600'000)));
+  EXPECT_EQ(b.s().producers.back().alive_until.ms, INT64_MAX);
+}
+
+TEST(Feed, ARedeliveryIsHarmlessEvenAfterTheMarketClosed) {
+  Book b;
+  fed_book(b);
+  ASSERT_TRUE(b.ok(feed("fm", 10, 1, {{"home", 2100}})));
+  ASSERT_TRUE(b.ok(close_market("fm")));
+  Outcome again = b.apply(feed("fm", 10, 1, {{"home", 2100}}));
+  ASSERT_TRUE(again.ok()) << again.message;
+  EXPECT_TRUE(again.duplicate);
+  EXPECT_TRUE(b.rejected(feed("fm", 11, 1, {{"home", 2100}}), Code::market_not_open));
 }
 
 TEST(Feed, FeedCommandsRoundTripAndAnOptionalProducerKeepsOldFingerprints) {

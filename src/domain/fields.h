@@ -22,6 +22,10 @@ namespace betcore::domain {
 
 // What a field is beyond its type.
 struct Rule {
+  // kHashedLast, kOptionalTrailing and kNotHashed apply to a command's own
+  // fields, never to fields of list elements (the hasher's second pass and
+  // the record's end are the command's); kOptionalTrailing only on the
+  // command's last field.
   enum Flag : uint8_t {
     kNone = 0,
     // Not part of the request's fingerprint: a client id of the request
