@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "book.h"
 #include "domain/state_machine.h"
 
 namespace {
@@ -32,31 +33,14 @@ size_t resident_bytes() {
   return n == 2 ? resident * static_cast<size_t>(sysconf(_SC_PAGESIZE)) : 0;
 }
 
-std::string account_id(int i) { return "acct-" + std::to_string(i); }
-std::string market_id(int i) { return "mkt-" + std::to_string(i); }
+using betcore::bench::account_id;
+using betcore::bench::market_id;
 
 // Builds the loaded book once; benchmarks share it (bets accumulate).
 StateMachine& book() {
   static std::unique_ptr<StateMachine> sm = [] {
-    auto m = std::make_unique<StateMachine>();
     uint64_t index = 0;
-    m->begin_batch(LogIndex{++index}, TimeMs{1'700'000'000'000});
-    m->apply(CreateEvent{"ev-1", "Big night", TimeMs{1'800'000'000'000}});
-    for (int i = 0; i < kMarkets; ++i) {
-      CreateMarket c;
-      c.market_id = market_id(i);
-      c.event_id = "ev-1";
-      c.name = "Match odds";
-      c.selections = {{"home", "Home", Odds{2100}}, {"draw", "Draw", Odds{3400}}, {"away", "Away", Odds{3900}}};
-      Outcome o = m->apply(c);
-      if (!o.ok()) std::abort();
-    }
-    for (int i = 0; i < kAccounts; ++i) {
-      if (i % 4096 == 0) m->begin_batch(LogIndex{++index}, TimeMs{1'700'000'000'000 + i});
-      if (!m->apply(CreateAccount{account_id(i), "EUR", Amount{0}}).ok()) std::abort();
-      if (!m->apply(Deposit{"dep-" + std::to_string(i), account_id(i), Amount{1'000'000'000}}).ok()) std::abort();
-    }
-    return m;
+    return betcore::bench::make_book(kAccounts, kMarkets, 1'000'000'000, index);
   }();
   return *sm;
 }

@@ -13,6 +13,7 @@
 #include "codec/command_codec.h"
 #include "codec/snapshot.h"
 #include "domain/fingerprint.h"
+#include "book.h"
 #include "domain/state_machine.h"
 
 namespace {
@@ -26,33 +27,21 @@ constexpr int kMarkets = 1'000;
 PlaceBet a_multiple(int i) {
   PlaceBet b;
   b.bet_id = "bet-" + std::to_string(i);
-  b.account_id = "acct-" + std::to_string(i % kAccounts);
+  b.account_id = betcore::bench::account_id(i % kAccounts);
   b.stake = Amount{500};
   for (int k = 0; k < 3; ++k) {
-    b.legs.push_back(LegSpec{"mkt-" + std::to_string((i + k * 7) % kMarkets), "home", Odds{2100}});
+    b.legs.push_back(LegSpec{betcore::bench::market_id((i + k * 7) % kMarkets), "home", Odds{2100}});
   }
   return b;
 }
 
+// The book, then one open treble per account.
 const StateMachine& book() {
   static std::unique_ptr<StateMachine> sm = [] {
-    auto m = std::make_unique<StateMachine>();
     uint64_t index = 0;
-    m->begin_batch(LogIndex{++index}, TimeMs{1'700'000'000'000});
-    m->apply(CreateEvent{"ev-1", "Big night", TimeMs{1'800'000'000'000}});
-    for (int i = 0; i < kMarkets; ++i) {
-      CreateMarket c;
-      c.market_id = "mkt-" + std::to_string(i);
-      c.event_id = "ev-1";
-      c.name = "Match odds";
-      c.selections = {{"home", "Home", Odds{2100}}, {"draw", "Draw", Odds{3400}}, {"away", "Away", Odds{3900}}};
-      if (!m->apply(c).ok()) std::abort();
-    }
+    auto m = betcore::bench::make_book(kAccounts, kMarkets, 1'000'000, index);
     for (int i = 0; i < kAccounts; ++i) {
-      if (i % 4096 == 0) m->begin_batch(LogIndex{++index}, TimeMs{1'700'000'000'000 + i});
-      const std::string id = "acct-" + std::to_string(i);
-      if (!m->apply(CreateAccount{id, "EUR", Amount{0}}).ok()) std::abort();
-      if (!m->apply(Deposit{"dep-" + std::to_string(i), id, Amount{1'000'000}}).ok()) std::abort();
+      if (i % 4096 == 0) m->begin_batch(LogIndex{++index}, TimeMs{betcore::bench::kBookStartMs + kAccounts + i});
       if (!m->apply(a_multiple(i)).ok()) std::abort();
     }
     return m;
