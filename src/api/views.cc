@@ -139,7 +139,7 @@ void write_market(JsonWriter& w, const State& s, const Market& m, int64_t index)
 void write_producer(JsonWriter& w, const State& s, const Producer& p) {
   w.begin_object();
   w.field("producer", p.id);
-  w.field("status", s.now >= p.alive_until ? "down" : "up");
+  w.field("status", s.producer_down(p) ? "down" : "up");
   w.field("alive_until", format_rfc3339(p.alive_until.ms));
   w.field_i64("limit_ms", p.limit_ms);
   w.field_u64("recoveries", p.recoveries);

@@ -72,6 +72,8 @@ struct FieldReader {
   std::string error;
 
   bool ok() const { return error.empty() && r.ok(); }
+  // Why reading stopped: the rule that refused a value, else a short read.
+  std::string why() const { return error.empty() ? "truncated" : error; }
   void fail(const char* what) {
     if (error.empty()) error = what;
   }

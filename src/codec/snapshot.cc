@@ -205,7 +205,7 @@ bool read_table(Decoder& d, State& s, std::vector<Row>& rows, size_t min_bytes, 
   for (uint32_t i = 0; i < n; ++i) {
     if (interner) interner->row = i;
     describe(fields, rows[i]);
-    if (!fields.ok()) return d.fail(std::string(name) + ": " + (fields.error.empty() ? "truncated" : fields.error));
+    if (!fields.ok()) return d.fail(std::string(name) + ": " + fields.why());
     if (const char* why = check_row(s, rows[i])) return d.fail(why);
   }
   return true;
@@ -255,7 +255,7 @@ bool read_refusal(Decoder& d, State& s, std::string key) {
   domain::RejectedRecord rec;
   FieldReader fields(d.r, 0);
   describe(fields, rec);
-  if (!fields.ok()) return d.fail("refused requests: " + (fields.error.empty() ? "truncated" : fields.error));
+  if (!fields.ok()) return d.fail("refused requests: " + fields.why());
   const size_t colon = key.find(':');
   if (colon == std::string::npos || !valid_id(std::string_view(key).substr(colon + 1))) {
     return d.fail("invalid refused request key in snapshot");

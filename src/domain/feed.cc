@@ -40,7 +40,7 @@ Outcome apply_feed_alive(Ctx& c, const FeedAlive& cmd) {
     return accept(idx.value);
   }
   Producer& p = s.producers[idx.value];
-  const bool down = s.now >= p.alive_until;
+  const bool down = s.producer_down(p);
   if (down && !cmd.recovered) {
     // The adapter missed messages while the producer (or the adapter) was
     // silent: it must fetch them first, then say so.

@@ -227,9 +227,11 @@ struct State {
   const Leg* bet_legs(const Bet& b) const { return legs.data() + b.legs_begin; }
   Leg* bet_legs(const Bet& b) { return legs.data() + b.legs_begin; }
   bool self_excluded(const Account& a) const { return now < a.self_excluded_until; }
+  // A producer is down once the batch time reaches its alive deadline.
+  bool producer_down(const Producer& p) const { return now >= p.alive_until; }
   // A market whose feed producer has gone silent takes no bets.
   bool feed_silent(const Market& m) const {
-    return m.producer.valid() && now >= producers[m.producer.value].alive_until;
+    return m.producer.valid() && producer_down(producers[m.producer.value]);
   }
 };
 
