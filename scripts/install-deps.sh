@@ -14,6 +14,8 @@ packages=(
   golang-github-grpc-ecosystem-grpc-gateway-dev
   # the cluster: etcd members, etcdctl, the load balancer
   etcd-server etcd-client haproxy
+  # the odds feed: the broker (tests start their own) and its C client
+  rabbitmq-server librabbitmq-dev
   curl procps python3 iproute2 jq
   # rebuilds of unchanged sources (scripts/test.sh uses it when present)
   ccache
@@ -39,5 +41,13 @@ fi
 
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Packages with a daemon (etcd, HAProxy, RabbitMQ) must not start a system
+# copy at install: betcore's scripts and tests start their own, on their own
+# ports. policy-rc.d saying 101 ("not allowed") is Debian's way to ask that.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "drill/drill.h"
+#include "feed/feed_command.h"
 #include "node_command.h"
 #include "sim/sim_command.h"
 #include "tools/bench.h"
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   betcore::tools::add_bench_command(app);
   betcore::sim::add_sim_command(app);
   betcore::drill::add_drill_command(app);
+  betcore::feed::add_feed_commands(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -16,12 +16,6 @@
 namespace betcore::apitest {
 namespace {
 
-// The bytes of a literal, NULs included.
-template <size_t N>
-std::string bytes(const char (&s)[N]) {
-  return std::string(s, N - 1);
-}
-
 bool valid_json(const std::string& s) { return json::accept(s); }
 
 class ApiGarbage : public NodeSuite<ApiGarbage> {

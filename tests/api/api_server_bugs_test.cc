@@ -11,12 +11,6 @@
 namespace betcore::apitest {
 namespace {
 
-
-template <size_t N>
-std::string bytes(const char (&s)[N]) {
-  return std::string(s, N - 1);
-}
-
 // The body of a raw HTTP answer (after the blank line).
 std::string body_of(const std::string& answer) {
   size_t p = answer.find("\r\n\r\n");

@@ -14,4 +14,10 @@ namespace betcore::apitest {
 std::string raw_exchange(uint16_t port, std::string_view bytes, int timeout_ms = 3000,
                          bool* connected = nullptr);
 
+// The bytes of a string literal, NULs included (a raw request may hold them).
+template <size_t N>
+std::string bytes(const char (&s)[N]) {
+  return std::string(s, N - 1);
+}
+
 }  // namespace betcore::apitest

@@ -16,20 +16,20 @@
 namespace betcore::crash {
 namespace {
 
-constexpr uint64_t kCheckpointEvery = 50;
-constexpr int kDeposits = 170;  // positions 2..171; checkpoints at 50, 100 and 150
+constexpr uint64_t kSnapshotEvery = 50;
+constexpr int kSnapshotDeposits = 170;  // positions 2..171; checkpoints at 50, 100 and 150
 
 class SnapshotDrill : public LogDrill {
  protected:
   std::vector<std::string> node_args() const override {
-    return {"--checkpoint-every-commands", std::to_string(kCheckpointEvery)};
+    return {"--checkpoint-every-commands", std::to_string(kSnapshotEvery)};
   }
   fs::path snapshots_dir() const { return data_dir_ / "snapshots"; }
 
   // Writes the history and waits until the snapshot at `index` is on disk and
   // the node has logged it as written.
   void write_history_with_snapshots(uint64_t index) {
-    ASSERT_NO_FATAL_FAILURE(write_history(kDeposits));
+    ASSERT_NO_FATAL_FAILURE(write_history(kSnapshotDeposits));
     ASSERT_NO_FATAL_FAILURE(wait_for_snapshot(index));
   }
 
@@ -64,7 +64,7 @@ class SnapshotDrill : public LogDrill {
 TEST_F(SnapshotDrill, DamagedNewestSnapshotFallsBackToTheOlderOne) {
   ASSERT_NO_FATAL_FAILURE(write_history_with_snapshots(150));
   const uint64_t head = deposits_.back().index;
-  ASSERT_EQ(head, kDeposits + 1u);
+  ASSERT_EQ(head, kSnapshotDeposits + 1u);
   JsonClient before(node_->port());
   const ClusterView was = cluster(before);
   ASSERT_EQ(was.applied_index, head);
@@ -93,8 +93,8 @@ TEST_F(SnapshotDrill, DamagedNewestSnapshotFallsBackToTheOlderOne) {
   EXPECT_EQ(now.applied_index, head);
   EXPECT_EQ(now.checkpoint, 150u);
   EXPECT_EQ(now.digest, was.digest);
-  EXPECT_EQ(balance(client), sum_of_first(kDeposits));
-  ASSERT_NO_FATAL_FAILURE(expect_first_deposits_once(client, kDeposits));
+  EXPECT_EQ(balance(client), sum_of_first(kSnapshotDeposits));
+  ASSERT_NO_FATAL_FAILURE(expect_first_deposits_once(client, kSnapshotDeposits));
   ASSERT_NO_FATAL_FAILURE(expect_ledger_balanced(client));
 
   // It keeps working: the next checkpoint is written and used. Checkpoints
@@ -150,8 +150,8 @@ TEST_F(SnapshotDrill, AllSnapshotsDamagedReplaysTheWholeLog) {
   EXPECT_EQ(log.find("loaded snapshot"), std::string::npos) << log;
   EXPECT_NE(log.find(fmt::format("replayed {} commands up to index {}", head, head)), std::string::npos) << log;
   JsonClient client(node_->port());
-  EXPECT_EQ(balance(client), sum_of_first(kDeposits));
-  ASSERT_NO_FATAL_FAILURE(expect_first_deposits_once(client, kDeposits));
+  EXPECT_EQ(balance(client), sum_of_first(kSnapshotDeposits));
+  ASSERT_NO_FATAL_FAILURE(expect_first_deposits_once(client, kSnapshotDeposits));
   ASSERT_NO_FATAL_FAILURE(expect_ledger_balanced(client));
   EXPECT_TRUE(node_->stop().success());
 }

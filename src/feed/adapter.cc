@@ -1,0 +1,424 @@
+// The feed adapter process: one thread owns the AMQP connection (consume,
+// ack, dead-letter, heartbeats and recovery); workers apply messages to
+// betcore, one event always on the same worker so its messages keep their
+// order.
+#include "feed/adapter.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "api/http/http_server.h"
+#include "feed/apply.h"
+#include "feed/backoff.h"
+#include "feed/feed_state.h"
+#include "ops/metrics.h"
+
+namespace betcore::feed {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Work {
+  uint64_t generation = 0;  // of the AMQP connection that delivered it
+  uint64_t tag = 0;
+  Message message;
+  std::string body;
+};
+
+struct Done {
+  Work work;
+  Outcome outcome;
+};
+
+// What the adapter counts, for /metrics.
+struct Metrics {
+  explicit Metrics(ops::Registry& r)
+      : applied(r.counter("betcore_feed_messages_total", "Feed messages handled, by outcome",
+                          {{"outcome", "applied"}})),
+        stale(r.counter("betcore_feed_messages_total", "Feed messages handled, by outcome",
+                        {{"outcome", "stale"}})),
+        not_open(r.counter("betcore_feed_messages_total", "Feed messages handled, by outcome",
+                           {{"outcome", "not_open"}})),
+        dead(r.counter("betcore_feed_messages_total", "Feed messages handled, by outcome",
+                       {{"outcome", "dead_letter"}})),
+        retries(r.counter("betcore_feed_retries_total",
+                          "Requests to betcore tried again (betcore busy, unreachable or unsure)")),
+        recoveries(r.counter("betcore_feed_recoveries_total",
+                             "Producers reopened after a recovery from the provider")),
+        recovery_requests(r.counter("betcore_feed_recovery_requests_total",
+                                    "Recovery requests sent to the provider")),
+        reconnects(r.counter("betcore_feed_amqp_connections_total",
+                             "Connections opened to RabbitMQ (1 + reconnects)")),
+        connected(r.gauge("betcore_feed_amqp_connected", "1 while connected to RabbitMQ")),
+        in_flight(r.gauge("betcore_feed_in_flight", "Messages delivered and not yet acked")),
+        latency(r.histogram("betcore_feed_apply_latency_seconds",
+                            "From the provider's time stamp to betcore's acknowledgement")) {}
+  ops::Counter& applied;
+  ops::Counter& stale;
+  ops::Counter& not_open;
+  ops::Counter& dead;
+  ops::Counter& retries;
+  ops::Counter& recoveries;
+  ops::Counter& recovery_requests;
+  ops::Counter& reconnects;
+  ops::Gauge& connected;
+  ops::Gauge& in_flight;
+  ops::Histogram& latency;
+};
+
+// One worker: its own queue and its own connection to betcore.
+class Worker {
+ public:
+  Worker(const AdapterOptions& options, Metrics& metrics, std::function<void(Done)> done, uint64_t seed)
+      : options_(options), metrics_(metrics), done_(std::move(done)), backoff_(50, 5000, seed),
+        thread_([this] { run(); }) {}
+  ~Worker() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void push(Work work) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(std::move(work));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void run() {
+    tools::HttpClient betcore(options_.betcore);
+    for (;;) {
+      Work work;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+        if (stop_) return;
+        work = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      Outcome o = apply_message(betcore, options_.token, work.message);
+      backoff_.reset();
+      while (o.kind == Outcome::Kind::retry || o.kind == Outcome::Kind::fatal) {
+        int wait = o.kind == Outcome::Kind::fatal ? 5000 : backoff_.next_ms();
+        metrics_.retries.inc();
+        spdlog::log(o.kind == Outcome::Kind::fatal ? spdlog::level::err : spdlog::level::warn,
+                    "feed: {} {}: {}; trying again in {} ms", kind_name(work.message.kind),
+                    work.message.market_id.empty() ? work.message.event_id : work.message.market_id,
+                    o.reason, wait);
+        std::unique_lock lock(mu_);
+        if (cv_.wait_for(lock, std::chrono::milliseconds(wait), [&] { return stop_; })) return;
+        lock.unlock();
+        o = apply_message(betcore, options_.token, work.message);
+      }
+      done_(Done{std::move(work), std::move(o)});
+    }
+  }
+
+  const AdapterOptions& options_;
+  Metrics& metrics_;
+  std::function<void(Done)> done_;
+  Backoff backoff_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Work> queue_;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts after everything it uses
+};
+
+// Where a producer stands in the adapter's eyes.
+struct ProducerState {
+  enum class Phase { live, must_recover, recovering, recovered } phase = Phase::live;
+  std::string request_id;
+  Clock::time_point requested_at{};
+  int recoveries = 0;
+};
+
+class Adapter {
+ public:
+  Adapter(const AdapterOptions& options, ops::Registry& registry)
+      : options_(options), metrics_(registry), state_(options.state_file),
+        betcore_(options.betcore), provider_(options.provider) {
+    for (int i = 0; i < std::max(1, options.workers); ++i) {
+      workers_.push_back(std::make_unique<Worker>(
+          options_, metrics_, [this](Done d) { finish(std::move(d)); }, 0x600d + i));
+    }
+  }
+  ~Adapter() { workers_.clear(); }
+
+  void run(const std::atomic<bool>& stop);
+
+ private:
+  void finish(Done done) {
+    {
+      std::lock_guard lock(done_mu_);
+      done_.push_back(std::move(done));
+    }
+    done_cv_.notify_all();
+  }
+  void session(Amqp& amqp, Amqp& dead, const std::atomic<bool>& stop);
+  void settle_done(Amqp& amqp, Amqp& dead);
+  void dispatch(Amqp& amqp, Amqp& dead, Delivery delivery);
+  void on_alive(const Message& m);
+  void on_snapshot_complete(Amqp& amqp, Amqp& dead, const Message& m);
+  void request_recovery(const std::string& producer, ProducerState& p);
+  bool drain(Amqp& amqp, Amqp& dead, int timeout_ms);
+  std::string dead_queue() const { return options_.queue + ".dead"; }
+
+  const AdapterOptions& options_;
+  Metrics metrics_;
+  FeedState state_;
+  tools::HttpClient betcore_;   // the AMQP thread's: alives
+  tools::HttpClient provider_;  // the AMQP thread's: recovery requests
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::mutex done_mu_;
+  std::condition_variable done_cv_;
+  std::deque<Done> done_;
+  uint64_t generation_ = 0;
+  int64_t in_flight_ = 0;  // of this generation
+  std::map<std::string, ProducerState> producers_;
+};
+
+void Adapter::settle_done(Amqp& amqp, Amqp& dead) {
+  std::deque<Done> batch;
+  {
+    std::lock_guard lock(done_mu_);
+    batch.swap(done_);
+  }
+  bool dead_published = false;
+  std::vector<uint64_t> acks;
+  for (Done& d : batch) {
+    if (d.work.generation != generation_) continue;  // its channel is gone: redelivered already
+    --in_flight_;
+    switch (d.outcome.kind) {
+      case Outcome::Kind::applied: metrics_.applied.inc(); break;
+      case Outcome::Kind::stale: metrics_.stale.inc(); break;
+      case Outcome::Kind::not_open: metrics_.not_open.inc(); break;
+      default:
+        dead.publish("", dead_queue(), d.work.body, "x-betcore-reason", d.outcome.reason);
+        dead_published = true;
+        metrics_.dead.inc();
+        spdlog::warn("feed: dead-lettered {} {}: {}", kind_name(d.work.message.kind),
+                     d.work.message.market_id, d.outcome.reason);
+    }
+    state_.applied(d.work.message.producer, d.work.message.ts);
+    metrics_.latency.observe(std::max<int64_t>(0, wall_ms() - d.work.message.ts) / 1000.0);
+    acks.push_back(d.work.tag);
+  }
+  if (dead_published) dead.wait_confirms(10000);  // in the dead-letter queue before the ack
+  for (uint64_t tag : acks) amqp.ack(tag);
+  metrics_.in_flight.set(static_cast<double>(in_flight_));
+  state_.save_if_due();
+}
+
+void Adapter::dispatch(Amqp& amqp, Amqp& dead, Delivery delivery) {
+  auto parsed = parse_message(delivery.body);
+  if (auto* reason = std::get_if<std::string>(&parsed)) {
+    dead.publish("", dead_queue(), delivery.body, "x-betcore-reason", "malformed: " + *reason);
+    dead.wait_confirms(10000);
+    amqp.ack(delivery.tag);
+    metrics_.dead.inc();
+    spdlog::warn("feed: dead-lettered a malformed message ({}): {}", delivery.routing_key, *reason);
+    return;
+  }
+  Message& m = std::get<Message>(parsed);
+  if (m.kind == Kind::alive) {
+    on_alive(m);
+    amqp.ack(delivery.tag);
+    return;
+  }
+  if (m.kind == Kind::snapshot_complete) {
+    on_snapshot_complete(amqp, dead, m);
+    amqp.ack(delivery.tag);
+    return;
+  }
+  const std::string& key = m.event_id.empty() ? m.market_id : m.event_id;
+  size_t w = std::hash<std::string>{}(key) % workers_.size();
+  ++in_flight_;
+  workers_[w]->push(Work{generation_, delivery.tag, std::move(m), std::move(delivery.body)});
+}
+
+void Adapter::request_recovery(const std::string& producer, ProducerState& p) {
+  p.request_id = fmt::format("rc-{}-{}", producer, wall_ms());
+  p.requested_at = Clock::now();
+  int64_t after = std::max<int64_t>(0, state_.last_ts(producer) - 1);
+  metrics_.recovery_requests.inc();
+  tools::Response r = provider_.post(
+      fmt::format("/v1/recovery/{}?after={}&request_id={}", producer, after, p.request_id), "");
+  if (r.status != 202) {
+    spdlog::warn("feed: recovery request for {} failed ({}); asking again on its next alive", producer,
+                 r.status == 0 ? r.error : fmt::format("{} {}", r.status, r.body));
+    p.phase = ProducerState::Phase::must_recover;
+    return;
+  }
+  p.phase = ProducerState::Phase::recovering;
+  spdlog::info("feed: producer {}: recovery {} of everything after {}", producer, p.request_id, after);
+}
+
+void Adapter::on_alive(const Message& m) {
+  ProducerState& p = producers_[m.producer];
+  using Phase = ProducerState::Phase;
+  if (wall_ms() - m.ts > options_.alive_max_lag_ms) {
+    // Old news (a backlog): betcore would take it as "alive now" and keep
+    // open markets whose prices are behind. Markets stay open only while
+    // the adapter keeps up with the provider.
+    return;
+  }
+  if (!m.subscribed && p.phase == Phase::live) {
+    spdlog::warn("feed: producer {} says our session was lost: recovering", m.producer);
+    p.phase = Phase::must_recover;
+  }
+  if (p.phase == Phase::recovering &&
+      Clock::now() - p.requested_at > std::chrono::milliseconds(options_.recovery_timeout_ms)) {
+    spdlog::warn("feed: recovery {} of {} not complete after {} ms: asking again", p.request_id,
+                 m.producer, options_.recovery_timeout_ms);
+    p.phase = Phase::must_recover;
+  }
+  if (p.phase == Phase::must_recover) request_recovery(m.producer, p);
+  if (p.phase == Phase::recovering) return;  // its markets stay shut until it is complete
+  bool recovered = p.phase == Phase::recovered;
+  tools::Response r = betcore_.post("/v1/producers/" + m.producer + "/alive",
+                                    alive_body(options_.limit_ms, recovered), options_.token);
+  if (r.ok()) {
+    if (recovered) {
+      metrics_.recoveries.inc();
+      spdlog::info("feed: producer {} is up again after recovery {}", m.producer, p.request_id);
+    }
+    p.phase = Phase::live;
+  } else if (r.status == 409) {
+    spdlog::warn("feed: betcore says producer {} is down: recovering what it missed", m.producer);
+    request_recovery(m.producer, p);
+  } else {
+    spdlog::warn("feed: alive of {} not taken ({}); the next one will try again", m.producer,
+                 r.status == 0 ? r.error : fmt::format("{} {}", r.status, r.body));
+  }
+}
+
+// Waits until every message dispatched so far is acked. False on timeout.
+bool Adapter::drain(Amqp& amqp, Amqp& dead, int timeout_ms) {
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (in_flight_ > 0) {
+    if (Clock::now() > deadline) return false;
+    {
+      std::unique_lock lock(done_mu_);
+      done_cv_.wait_for(lock, std::chrono::milliseconds(20), [&] { return !done_.empty(); });
+    }
+    settle_done(amqp, dead);
+  }
+  return true;
+}
+
+void Adapter::on_snapshot_complete(Amqp& amqp, Amqp& dead, const Message& m) {
+  ProducerState& p = producers_[m.producer];
+  if (p.phase != ProducerState::Phase::recovering || m.request_id != p.request_id) return;  // an old one
+  if (!drain(amqp, dead, options_.recovery_timeout_ms)) {
+    spdlog::warn("feed: recovery {} of {} delivered but not applied in time: asking again",
+                 p.request_id, m.producer);
+    p.phase = ProducerState::Phase::must_recover;
+    return;
+  }
+  state_.save();
+  // The next alive tells betcore it may reopen the producer's markets.
+  p.phase = ProducerState::Phase::recovered;
+  spdlog::info("feed: recovery {} of {} applied", p.request_id, m.producer);
+}
+
+void Adapter::session(Amqp& amqp, Amqp& dead, const std::atomic<bool>& stop) {
+  amqp.declare_exchange(options_.exchange);
+  amqp.declare_queue(options_.queue, options_.exchange, options_.binding_key);
+  dead.declare_queue(dead_queue());
+  dead.enable_confirms();
+  amqp.consume(options_.queue, options_.prefetch);
+  ++generation_;
+  in_flight_ = 0;
+  metrics_.connected.set(1);
+  spdlog::info("feed: consuming {} at {}:{}", options_.queue, options_.amqp.host, options_.amqp.port);
+  while (!stop.load()) {
+    if (std::optional<Delivery> d = amqp.next(in_flight_ > 0 ? 2 : 50)) {
+      dispatch(amqp, dead, std::move(*d));
+    }
+    settle_done(amqp, dead);
+  }
+}
+
+void Adapter::run(const std::atomic<bool>& stop) {
+  Backoff backoff(200, 5000, static_cast<uint64_t>(wall_ms()));
+  while (!stop.load()) {
+    try {
+      Amqp amqp(options_.amqp);
+      Amqp dead(options_.amqp);
+      metrics_.reconnects.inc();
+      backoff.reset();
+      session(amqp, dead, stop);
+    } catch (const AmqpError& e) {
+      metrics_.connected.set(0);
+      int wait = backoff.next_ms();
+      spdlog::warn("feed: {}; reconnecting in {} ms (unacked messages come again)", e.what(), wait);
+      std::this_thread::sleep_for(std::chrono::milliseconds(wait));
+    }
+  }
+  state_.save();
+}
+
+}  // namespace
+
+int run_adapter(const AdapterOptions& options) {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  ops::Registry registry;
+  http::Options http_options;
+  http_options.host = options.metrics_host;
+  http_options.port = options.metrics_port;
+  http::Server metrics_server(http_options, [&registry](http::Request&& request, http::Responder r) {
+    if (request.path() != "/metrics") {
+      r.send(http::Response::error(404, "not_found", "only GET /metrics here"));
+      return;
+    }
+    http::Response response{200, registry.expose(), std::string(ops::kExpositionContentType), {}};
+    r.send(std::move(response));
+  });
+  if (http::Status s = metrics_server.start(); !s.ok()) {
+    spdlog::error("feed: cannot listen on {}:{} for /metrics: {}; choose another --metrics-listen",
+                  options.metrics_host, options.metrics_port, s.error);
+    return 1;
+  }
+  Adapter adapter(options, registry);
+  spdlog::info("feed adapter ready: metrics on http://{}:{}/metrics, betcore at {}",
+               options.metrics_host, metrics_server.bound_port(), options.betcore.host_port());
+  std::atomic<bool> stop{false};
+  std::thread main([&] { adapter.run(stop); });
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("feed: signal {}: stopping (unacked messages stay in the queue)", sig);
+  stop = true;
+  main.join();
+  metrics_server.stop();
+  return 0;
+}
+
+}  // namespace betcore::feed
