@@ -4,10 +4,18 @@
 #   scripts/start.sh            # http://127.0.0.1:8080, state in ./run
 #   BETCORE_LISTEN=0.0.0.0:9000 BETCORE_HOME=/srv/betcore scripts/start.sh
 #   scripts/start.sh --cluster  # a local cluster instead: scripts/cluster.sh start
+# Beside the node: the odds feed (RabbitMQ, a provider and the adapter, see
+# scripts/feed.sh and docs/integrations.md), so prices move at once.
+# BETCORE_NO_FEED=1 starts the node alone.
 # Stop it with scripts/stop.sh (scripts/stop.sh --cluster for the cluster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "${1:-}" = --cluster ]; then exec ./scripts/cluster.sh start; fi
+if [ "${1:-}" = --cluster ]; then
+  ./scripts/cluster.sh start
+  [ "${BETCORE_NO_FEED:-0}" = 1 ] && exit 0
+  cluster_home=$(realpath -m "${BETCORE_CLUSTER_HOME:-$PWD/run-cluster}")
+  exec env BETCORE_HOME="$cluster_home" ./scripts/feed.sh start "http://${BETCORE_LISTEN:-127.0.0.1:8080}"
+fi
 repo=$PWD
 home=${BETCORE_HOME:-$repo/run}
 listen=${BETCORE_LISTEN:-127.0.0.1:8080}
@@ -41,6 +49,7 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 curl -fsS "$url/health/ready" >/dev/null || { echo "betcore did not become ready; see $home/node.log" >&2; exit 1; }
+if [ "${BETCORE_NO_FEED:-0}" != 1 ]; then BETCORE_HOME=$home ./scripts/feed.sh start "$url"; fi
 
 cat <<TXT
 
@@ -48,8 +57,12 @@ betcore is running: $url  (pid $(cat "$home/node.pid"), log $home/node.log, data
 admin token:    $(role_token admin)
 trader token:   $(role_token trader)
 payments token: $(role_token payments)
+feed token:     $(role_token feed)
 punter token for account alice: $(role_token punter)
 (all tokens: $home/tokens)
+
+Prices from the odds feed (scripts/feed.sh; docs/integrations.md):
+  curl -s -H "Authorization: Bearer $(role_token feed)" $url/v1/markets/m-1-1
 
 A first bet:
   A="Authorization: Bearer $(role_token admin)"; T="Authorization: Bearer $(role_token trader)"; P="Authorization: Bearer $(role_token payments)"

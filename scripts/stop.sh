@@ -3,8 +3,12 @@
 # scripts/stop.sh --cluster stops the local cluster instead (scripts/cluster.sh stop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "${1:-}" = --cluster ]; then exec ./scripts/cluster.sh stop; fi
+if [ "${1:-}" = --cluster ]; then
+  BETCORE_HOME=$(realpath -m "${BETCORE_CLUSTER_HOME:-$PWD/run-cluster}") ./scripts/feed.sh stop
+  exec ./scripts/cluster.sh stop
+fi
 home=${BETCORE_HOME:-$PWD/run}
+BETCORE_HOME=$home ./scripts/feed.sh stop
 if [ ! -f "$home/node.pid" ] || ! kill -0 "$(cat "$home/node.pid")" 2>/dev/null; then
   echo "betcore is not running (no live pid in $home/node.pid)"
   rm -f "$home/node.pid"
