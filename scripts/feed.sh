@@ -3,6 +3,7 @@
 # in $BETCORE_HOME/rabbitmq), `betcore feed-provider` playing the provider,
 # and `betcore feed`, the adapter. scripts/start.sh and scripts/stop.sh call it.
 #   scripts/feed.sh start URL   # URL: the node (or HAProxy), e.g. http://127.0.0.1:8080
+#   scripts/feed.sh broker      # the broker alone (scripts/feed-bench.sh)
 #   scripts/feed.sh stop
 # Ports: BETCORE_AMQP_PORT (5673), BETCORE_PROVIDER_LISTEN (127.0.0.1:8090),
 # BETCORE_FEED_METRICS (127.0.0.1:9102).
@@ -76,10 +77,11 @@ start() {
 
 case "${1:-}" in
   start) start "${2:?usage: scripts/feed.sh start BETCORE_URL}" ;;
+  broker) start_broker ;;
   stop)
     stop_pid "$home/feed.pid" "feed adapter"
     stop_pid "$home/feed-provider.pid" "feed provider"
     stop_pid "$rmq/pid" "RabbitMQ"
     ;;
-  *) echo "usage: scripts/feed.sh start BETCORE_URL | stop" >&2; exit 2 ;;
+  *) echo "usage: scripts/feed.sh start BETCORE_URL | broker | stop" >&2; exit 2 ;;
 esac

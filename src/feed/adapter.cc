@@ -16,6 +16,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "api/http/http_server.h"
@@ -38,6 +40,7 @@ int64_t wall_ms() {
 struct Work {
   uint64_t generation = 0;  // of the AMQP connection that delivered it
   uint64_t tag = 0;
+  uint64_t seq = 0;  // dispatch order (a recovery waits for everything before it)
   Message message;
   std::string body;
 };
@@ -58,6 +61,8 @@ struct Metrics {
                            {{"outcome", "not_open"}})),
         dead(r.counter("betcore_feed_messages_total", "Feed messages handled, by outcome",
                        {{"outcome", "dead_letter"}})),
+        prices(r.counter("betcore_feed_prices_applied_total",
+                         "Selection prices applied by odds changes (not counting stale ones)")),
         retries(r.counter("betcore_feed_retries_total",
                           "Requests to betcore tried again (betcore busy, unreachable or unsure)")),
         recoveries(r.counter("betcore_feed_recoveries_total",
@@ -74,6 +79,7 @@ struct Metrics {
   ops::Counter& stale;
   ops::Counter& not_open;
   ops::Counter& dead;
+  ops::Counter& prices;
   ops::Counter& retries;
   ops::Counter& recoveries;
   ops::Counter& recovery_requests;
@@ -146,12 +152,17 @@ class Worker {
   std::thread thread_;  // last: starts after everything it uses
 };
 
-// Where a producer stands in the adapter's eyes.
+// Where a producer stands in the adapter's eyes:
+//   live -> must_recover (betcore says down, or the provider lost our messages)
+//        -> recovering (asked the provider) -> draining (its snapshot_complete
+//        came; waiting until everything dispatched before it is acked)
+//        -> recovered (the next alive says recovered:true) -> live.
 struct ProducerState {
-  enum class Phase { live, must_recover, recovering, recovered } phase = Phase::live;
+  enum class Phase { live, must_recover, recovering, draining, recovered } phase = Phase::live;
   std::string request_id;
   Clock::time_point requested_at{};
-  int recoveries = 0;
+  int64_t requested_at_ms = 0;  // wall clock: alives stamped before it are older news
+  uint64_t barrier = 0;         // draining: the last dispatch seq before snapshot_complete
 };
 
 class Adapter {
@@ -180,9 +191,11 @@ class Adapter {
   void settle_done(Amqp& amqp, Amqp& dead);
   void dispatch(Amqp& amqp, Amqp& dead, Delivery delivery);
   void on_alive(const Message& m);
-  void on_snapshot_complete(Amqp& amqp, Amqp& dead, const Message& m);
+  void on_snapshot_complete(const Message& m);
   void request_recovery(const std::string& producer, ProducerState& p);
-  bool drain(Amqp& amqp, Amqp& dead, int timeout_ms);
+  void check_drained();
+  void learn_producers();
+  bool post_alive(const std::string& producer, bool recovered, ProducerState& p);
   std::string dead_queue() const { return options_.queue + ".dead"; }
 
   const AdapterOptions& options_;
@@ -195,8 +208,10 @@ class Adapter {
   std::condition_variable done_cv_;
   std::deque<Done> done_;
   uint64_t generation_ = 0;
-  int64_t in_flight_ = 0;  // of this generation
+  uint64_t dispatched_ = 0;          // dispatch seqs handed out
+  std::set<uint64_t> outstanding_;   // dispatched in this generation, not yet acked
   std::map<std::string, ProducerState> producers_;
+  std::set<std::string> known_;      // producers betcore has (an alive created them)
 };
 
 void Adapter::settle_done(Amqp& amqp, Amqp& dead) {
@@ -209,9 +224,12 @@ void Adapter::settle_done(Amqp& amqp, Amqp& dead) {
   std::vector<uint64_t> acks;
   for (Done& d : batch) {
     if (d.work.generation != generation_) continue;  // its channel is gone: redelivered already
-    --in_flight_;
+    outstanding_.erase(d.work.seq);
     switch (d.outcome.kind) {
-      case Outcome::Kind::applied: metrics_.applied.inc(); break;
+      case Outcome::Kind::applied:
+        metrics_.applied.inc();
+        if (d.work.message.kind == Kind::odds_change) metrics_.prices.inc(d.work.message.prices.size());
+        break;
       case Outcome::Kind::stale: metrics_.stale.inc(); break;
       case Outcome::Kind::not_open: metrics_.not_open.inc(); break;
       default:
@@ -221,13 +239,13 @@ void Adapter::settle_done(Amqp& amqp, Amqp& dead) {
         spdlog::warn("feed: dead-lettered {} {}: {}", kind_name(d.work.message.kind),
                      d.work.message.market_id, d.outcome.reason);
     }
-    state_.applied(d.work.message.producer, d.work.message.ts);
     metrics_.latency.observe(std::max<int64_t>(0, wall_ms() - d.work.message.ts) / 1000.0);
     acks.push_back(d.work.tag);
   }
   if (dead_published) dead.wait_confirms(10000);  // in the dead-letter queue before the ack
   for (uint64_t tag : acks) amqp.ack(tag);
-  metrics_.in_flight.set(static_cast<double>(in_flight_));
+  metrics_.in_flight.set(static_cast<double>(outstanding_.size()));
+  check_drained();
   state_.save_if_due();
 }
 
@@ -248,18 +266,20 @@ void Adapter::dispatch(Amqp& amqp, Amqp& dead, Delivery delivery) {
     return;
   }
   if (m.kind == Kind::snapshot_complete) {
-    on_snapshot_complete(amqp, dead, m);
+    on_snapshot_complete(m);
     amqp.ack(delivery.tag);
     return;
   }
   const std::string& key = m.event_id.empty() ? m.market_id : m.event_id;
   size_t w = std::hash<std::string>{}(key) % workers_.size();
-  ++in_flight_;
-  workers_[w]->push(Work{generation_, delivery.tag, std::move(m), std::move(delivery.body)});
+  uint64_t seq = ++dispatched_;
+  outstanding_.insert(seq);
+  workers_[w]->push(Work{generation_, delivery.tag, seq, std::move(m), std::move(delivery.body)});
 }
 
 void Adapter::request_recovery(const std::string& producer, ProducerState& p) {
-  p.request_id = fmt::format("rc-{}-{}", producer, wall_ms());
+  p.requested_at_ms = wall_ms();
+  p.request_id = fmt::format("rc-{}-{}", producer, p.requested_at_ms);
   p.requested_at = Clock::now();
   int64_t after = std::max<int64_t>(0, state_.last_ts(producer) - 1);
   metrics_.recovery_requests.inc();
@@ -275,72 +295,96 @@ void Adapter::request_recovery(const std::string& producer, ProducerState& p) {
   spdlog::info("feed: producer {}: recovery {} of everything after {}", producer, p.request_id, after);
 }
 
+bool Adapter::post_alive(const std::string& producer, bool recovered, ProducerState& p) {
+  tools::Response r = betcore_.post("/v1/producers/" + producer + "/alive",
+                                    alive_body(options_.limit_ms, recovered), options_.token);
+  if (r.ok()) {
+    known_.insert(producer);
+    if (recovered) {
+      metrics_.recoveries.inc();
+      spdlog::info("feed: producer {} is up again after recovery {}", producer, p.request_id);
+    }
+    p.phase = ProducerState::Phase::live;
+    return true;
+  }
+  if (r.status == 409) {
+    known_.insert(producer);
+    spdlog::warn("feed: betcore says producer {} is down: recovering what it missed", producer);
+    request_recovery(producer, p);
+  } else {
+    spdlog::warn("feed: alive of {} not taken ({}); the next one will try again", producer,
+                 r.status == 0 ? r.error : fmt::format("{} {}", r.status, r.body));
+  }
+  return false;
+}
+
 void Adapter::on_alive(const Message& m) {
   ProducerState& p = producers_[m.producer];
   using Phase = ProducerState::Phase;
-  if (wall_ms() - m.ts > options_.alive_max_lag_ms) {
-    // Old news (a backlog): betcore would take it as "alive now" and keep
-    // open markets whose prices are behind. Markets stay open only while
-    // the adapter keeps up with the provider.
-    return;
-  }
-  if (!m.subscribed && p.phase == Phase::live) {
-    spdlog::warn("feed: producer {} says our session was lost: recovering", m.producer);
+  // The provider lost messages for us (it says so until we ask it to
+  // recover): recover, whatever we were doing, unless this alive was sent
+  // before our last recovery request.
+  if (!m.subscribed && m.ts >= p.requested_at_ms &&
+      (p.phase == Phase::live || p.phase == Phase::recovered)) {
+    spdlog::warn("feed: producer {} says messages meant for us were lost: recovering", m.producer);
     p.phase = Phase::must_recover;
   }
-  if (p.phase == Phase::recovering &&
+  if (m.subscribed && p.phase == Phase::live) {
+    // Everything the producer sent before this alive is in our queue: a
+    // recovery never needs to go further back.
+    state_.applied(m.producer, m.ts);
+  }
+  if ((p.phase == Phase::recovering || p.phase == Phase::draining) &&
       Clock::now() - p.requested_at > std::chrono::milliseconds(options_.recovery_timeout_ms)) {
-    spdlog::warn("feed: recovery {} of {} not complete after {} ms: asking again", p.request_id,
-                 m.producer, options_.recovery_timeout_ms);
+    spdlog::warn("feed: recovery {} of {} not complete after {} ms ({} messages not yet applied): "
+                 "asking again",
+                 p.request_id, m.producer, options_.recovery_timeout_ms, outstanding_.size());
     p.phase = Phase::must_recover;
   }
   if (p.phase == Phase::must_recover) request_recovery(m.producer, p);
-  if (p.phase == Phase::recovering) return;  // its markets stay shut until it is complete
-  bool recovered = p.phase == Phase::recovered;
-  tools::Response r = betcore_.post("/v1/producers/" + m.producer + "/alive",
-                                    alive_body(options_.limit_ms, recovered), options_.token);
-  if (r.ok()) {
-    if (recovered) {
-      metrics_.recoveries.inc();
-      spdlog::info("feed: producer {} is up again after recovery {}", m.producer, p.request_id);
-    }
-    p.phase = Phase::live;
-  } else if (r.status == 409) {
-    spdlog::warn("feed: betcore says producer {} is down: recovering what it missed", m.producer);
-    request_recovery(m.producer, p);
-  } else {
-    spdlog::warn("feed: alive of {} not taken ({}); the next one will try again", m.producer,
-                 r.status == 0 ? r.error : fmt::format("{} {}", r.status, r.body));
-  }
-}
-
-// Waits until every message dispatched so far is acked. False on timeout.
-bool Adapter::drain(Amqp& amqp, Amqp& dead, int timeout_ms) {
-  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (in_flight_ > 0) {
-    if (Clock::now() > deadline) return false;
-    {
-      std::unique_lock lock(done_mu_);
-      done_cv_.wait_for(lock, std::chrono::milliseconds(20), [&] { return !done_.empty(); });
-    }
-    settle_done(amqp, dead);
-  }
-  return true;
-}
-
-void Adapter::on_snapshot_complete(Amqp& amqp, Amqp& dead, const Message& m) {
-  ProducerState& p = producers_[m.producer];
-  if (p.phase != ProducerState::Phase::recovering || m.request_id != p.request_id) return;  // an old one
-  if (!drain(amqp, dead, options_.recovery_timeout_ms)) {
-    spdlog::warn("feed: recovery {} of {} delivered but not applied in time: asking again",
-                 p.request_id, m.producer);
-    p.phase = ProducerState::Phase::must_recover;
+  if (p.phase != Phase::live && p.phase != Phase::recovered) return;  // markets stay shut until then
+  if (wall_ms() - m.ts > options_.alive_max_lag_ms && known_.count(m.producer) > 0) {
+    // Old news (a backlog): betcore would take it as "alive now" and keep
+    // open markets whose prices are behind. Markets stay open only while
+    // the adapter keeps up with the provider. (A producer betcore does not
+    // know yet is created whatever the lag: it has no markets to open, and
+    // its fixtures wait for it.)
     return;
   }
-  state_.save();
-  // The next alive tells betcore it may reopen the producer's markets.
-  p.phase = ProducerState::Phase::recovered;
-  spdlog::info("feed: recovery {} of {} applied", p.request_id, m.producer);
+  post_alive(m.producer, p.phase == Phase::recovered, p);
+}
+
+// Producers whose snapshot_complete came reopen once everything dispatched
+// before it is acked: the next alive says recovered:true.
+void Adapter::check_drained() {
+  for (auto& [producer, p] : producers_) {
+    if (p.phase != ProducerState::Phase::draining) continue;
+    if (!outstanding_.empty() && *outstanding_.begin() <= p.barrier) continue;
+    state_.save();
+    p.phase = ProducerState::Phase::recovered;
+    spdlog::info("feed: recovery {} of {} applied", p.request_id, producer);
+  }
+}
+
+void Adapter::on_snapshot_complete(const Message& m) {
+  ProducerState& p = producers_[m.producer];
+  if (p.phase != ProducerState::Phase::recovering || m.request_id != p.request_id) return;  // an old one
+  p.phase = ProducerState::Phase::draining;
+  p.barrier = dispatched_;
+  check_drained();
+}
+
+// The producers betcore has already, so that a backlog's old alives are
+// not taken for their first.
+void Adapter::learn_producers() {
+  tools::Response r = betcore_.get("/v1/producers", options_.token);
+  nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
+  if (!r.ok() || !j.is_object() || !j.contains("producers")) {
+    spdlog::warn("feed: cannot read betcore's producers ({}); the first alive of each creates it",
+                 r.status == 0 ? r.error : std::to_string(r.status));
+    return;
+  }
+  for (const auto& p : j["producers"]) known_.insert(p.value("producer", ""));
 }
 
 void Adapter::session(Amqp& amqp, Amqp& dead, const std::atomic<bool>& stop) {
@@ -350,11 +394,17 @@ void Adapter::session(Amqp& amqp, Amqp& dead, const std::atomic<bool>& stop) {
   dead.enable_confirms();
   amqp.consume(options_.queue, options_.prefetch);
   ++generation_;
-  in_flight_ = 0;
+  outstanding_.clear();
+  // What was dispatched on the old connection comes again: a recovery that
+  // was draining waits for its snapshot_complete again too.
+  for (auto& [producer, p] : producers_) {
+    if (p.phase == ProducerState::Phase::draining) p.phase = ProducerState::Phase::recovering;
+  }
+  learn_producers();
   metrics_.connected.set(1);
   spdlog::info("feed: consuming {} at {}:{}", options_.queue, options_.amqp.host, options_.amqp.port);
   while (!stop.load()) {
-    if (std::optional<Delivery> d = amqp.next(in_flight_ > 0 ? 2 : 50)) {
+    if (std::optional<Delivery> d = amqp.next(outstanding_.empty() ? 50 : 2)) {
       dispatch(amqp, dead, std::move(*d));
     }
     settle_done(amqp, dead);
@@ -366,7 +416,11 @@ void Adapter::run(const std::atomic<bool>& stop) {
   while (!stop.load()) {
     try {
       Amqp amqp(options_.amqp);
-      Amqp dead(options_.amqp);
+      // Publishes only now and then: no heartbeats, which librabbitmq sends
+      // only from inside its calls, or the broker would close it when idle.
+      AmqpOptions dead_options = options_.amqp;
+      dead_options.heartbeat_s = 0;
+      Amqp dead(dead_options);
       metrics_.reconnects.inc();
       backoff.reset();
       session(amqp, dead, stop);

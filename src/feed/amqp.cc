@@ -178,6 +178,7 @@ void Amqp::wait_confirms(int timeout_ms) {
     }
     timeval tv = timeval_of(left);
     amqp_frame_t frame;
+    amqp_maybe_release_buffers(conn_);  // each decoded ack otherwise stays in the pool
     int rc = amqp_simple_wait_frame_noblock(conn_, &frame, &tv);
     if (rc == AMQP_STATUS_TIMEOUT) continue;
     if (rc != AMQP_STATUS_OK) {

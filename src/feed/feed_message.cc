@@ -111,6 +111,7 @@ void read_body(Reader& r, const json& j, Message& m) {
       }
       return;
     case Kind::odds_change:
+      m.event_id = r.id(j, "event_id");
       m.market_id = r.id(j, "market_id");
       if (const json* prices = r.array(j, "prices")) {
         for (const json& p : *prices) {
@@ -126,11 +127,13 @@ void read_body(Reader& r, const json& j, Message& m) {
     case Kind::bet_stop:
     case Kind::bet_start:
     case Kind::bet_cancel:
+      m.event_id = r.id(j, "event_id");
       m.market_id = r.id(j, "market_id");
       m.reason = r.text(j, "reason", false);
       return;
     case Kind::bet_settlement:
     case Kind::rollback_bet_settlement:
+      m.event_id = r.id(j, "event_id");
       m.market_id = r.id(j, "market_id");
       if (const json* results = r.array(j, "results")) {
         for (const json& res : *results) {
@@ -170,17 +173,20 @@ std::string to_json(const Message& m) {
       break;
     }
     case Kind::odds_change:
+      j["event_id"] = m.event_id;
       j["market_id"] = m.market_id;
       j["prices"] = prices_json(m.prices);
       break;
     case Kind::bet_stop:
     case Kind::bet_start:
     case Kind::bet_cancel:
+      j["event_id"] = m.event_id;
       j["market_id"] = m.market_id;
       if (!m.reason.empty()) j["reason"] = m.reason;
       break;
     case Kind::bet_settlement:
     case Kind::rollback_bet_settlement: {
+      j["event_id"] = m.event_id;
       j["market_id"] = m.market_id;
       json results = json::array();
       for (const Result& r : m.results) {

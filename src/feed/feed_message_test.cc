@@ -57,10 +57,12 @@ TEST(FeedMessage, RefusalsSayWhatIsWrong) {
             "alive: producer is not an id ([A-Za-z0-9_.:-], 1-64 characters)");
   EXPECT_EQ(why(R"({"kind":"alive","producer":"live","seq":-1,"ts":1})"),
             "alive: seq is missing or not an integer >= 0");
-  EXPECT_EQ(why(R"({"kind":"odds_change","producer":"live","seq":1,"ts":1,"market_id":"m","prices":[]})"),
+  EXPECT_EQ(why(R"({"kind":"odds_change","producer":"live","seq":1,"ts":1,"event_id":"e","market_id":"m","prices":[]})"),
             "odds_change: prices is missing or not an array of 1-64 items");
-  EXPECT_EQ(why(R"({"kind":"odds_change","producer":"live","seq":1,"ts":1,"prices":[{"selection_id":"a","odds":"2"}]})"),
+  EXPECT_EQ(why(R"({"kind":"odds_change","producer":"live","seq":1,"ts":1,"event_id":"e","prices":[{"selection_id":"a","odds":"2"}]})"),
             "odds_change: missing market_id");
+  EXPECT_EQ(why(R"({"kind":"bet_stop","producer":"live","seq":1,"ts":1,"market_id":"m"})"),
+            "bet_stop: missing event_id");
   EXPECT_EQ(why(R"({"kind":"alive","producer":"live","seq":1,"ts":5})"), "accepted");
 }
 

@@ -90,8 +90,8 @@ void Provider::tick(Clock::time_point now) {
     next_alive_ = now + std::chrono::milliseconds(options_.alive_interval_ms);
     for (const std::string& p : world_.producers()) {
       if (std::find(silent.begin(), silent.end(), p) != silent.end()) continue;
+      // subscribed:false until the customer asks for a recovery of p.
       outbox_.push_back(world_.alive(p, ts, !session_lost_[p]));
-      session_lost_[p] = false;
     }
   }
   double dt = last_tick_ == Clock::time_point{} ? 0 : std::chrono::duration<double>(now - last_tick_).count();
@@ -133,7 +133,9 @@ void Provider::publish_outbox(Amqp& amqp) {
   {
     std::lock_guard lock(mu_);
     size_t n = std::min<size_t>(outbox_.size(), 2000);
-    batch.assign(std::make_move_iterator(outbox_.begin()), std::make_move_iterator(outbox_.begin() + n));
+    // Copies: until the broker confirms them they stay in the outbox, to be
+    // sent again after a reconnect.
+    batch.assign(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(n));
     garbage.swap(garbage_);
   }
   for (const Message& m : batch) amqp.publish(options_.exchange, routing_key(m), to_json(m));
@@ -295,6 +297,7 @@ http::Response Provider::handle(const http::Request& request) {
     }
     std::vector<Message> replay = world_.recovery(producer, std::atoll(after.c_str()), request_id, wall_ms());
     ++counters_.recoveries;
+    session_lost_[producer] = false;
     spdlog::info("feed-provider: recovery {} of {} after {}: {} messages", request_id, producer, after,
                  replay.size());
     for (Message& m : replay) outbox_.push_back(std::move(m));

@@ -5,6 +5,6 @@
 #include "support/fake_http_server.h"
 #include "support/net.h"
 #include "support/process.h"
-#include "support/rabbitmq.h"
+#include "tools/rabbitmq.h"
 #include "support/temp_dir.h"
 #include "support/tokens.h"

@@ -1,19 +1,20 @@
-// Starting and killing a test's own RabbitMQ broker.
-#include "support/rabbitmq.h"
+// Starting and killing a broker of our own.
+#include "tools/rabbitmq.h"
 
 #include <arpa/inet.h>
-#include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
-#include "support/net.h"
+#include "tools/ports.h"
 
-namespace betcore::test {
+namespace betcore::tools {
 namespace {
 
 constexpr const char* kServer = "/usr/lib/rabbitmq/bin/rabbitmq-server";
@@ -29,6 +30,16 @@ bool accepts(uint16_t port) {
   return ok;
 }
 
+std::string last_lines(const std::string& text, int n) {
+  size_t pos = text.size();
+  for (int i = 0; i <= n && pos > 0; ++i) {
+    size_t nl = text.rfind('\n', pos - 1);
+    if (nl == std::string::npos) return text;
+    pos = nl;
+  }
+  return text.substr(pos + 1);
+}
+
 }  // namespace
 
 bool rabbitmq_installed() { return ::access(kServer, X_OK) == 0; }
@@ -41,26 +52,21 @@ RabbitMq::~RabbitMq() { kill(); }
 
 std::string RabbitMq::url() const { return "amqp://guest:guest@127.0.0.1:" + std::to_string(port_); }
 
-std::string RabbitMq::log() const { return last_lines(proc_.read_log(), 40); }
+std::string RabbitMq::log_tail() const { return last_lines(proc_.read_log(), 30); }
+
+bool RabbitMq::running() { return proc_.running(); }
 
 void RabbitMq::kill() {
   if (proc_.started()) {
     proc_.kill(SIGKILL);
     proc_.wait(10000);
   }
-  // The Erlang VM runs as a child of the start script: end it too.
-  std::ifstream pid_file(dir_ / "pid");
-  pid_t pid = 0;
-  if (pid_file >> pid && pid > 0) ::kill(pid, SIGKILL);
-  std::filesystem::remove(dir_ / "pid");
 }
 
 bool RabbitMq::start_once(int timeout_ms, std::string& why) {
   {
     std::ofstream conf(dir_ / "rabbitmq.conf");
-    conf << "listeners.tcp.default = 127.0.0.1:" << port_ << "\n"
-         << "loopback_users = none\n"
-         << "log.file.level = info\n";
+    conf << "listeners.tcp.default = 127.0.0.1:" << port_ << "\nloopback_users = none\n";
     std::ofstream plugins(dir_ / "enabled_plugins");
     plugins << "[].\n";
   }
@@ -73,22 +79,22 @@ bool RabbitMq::start_once(int timeout_ms, std::string& why) {
            {"RABBITMQ_LOG_BASE", (dir_ / "log").string()},
            {"RABBITMQ_CONFIG_FILE", (dir_ / "rabbitmq.conf").string()},
            {"RABBITMQ_ENABLED_PLUGINS_FILE", (dir_ / "enabled_plugins").string()},
-           {"RABBITMQ_PID_FILE", (dir_ / "pid").string()},
            // Makes the start script exec the Erlang VM instead of running it
            // as its child: the process we spawn is the broker, so kill -9
-           // kills the broker (and it dies with the test).
+           // kills the broker (and it dies with its parent).
            {"RUNNING_UNDER_SYSTEMD", "true"}};
   o.log_path = (dir_ / "rabbitmq.out").string();
   proc_ = Process::spawn(o);
   if (!proc_.started()) {
-    why = proc_.spawn_error();
+    why = "cannot start " + std::string(kServer) + ": " + proc_.spawn_error() +
+          "; run scripts/install-deps.sh";
     return false;
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (std::chrono::steady_clock::now() < deadline) {
     if (accepts(port_)) return true;
     if (!proc_.running()) {
-      why = "rabbitmq-server exited";
+      why = "rabbitmq-server exited at start";
       return false;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -98,25 +104,25 @@ bool RabbitMq::start_once(int timeout_ms, std::string& why) {
   return false;
 }
 
-void RabbitMq::start(int timeout_ms) {
-  std::string why;
-  for (int attempt = 1; attempt <= kBindAttemptsMax; ++attempt) {
+bool RabbitMq::start(std::string& why, int timeout_ms) {
+  for (int attempt = 1; attempt <= 3; ++attempt) {
     port_ = reserve_port();
     dist_port_ = reserve_port();
-    node_name_ = "betcore-test-" + std::to_string(port_) + "@localhost";
-    if (start_once(timeout_ms, why)) return;
+    node_name_ = "betcore-" + std::to_string(port_) + "@localhost";
+    if (start_once(timeout_ms, why)) return true;
     std::string out = proc_.read_log();
     kill();
-    if (!log_says_address_in_use(out) && out.find("eaddrinuse") == std::string::npos) break;
+    if (out.find("eaddrinuse") == std::string::npos) break;  // not a port taken: do not retry
   }
-  FAIL() << "RabbitMQ did not start: " << why << "\n" << log();
+  why += "\n" + log_tail();
+  return false;
 }
 
-void RabbitMq::kill_and_restart() {
+bool RabbitMq::restart(std::string& why, int timeout_ms) {
   kill();
-  std::string why;
-  // The same ports: clients reconnect to where the broker was.
-  if (!start_once(120000, why)) FAIL() << "RabbitMQ did not restart: " << why << "\n" << log();
+  if (start_once(timeout_ms, why)) return true;
+  why += "\n" + log_tail();
+  return false;
 }
 
-}  // namespace betcore::test
+}  // namespace betcore::tools
