@@ -14,6 +14,7 @@
 #include "api/http/http_server.h"
 #include "node/node.h"
 #include "tools/http_client.h"
+#include "tools/server_process.h"
 #include "tools/tokens_file.h"
 #include "ops/metrics.h"
 
@@ -29,21 +30,6 @@ struct NodeFlags {
   int http_threads = 1;
   size_t body_bytes_max = 64 * 1024;
 };
-
-bool split_host_port(const std::string& s, std::string& host, uint16_t& port) {
-  size_t colon = s.rfind(':');
-  if (colon == std::string::npos || colon == 0) return false;
-  host = s.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  try {
-    int p = std::stoi(s.substr(colon + 1));
-    if (p < 0 || p > 65535) return false;
-    port = static_cast<uint16_t>(p);
-  } catch (...) {
-    return false;
-  }
-  return true;
-}
 
 // How a bootstrapping cluster node fetches a peer's newest snapshot: GET
 // /v1/snapshot with the first admin token of the shared tokens file.
@@ -82,17 +68,12 @@ int run_node(const NodeFlags& f) {
   }
   std::string host;
   uint16_t port = 0;
-  if (!split_host_port(f.listen, host, port)) {
+  if (!tools::split_host_port(f.listen, host, port)) {
     spdlog::error("--listen {}: expected HOST:PORT, like 127.0.0.1:8080", f.listen);
     return 2;
   }
   // Block the stop signals before any thread starts, so only sigwait sees them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  const sigset_t stop_signals = tools::block_stop_signals();
 
   ops::Registry metrics;
   node::NodeOptions no = f.node;
@@ -135,8 +116,7 @@ int run_node(const NodeFlags& f) {
     return 1;
   }
   spdlog::info("betcore node {} ready on http://{}:{}", no.node_id, host, server.bound_port());
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
+  int sig = tools::wait_for_stop_signal(stop_signals);
   spdlog::info("signal {}: stopping (answers in flight are finished first)", sig);
   server.stop();
   node->stop();

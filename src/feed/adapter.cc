@@ -5,7 +5,6 @@
 #include "feed/adapter.h"
 
 #include <fmt/format.h>
-#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -25,17 +24,12 @@
 #include "feed/backoff.h"
 #include "feed/feed_state.h"
 #include "ops/metrics.h"
+#include "tools/server_process.h"
 
 namespace betcore::feed {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 struct Work {
   uint64_t generation = 0;  // of the AMQP connection that delivered it
@@ -437,12 +431,7 @@ void Adapter::run(const std::atomic<bool>& stop) {
 }  // namespace
 
 int run_adapter(const AdapterOptions& options) {
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  const sigset_t stop_signals = tools::block_stop_signals();
 
   ops::Registry registry;
   http::Options http_options;
@@ -466,8 +455,7 @@ int run_adapter(const AdapterOptions& options) {
                options.metrics_host, metrics_server.bound_port(), options.betcore.host_port());
   std::atomic<bool> stop{false};
   std::thread main([&] { adapter.run(stop); });
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
+  int sig = tools::wait_for_stop_signal(stop_signals);
   spdlog::info("feed: signal {}: stopping (unacked messages stay in the queue)", sig);
   stop = true;
   main.join();

@@ -10,21 +10,11 @@
 
 #include "feed/adapter.h"
 #include "feed/provider.h"
+#include "tools/server_process.h"
 #include "tools/tokens_file.h"
 
 namespace betcore::feed {
 namespace {
-
-// "HOST:PORT" -> host, port; false when malformed.
-bool split_listen(const std::string& text, std::string& host, uint16_t& port) {
-  size_t colon = text.rfind(':');
-  if (colon == std::string::npos) return false;
-  host = text.substr(0, colon);
-  int p = std::atoi(text.c_str() + colon + 1);
-  if (host.empty() || p < 0 || p > 65535) return false;
-  port = static_cast<uint16_t>(p);
-  return true;
-}
 
 AmqpOptions amqp_or_exit(const std::string& url) {
   std::optional<AmqpOptions> o = parse_amqp_url(url);
@@ -69,7 +59,7 @@ void add_provider(CLI::App& app) {
   cmd->add_option("--seed", o->world.seed, "Seed of the prices")->capture_default_str();
   cmd->callback([o, amqp, listen] {
     o->amqp = amqp_or_exit(*amqp);
-    if (!split_listen(*listen, o->listen_host, o->listen_port)) {
+    if (!tools::split_host_port(*listen, o->listen_host, o->listen_port)) {
       spdlog::error("--listen {} is not HOST:PORT", *listen);
       std::exit(2);
     }
@@ -124,7 +114,7 @@ void add_adapter(CLI::App& app) {
       std::exit(2);
     }
     o->token = *file->first("feed");
-    if (!split_listen(*metrics, o->metrics_host, o->metrics_port)) {
+    if (!tools::split_host_port(*metrics, o->metrics_host, o->metrics_port)) {
       spdlog::error("--metrics-listen {} is not HOST:PORT", *metrics);
       std::exit(2);
     }

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "domain/state_machine.h"
@@ -148,6 +149,12 @@ void read_body(Reader& r, const json& j, Message& m) {
 }
 
 }  // namespace
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 std::string_view kind_name(Kind kind) { return kKindNames[static_cast<size_t>(kind)]; }
 

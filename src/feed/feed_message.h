@@ -65,6 +65,9 @@ struct Message {
   std::string request_id;          // snapshot_complete: the recovery it ends
 };
 
+// Now, as a provider time stamp (ms since the Unix epoch).
+int64_t wall_ms();
+
 std::string to_json(const Message& message);
 
 // The message, or why it is not one ("odds_change without market_id").

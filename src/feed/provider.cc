@@ -3,7 +3,6 @@
 #include "feed/provider.h"
 
 #include <fmt/format.h>
-#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -16,18 +15,13 @@
 
 #include "api/http/http_server.h"
 #include "feed/backoff.h"
+#include "tools/server_process.h"
 
 namespace betcore::feed {
 namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // What the control endpoints ask of the publisher; guarded by Provider::mu_.
 struct Misbehaviour {
@@ -309,12 +303,7 @@ http::Response Provider::handle(const http::Request& request) {
 }  // namespace
 
 int run_provider(const ProviderOptions& options) {
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  const sigset_t stop_signals = tools::block_stop_signals();
 
   Provider provider(options);
   http::Options http_options;
@@ -331,8 +320,7 @@ int run_provider(const ProviderOptions& options) {
   spdlog::info("feed-provider ready on http://{}:{}", options.listen_host, server.bound_port());
   std::atomic<bool> stop{false};
   std::thread publisher([&] { provider.run_publisher(stop); });
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
+  int sig = tools::wait_for_stop_signal(stop_signals);
   spdlog::info("feed-provider: signal {}: stopping", sig);
   stop = true;
   publisher.join();

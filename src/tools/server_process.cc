@@ -1,0 +1,39 @@
+// HOST:PORT flags and stop signals for long-running processes.
+#include "tools/server_process.h"
+
+#include <pthread.h>
+
+namespace betcore::tools {
+
+bool split_host_port(const std::string& s, std::string& host, uint16_t& port) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  host = s.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  try {
+    int p = std::stoi(s.substr(colon + 1));
+    if (p < 0 || p > 65535) return false;
+    port = static_cast<uint16_t>(p);
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+
+sigset_t block_stop_signals() {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return stop_signals;
+}
+
+int wait_for_stop_signal(const sigset_t& stop_signals) {
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  return sig;
+}
+
+}  // namespace betcore::tools

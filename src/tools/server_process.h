@@ -1,0 +1,24 @@
+// What every long-running betcore process (node, feed adapter, feed
+// provider) does the same way: read HOST:PORT flags, and stop on SIGINT or
+// SIGTERM, caught by sigwait in the main thread.
+#pragma once
+#include <signal.h>
+
+#include <cstdint>
+#include <string>
+
+namespace betcore::tools {
+
+// "127.0.0.1:8080", "[::1]:8080" (brackets dropped), "host:0". False when
+// there is no host or the port is not a number in 0..65535.
+bool split_host_port(const std::string& s, std::string& host, uint16_t& port);
+
+// Blocks SIGINT and SIGTERM in this thread and every thread it starts
+// later (call it before starting any), so that only wait_for_stop_signal
+// sees them; ignores SIGPIPE (a peer gone is an error value, not a death).
+sigset_t block_stop_signals();
+
+// Waits for SIGINT or SIGTERM; returns which.
+int wait_for_stop_signal(const sigset_t& stop_signals);
+
+}  // namespace betcore::tools
