@@ -15,7 +15,7 @@ packages=(
   # the cluster: etcd members, etcdctl, the load balancer
   etcd-server etcd-client haproxy
   # the odds feed: the broker (tests start their own) and its C client
-  rabbitmq-server librabbitmq-dev
+  rabbitmq-server librabbitmq-dev libssl-dev
   curl procps python3 iproute2 jq
   # rebuilds of unchanged sources (scripts/test.sh uses it when present)
   ccache

@@ -6,6 +6,7 @@
 #include "drill/drill.h"
 #include "feed/feed_command.h"
 #include "node_command.h"
+#include "payments/payments_command.h"
 #include "sim/sim_command.h"
 #include "tools/bench.h"
 
@@ -18,6 +19,8 @@ int main(int argc, char** argv) {
   betcore::sim::add_sim_command(app);
   betcore::drill::add_drill_command(app);
   betcore::feed::add_feed_commands(app);
+  betcore::payments::add_payments_command(app);
+  betcore::payments::add_gateway_command(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -21,7 +21,7 @@
 
 #include "api/http/http_server.h"
 #include "feed/apply.h"
-#include "feed/backoff.h"
+#include "tools/backoff.h"
 #include "feed/feed_state.h"
 #include "ops/metrics.h"
 #include "tools/server_process.h"
@@ -138,7 +138,7 @@ class Worker {
   const AdapterOptions& options_;
   Metrics& metrics_;
   std::function<void(Done)> done_;
-  Backoff backoff_;
+  tools::Backoff backoff_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Work> queue_;
@@ -406,7 +406,7 @@ void Adapter::session(Amqp& amqp, Amqp& dead, const std::atomic<bool>& stop) {
 }
 
 void Adapter::run(const std::atomic<bool>& stop) {
-  Backoff backoff(200, 5000, static_cast<uint64_t>(wall_ms()));
+  tools::Backoff backoff(200, 5000, static_cast<uint64_t>(wall_ms()));
   while (!stop.load()) {
     try {
       Amqp amqp(options_.amqp);

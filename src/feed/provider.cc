@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "api/http/http_server.h"
-#include "feed/backoff.h"
+#include "tools/backoff.h"
 #include "tools/server_process.h"
 
 namespace betcore::feed {
@@ -149,7 +149,7 @@ void Provider::run_publisher(const std::atomic<bool>& stop) {
     std::lock_guard lock(mu_);
     for (Message& m : world_.fixtures(wall_ms())) outbox_.push_back(std::move(m));
   }
-  Backoff backoff(200, 5000, options_.world.seed);
+  tools::Backoff backoff(200, 5000, options_.world.seed);
   std::unique_ptr<Amqp> amqp;
   while (!stop.load()) {
     auto now = Clock::now();

@@ -132,7 +132,9 @@ void Connection::begin_request() {
   request_.body.clear();
   request_.authorization.clear();
   request_.content_type.clear();
-  parser_.emplace(request_, core_.options.body_bytes_max, core_.options.header_bytes_max);
+  request_.headers.clear();
+  parser_.emplace(request_, core_.options.body_bytes_max, core_.options.header_bytes_max,
+                  core_.options.capture_headers);
   continue_sent_ = false;
   version_checked_ = false;
   // A pipelined request may already be buffered: then it has begun.
@@ -267,6 +269,13 @@ void Connection::deliver(uint64_t seq, Response&& response) {
 }
 
 void Connection::write_response(Response&& response, bool close_after) {
+  if (response.reset_connection) {
+    // SO_LINGER with a zero timeout: close() sends RST and drops the queue.
+    error_code ec;
+    socket_.set_option(net::socket_base::linger(true, 0), ec);
+    close();
+    return;
+  }
   phase_ = Phase::writing;
   keep_alive_ = keep_alive_ && !close_after && !worker_.stopping;
   const int status = detail::final_status(response.status);

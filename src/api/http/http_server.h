@@ -49,6 +49,12 @@ struct Request {
   std::string authorization;  // the raw Authorization header, "" when absent
   std::string content_type;   // the raw Content-Type header, "" when absent
   std::string remote;         // peer address, "127.0.0.1:54321" or "[::1]:54321"
+  // The headers named in Options::capture_headers, as (lower-case name, value),
+  // in the order sent. Empty unless the server was asked to keep some.
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  // The value of the first captured header `name` (lower-case), or "".
+  std::string_view header(std::string_view name) const;
 
   // The target up to '?', and what follows it ("" when none). Not decoded.
   std::string_view path() const;
@@ -70,6 +76,9 @@ struct Response {
   // Transfer-Encoding and Connection and drops those names here, as it drops
   // any header whose name or value holds CR, LF or NUL (header injection).
   std::vector<std::pair<std::string, std::string>> headers;
+  // Instead of answering, reset the connection (TCP RST, nothing written).
+  // For servers that play a failing third party in tests.
+  bool reset_connection = false;
 
   // A JSON answer: Response::json(201, R"({"index":812})").
   static Response json(int status, std::string body);
@@ -173,6 +182,9 @@ struct Options {
   size_t header_bytes_max = 16 * 1024;           // request line and headers; larger: 431
   size_t connections_max = 10000;                // more: a best-effort 503, then close
   size_t stream_buffer_bytes_max = 1024 * 1024;  // per stream, see Stream
+  // Other headers the handler reads (Request::headers), lower-case, e.g.
+  // {"idempotency-key"}. Authorization and Content-Type are always kept.
+  std::vector<std::string> capture_headers;
 
   int idle_timeout_ms = 60000;      // keep-alive: wait this long for a request to begin
   int request_timeout_ms = 10000;   // first byte to complete request (stops slowloris)

@@ -36,6 +36,13 @@ std::string_view Request::query() const {
   return q == std::string_view::npos ? std::string_view() : t.substr(q + 1);
 }
 
+std::string_view Request::header(std::string_view name) const {
+  for (const auto& [n, v] : headers) {
+    if (n == name) return v;
+  }
+  return {};
+}
+
 std::optional<std::string> Request::query_param(std::string_view key) const {
   std::string_view rest = query();
   while (!rest.empty()) {

@@ -21,6 +21,8 @@
 #include <boost/beast/http/verb.hpp>
 #pragma GCC diagnostic pop
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "api/http/http_server.h"
 
@@ -34,7 +36,10 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
   using verb = boost::beast::http::verb;
 
   // `out` must have empty body, authorization and content_type.
-  RequestParser(Request& out, size_t body_bytes_max, size_t header_bytes_max) : out_(out) {
+  // `capture`: lower-case names of the other headers to keep in out.headers.
+  RequestParser(Request& out, size_t body_bytes_max, size_t header_bytes_max,
+                const std::vector<std::string>& capture)
+      : out_(out), capture_(capture) {
     body_limit(body_bytes_max);
     header_limit(
         static_cast<std::uint32_t>(header_bytes_max > UINT32_MAX ? UINT32_MAX : header_bytes_max));
@@ -76,7 +81,8 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
     ec = boost::beast::http::error::bad_method;  // unreachable for a request parser
   }
 
-  void on_field_impl(field name, string_view, string_view value, error_code& ec) override {
+  void on_field_impl(field name, string_view name_text, string_view value,
+                     error_code& ec) override {
     // Fields after the header are a chunked body's trailer: never credentials
     // or types (RFC 9110, 6.5.1: trailers must not carry control data).
     if (is_header_done()) return;
@@ -100,6 +106,12 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
         has_transfer_encoding_ = true;
         break;
       default:
+        for (const std::string& wanted : capture_) {
+          if (boost::beast::iequals(name_text, wanted)) {
+            out_.headers.emplace_back(wanted, std::string(value.data(), value.size()));
+            break;
+          }
+        }
         break;
     }
   }
@@ -131,6 +143,7 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
   void on_finish_impl(error_code&) override {}
 
   Request& out_;
+  const std::vector<std::string>& capture_;
   bool has_authorization_ = false;
   bool has_transfer_encoding_ = false;
   bool expect_continue_ = false;

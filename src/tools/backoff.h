@@ -7,7 +7,7 @@
 
 #include "tools/splitmix.h"
 
-namespace betcore::feed {
+namespace betcore::tools {
 
 class Backoff {
  public:
@@ -30,4 +30,4 @@ class Backoff {
   tools::SplitMix64 rng_;
 };
 
-}  // namespace betcore::feed
+}  // namespace betcore::tools
