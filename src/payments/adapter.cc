@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <condition_variable>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -151,11 +152,11 @@ class Adapter {
           spdlog::warn("payments: betcore's stream ended ({}); reconnecting", stream.error());
         }
       } else if (r.status == 404) {
-        spdlog::error(
-            "payments: ALERT betcore no longer keeps its events from index {} ({}); the "
-            "withdrawals requested since cannot be read from the stream. Resync: run "
-            "`betcore payments reconcile`, pay what it lists, then delete {} to start from now",
-            from.index, r.body, options_.state_file.empty() ? "the state file" : options_.state_file);
+        // The node no longer keeps events that far back (the adapter was
+        // stopped across a snapshot): resync from the API, then stream on.
+        if (!resync(r.body)) {
+          spdlog::error("payments: ALERT cannot resync from betcore ({}); retrying", r.body);
+        }
       } else if (!sleeper_.stopped()) {
         spdlog::warn("payments: cannot read betcore's stream at {}: {}; retrying",
                      options_.betcore.host_port(),
@@ -167,6 +168,45 @@ class Adapter {
       }
       sleeper_.sleep_ms(backoff.next_ms());
     }
+  }
+
+  // Owes every withdrawal betcore has pending, then moves the position to
+  // the first index the node still keeps (from its 404's message).
+  bool resync(const std::string& not_found_body) {
+    json e = json::parse(not_found_body, nullptr, false);
+    const std::string message =
+        e.is_object() && e.contains("error") ? e["error"].value("message", "") : "";
+    const size_t at = message.rfind("stream from ");
+    if (at == std::string::npos) return false;
+    const uint64_t first = std::strtoull(message.c_str() + at + 12, nullptr, 10);
+    if (first == 0) return false;
+    spdlog::warn("payments: betcore keeps events from index {} only; resyncing: every pending "
+                 "withdrawal is read from GET /v1/withdrawals?status=pending",
+                 first);
+    tools::HttpClient betcore(options_.betcore);
+    std::string after;
+    size_t owed = 0;
+    for (;;) {
+      std::string target = "/v1/withdrawals?status=pending&limit=1000";
+      if (!after.empty()) target += "&after=" + after;
+      tools::Response r = betcore.get(target, options_.token);
+      json page = json::parse(r.body, nullptr, false);
+      if (r.status != 200 || !page.is_object() || !page.contains("withdrawals")) return false;
+      for (const json& w : page["withdrawals"]) {
+        Withdrawal wd{w.value("withdrawal_id", ""), w.value("account_id", ""),
+                      w.value("amount", int64_t{0})};
+        if (!wd.withdrawal_id.empty() && progress_.owe(Position{first, 0}, wd.withdrawal_id)) {
+          pipeline_.add(std::move(wd));
+          ++owed;
+        }
+      }
+      if (!page.contains("next") || !page["next"].is_string()) break;
+      after = page["next"].get<std::string>();
+    }
+    progress_.jump_to(Position{first, 0});
+    spdlog::warn("payments: resynced: {} pending withdrawals owed; streaming from index {}", owed,
+                 first);
+    return true;
   }
 
   void handle_line(const std::string& line) {

@@ -134,6 +134,21 @@ TEST(Progress, ResumePointWaitsForTheOldestOwedWithdrawal) {
   EXPECT_EQ(p.owed(), 0u);
 }
 
+TEST(Progress, AResyncOwesManyAtOnePosition) {
+  Progress p(Position{2, 5});
+  ASSERT_TRUE(p.owe(Position{10, 0}, "a"));
+  ASSERT_TRUE(p.owe(Position{10, 0}, "b"));
+  p.jump_to(Position{10, 0});
+  EXPECT_EQ(p.resume_point(), (Position{10, 0}));
+  p.done("a");
+  EXPECT_EQ(p.resume_point(), (Position{10, 0}));
+  EXPECT_EQ(p.owed(), 1u);
+  p.done("b");
+  EXPECT_EQ(p.resume_point(), (Position{10, 0}));
+  p.seen(Position{11, 2});
+  EXPECT_EQ(p.resume_point(), (Position{11, 2}));
+}
+
 TEST(Progress, StateFileRoundTripAndDamage) {
   const std::string path = ::testing::TempDir() + "payments_position_test.json";
   std::remove(path.c_str());

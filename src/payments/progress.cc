@@ -29,15 +29,28 @@ void Progress::done(const std::string& withdrawal_id) {
   std::lock_guard lock(mu_);
   auto it = by_id_.find(withdrawal_id);
   if (it == by_id_.end()) return;
-  owed_.erase(it->second);
+  auto [first, last] = owed_.equal_range(it->second);
+  for (auto o = first; o != last; ++o) {
+    if (o->second == withdrawal_id) {
+      owed_.erase(o);
+      break;
+    }
+  }
   by_id_.erase(it);
+}
+
+void Progress::jump_to(Position p) {
+  std::lock_guard lock(mu_);
+  if (p > last_seen_) last_seen_ = p;
 }
 
 Position Progress::resume_point() const {
   std::lock_guard lock(mu_);
   if (owed_.empty()) return last_seen_;
   const Position first = owed_.begin()->first;
-  return Position{first.index, first.seq - 1};  // seq >= 1: events count from 1
+  // Events count from 1; a withdrawal owed at seq 0 (a resync) resumes at
+  // the start of its batch.
+  return Position{first.index, first.seq == 0 ? 0 : first.seq - 1};
 }
 
 Position Progress::last_seen() const {

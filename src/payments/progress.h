@@ -34,6 +34,8 @@ class Progress {
   bool owe(Position p, const std::string& withdrawal_id);
   // It is finished (completed or failed in betcore, or given up on with an alert).
   void done(const std::string& withdrawal_id);
+  // After a resync: everything before `p` is known (owed or finished).
+  void jump_to(Position p);
 
   Position resume_point() const;
   Position last_seen() const;
@@ -42,7 +44,7 @@ class Progress {
  private:
   mutable std::mutex mu_;
   Position last_seen_;
-  std::map<Position, std::string> owed_;
+  std::multimap<Position, std::string> owed_;  // a resync owes many at one position
   std::unordered_map<std::string, Position> by_id_;
 };
 

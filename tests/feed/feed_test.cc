@@ -23,33 +23,6 @@ using namespace std::chrono_literals;
 
 constexpr int kLimitMs = 3000;  // the adapter's alive limit
 
-// Polls `ok` every 100 ms for up to `timeout`; the last `why` explains a failure.
-bool eventually(std::chrono::milliseconds timeout, const std::function<bool()>& ok) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return ok();
-}
-
-// Starts a server process, again on a new port if its port was taken.
-Process start_server(const std::function<SpawnOptions(uint16_t)>& options, const std::string& ready_path,
-                     uint16_t& port, const std::string& what) {
-  std::string why;
-  for (int attempt = 1; attempt <= kBindAttemptsMax; ++attempt) {
-    port = reserve_port();
-    Process p = Process::spawn(options(port));
-    if (wait_http_ready("127.0.0.1", port, ready_path, 30000, &p, &why)) return p;
-    p.stop(2000);
-    std::string log = p.read_log();
-    why = what + " on port " + std::to_string(port) + " is not ready: " + why + "\n" + last_lines(log);
-    if (!log_says_address_in_use(log)) break;
-  }
-  ADD_FAILURE() << why;
-  return Process();
-}
-
 class FeedTest : public ::testing::Test {
  protected:
   void SetUp() override {

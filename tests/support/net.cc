@@ -5,6 +5,8 @@
 #include <chrono>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 #include "support/process.h"
 #include "tools/http_client.h"
 
@@ -48,6 +50,32 @@ bool wait_http_ready(const std::string& host, uint16_t port, const std::string& 
   }
   if (last_failure) *last_failure = failure;
   return false;
+}
+
+bool eventually(std::chrono::milliseconds timeout, const std::function<bool()>& ok) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ok()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return ok();
+}
+
+Process start_server(const std::function<SpawnOptions(uint16_t)>& options,
+                     const std::string& ready_path, uint16_t& port, const std::string& what) {
+  std::string why;
+  for (int attempt = 1; attempt <= kBindAttemptsMax; ++attempt) {
+    port = reserve_port();
+    Process p = Process::spawn(options(port));
+    if (wait_http_ready("127.0.0.1", port, ready_path, 30000, &p, &why)) return p;
+    p.stop(2000);
+    std::string log = p.read_log();
+    why = what + " on port " + std::to_string(port) + " is not ready: " + why + "\n" +
+          last_lines(log);
+    if (!log_says_address_in_use(log)) break;
+  }
+  ADD_FAILURE() << why;
+  return Process();
 }
 
 }  // namespace betcore::test

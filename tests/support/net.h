@@ -1,7 +1,9 @@
 // Ports and readiness for tests that start servers.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "support/process.h"
@@ -31,5 +33,16 @@ constexpr int kBindAttemptsMax = 3;
 bool wait_http_ready(const std::string& host, uint16_t port, const std::string& path,
                      int timeout_ms, Process* process = nullptr,
                      std::string* last_failure = nullptr);
+
+// Polls `ok` every 100 ms for up to `timeout`; true as soon as it holds.
+bool eventually(std::chrono::milliseconds timeout, const std::function<bool()>& ok);
+
+// Starts a server process whose SpawnOptions `options(port)` gives for a
+// reserved port, until GET `ready_path` answers 200; again on a new port if
+// its log says the port was taken (kBindAttemptsMax times). On failure
+// records a gtest failure naming `what`, with its log, and returns a Process
+// that is not started.
+Process start_server(const std::function<SpawnOptions(uint16_t)>& options,
+                     const std::string& ready_path, uint16_t& port, const std::string& what);
 
 }  // namespace betcore::test
