@@ -60,6 +60,7 @@ using enum Role;
 using A = Access;
 
 // Rows in the order of enum Route (checked below). docs/api.md documents each.
+// Long: a table, not a function (tidy counts its braces): one row per route.
 constexpr std::array<RouteRow, static_cast<size_t>(Route::count_)> kRoutes = {{
     {Route::create_account, "create_account", Verb::post, "/v1/accounts",
      A::roles({admin}), routes::write},
@@ -71,6 +72,10 @@ constexpr std::array<RouteRow, static_cast<size_t>(Route::count_)> kRoutes = {{
      A::roles({admin, trader, punter}), routes::read},
     {Route::deposit, "deposit", Verb::post, "/v1/deposits",
      A::roles({payments}), routes::write},
+    {Route::get_deposit, "get_deposit", Verb::get, "/v1/deposits/{id}",
+     A::roles({admin, payments}), routes::read},
+    {Route::list_deposits, "list_deposits", Verb::get, "/v1/deposits",
+     A::roles({admin, payments}), routes::read},
     {Route::request_withdrawal, "request_withdrawal", Verb::post, "/v1/withdrawals",
      A::roles({admin, punter}), routes::write},
     {Route::complete_withdrawal, "complete_withdrawal", Verb::post, "/v1/withdrawals/{id}/complete",
@@ -79,6 +84,8 @@ constexpr std::array<RouteRow, static_cast<size_t>(Route::count_)> kRoutes = {{
      A::roles({payments}), routes::write},
     {Route::get_withdrawal, "get_withdrawal", Verb::get, "/v1/withdrawals/{id}",
      A::roles({admin, payments, punter}), routes::read},
+    {Route::list_withdrawals, "list_withdrawals", Verb::get, "/v1/withdrawals",
+     A::roles({admin, payments}), routes::read},
     {Route::ledger_balance, "ledger_balance", Verb::get, "/v1/ledger/balance",
      A::roles({admin}), routes::read},
     {Route::create_event, "create_event", Verb::post, "/v1/events",
@@ -174,6 +181,22 @@ constexpr bool overlap(const Segments& a, const Segments& b) {
   return true;
 }
 
+constexpr bool same_pattern(const Segments& a, const Segments& b) {
+  if (a.n != b.n) return false;
+  for (size_t i = 0; i < a.n; ++i) {
+    if (a.seg[i] != b.seg[i]) return false;
+  }
+  return true;
+}
+
+// Two rows may share a path only as the GET and the POST of the same
+// pattern (GET and POST /v1/deposits): then the method alone picks the row.
+constexpr bool may_share_paths(size_t r, size_t s) {
+  const bool one_get_one_post = (kRoutes[r].verb == Verb::get && kRoutes[s].verb == Verb::post) ||
+                                (kRoutes[r].verb == Verb::post && kRoutes[s].verb == Verb::get);
+  return one_get_one_post && same_pattern(kPatterns[r], kPatterns[s]);
+}
+
 constexpr bool table_is_sound() {
   for (size_t r = 0; r < kRoutes.size(); ++r) {
     const RouteRow& row = kRoutes[r];
@@ -181,20 +204,49 @@ constexpr bool table_is_sound() {
     if (kPatterns[r].too_deep || (row.pattern.empty() != (row.verb == Verb::any))) return false;
     for (size_t s = r + 1; s < kRoutes.size(); ++s) {
       const bool both_match_paths = !row.pattern.empty() && !kRoutes[s].pattern.empty();
-      if (both_match_paths && overlap(kPatterns[r], kPatterns[s])) return false;
+      if (both_match_paths && overlap(kPatterns[r], kPatterns[s]) && !may_share_paths(r, s)) {
+        return false;
+      }
     }
   }
   return true;
 }
 static_assert(table_is_sound(),
-              "kRoutes: a row each in enum order, at most one row per path, "
+              "kRoutes: a row each in enum order, at most one row per path and method, "
               "and only not_found without a pattern");
 
-// The row whose pattern the path matches (not_found's when none does), and
-// the path's {id} segment.
-const RouteRow& match(std::string_view path, std::string_view& path_id) {
+bool verb_allows(Verb verb, http::Method method) {
+  switch (verb) {
+    case Verb::get: return method == http::Method::get || method == http::Method::head;
+    case Verb::post: return method == http::Method::post;
+    case Verb::any: return true;
+  }
+  return false;
+}
+
+// The row a request goes to, its path's {id} segment, and, when the path
+// is known but not the method (405), what the Allow header names.
+struct Match {
+  const RouteRow* row = &row_of(Route::not_found);
+  std::string_view path_id;
+  bool method_allowed = true;
+  bool path_takes_get = false;
+  bool path_takes_post = false;
+
+  std::string_view allow() const {
+    if (path_takes_get && path_takes_post) return "GET, HEAD, POST";
+    return path_takes_post ? "POST" : "GET, HEAD";
+  }
+};
+
+// The row whose pattern the path matches and whose verb takes the method;
+// when rows match the path but none takes the method, the first of them,
+// with method_allowed false; not_found's when no pattern matches.
+Match match(std::string_view path, http::Method method) {
+  Match out;
   const Segments got = split_path(path);
-  if (got.too_deep) return row_of(Route::not_found);
+  if (got.too_deep) return out;
+  bool path_known = false;
   for (size_t r = 0; r < kRoutes.size(); ++r) {
     const Segments& want = kPatterns[r];
     if (kRoutes[r].pattern.empty() || want.n != got.n) continue;
@@ -204,21 +256,23 @@ const RouteRow& match(std::string_view path, std::string_view& path_id) {
       if (want.seg[i] == kIdSegment) id = got.seg[i];
       else if (want.seg[i] != got.seg[i]) break;
     }
-    if (i == got.n) {
-      path_id = id;
-      return kRoutes[r];
+    if (i != got.n) continue;
+    out.path_takes_get |= kRoutes[r].verb == Verb::get;
+    out.path_takes_post |= kRoutes[r].verb == Verb::post;
+    if (verb_allows(kRoutes[r].verb, method)) {
+      out.row = &kRoutes[r];
+      out.path_id = id;
+      out.method_allowed = true;
+      return out;
+    }
+    if (!path_known) {
+      out.row = &kRoutes[r];
+      out.path_id = id;
+      out.method_allowed = false;
+      path_known = true;
     }
   }
-  return row_of(Route::not_found);
-}
-
-bool verb_allows(Verb verb, http::Method method) {
-  switch (verb) {
-    case Verb::get: return method == http::Method::get || method == http::Method::head;
-    case Verb::post: return method == http::Method::post;
-    case Verb::any: return true;
-  }
-  return false;
+  return out;
 }
 
 }  // namespace
@@ -248,13 +302,15 @@ void Api::handle(http::Request&& request, http::Responder responder) {
   call.answer.responder = std::move(responder);
   call.answer.start = Clock::now();
   const std::string_view path = call.req.path();
-  const RouteRow& row = match(path, call.path_id);
+  const Match found = match(path, call.req.method);
+  const RouteRow& row = *found.row;
+  call.path_id = found.path_id;
   call.route = row.route;
   call.answer.metrics = route_metrics_[static_cast<size_t>(row.route)].get();
-  if (!verb_allows(row.verb, call.req.method)) {
+  if (!found.method_allowed) {
     auto r = error(405, "invalid_request", std::string(http::to_string(call.req.method)) +
                                                " is not allowed on " + std::string(path));
-    r.headers.emplace_back("Allow", row.verb == Verb::post ? "POST" : "GET, HEAD");
+    r.headers.emplace_back("Allow", std::string(found.allow()));
     call.answer.send(std::move(r));
     return;
   }

@@ -16,7 +16,8 @@ namespace betcore::api {
 // Every route; each has one row in the route table (api.cc).
 enum class Route : uint8_t {
   create_account, get_account, self_exclusion, account_bets,
-  deposit, request_withdrawal, complete_withdrawal, fail_withdrawal, get_withdrawal,
+  deposit, get_deposit, list_deposits,
+  request_withdrawal, complete_withdrawal, fail_withdrawal, get_withdrawal, list_withdrawals,
   ledger_balance,
   create_event, create_market, get_market, prices, suspend, resume, close, settle, resettle,
   place_bet, get_bet, stream,

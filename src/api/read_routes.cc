@@ -1,10 +1,11 @@
-// The read routes: accounts, bets, withdrawals, markets and the ledger, from the state.
+// The read routes: accounts, bets, deposits, withdrawals, markets and the ledger, from the state.
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "api/answers.h"
 #include "api/json_writer.h"
+#include "api/list_reads.h"
 #include "api/route_handlers.h"
 #include "api/views.h"
 #include "domain/ledger.h"
@@ -23,14 +24,21 @@ struct ReadArgs {
   uint64_t min_index = 0;
   std::string id;           // the path's
   std::string bet_account;  // get_bet: ?account_id=, empty when not given
+  ListQuery list;           // list_deposits, list_withdrawals
 };
+
+// The reads whose path has no {id}.
+bool without_path_id(Route route) {
+  return route == Route::ledger_balance || route == Route::producers ||
+         route == Route::list_deposits || route == Route::list_withdrawals;
+}
 
 // The query and the caller's reach, checked before the state is read: the
 // refusal, or nothing with `args` filled in.
 std::optional<http::Response> check_read(const Call& call, ReadArgs& args) {
   const http::Request& req = call.req;
   const Route route = call.route;
-  if (route != Route::ledger_balance && route != Route::producers && !valid_id(call.path_id)) {
+  if (!without_path_id(route) && !valid_id(call.path_id)) {
     return error(400, "invalid_request",
                  "the id in the path must be 1-64 characters from [A-Za-z0-9_.:-]");
   }
@@ -58,6 +66,9 @@ std::optional<http::Response> check_read(const Call& call, ReadArgs& args) {
       return error(403, "forbidden",
                    "a punter token reads only its own bets: pass ?account_id=<yours>");
     }
+  }
+  if (route == Route::list_deposits || route == Route::list_withdrawals) {
+    if (auto refused = parse_list_query(req, route, args.list)) return refused;
   }
   args.id = std::string(call.path_id);
   return std::nullopt;
@@ -189,6 +200,16 @@ http::Response answer_read(const State& s, const Call& call, const ReadArgs& arg
       write_withdrawal(w, s, s.withdrawals[x.value], false);
       break;
     }
+    case Route::get_deposit: {
+      DepositIdx d = s.deposit_refs.find(id);
+      if (!d.valid()) return error(404, "not_found", "no deposit '" + id + "'");
+      write_deposit(w, s, s.deposits[d.value]);
+      break;
+    }
+    case Route::list_deposits:
+      return with_index(s, list_deposits(s, args.list));
+    case Route::list_withdrawals:
+      return with_index(s, list_withdrawals(s, args.list));
     case Route::ledger_balance:
       return with_index(s, read_ledger(s));
     case Route::get_market: {

@@ -524,7 +524,10 @@ TEST_F(ApiErrors, NotFound) {
 TEST_F(ApiErrors, MethodNotAllowed) {
   ApiNode& n = node();
   const std::vector<std::pair<Req, std::string>> requests = {
-      {{"GET", "/v1/deposits", "", n.payments()}, "POST"},
+      // GET and POST share these paths: a list and a write.
+      {{"PUT", "/v1/deposits", "{}", n.payments()}, "GET, HEAD, POST"},
+      {{"DELETE", "/v1/withdrawals", "", n.admin()}, "GET, HEAD, POST"},
+      {{"POST", "/v1/deposits/alice-dep", "{}", n.payments()}, "GET, HEAD"},
       {{"GET", "/v1/bets", "", n.trader()}, "POST"},
       {{"PUT", "/v1/bets", good_bet().dump(), n.trader()}, "POST"},
       {{"GET", "/v1/markets/mk/settle", "", n.trader()}, "POST"},
