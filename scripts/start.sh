@@ -5,16 +5,20 @@
 #   BETCORE_LISTEN=0.0.0.0:9000 BETCORE_HOME=/srv/betcore scripts/start.sh
 #   scripts/start.sh --cluster  # a local cluster instead: scripts/cluster.sh start
 # Beside the node: the odds feed (RabbitMQ, a provider and the adapter, see
-# scripts/feed.sh and docs/integrations.md), so prices move at once.
-# BETCORE_NO_FEED=1 starts the node alone.
+# scripts/feed.sh and docs/integrations.md), so prices move at once; and
+# payments (a payment gateway and the adapter, scripts/payments.sh), so a
+# withdrawal is paid and a deposit credited by themselves.
+# BETCORE_NO_FEED=1 / BETCORE_NO_PAYMENTS=1 leave them out.
 # Stop it with scripts/stop.sh (scripts/stop.sh --cluster for the cluster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = --cluster ]; then
   ./scripts/cluster.sh start
-  [ "${BETCORE_NO_FEED:-0}" = 1 ] && exit 0
   cluster_home=$(realpath -m "${BETCORE_CLUSTER_HOME:-$PWD/run-cluster}")
-  exec env BETCORE_HOME="$cluster_home" ./scripts/feed.sh start "http://${BETCORE_LISTEN:-127.0.0.1:8080}"
+  cluster_url="http://${BETCORE_LISTEN:-127.0.0.1:8080}"
+  if [ "${BETCORE_NO_FEED:-0}" != 1 ]; then BETCORE_HOME="$cluster_home" ./scripts/feed.sh start "$cluster_url"; fi
+  if [ "${BETCORE_NO_PAYMENTS:-0}" != 1 ]; then BETCORE_HOME="$cluster_home" ./scripts/payments.sh start "$cluster_url"; fi
+  exit 0
 fi
 repo=$PWD
 home=${BETCORE_HOME:-$repo/run}
@@ -50,6 +54,8 @@ for _ in $(seq 1 100); do
 done
 curl -fsS "$url/health/ready" >/dev/null || { echo "betcore did not become ready; see $home/node.log" >&2; exit 1; }
 if [ "${BETCORE_NO_FEED:-0}" != 1 ]; then BETCORE_HOME=$home ./scripts/feed.sh start "$url"; fi
+if [ "${BETCORE_NO_PAYMENTS:-0}" != 1 ]; then BETCORE_HOME=$home ./scripts/payments.sh start "$url"; fi
+gateway=http://${BETCORE_GATEWAY_LISTEN:-127.0.0.1:8091}
 
 cat <<TXT
 
@@ -63,6 +69,13 @@ punter token for account alice: $(role_token punter)
 
 Prices from the odds feed (scripts/feed.sh; docs/integrations.md):
   curl -s -H "Authorization: Bearer $(role_token feed)" $url/v1/markets/m-1-1
+
+Money through the payment gateway (scripts/payments.sh; docs/integrations.md):
+  A="Authorization: Bearer $(role_token admin)"
+  curl -s -H "\$A" $url/v1/accounts -d '{"account_id":"bob","currency":"EUR"}'
+  curl -s $gateway/control/deposits -d '{"account_id":"bob","amount":5000,"currency":"EUR"}'   # a webhook credits it
+  curl -s -H "\$A" $url/v1/withdrawals -d '{"withdrawal_id":"wd-1","account_id":"bob","amount":2000}'
+  curl -s -H "\$A" $url/v1/withdrawals/wd-1                                                    # completed, paid by the gateway
 
 A first bet:
   A="Authorization: Bearer $(role_token admin)"; T="Authorization: Bearer $(role_token trader)"; P="Authorization: Bearer $(role_token payments)"

@@ -4,10 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = --cluster ]; then
+  BETCORE_HOME=$(realpath -m "${BETCORE_CLUSTER_HOME:-$PWD/run-cluster}") ./scripts/payments.sh stop
   BETCORE_HOME=$(realpath -m "${BETCORE_CLUSTER_HOME:-$PWD/run-cluster}") ./scripts/feed.sh stop
   exec ./scripts/cluster.sh stop
 fi
 home=${BETCORE_HOME:-$PWD/run}
+BETCORE_HOME=$home ./scripts/payments.sh stop
 BETCORE_HOME=$home ./scripts/feed.sh stop
 if [ ! -f "$home/node.pid" ] || ! kill -0 "$(cat "$home/node.pid")" 2>/dev/null; then
   echo "betcore is not running (no live pid in $home/node.pid)"

@@ -212,7 +212,8 @@ class Adapter {
   void handle_line(const std::string& line) {
     stream_lines_.inc();
     json j = json::parse(line, nullptr, false);
-    if (!j.is_object() || !j.contains("index") || !j.contains("seq")) {
+    if (!j.is_object() || !j.contains("index") || !j["index"].is_number_unsigned() ||
+        !j.contains("seq") || !j["seq"].is_number_unsigned()) {
       spdlog::error("payments: a stream line is not an event: {}", line.substr(0, 200));
       return;
     }

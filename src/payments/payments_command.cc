@@ -17,6 +17,34 @@
 namespace betcore::payments {
 namespace {
 
+// The breaker's defaults are resilience4j's CircuitBreakerConfig defaults;
+// the retry budget's are Finagle's RetryBudget defaults.
+void add_resilience_flags(CLI::App& cmd_ref, GatewayConfig& g) {
+  CLI::App* cmd = &cmd_ref;
+  BreakerConfig& b = g.breaker;
+  RetryBudgetConfig& rb = g.budget;
+  cmd->add_option("--breaker-failure-rate", b.failure_rate_threshold,
+                  "Open at this failure rate, percent")->capture_default_str()->check(CLI::Range(1.0, 100.0));
+  cmd->add_option("--breaker-slow-rate", b.slow_call_rate_threshold,
+                  "Open at this slow-call rate, percent")->capture_default_str()->check(CLI::Range(1.0, 100.0));
+  cmd->add_option("--breaker-slow-ms", b.slow_call_duration_ms, "A call this long is slow")
+      ->capture_default_str()->check(CLI::Range(1, 600000));
+  cmd->add_option("--breaker-window", b.sliding_window_size, "Sliding window, calls")
+      ->capture_default_str()->check(CLI::Range(1, 100000));
+  cmd->add_option("--breaker-min-calls", b.minimum_number_of_calls,
+                  "Calls in the window before a rate is judged")->capture_default_str()->check(CLI::Range(1, 100000));
+  cmd->add_option("--breaker-wait-ms", b.wait_open_ms, "Open this long before trial calls")
+      ->capture_default_str()->check(CLI::Range(1, 3600000));
+  cmd->add_option("--breaker-half-open-calls", b.permitted_calls_in_half_open,
+                  "Trial calls in half-open")->capture_default_str()->check(CLI::Range(1, 1000));
+  cmd->add_option("--retry-budget-ttl-s", rb.ttl_s, "Window of the retry budget")
+      ->capture_default_str()->check(CLI::Range(1, 60));
+  cmd->add_option("--retry-budget-min-per-s", rb.min_retries_per_s, "Retries always allowed per second")
+      ->capture_default_str()->check(CLI::Range(0.0, 100000.0));
+  cmd->add_option("--retry-budget-percent", rb.percent_can_retry, "Retries allowed, percent of calls")
+      ->capture_default_str()->check(CLI::Range(0.0, 1000.0));
+}
+
 tools::Url url_or_exit(const std::string& flag, const std::string& text) {
   std::optional<tools::Url> u = tools::parse_url(text);
   if (!u) {
@@ -24,6 +52,21 @@ tools::Url url_or_exit(const std::string& flag, const std::string& text) {
     std::exit(2);
   }
   return *u;
+}
+
+// `--reconcile-once`: one pass, its report on stdout; the exit code.
+int reconcile_once(const AdapterOptions& o, bool repair) {
+  ops::Registry registry;
+  GatewayEndpoints endpoints(o.gateway, registry);
+  GatewayClient client(endpoints);
+  ReconcileReport report = reconcile(
+      client, ReconcileOptions{o.betcore, o.token, repair, o.reconcile_grace_ms, o.gateway_ref_prefix});
+  std::cout << report.to_json() << std::endl;
+  if (!report.error.empty()) {
+    spdlog::error("reconcile could not finish: {}", report.error);
+    return 2;
+  }
+  return report.unrepaired() == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -41,8 +84,6 @@ void add_payments_command(CLI::App& app) {
   auto listen = std::make_shared<std::string>("127.0.0.1:0");
   auto once = std::make_shared<bool>(false);
   auto repair = std::make_shared<bool>(false);
-  BreakerConfig& b = o->gateway.breaker;
-  RetryBudgetConfig& rb = o->gateway.budget;
   cmd->add_option("--betcore", *betcore, "A node, or HAProxy before a cluster")->capture_default_str();
   cmd->add_option("--tokens", *tokens, "The tokens file; its first payments token is used")->required();
   cmd->add_option("--gateway", *gateway, "The payment gateway, http://HOST:PORT")->required();
@@ -62,28 +103,7 @@ void add_payments_command(CLI::App& app) {
       ->capture_default_str()->check(CLI::Range(1, 60000));
   cmd->add_option("--backoff-cap-ms", o->backoff_cap_ms, "Longest retry wait")
       ->capture_default_str()->check(CLI::Range(1, 600000));
-  // The breaker's defaults are resilience4j's CircuitBreakerConfig defaults.
-  cmd->add_option("--breaker-failure-rate", b.failure_rate_threshold,
-                  "Open at this failure rate, percent")->capture_default_str()->check(CLI::Range(1.0, 100.0));
-  cmd->add_option("--breaker-slow-rate", b.slow_call_rate_threshold,
-                  "Open at this slow-call rate, percent")->capture_default_str()->check(CLI::Range(1.0, 100.0));
-  cmd->add_option("--breaker-slow-ms", b.slow_call_duration_ms, "A call this long is slow")
-      ->capture_default_str()->check(CLI::Range(1, 600000));
-  cmd->add_option("--breaker-window", b.sliding_window_size, "Sliding window, calls")
-      ->capture_default_str()->check(CLI::Range(1, 100000));
-  cmd->add_option("--breaker-min-calls", b.minimum_number_of_calls,
-                  "Calls in the window before a rate is judged")->capture_default_str()->check(CLI::Range(1, 100000));
-  cmd->add_option("--breaker-wait-ms", b.wait_open_ms, "Open this long before trial calls")
-      ->capture_default_str()->check(CLI::Range(1, 3600000));
-  cmd->add_option("--breaker-half-open-calls", b.permitted_calls_in_half_open,
-                  "Trial calls in half-open")->capture_default_str()->check(CLI::Range(1, 1000));
-  // The retry budget's defaults are Finagle's RetryBudget defaults.
-  cmd->add_option("--retry-budget-ttl-s", rb.ttl_s, "Window of the retry budget")
-      ->capture_default_str()->check(CLI::Range(1, 60));
-  cmd->add_option("--retry-budget-min-per-s", rb.min_retries_per_s, "Retries always allowed per second")
-      ->capture_default_str()->check(CLI::Range(0.0, 100000.0));
-  cmd->add_option("--retry-budget-percent", rb.percent_can_retry, "Retries allowed, percent of calls")
-      ->capture_default_str()->check(CLI::Range(0.0, 1000.0));
+  add_resilience_flags(*cmd, o->gateway);
   cmd->add_option("--reconcile-interval-s", o->reconcile_interval_s,
                   "Reconcile with the gateway this often, repairing what is safe (0: never)")
       ->capture_default_str()->check(CLI::Range(0, 86400));
@@ -121,20 +141,7 @@ void add_payments_command(CLI::App& app) {
       spdlog::error("--listen {} is not HOST:PORT", *listen);
       std::exit(2);
     }
-    if (*once) {
-      ops::Registry registry;
-      GatewayEndpoints endpoints(o->gateway, registry);
-      GatewayClient client(endpoints);
-      ReconcileReport report = reconcile(
-          client, ReconcileOptions{o->betcore, o->token, *repair, o->reconcile_grace_ms,
-                                   o->gateway_ref_prefix});
-      std::cout << report.to_json() << std::endl;
-      if (!report.error.empty()) {
-        spdlog::error("reconcile could not finish: {}", report.error);
-        std::exit(2);
-      }
-      std::exit(report.unrepaired() == 0 ? 0 : 1);
-    }
+    if (*once) std::exit(reconcile_once(*o, *repair));
     std::exit(run_adapter(*o));
   });
 }
