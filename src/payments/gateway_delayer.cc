@@ -39,8 +39,11 @@ void Delayer::run() {
       wake_.wait(lock);
       continue;
     }
-    if (held_.top().due > Clock::now()) {
-      wake_.wait_until(lock, held_.top().due);
+    // A copy: wait_until reads its deadline again after waking, when stop()
+    // may have freed the element (found by ASan).
+    const Clock::time_point due = held_.top().due;
+    if (due > Clock::now()) {
+      wake_.wait_until(lock, due);
       continue;
     }
     // priority_queue::top is const: copy the handles out (both are cheap).

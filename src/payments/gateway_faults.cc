@@ -41,9 +41,8 @@ bool read_int(const json& j, const char* name, int64_t max, Int& out, std::strin
 std::optional<FaultsChange> apply_faults_json(std::string_view body, const Faults& current,
                                               int64_t now_mono_ms, std::string* error) {
   static constexpr std::string_view kFields[] = {
-      "latency_ms",   "error_share",     "timeout_share",        "timeout_hold_ms",
-      "reset_share",  "outage_ms",       "duplicate_share",      "webhook_delay_ms_max",
-      "webhook_storm"};
+      "latency_ms", "error_share",     "timeout_share",        "timeout_hold_ms", "reset_share",
+      "outage_ms",  "duplicate_share", "webhook_delay_ms_max", "webhook_storm"};
   json j = json::parse(body, nullptr, false);
   if (!j.is_object()) {
     *error = "the body must be a JSON object of fault settings";
@@ -59,16 +58,16 @@ std::optional<FaultsChange> apply_faults_json(std::string_view body, const Fault
   c.faults = current;
   Faults& f = c.faults;
   int64_t outage_ms = -1;
-  bool ok = read_int(j, "latency_ms", kLatencyMsMax, f.latency_ms, error) &&
-            read_share(j, "error_share", f.error_share, error) &&
-            read_share(j, "timeout_share", f.timeout_share, error) &&
-            read_int(j, "timeout_hold_ms", kTimeoutHoldMsMax, f.timeout_hold_ms, error) &&
-            read_share(j, "reset_share", f.reset_share, error) &&
-            read_int(j, "outage_ms", kOutageMsMax, outage_ms, error) &&
-            read_share(j, "duplicate_share", f.duplicate_share, error) &&
-            read_int(j, "webhook_delay_ms_max", kWebhookDelayMsMax, f.webhook_delay_ms_max,
-                     error) &&
-            read_int(j, "webhook_storm", kWebhookStormMax, c.webhook_storm, error);
+  bool ok =
+      read_int(j, "latency_ms", kLatencyMsMax, f.latency_ms, error) &&
+      read_share(j, "error_share", f.error_share, error) &&
+      read_share(j, "timeout_share", f.timeout_share, error) &&
+      read_int(j, "timeout_hold_ms", kTimeoutHoldMsMax, f.timeout_hold_ms, error) &&
+      read_share(j, "reset_share", f.reset_share, error) &&
+      read_int(j, "outage_ms", kOutageMsMax, outage_ms, error) &&
+      read_share(j, "duplicate_share", f.duplicate_share, error) &&
+      read_int(j, "webhook_delay_ms_max", kWebhookDelayMsMax, f.webhook_delay_ms_max, error) &&
+      read_int(j, "webhook_storm", kWebhookStormMax, c.webhook_storm, error);
   if (!ok) return std::nullopt;
   // outage_ms counts from now; 0 ends an outage in progress.
   if (outage_ms >= 0) f.outage_until_mono_ms = now_mono_ms + outage_ms;
@@ -89,12 +88,18 @@ std::string faults_json(const Faults& f, int64_t now_mono_ms) {
 
 std::string_view to_string(Fate f) {
   switch (f) {
-    case Fate::normal: return "normal";
-    case Fate::outage: return "outage";
-    case Fate::error_before: return "error_before";
-    case Fate::error_after: return "error_after";
-    case Fate::timeout: return "timeout";
-    case Fate::reset: return "reset";
+    case Fate::normal:
+      return "normal";
+    case Fate::outage:
+      return "outage";
+    case Fate::error_before:
+      return "error_before";
+    case Fate::error_after:
+      return "error_after";
+    case Fate::timeout:
+      return "timeout";
+    case Fate::reset:
+      return "reset";
   }
   return "?";
 }

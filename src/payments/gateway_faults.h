@@ -32,7 +32,7 @@ struct Faults {
 
 // What a POST /control/faults asks for besides settings: a one-off storm.
 struct FaultsChange {
-  Faults faults;        // the settings after the change
+  Faults faults;          // the settings after the change
   int webhook_storm = 0;  // 0: none
 };
 

@@ -56,8 +56,8 @@ Page<T> page_of(const std::vector<T>& all, uint64_t after_seq, int limit) {
 bool valid_id(std::string_view id) {
   if (id.empty() || id.size() > kIdBytesMax) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == ':' || c == '-';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == ':' || c == '-';
   });
 }
 
@@ -76,18 +76,24 @@ std::optional<uint64_t> payment_seq(std::string_view id) { return seq_after_pref
 
 std::string_view to_string(PayoutStatus s) {
   switch (s) {
-    case PayoutStatus::processing: return "processing";
-    case PayoutStatus::paid: return "paid";
-    case PayoutStatus::failed: return "failed";
+    case PayoutStatus::processing:
+      return "processing";
+    case PayoutStatus::paid:
+      return "paid";
+    case PayoutStatus::failed:
+      return "failed";
   }
   return "?";
 }
 
 std::string_view to_string(Refusal r) {
   switch (r) {
-    case Refusal::invalid_request: return "invalid_request";
-    case Refusal::idempotency_key_reused: return "idempotency_key_reused";
-    case Refusal::ledger_full: return "ledger_full";
+    case Refusal::invalid_request:
+      return "invalid_request";
+    case Refusal::idempotency_key_reused:
+      return "idempotency_key_reused";
+    case Refusal::ledger_full:
+      return "ledger_full";
   }
   return "?";
 }
@@ -139,8 +145,9 @@ CreateResult Ledger::create_payout(const std::string& idempotency_key, const Pay
       !valid_currency(fields.currency) || !valid_id(fields.destination) ||
       !valid_id(fields.reference)) {
     r.refusal = Refusal::invalid_request;
-    r.message = "a payout needs an Idempotency-Key and destination, reference (ids of 1-64 "
-                "[A-Za-z0-9_.:-]), amount (1..10^15) and currency (3 upper-case letters)";
+    r.message =
+        "a payout needs an Idempotency-Key and destination, reference (ids of 1-64 "
+        "[A-Za-z0-9_.:-]), amount (1..10^15) and currency (3 upper-case letters)";
     return r;
   }
   if (auto it = by_key_.find(idempotency_key); it != by_key_.end()) {
@@ -194,8 +201,9 @@ DepositResult Ledger::record_deposit(const std::string& account_id, int64_t amou
   DepositResult r;
   if (!valid_id(account_id) || !valid_amount(amount) || !valid_currency(currency)) {
     r.refusal = Refusal::invalid_request;
-    r.message = "a deposit needs account_id (an id of 1-64 [A-Za-z0-9_.:-]), amount (1..10^15) "
-                "and currency (3 upper-case letters)";
+    r.message =
+        "a deposit needs account_id (an id of 1-64 [A-Za-z0-9_.:-]), amount (1..10^15) "
+        "and currency (3 upper-case letters)";
     return r;
   }
   if (deposits_.size() >= kDepositsMax) {

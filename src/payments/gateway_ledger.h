@@ -79,9 +79,9 @@ std::string_view to_string(Refusal r);
 
 struct CreateResult {
   std::optional<Refusal> refusal;
-  std::string message;           // for a person, when refused
+  std::string message;             // for a person, when refused
   const Payout* payout = nullptr;  // when not refused; valid until the next call
-  bool replay = false;           // the key was known and the body the same
+  bool replay = false;             // the key was known and the body the same
 };
 
 struct DepositResult {
@@ -92,7 +92,7 @@ struct DepositResult {
 
 template <typename T>
 struct Page {
-  std::vector<const T*> items;  // valid until the next call
+  std::vector<const T*> items;         // valid until the next call
   std::optional<uint64_t> next_after;  // the last item's seq when more follow
 };
 
@@ -131,7 +131,7 @@ class Ledger {
   std::vector<Payout> payouts_;  // payouts_[seq - 1]
   std::vector<Deposit> deposits_;
   std::unordered_map<std::string, uint64_t> by_key_;  // idempotency key -> payout seq
-  std::deque<uint64_t> processing_;  // seqs in creation order, so in settle order
+  std::deque<uint64_t> processing_;                   // seqs in creation order, so in settle order
   LedgerCounts counts_;
 };
 

@@ -8,8 +8,8 @@
 namespace betcore::payments::gateway {
 
 int64_t redelivery_wait_ms(int attempt, tools::SplitMix64& rng) {
-  int64_t ceiling = std::min<int64_t>(kRedeliveryCapMs,
-                                      int64_t{kRedeliveryBaseMs} << std::clamp(attempt, 0, 20));
+  int64_t ceiling =
+      std::min<int64_t>(kRedeliveryCapMs, int64_t{kRedeliveryBaseMs} << std::clamp(attempt, 0, 20));
   return std::max<int64_t>(1, rng.between(0, ceiling));
 }
 
@@ -67,8 +67,7 @@ bool Outbox::acknowledged(uint64_t event_seq) const {
   return events_[event_seq - 1].acknowledged;
 }
 
-void Outbox::on_result(const Delivery& d, int status, int64_t now_mono_ms,
-                       tools::SplitMix64& rng) {
+void Outbox::on_result(const Delivery& d, int status, int64_t now_mono_ms, tools::SplitMix64& rng) {
   Event& e = events_.at(d.event_seq - 1);
   if (status >= 200 && status < 300) {
     if (!e.acknowledged) {

@@ -25,8 +25,8 @@ inline constexpr size_t kDeliveriesQueuedMax = 1'000'000;
 // One HTTP attempt to make.
 struct Delivery {
   uint64_t event_seq = 0;
-  int attempt = 0;          // 0 for the first attempt of this delivery
-  bool extra = false;       // a duplicate or a storm copy, not the event's own delivery
+  int attempt = 0;     // 0 for the first attempt of this delivery
+  bool extra = false;  // a duplicate or a storm copy, not the event's own delivery
   int64_t due_mono_ms = 0;
 };
 
@@ -60,8 +60,7 @@ class Outbox {
   // The answer to a delivery `take_due` gave: `status` 0 for no HTTP answer.
   // A 2xx acknowledges the event; anything else queues a retry after the
   // backoff, unless another delivery of the event was acknowledged meanwhile.
-  void on_result(const Delivery& delivery, int status, int64_t now_mono_ms,
-                 tools::SplitMix64& rng);
+  void on_result(const Delivery& delivery, int status, int64_t now_mono_ms, tools::SplitMix64& rng);
 
   const OutboxCounts& counts() const { return counts_; }
   size_t queued() const { return queue_.size(); }

@@ -85,9 +85,9 @@ void Sender::run(int index) {
     request.body = outbox_.body(d->event_seq);
     lock.unlock();
     // Signed at send time: a redelivery carries a fresh t (docs, "Delivery").
-    request.headers.emplace_back("Gateway-Signature",
-                                 sign_webhook(config_.webhook_secret, std::time(nullptr),
-                                              request.body));
+    request.headers.emplace_back(
+        "Gateway-Signature",
+        sign_webhook(config_.webhook_secret, std::time(nullptr), request.body));
     tools::Response r = http.request(request);
     if (!r.ok()) {
       http.close();  // after a timeout the connection's state is unknown
@@ -97,8 +97,8 @@ void Sender::run(int index) {
         spdlog::warn("payment-gateway: sender {}: event {} answered {}: {}; retrying", index,
                      event_id(d->event_seq), r.status, r.body.substr(0, 200));
       } else {
-        spdlog::debug("payment-gateway: sender {}: event {}: {}", index,
-                      event_id(d->event_seq), r.status == 0 ? r.error : std::to_string(r.status));
+        spdlog::debug("payment-gateway: sender {}: event {}: {}", index, event_id(d->event_seq),
+                      r.status == 0 ? r.error : std::to_string(r.status));
       }
     }
     lock.lock();

@@ -48,9 +48,9 @@ class Sender {
   SenderConfig config_;
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  Outbox outbox_;             // guarded by mu_
-  tools::SplitMix64 rng_;     // guarded by mu_
-  bool stopping_ = false;     // guarded by mu_
+  Outbox outbox_;          // guarded by mu_
+  tools::SplitMix64 rng_;  // guarded by mu_
+  bool stopping_ = false;  // guarded by mu_
   std::vector<std::thread> threads_;
 };
 

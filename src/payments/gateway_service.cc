@@ -26,9 +26,12 @@ http::Response invalid(std::string_view message) {
 
 http::Response refused(Refusal r, std::string_view message) {
   switch (r) {
-    case Refusal::invalid_request: return invalid(message);
-    case Refusal::idempotency_key_reused: return http::Response::error(422, to_string(r), message);
-    case Refusal::ledger_full: return http::Response::error(507, to_string(r), message);
+    case Refusal::invalid_request:
+      return invalid(message);
+    case Refusal::idempotency_key_reused:
+      return http::Response::error(422, to_string(r), message);
+    case Refusal::ledger_full:
+      return http::Response::error(507, to_string(r), message);
   }
   return http::Response::error(500, "internal", message);
 }
@@ -47,9 +50,12 @@ json payout_json(const Payout& p) {
 }
 
 json deposit_json(const Deposit& d) {
-  return {{"payment_id", payment_id(d.seq)}, {"account_id", d.account_id},
-          {"amount", d.amount},              {"currency", d.currency},
-          {"status", "succeeded"},           {"created_ms", d.created_ms}};
+  return {{"payment_id", payment_id(d.seq)},
+          {"account_id", d.account_id},
+          {"amount", d.amount},
+          {"currency", d.currency},
+          {"status", "succeeded"},
+          {"created_ms", d.created_ms}};
 }
 
 // The webhook event of a deposit (docs/payment-gateway.md, "Deposits arrive
@@ -96,9 +102,8 @@ std::optional<json> strict_object(std::string_view body, std::initializer_list<c
 int64_t amount_of(const json& v) {
   if (v.is_number_unsigned()) {
     uint64_t u = v.get<uint64_t>();
-    return u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
-               ? 0
-               : static_cast<int64_t>(u);
+    return u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ? 0
+                                                                          : static_cast<int64_t>(u);
   }
   return v.get<int64_t>();
 }
@@ -128,7 +133,8 @@ void Service::handle(http::Request&& request, http::Responder responder) {
     responder.send(control(request));
     return;
   }
-  responder.send(http::Response::error(404, "not_found", "no such route; see /v1/* and /control/*"));
+  responder.send(
+      http::Response::error(404, "not_found", "no such route; see /v1/* and /control/*"));
 }
 
 // The faults apply here, to /v1/* only (docs/payment-gateway.md, "Failing on
@@ -140,12 +146,21 @@ void Service::v1(const http::Request& request, http::Responder responder) {
     ++counts_.requests;
     d = decide(faults_, now().mono_ms, rng_);
     switch (d.fate) {
-      case Fate::normal: break;
-      case Fate::outage: ++counts_.requests_in_outage; break;
+      case Fate::normal:
+        break;
+      case Fate::outage:
+        ++counts_.requests_in_outage;
+        break;
       case Fate::error_before:
-      case Fate::error_after: ++counts_.errors_injected; break;
-      case Fate::timeout: ++counts_.timeouts_injected; break;
-      case Fate::reset: ++counts_.resets_injected; break;
+      case Fate::error_after:
+        ++counts_.errors_injected;
+        break;
+      case Fate::timeout:
+        ++counts_.timeouts_injected;
+        break;
+      case Fate::reset:
+        ++counts_.resets_injected;
+        break;
     }
   }
   http::Response response;
@@ -166,7 +181,9 @@ void Service::v1(const http::Request& request, http::Responder responder) {
       response.reset_connection = true;
       break;
     case Fate::normal:
-    case Fate::timeout: response = v1_route(request); break;
+    case Fate::timeout:
+      response = v1_route(request);
+      break;
   }
   delayer_.hold(std::move(responder), std::move(response), d.answer_delay_ms);
 }
@@ -203,8 +220,7 @@ http::Response Service::create_payout(const http::Request& request) {
       strict_object(request.body, {"amount", "currency", "destination", "reference"}, &error);
   if (!j) return invalid(error);
   PayoutFields fields{amount_of((*j)["amount"]), (*j)["currency"].get<std::string>(),
-                      (*j)["destination"].get<std::string>(),
-                      (*j)["reference"].get<std::string>()};
+                      (*j)["destination"].get<std::string>(), (*j)["reference"].get<std::string>()};
   std::lock_guard lock(mu_);
   CreateResult r = ledger_.create_payout(key, fields, now());
   if (r.refusal) return refused(*r.refusal, r.message);
@@ -227,7 +243,8 @@ http::Response Service::list(const http::Request& request, bool payouts) {
   uint64_t after = 0;
   if (std::optional<std::string> a = request.query_param("after")) {
     std::optional<uint64_t> seq = payouts ? payout_seq(*a) : payment_seq(*a);
-    if (!seq) return invalid(fmt::format("after={} is not a {} id", *a, payouts ? "payout" : "payment"));
+    if (!seq)
+      return invalid(fmt::format("after={} is not a {} id", *a, payouts ? "payout" : "payment"));
     after = *seq;
   }
   int limit = kPageLimitDefault;
@@ -249,7 +266,8 @@ http::Response Service::list(const http::Request& request, bool payouts) {
     for (const Deposit* d : page.items) items.push_back(deposit_json(*d));
     if (page.next_after) next = payment_id(*page.next_after);
   }
-  return http::Response::json(200, json{{payouts ? "payouts" : "deposits", items}, {"next", next}}.dump());
+  return http::Response::json(
+      200, json{{payouts ? "payouts" : "deposits", items}, {"next", next}}.dump());
 }
 
 http::Response Service::control(const http::Request& request) {
@@ -272,9 +290,9 @@ http::Response Service::create_deposit(const http::Request& request) {
   std::optional<json> j = strict_object(request.body, {"account_id", "amount", "currency"}, &error);
   if (!j) return invalid(error);
   std::lock_guard lock(mu_);
-  DepositResult r = ledger_.record_deposit((*j)["account_id"].get<std::string>(),
-                                           amount_of((*j)["amount"]),
-                                           (*j)["currency"].get<std::string>(), now());
+  DepositResult r =
+      ledger_.record_deposit((*j)["account_id"].get<std::string>(), amount_of((*j)["amount"]),
+                             (*j)["currency"].get<std::string>(), now());
   if (r.refusal) return refused(*r.refusal, r.message);
   // Under mu_, so events reach the outbox in the order of their numbers.
   sender_.add(r.deposit->seq, deposit_event(*r.deposit),
