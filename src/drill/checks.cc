@@ -10,6 +10,7 @@
 
 #include "codec/batch.h"
 #include "drill/clock.h"
+#include "drill/feed_probe.h"
 #include "log/etcd/etcd_client.h"
 #include "log/etcd/etcd_log.h"
 #include "sim/history_check.h"
@@ -39,7 +40,10 @@ sim::Model check_history(const std::vector<DrillOp>& ops, const std::vector<log:
     }
   }
   sim::Model model;
-  sim::HistoryCheck hc = sim::check_history(records, history, model, report.failures);
+  // The odds feed's commands and its probe bets have no client operation
+  // here: the feed is checked on its own (feed.h).
+  sim::HistoryCheck hc =
+      sim::check_history(records, history, model, report.failures, 20, from_the_feed);
   // Acknowledged and not in the log: lost.
   std::set<std::string> logged;
   for (const sim::LogRecord& e : records) {

@@ -83,9 +83,11 @@ bool DrillCluster::start(std::string& why) {
   admin = token_hex(rng);
   trader = token_hex(rng);
   payments = token_hex(rng);
+  feed = token_hex(rng);
   {
     std::ofstream t(root_ / "tokens");
-    t << "admin " << admin << "\ntrader " << trader << "\npayments " << payments << "\n";
+    t << "admin " << admin << "\ntrader " << trader << "\npayments " << payments << "\nfeed " << feed
+      << "\n";
   }
   for (int i = 0; i < kEtcdMembers; ++i) {
     if (!start_etcd(i, true, why)) return false;

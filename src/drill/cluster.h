@@ -40,7 +40,7 @@ class DrillCluster {
   ~DrillCluster() { stop_all(); }
 
   std::vector<Proc> etcd, nodes;
-  std::string admin, trader, payments;  // bearer tokens
+  std::string admin, trader, payments, feed;  // bearer tokens (in <root>/tokens)
   uint16_t haproxy_port = 0, stats_port = 0;
 
   std::string etcd_ip(int i) const;

@@ -8,6 +8,8 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -18,6 +20,7 @@
 #include "drill/clock.h"
 #include "drill/cluster.h"
 #include "drill/faults.h"
+#include "drill/feed.h"
 #include "drill/monitor.h"
 #include "drill/nemesis.h"
 #include "drill/recorder.h"
@@ -92,9 +95,10 @@ void clear_run_dir(const fs::path& root) {
 }
 
 void print_fault(const FaultRecord& f, size_t number) {
-  std::printf("  [%3.0f s] fault %2zu: %-24s on %-20s for %.1f s%s\n", f.start_ms / 1000.0, number,
+  std::printf("  [%3.0f s] fault %2zu: %-24s on %-20s for %.1f s%s%s\n", f.start_ms / 1000.0, number,
               f.kind.c_str(), f.target.c_str(), (f.end_ms - f.start_ms) / 1000.0,
-              f.problems.empty() ? "" : ("; heal failed: " + f.problems[0]).c_str());
+              f.problems.empty() ? "" : ("; heal failed: " + f.problems[0]).c_str(),
+              f.violations.empty() ? "" : ("; VIOLATED: " + f.violations[0]).c_str());
   std::fflush(stdout);
 }
 
@@ -102,9 +106,9 @@ void print_fault(const FaultRecord& f, size_t number) {
 // apart, until both --faults and --minutes are reached. Draws from the
 // seeded RNGs here and in the nemesis (aims) in a fixed order: the same
 // --seed injects the same sequence.
-void inject_faults(const DrillOptions& o, DrillCluster& cluster, TestNet& net,
+void inject_faults(const DrillOptions& o, DrillCluster& cluster, TestNet& net, DrillFeed& feed,
                    const std::vector<const FaultRow*>& kinds, DrillReport& report) {
-  Nemesis nemesis(cluster, net, o.seed);
+  Nemesis nemesis(cluster, net, &feed, o.seed);
   std::mt19937_64 rng(o.seed * 101);
   const int64_t end_by = now_ms() + static_cast<int64_t>(o.minutes * 60'000);
   size_t k = rng() % kinds.size();
@@ -130,6 +134,10 @@ void inject_faults(const DrillOptions& o, DrillCluster& cluster, TestNet& net,
     nemesis.heal(f);
     report.faults.push_back(f);
     print_fault(f, report.faults.size());
+    for (const std::string& v : f.violations) {
+      report.failures.push_back(fmt::format("fault {} ({} on {}): {}", report.faults.size(), f.kind,
+                                            f.target, v));
+    }
     sleep_ms(1'500 + static_cast<int64_t>(rng() % 1'500));
   }
 }
@@ -153,6 +161,13 @@ bool run_cluster(const DrillOptions& o, TestNet& net, const fs::path& root,
               cluster.endpoints().c_str(), cluster.node_ip(0).c_str(), cluster.haproxy_port,
               now_ms() / 1000.0);
   std::fflush(stdout);
+  DrillFeed feed(root, self);
+  if (!feed.start(cluster, why)) {
+    std::fprintf(stderr, "betcore drill: the odds feed did not start: %s\n", why.c_str());
+    return false;
+  }
+  std::printf("  odds feed up: RabbitMQ, provider and adapter (%.1f s)\n", now_ms() / 1000.0);
+  std::fflush(stdout);
   Recorder recorder(cluster.endpoint_list());
   Workload load(cluster.haproxy_port, cluster, o.clients, o.seed);
   if (!load.set_up(why)) {
@@ -163,7 +178,7 @@ bool run_cluster(const DrillOptions& o, TestNet& net, const fs::path& root,
   load.start();
   report.load_started_ms = now_ms();
   sleep_ms(3'000);  // a baseline before the first fault
-  inject_faults(o, cluster, net, kinds, report);
+  inject_faults(o, cluster, net, feed, kinds, report);
   report.faults_ended_ms = now_ms();
   std::printf("  faults done; letting the load run 3 s more, then stopping it\n");
   std::fflush(stdout);
@@ -172,6 +187,11 @@ bool run_cluster(const DrillOptions& o, TestNet& net, const fs::path& root,
   report.load_stopped_ms = now_ms();
   // Everything healed again (a heal that failed is retried here).
   cluster.heal_everything(report.failures);
+  feed.heal_everything(report.failures);
+  // The feed's check first, then the feed stopped: the nodes converge on a
+  // log that no longer grows (the adapter would write alives forever).
+  feed.check(report.failures, 90'000);
+  feed.stop_all();
   const bool converged =
       converge(cluster, wait_for_log_head(cluster, recorder), report.failures, 120'000);
   monitor.stop();

@@ -33,6 +33,17 @@ constexpr std::array<FaultRow, kFaultKinds> kRows{{
      "only the node's snapshots fail; writes go on (docs/runbooks/disk-full.md)"},
     {etcd_quorum_lost, "etcd_quorum_lost", etcd, aim_etcd_quorum, inject_quorum_lost,
      heal_quorum_lost, "no write commits until both are back; nothing acknowledged is lost"},
+    {feed_producer_silent, "feed_producer_silent", feed, aim_feed_producer, inject_feed_silent,
+     heal_feed_silent,
+     "the producer's markets read suspended within its limit + 1 s; reopened after recovery"},
+    {feed_adapter_killed, "feed_adapter_killed", feed, aim_feed_adapter, inject_feed_adapter_kill,
+     heal_feed_adapter_kill,
+     "every feed market shuts by the feed deadline alone; the restarted adapter catches up"},
+    {feed_broker_killed, "feed_broker_killed", feed, aim_feed_broker, inject_feed_broker_kill,
+     heal_feed_broker_kill, "confirmed messages survive the broker; adapter and provider reconnect"},
+    {feed_provider_misbehaves, "feed_provider_misbehaves", feed, aim_feed_provider,
+     inject_feed_misbehaviour, heal_feed_misbehaviour,
+     "duplicates and reorders change nothing twice; malformed messages go to the dead letters"},
 }};
 
 // A row's place is its kind: fault_row() indexes by it, and the nemesis'
@@ -44,7 +55,7 @@ constexpr bool rows_in_kind_order() {
   return true;
 }
 static_assert(rows_in_kind_order(), "kRows must list every FaultKind once, in enum order");
-static_assert(static_cast<size_t>(FaultKind::etcd_quorum_lost) + 1 == kFaultKinds,
+static_assert(static_cast<size_t>(FaultKind::feed_provider_misbehaves) + 1 == kFaultKinds,
               "kFaultKinds must count the last FaultKind");
 
 }  // namespace
@@ -66,6 +77,8 @@ const char* component_name(Component c) {
       return "etcd";
     case Component::node:
       return "node";
+    case Component::feed:
+      return "feed";
   }
   return "node";
 }

@@ -35,8 +35,12 @@ enum class FaultKind : uint8_t {
   node_link_down,
   node_disk_full,
   etcd_quorum_lost,
+  feed_producer_silent,
+  feed_adapter_killed,
+  feed_broker_killed,
+  feed_provider_misbehaves,
 };
-inline constexpr size_t kFaultKinds = 11;
+inline constexpr size_t kFaultKinds = 15;
 
 // Which file holds a kind's inject and heal.
 enum class FaultFamily : uint8_t {
@@ -44,9 +48,10 @@ enum class FaultFamily : uint8_t {
   network,  // faults_network.cc: nftables partitions, a link down
   disk,     // faults_disk.cc: a full disk
   etcd,     // faults_etcd.cc: etcd's roles (leader, follower, quorum)
+  feed,     // faults_feed.cc: the odds feed (provider, broker, adapter)
 };
 
-enum class Component : uint8_t { etcd, node };
+enum class Component : uint8_t { etcd, node, feed };
 
 // What a fault hits: one etcd member or node, or two members (a quorum).
 struct FaultTarget {
@@ -55,10 +60,13 @@ struct FaultTarget {
   std::string label;         // "etcd-2 (leader)", "node-1"
 };
 
+class DrillFeed;
+
 struct FaultContext {
   DrillCluster& cluster;
   TestNet& net;
   std::mt19937_64& rng;  // the nemesis' seeded draws: who is hit
+  DrillFeed* feed;       // the odds feed beside the cluster
 };
 
 // Chooses the target; nullopt when there is none yet (no etcd leader known).
@@ -114,5 +122,19 @@ void heal_disk_full(FaultContext& ctx, const FaultTarget& t, FaultRecord& f);
 // ---- faults_etcd.cc ----
 bool inject_quorum_lost(FaultContext& ctx, const FaultTarget& t, FaultRecord& f);
 void heal_quorum_lost(FaultContext& ctx, const FaultTarget& t, FaultRecord& f);
+
+// ---- faults_feed.cc ----
+std::optional<FaultTarget> aim_feed_producer(FaultContext& ctx);  // draws which producer
+std::optional<FaultTarget> aim_feed_adapter(FaultContext& ctx);
+std::optional<FaultTarget> aim_feed_broker(FaultContext& ctx);
+std::optional<FaultTarget> aim_feed_provider(FaultContext& ctx);
+bool inject_feed_silent(FaultContext& ctx, const FaultTarget& t, FaultRecord& f);
+void heal_feed_silent(FaultContext& ctx, const FaultTarget& t, FaultRecord& f);
+bool inject_feed_adapter_kill(FaultContext& ctx, const FaultTarget& t, FaultRecord& f);
+void heal_feed_adapter_kill(FaultContext& ctx, const FaultTarget& t, FaultRecord& f);
+bool inject_feed_broker_kill(FaultContext& ctx, const FaultTarget& t, FaultRecord& f);
+void heal_feed_broker_kill(FaultContext& ctx, const FaultTarget& t, FaultRecord& f);
+bool inject_feed_misbehaviour(FaultContext& ctx, const FaultTarget& t, FaultRecord& f);
+void heal_feed_misbehaviour(FaultContext& ctx, const FaultTarget& t, FaultRecord& f);
 
 }  // namespace betcore::drill

@@ -11,7 +11,8 @@ namespace betcore::drill {
 // Thread affinity: the run loop only.
 class Nemesis {
  public:
-  Nemesis(DrillCluster& c, TestNet& net, uint64_t seed) : rng_(seed), ctx_{c, net, rng_} {}
+  Nemesis(DrillCluster& c, TestNet& net, DrillFeed* feed, uint64_t seed)
+      : rng_(seed), ctx_{c, net, rng_, feed} {}
 
   // Injects one fault of `row`'s kind; fills `f` (kind, target, start).
   // False when it could not be injected: no target yet (no etcd leader

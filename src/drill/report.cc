@@ -99,6 +99,30 @@ std::string chart(const DrillReport& r, const std::string& title, const std::str
   return s + "</svg>\n";
 }
 
+// Detected: the first health sample after the start that shows the
+// component down (a node not ready, an etcd member unhealthy); -1: none.
+int64_t detected_ms(const FaultRecord& f, const std::vector<HealthPoint>& health) {
+  for (const HealthPoint& h : health) {
+    if (h.at_ms < f.start_ms) continue;
+    bool bad = f.component == "node" ? !h.node_ready.at(static_cast<size_t>(f.component_index))
+                                     : !h.etcd_healthy.at(static_cast<size_t>(f.component_index));
+    if (bad) return h.at_ms - f.start_ms;
+    if (h.at_ms > f.end_ms) break;
+  }
+  return -1;
+}
+
+// Recovered: the first write sent after the start that was acknowledged; -1: none.
+int64_t recovered_ms(const FaultRecord& f, const std::vector<OpPoint>& ops) {
+  int64_t best = -1;
+  for (const OpPoint& op : ops) {
+    if (op.read || !op.acknowledged || op.sent_ms < f.start_ms) continue;
+    int64_t t = op.answered_ms - f.start_ms;
+    if (best < 0 || t < best) best = t;
+  }
+  return best;
+}
+
 }  // namespace
 
 void fill_report(DrillReport& r, const std::vector<OpPoint>& ops, const std::vector<HealthPoint>& health) {
@@ -132,26 +156,11 @@ void fill_report(DrillReport& r, const std::vector<OpPoint>& ops, const std::vec
     r.seconds[i].p99_ms = percentile(latencies[i], 0.99);
   }
   for (FaultRecord& f : r.faults) {
-    // Detected: the first health sample after the start that shows the
-    // component down (a node not ready, an etcd member unhealthy).
-    for (const HealthPoint& h : health) {
-      if (h.at_ms < f.start_ms) continue;
-      bool bad = f.component == "node" ? !h.node_ready.at(static_cast<size_t>(f.component_index))
-                                       : !h.etcd_healthy.at(static_cast<size_t>(f.component_index));
-      if (bad) {
-        f.detect_ms = h.at_ms - f.start_ms;
-        break;
-      }
-      if (h.at_ms > f.end_ms) break;
+    // A feed fault's heal measured both on the feed's markets (faults_feed.cc).
+    if (f.component != "feed") {
+      f.detect_ms = detected_ms(f, health);
+      f.recover_ms = recovered_ms(f, ops);
     }
-    // Recovered: the first write sent after the start that was acknowledged.
-    int64_t best = -1;
-    for (const OpPoint& op : ops) {
-      if (op.read || !op.acknowledged || op.sent_ms < f.start_ms) continue;
-      int64_t t = op.answered_ms - f.start_ms;
-      if (best < 0 || t < best) best = t;
-    }
-    f.recover_ms = best;
     // The longest stall: no write acknowledged (by anyone) for this long.
     std::vector<int64_t> acks;
     for (const OpPoint& op : ops) {
@@ -190,7 +199,7 @@ json report_json(const DrillReport& r) {
     faults.push_back({{"kind", f.kind}, {"target", f.target}, {"start_ms", f.start_ms}, {"end_ms", f.end_ms},
                       {"detect_ms", f.detect_ms}, {"recover_ms", f.recover_ms}, {"longest_stall_ms", f.stall_ms},
                       {"detail", f.detail},
-                      {"problems", f.problems}});
+                      {"problems", f.problems}, {"violations", f.violations}});
   }
   j["faults"] = faults;
   json kinds = json::object();
@@ -227,6 +236,7 @@ std::string html_tables(const DrillReport& r) {
     const FaultRecord& f = r.faults[i];
     std::string notes = f.detail;
     for (const std::string& p : f.problems) notes += (notes.empty() ? "" : "; ") + p;
+    for (const std::string& v : f.violations) notes += (notes.empty() ? "" : "; ") + ("VIOLATED: " + v);
     h += fmt::format(
         "<tr><td>{}</td><td>{:.1f} s</td><td>{}</td><td>{}</td><td>{:.1f} s</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
         i + 1, static_cast<double>(f.start_ms) / 1000, f.kind, html_escape(f.target),

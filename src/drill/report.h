@@ -17,14 +17,17 @@ namespace betcore::drill {
 struct FaultRecord {
   std::string kind;            // "kill_etcd_leader", ...
   std::string target;          // "etcd-2 (leader)", "node-1"
-  std::string component;       // "etcd" or "node"
+  std::string component;       // "etcd", "node" or "feed"
   int component_index = 0;
   std::string detail;
   int64_t start_ms = 0, end_ms = 0;  // since the drill started
+  // Feed faults set both in their heal (faults_feed.cc): the feed's markets
+  // shut, and took bets again.
   int64_t detect_ms = -1;      // after start: first health sample showing it (-1: not seen)
   int64_t recover_ms = -1;     // after start: first write sent after it and acknowledged
   int64_t stall_ms = -1;       // the longest time without any acknowledged write, from start to 2 s after the end
-  std::vector<std::string> problems;
+  std::vector<std::string> problems;    // what went wrong injecting or healing it
+  std::vector<std::string> violations;  // invariants it broke: each a failure of the run
 };
 
 // One client operation, as the report needs it.

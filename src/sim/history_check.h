@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,8 +49,13 @@ struct HistoryCheck {
   uint64_t reads_checked = 0;
 };
 
+// True for a command a client other than those of `ops` sent (the drill's
+// odds feed): the model applies it, and no operation answers for it.
+using OtherClient = std::function<bool(const domain::Command&)>;
+
 // `log` in position order. Failures are appended (at most `failures_max`).
 HistoryCheck check_history(const std::vector<LogRecord>& log, const std::vector<HistoryOp>& ops,
-                           Model& model, std::vector<std::string>& failures, size_t failures_max = 20);
+                           Model& model, std::vector<std::string>& failures, size_t failures_max = 20,
+                           const OtherClient& other_client = {});
 
 }  // namespace betcore::sim

@@ -79,6 +79,11 @@ bool RabbitMq::start_once(int timeout_ms, std::string& why) {
            {"RABBITMQ_LOG_BASE", (dir_ / "log").string()},
            {"RABBITMQ_CONFIG_FILE", (dir_ / "rabbitmq.conf").string()},
            {"RABBITMQ_ENABLED_PLUGINS_FILE", (dir_ / "enabled_plugins").string()},
+           // Idle schedulers sleep instead of spinning: Erlang's default busy
+           // wait takes CPU that the tests and the drill's cluster need on a
+           // 2-core machine (RabbitMQ's runtime guide suggests it for hosts
+           // shared with other services).
+           {"RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS", "+sbwt none +sbwtdcpu none +sbwtdio none"},
            // Makes the start script exec the Erlang VM instead of running it
            // as its child: the process we spawn is the broker, so kill -9
            // kills the broker (and it dies with its parent).
