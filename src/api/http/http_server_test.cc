@@ -250,6 +250,45 @@ TEST(HttpServer, GetAndPostRoundTrip) {
             "body={\"bet_id\":\"b-1\"}");
 }
 
+TEST(HttpServer, KeepsOnlyTheHeadersAskedForAnyCaseInOrder) {
+  Options o;
+  o.capture_headers = {"idempotency-key", "gateway-signature"};
+  TestServer t(
+      [](Request&& req, Responder r) {
+        std::string out;
+        for (const auto& [n, v] : req.headers) out += n + "=" + v + ";";
+        out += "key=" + std::string(req.header("idempotency-key"));
+        r.send(Response{200, out, "text/plain", {}});
+      },
+      o);
+  Client c(t.port);
+  ASSERT_TRUE(c.send(get("/", "IDEMPOTENCY-Key: w-1\r\nX-Other: no\r\ngateway-signature: t=1,v1=ab\r\n")));
+  auto r = c.read_reply();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "idempotency-key=w-1;gateway-signature=t=1,v1=ab;key=w-1");
+  // The next request on the connection starts with none.
+  ASSERT_TRUE(c.send(get("/")));
+  r = c.read_reply();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "key=");
+}
+
+TEST(HttpServer, ResetConnectionSendsRstAndNoAnswer) {
+  TestServer t([](Request&& req, Responder r) {
+    Response resp = Response::json(200, "{}");
+    resp.reset_connection = req.path() == "/reset";
+    r.send(std::move(resp));
+  });
+  Client c(t.port);
+  ASSERT_TRUE(c.send(get("/reset")));
+  EXPECT_FALSE(c.read_reply().has_value());  // no bytes: the connection is gone
+  Client again(t.port);                        // the server goes on serving
+  ASSERT_TRUE(again.send(get("/")));
+  auto r = again.read_reply();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
 TEST(HttpServer, DefaultContentTypeIsJson) {
   TestServer t([](Request&&, Responder r) { r.send(Response::json(200, "{}")); });
   Client c(t.port);
