@@ -8,6 +8,8 @@
 # in the backlog). A benchmark, not a test.
 #   scripts/payments-bench.sh [WITHDRAWALS] [WORKERS] [SETTLE_MS]
 # Default: 5,000 withdrawals, 32 adapter workers, 50 ms settlement.
+# BETCORE_URL=http://127.0.0.1:8080 BETCORE_TOKENS=run-cluster/tokens: through
+# a running node or cluster (scripts/cluster.sh start) instead of a new node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-5000}
@@ -19,9 +21,14 @@ base=${BETCORE_BENCH_PORT_BASE:-23500}
 node=127.0.0.1:$base; gateway=127.0.0.1:$((base + 1)); adapter=127.0.0.1:$((base + 2))
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 
-./scripts/write-tokens.sh "$dir/tokens"
 printf 'api_key sk_bench\nwebhook_secret whsec_bench\n' > "$dir/secrets"
-"$repo/build/betcore" node --data "$dir/data" --listen "$node" --tokens "$dir/tokens" > "$dir/node.log" 2>&1 &
+if [ -n "${BETCORE_URL:-}" ]; then
+  node=${BETCORE_URL#http://}
+  cp "${BETCORE_TOKENS:?BETCORE_TOKENS: the tokens file of that node or cluster}" "$dir/tokens"
+else
+  ./scripts/write-tokens.sh "$dir/tokens"
+  "$repo/build/betcore" node --data "$dir/data" --listen "$node" --tokens "$dir/tokens" > "$dir/node.log" 2>&1 &
+fi
 for _ in $(seq 1 100); do curl -fsS "http://$node/health/ready" >/dev/null 2>&1 && break; sleep 0.1; done
 "$repo/build/betcore" payment-gateway --listen "$gateway" --secrets "$dir/secrets" --settle-ms "$settle" \
   --webhook-url "http://$adapter/webhooks/gateway" > "$dir/gateway.log" 2>&1 &
@@ -46,14 +53,15 @@ def call(c, method, path, body, token):
     return r.status, data
 c = conn()
 accounts = 100
+run = f'{int(time.time()) % 100000}'  # ids of this run, so a shared node can be reused
 for i in range(accounts):
-    call(c, 'POST', '/v1/accounts', {'account_id': f'a{i}', 'currency': 'EUR'}, admin)
-    call(c, 'POST', '/v1/deposits', {'payment_ref': f'seed-{i}', 'account_id': f'a{i}', 'amount': 10**9}, payments)
+    call(c, 'POST', '/v1/accounts', {'account_id': f'pb{run}-{i}', 'currency': 'EUR'}, admin)
+    call(c, 'POST', '/v1/deposits', {'payment_ref': f'seed-{run}-{i}', 'account_id': f'pb{run}-{i}', 'amount': 10**9}, payments)
 t0 = time.monotonic()
 def requester(k):
     c = conn()
     for i in range(k, n, 8):
-        s, d = call(c, 'POST', '/v1/withdrawals', {'withdrawal_id': f'w{i}', 'account_id': f'a{i % accounts}', 'amount': 100 + i % 900}, admin)
+        s, d = call(c, 'POST', '/v1/withdrawals', {'withdrawal_id': f'w{run}-{i}', 'account_id': f'pb{run}-{i % accounts}', 'amount': 100 + i % 900}, admin)
         if s != 201: print('withdrawal', i, s, d, file=sys.stderr); sys.exit(1)
 ts = [threading.Thread(target=requester, args=(k,)) for k in range(8)]
 for t in ts: t.start()
