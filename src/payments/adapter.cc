@@ -342,7 +342,14 @@ int run_adapter(const AdapterOptions& options) {
     } else if (path == "/health/live" || path == "/health/ready") {
       r.send(http::Response::json(200, R"({"status":"ok"})"));
     } else if (path == "/reconcile" && request.method == http::Method::post) {
-      // A full pass now (no grace), on the reconciler's thread; the answer is its report.
+      // A full pass now (no grace), on the reconciler's thread; the answer is
+      // its report. The port also faces the PSP's webhooks: only a caller
+      // with the adapter's own payments token may ask.
+      if (!payments::same_secret(request.authorization, "Bearer " + options.token)) {
+        r.send(http::Response::error(401, "unauthorized",
+                                     "POST /reconcile needs Authorization: Bearer <payments token>"));
+        return;
+      }
       const bool repair = request.query_param("repair").value_or("false") == "true";
       adapter.ask_reconcile(std::move(r), repair);
     } else {

@@ -24,6 +24,10 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
   return out;
 }
 
+bool same_secret(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
 std::string sign_webhook(std::string_view secret, int64_t unix_s, std::string_view body) {
   std::string t = std::to_string(unix_s);
   std::string payload = t;

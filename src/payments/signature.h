@@ -23,6 +23,9 @@ std::string_view to_string(Verdict v);
 Verdict verify_webhook(std::string_view secret, std::string_view header, std::string_view body,
                        int64_t now_s, int64_t tolerance_s = 300);
 
+// Compares two secrets in constant time (for their common length).
+bool same_secret(std::string_view a, std::string_view b);
+
 // Lower-case hex HMAC-SHA256 of `data` keyed with `key`.
 std::string hmac_sha256_hex(std::string_view key, std::string_view data);
 

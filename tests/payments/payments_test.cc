@@ -468,6 +468,16 @@ TEST_F(PaymentsTest, ReconciliationRepairsAPayoutAndADepositTheAdapterMissed) {
   EXPECT_EQ(balance("r0"), expected);
   EXPECT_EQ(reconcile_once(false, &report), 0) << report.dump(2);
   EXPECT_EQ(report["differences"].size(), 0u) << report.dump(2);
+  // The running adapter reconciles on demand, for its own token only (its
+  // port faces the PSP).
+  tools::HttpClient a("127.0.0.1", adapter_port_);
+  EXPECT_EQ(a.post("/reconcile?repair=true", "").status, 401);
+  EXPECT_EQ(a.post("/reconcile?repair=true", "", tokens_.admin).status, 401);
+  tools::Response live = a.post("/reconcile", "", tokens_.payments);
+  ASSERT_EQ(live.status, 200) << live.body;
+  json live_report = json::parse(live.body);
+  EXPECT_EQ(live_report["unrepaired"], 0) << live.body;
+  EXPECT_EQ(live_report["checked"]["gateway_payouts"], 1) << live.body;
 }
 
 }  // namespace
