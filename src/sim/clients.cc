@@ -42,6 +42,7 @@ void Clients::send(size_t index) {
   uint64_t attempt = ++attempt_seq_;
   op.attempt = attempt;
   ++op.tries;
+  op.last_sent = world.now();
   if (op.first_sent < 0) {
     op.first_sent = world.now();
     op.head_at_send = nodes_.acked_head_at(world.now());
@@ -80,6 +81,7 @@ void Clients::answer(uint64_t attempt, Answer a) {
     op.answer = a;
     if (a.kind == AnswerKind::applied && a.code == domain::Code::ok)
       ++run_.report.writes_acknowledged;
+    note_late_alive(op);
     workload_.learn(op, a);
     Client* cp = &clients_[static_cast<size_t>(op.client)];
     run_.world.after(run_.world.rng.between(0, 8), [this, cp] { next_op(*cp); });
@@ -90,6 +92,16 @@ void Clients::answer(uint64_t attempt, Answer a) {
   attempts_.erase(it);
   int64_t backoff = std::min<int64_t>(kBackoffMsMax, 5 << std::min<uint32_t>(op.tries, 5));
   run_.world.after(run_.world.rng.between(backoff / 2, backoff), [this, index] { send(index); });
+}
+
+// An alive is applied at its batch's time, not at the time the feed sent it:
+// an attempt sent late (a retry after an indefinite answer) that is accepted
+// keeps the producer up until its own batch time + limit. How late, at most.
+void Clients::note_late_alive(const Op& op) {
+  if (!std::holds_alternative<domain::FeedAlive>(op.command)) return;
+  if (op.answer.kind != AnswerKind::applied || op.answer.code != domain::Code::ok) return;
+  uint64_t& late = run_.report.feed["alive_late_ms_max"];
+  late = std::max(late, static_cast<uint64_t>(op.last_sent - op.first_sent));
 }
 
 bool Clients::all_answered(std::string& why) const {

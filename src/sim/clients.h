@@ -20,7 +20,7 @@ namespace betcore::sim {
 class Clients {
  public:
   Clients(RunContext& run, Nodes& nodes)
-      : run_(run), nodes_(nodes), workload_(run.world.rng), clients_(Workload::make_clients()) {}
+      : run_(run), nodes_(nodes), workload_(run.world), clients_(Workload::make_clients()) {}
 
   // Each client's first operation, a few ms from now.
   void start();
@@ -38,6 +38,7 @@ class Clients {
   void issue(Op op);
   void send(size_t index);
   void deliver(SimNode& n, uint64_t attempt);
+  void note_late_alive(const Op& op);
 
   RunContext& run_;
   Nodes& nodes_;

@@ -152,6 +152,18 @@ void check_run(RunContext& run, Nodes& nodes, const std::deque<Op>& ops) {
   }
   HistoryCheck hc = check_history(records, history, model, run.report.failures);
   run.report.reads_checked = hc.reads_checked;
+  const FeedCounts& f = model.feed_counts();
+  for (const auto& [name, n] : {std::pair<const char*, uint64_t>{"alives", f.alives},
+                                {"alives_refused_down", f.alives_refused_down},
+                                {"recoveries", f.recoveries},
+                                {"alive_copies_accepted_again", f.alive_copies_accepted_again},
+                                {"reopened_by_an_old_alive", f.reopened_by_an_old_alive},
+                                {"prices_applied", f.prices_applied},
+                                {"prices_stale", f.prices_stale},
+                                {"bets_on_feed_markets", f.bets_on_feed_markets},
+                                {"bets_refused_feed_silent", f.bets_refused_feed_silent}}) {
+    run.report.feed[name] = n;
+  }
 
   // 5. Every replica: the same digest, a balanced ledger, and the model's money.
   std::string first_digest;

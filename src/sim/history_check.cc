@@ -24,7 +24,7 @@ HistoryCheck check_history(const std::vector<LogRecord>& log, const std::vector<
   // Where each operation landed, and what the model answered there.
   std::map<std::pair<uint64_t, size_t>, ModelAnswer> at;
   std::map<size_t, uint64_t> first_seen;
-  std::map<size_t, uint64_t> accepted_at;
+  std::map<size_t, uint64_t> accepted_at;  // not for heartbeats (below)
   for (const LogRecord& e : log) {
     codec::DecodedBatch b = codec::decode_batch(e.batch);
     if (b.error != codec::BatchError::none) {
@@ -33,7 +33,7 @@ HistoryCheck check_history(const std::vector<LogRecord>& log, const std::vector<
     }
     for (const domain::Command& cmd : b.commands) {
       ++out.commands;
-      ModelAnswer ans = model.apply(cmd, e.position);
+      ModelAnswer ans = model.apply(cmd, e.position, b.header.stamped_ms);
       auto it = op_of.find(op_key(cmd));
       if (it == op_of.end() && other_client && other_client(cmd)) continue;
       if (it == op_of.end()) {
@@ -42,6 +42,11 @@ HistoryCheck check_history(const std::vector<LogRecord>& log, const std::vector<
       }
       at.emplace(std::make_pair(e.position, it->second), ans);
       first_seen.emplace(it->second, e.position);
+      // A heartbeat (ModelAnswer::repeats): every copy that lands applies
+      // anew, so "accepted twice" and "refused, yet accepted" do not apply;
+      // each copy's effect is the model's, and the answer the client got
+      // must still be the model's at the position it names.
+      if (ans.repeats) continue;
       if (ans.code == Code::ok && !ans.duplicate && !accepted_at.emplace(it->second, e.position).second) {
         fail("'" + ops[it->second].what + "' was accepted twice (at " + std::to_string(accepted_at[it->second]) +
              " and " + std::to_string(e.position) + ")");

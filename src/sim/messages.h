@@ -61,6 +61,7 @@ struct Op {
   domain::Command command;  // writes
   std::string account;      // reads
   int64_t first_sent = -1;
+  int64_t last_sent = -1;   // the attempt in flight's
   int64_t answered_at = -1;
   uint64_t attempt = 0;  // the attempt in flight
   uint32_t tries = 0;

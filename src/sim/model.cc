@@ -72,20 +72,28 @@ std::string op_key(const domain::Command& command) {
         else if constexpr (std::is_same_v<T, domain::CreateMarket>) return "market:" + c.market_id;
         else if constexpr (std::is_same_v<T, domain::PlaceBet>) return "bet:" + c.bet_id;
         else if constexpr (requires { c.request_id; }) return "request:" + c.request_id;  // prices, status, settlement
-        else return std::string();  // the odds feed's: not in the workload
+        else if constexpr (std::is_same_v<T, domain::FeedPrices>) {
+          return "prices:" + c.market_id + ":" + std::to_string(c.source_ts) + ":" + std::to_string(c.source_seq);
+        } else if constexpr (std::is_same_v<T, domain::FeedAlive>) {
+          return "alive:" + c.producer_id + ":" + std::to_string(c.limit_ms);
+        } else {
+          static_assert(!sizeof(T*), "every command has an op key");  // a new command needs its row
+        }
       },
       command);
 }
 
-ModelAnswer Model::apply(const domain::Command& command, uint64_t position) {
+ModelAnswer Model::apply(const domain::Command& command, uint64_t position, int64_t batch_ms) {
+  if (batch_ms > now_ms_) now_ms_ = batch_ms;
   const uint64_t fp = domain::fingerprint(command);
   std::string key = op_key(command);
   // A trader request with a request_id: its first answer, forever.
   const std::string request_id = key.rfind("request:", 0) == 0 ? key.substr(8) : std::string();
   // Refusals are remembered by client id, as the state machine keeps them:
   // not for requests that act on an entity by its id, nor for trader
-  // requests without one.
-  for (const char* by_entity : {"exclusion:", "complete:", "fail:"}) {
+  // requests without one, nor for the odds feed's (no client id: the
+  // sim's keys for them are the checker's, not the API's).
+  for (const char* by_entity : {"exclusion:", "complete:", "fail:", "prices:", "alive:"}) {
     if (key.rfind(by_entity, 0) == 0) key.clear();
   }
   if (key == "request:") key.clear();
@@ -111,6 +119,7 @@ ModelAnswer Model::apply(const domain::Command& command, uint64_t position) {
       refused_[key] = Refused{fp, a.code};
     }
   }
+  a.repeats = std::holds_alternative<domain::FeedAlive>(command);
   return a;
 }
 
@@ -191,10 +200,13 @@ ModelAnswer Model::on(const domain::CreateEvent& c, uint64_t fp, uint64_t /*posi
 ModelAnswer Model::on(const domain::CreateMarket& c, uint64_t fp, uint64_t /*position*/) {
   if (market_ids_.count(c.market_id)) return answer_or_conflict(market_ids_, c.market_id, fp);
   if (!event_ids_.count(c.event_id)) return no(Code::not_found);
+  if (!c.producer_id.empty() && !producers_.count(c.producer_id)) return no(Code::not_found);
   Market m;
+  m.producer = c.producer_id;
   for (const auto& s : c.selections) {
     m.selections.push_back(s.selection_id);
     m.odds.push_back(s.odds.thousandths);
+    m.active.push_back(true);
   }
   markets_[c.market_id] = std::move(m);
   market_ids_[c.market_id] = Remembered{fp};
@@ -222,6 +234,15 @@ ModelAnswer Model::on(const domain::PlaceBet& c, uint64_t fp, uint64_t position)
   while (sel < m->second.selections.size() && m->second.selections[sel] != leg.selection_id) ++sel;
   if (sel == m->second.selections.size()) return no(Code::not_found);
   if (!m->second.open()) return no(Code::market_not_open);
+  // A feed market takes no bet once its producer's deadline has passed at
+  // this batch's time (docs/integrations.md, "A silent producer").
+  const bool feed_market = !m->second.producer.empty();
+  feed_.bets_on_feed_markets += feed_market ? 1 : 0;
+  if (feed_market && producer_down(m->second.producer)) {
+    ++feed_.bets_refused_feed_silent;
+    return no(Code::market_not_open);
+  }
+  if (!m->second.active[sel]) return no(Code::selection_not_active);
   if (leg.odds.thousandths != m->second.odds[sel]) return no(Code::odds_changed);
   if (a->second.balance < c.stake.minor) return no(Code::insufficient_funds);
   a->second.balance -= c.stake.minor;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -95,7 +96,7 @@ std::vector<uint64_t> seeds_to_run(const SimOptions& o) {
 // What every seed of a run adds up to.
 struct Totals {
   uint64_t passed = 0, failed = 0, run_count = 0, ops = 0, acked = 0, reads = 0, sim_ms = 0, entries = 0;
-  std::map<std::string, uint64_t> faults, errors, topologies;
+  std::map<std::string, uint64_t> faults, errors, topologies, feed;
   uint64_t failed_seed = 0;
 
   void add(const SimReport& r) {
@@ -108,6 +109,7 @@ struct Totals {
     entries += r.log_entries;
     for (const auto& [k, v] : r.faults) faults[k] += v;
     for (const auto& [k, v] : r.client_errors) errors[k] += v;
+    for (const auto& [k, v] : r.feed) feed[k] = k.ends_with("_max") ? std::max(feed[k], v) : feed[k] + v;
   }
 };
 
@@ -140,6 +142,8 @@ void print_summary(const Totals& t, double wall_s) {
   }
   std::printf("  indefinite answers clients retried:\n");
   for (const auto& [k, v] : t.errors) std::printf("    %-26s %s\n", k.c_str(), thousands(v).c_str());
+  std::printf("  the odds feed (in the log; alive_late_ms_max: docs/simulation.md, findings):\n");
+  for (const auto& [k, v] : t.feed) std::printf("    %-26s %s\n", k.c_str(), thousands(v).c_str());
 }
 
 int run(const SimOptions& o) {

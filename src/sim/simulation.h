@@ -40,6 +40,10 @@ struct SimReport {
   // corruption_detected, snapshot_set_aside, crash_mid_io).
   std::map<std::string, uint64_t> faults;
   std::map<std::string, uint64_t> client_errors; // indefinite answers seen, by kind
+  // The odds feed: what the log did (the model's counts, model.h FeedCounts),
+  // and alive_late_ms_max: the longest an alive the client sent at t was
+  // applied (ok) by an attempt sent at t + that (docs/simulation.md, findings).
+  std::map<std::string, uint64_t> feed;
   uint64_t ops = 0, writes_acknowledged = 0, reads_checked = 0, log_entries = 0;
   uint64_t events = 0, sim_ms = 0, trace_hash = 0;
   uint64_t faults_total() const {

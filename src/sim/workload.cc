@@ -12,6 +12,8 @@ namespace {
 constexpr int kPunters = 6;
 constexpr int kAccountsPerPunter = 4;
 
+}  // namespace
+
 Op write_op(int client, std::string what, domain::Command command) {
   Op op;
   op.kind = OpKind::write;
@@ -22,14 +24,15 @@ Op write_op(int client, std::string what, domain::Command command) {
   return op;
 }
 
-}  // namespace
-
 std::vector<Client> Workload::make_clients() {
   std::vector<Client> clients;
-  for (int i = 0; i < kPunters + 2; ++i) {
+  for (int i = 0; i < kPunters + 3; ++i) {
     Client c;
     c.number = i;
-    c.role = i < kPunters ? Role::punter : (i == kPunters ? Role::trader : Role::payments);
+    c.role = i < kPunters         ? Role::punter
+             : i == kPunters     ? Role::trader
+             : i == kPunters + 1 ? Role::payments
+                                 : Role::feed;
     if (c.role == Role::punter) {
       for (int a = 0; a < kAccountsPerPunter; ++a) {
         c.accounts.push_back("a" + std::to_string(i) + "-" + std::to_string(a));
@@ -48,11 +51,14 @@ std::optional<Op> Workload::next(Client& c) {
       return trader_op(c);
     case Role::payments:
       return payments_op(c);
+    case Role::feed:
+      return feed_op(c);
   }
   return std::nullopt;
 }
 
 void Workload::learn(const Op& op, const Answer& a) {
+  feed_learn(op, a);
   if (a.kind != AnswerKind::applied || a.code != domain::Code::ok) return;
   if (auto* w = std::get_if<domain::RequestWithdrawal>(&op.command)) {
     withdrawals_.emplace_back(w->withdrawal_id, w->account_id);
@@ -72,8 +78,10 @@ Op Workload::punter_op(Client& c) {
     return write_op(c.number, "deposit d" + id,
                     domain::Deposit{"d" + id, account, domain::Amount{rng_.between(100, 10'000)}});
   }
-  if (roll < 62 && !markets_.empty()) {
-    const MarketView& m = markets_[rng_.below(markets_.size())];
+  if (roll < 62 && markets_.size() + feed_markets_.size() > 0) {
+    // The trader's markets and the feed's: bets on these meet the deadline.
+    size_t pick = rng_.below(markets_.size() + feed_markets_.size());
+    const MarketView& m = pick < markets_.size() ? markets_[pick] : feed_markets_[pick - markets_.size()].view;
     size_t sel = rng_.below(m.selections.size());
     domain::PlaceBet bet;
     bet.bet_id = "b" + id;

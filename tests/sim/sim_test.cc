@@ -74,18 +74,22 @@ TEST(Sim, EveryFaultKindHappens) {
   }
 }
 
-// Runs seeds until one fails; the failure must name the planted bug.
+// Runs seeds until one fails naming the planted bug. A seed may catch it
+// another way first (a replica that missed an entry may answer a client
+// wrongly, and crash, before its next checkpoint shows the digests differ):
+// caught, but the named check must still fire in some seed.
 void expect_caught(const std::string& sabotage, Topology t, const std::string& expected) {
+  std::string caught_otherwise;
   for (uint64_t seed = 1; seed <= 30; ++seed) {
     SimReport r = run(seed, t, sabotage);
     if (r.passed) continue;
-    bool named = false;
-    for (const std::string& f : r.failures) named = named || f.find(expected) != std::string::npos;
-    EXPECT_TRUE(named) << sabotage << " on seed " << seed << " failed, but not with '" << expected
-                       << "':\n" << failures(r);
-    return;
+    for (const std::string& f : r.failures) {
+      if (f.find(expected) != std::string::npos) return;
+    }
+    if (caught_otherwise.empty()) caught_otherwise = "seed " + std::to_string(seed) + ":\n" + failures(r);
   }
-  ADD_FAILURE() << "the checker missed the planted bug " << sabotage << " in 30 seeds";
+  ADD_FAILURE() << "no seed of 30 caught the planted bug " << sabotage << " with '" << expected << "'\n"
+                << caught_otherwise;
 }
 
 TEST(Sim, CatchesReadsThatDoNotWaitForTheLog) {
