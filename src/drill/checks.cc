@@ -11,6 +11,7 @@
 #include "codec/batch.h"
 #include "drill/clock.h"
 #include "drill/feed_probe.h"
+#include "drill/payments.h"
 #include "log/etcd/etcd_client.h"
 #include "log/etcd/etcd_log.h"
 #include "sim/history_check.h"
@@ -40,10 +41,12 @@ sim::Model check_history(const std::vector<DrillOp>& ops, const std::vector<log:
     }
   }
   sim::Model model;
-  // The odds feed's commands and its probe bets have no client operation
-  // here: the feed is checked on its own (feed.h).
-  sim::HistoryCheck hc =
-      sim::check_history(records, history, model, report.failures, 20, from_the_feed);
+  // The odds feed's commands and its probe bets, and the payment adapter's
+  // withdrawal outcomes and webhook deposits, have no client operation
+  // here: each is checked on its own (feed.h, payments.h).
+  sim::HistoryCheck hc = sim::check_history(
+      records, history, model, report.failures, 20,
+      [](const domain::Command& c) { return from_the_feed(c) || from_payments(c); });
   // Acknowledged and not in the log: lost.
   std::set<std::string> logged;
   for (const sim::LogRecord& e : records) {

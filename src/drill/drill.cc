@@ -23,6 +23,7 @@
 #include "drill/feed.h"
 #include "drill/monitor.h"
 #include "drill/nemesis.h"
+#include "drill/payments.h"
 #include "drill/recorder.h"
 #include "drill/report.h"
 #include "drill/testnet.h"
@@ -107,8 +108,9 @@ void print_fault(const FaultRecord& f, size_t number) {
 // seeded RNGs here and in the nemesis (aims) in a fixed order: the same
 // --seed injects the same sequence.
 void inject_faults(const DrillOptions& o, DrillCluster& cluster, TestNet& net, DrillFeed& feed,
-                   const std::vector<const FaultRow*>& kinds, DrillReport& report) {
-  Nemesis nemesis(cluster, net, &feed, o.seed);
+                   DrillPayments& payments, const std::vector<const FaultRow*>& kinds,
+                   DrillReport& report) {
+  Nemesis nemesis(cluster, net, &feed, &payments, o.seed);
   std::mt19937_64 rng(o.seed * 101);
   const int64_t end_by = now_ms() + static_cast<int64_t>(o.minutes * 60'000);
   size_t k = rng() % kinds.size();
@@ -167,6 +169,12 @@ bool run_cluster(const DrillOptions& o, TestNet& net, const fs::path& root,
     return false;
   }
   std::printf("  odds feed up: RabbitMQ, provider and adapter (%.1f s)\n", now_ms() / 1000.0);
+  DrillPayments payments(root, self, o.seed);
+  if (!payments.start(cluster, why)) {
+    std::fprintf(stderr, "betcore drill: payments did not start: %s\n", why.c_str());
+    return false;
+  }
+  std::printf("  payments up: gateway and adapter (%.1f s)\n", now_ms() / 1000.0);
   std::fflush(stdout);
   Recorder recorder(cluster.endpoint_list());
   Workload load(cluster.haproxy_port, cluster, o.clients, o.seed);
@@ -176,9 +184,10 @@ bool run_cluster(const DrillOptions& o, TestNet& net, const fs::path& root,
   }
   Monitor monitor(cluster);
   load.start();
+  payments.start_deposits(load.accounts());
   report.load_started_ms = now_ms();
   sleep_ms(3'000);  // a baseline before the first fault
-  inject_faults(o, cluster, net, feed, kinds, report);
+  inject_faults(o, cluster, net, feed, payments, kinds, report);
   report.faults_ended_ms = now_ms();
   std::printf("  faults done; letting the load run 3 s more, then stopping it\n");
   std::fflush(stdout);
@@ -188,10 +197,14 @@ bool run_cluster(const DrillOptions& o, TestNet& net, const fs::path& root,
   // Everything healed again (a heal that failed is retried here).
   cluster.heal_everything(report.failures);
   feed.heal_everything(report.failures);
-  // The feed's check first, then the feed stopped: the nodes converge on a
-  // log that no longer grows (the adapter would write alives forever).
+  payments.heal_everything(report.failures);
+  // The feed's and the payments' checks first, then both stopped: the nodes
+  // converge on a log that no longer grows (the feed's adapter would write
+  // alives forever).
   feed.check(report.failures, 90'000);
   feed.stop_all();
+  payments.check(requested_withdrawals(load.ops()), report.failures, 120'000);
+  payments.stop_all();
   const bool converged =
       converge(cluster, wait_for_log_head(cluster, recorder), report.failures, 120'000);
   monitor.stop();

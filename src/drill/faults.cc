@@ -44,6 +44,18 @@ constexpr std::array<FaultRow, kFaultKinds> kRows{{
     {feed_provider_misbehaves, "feed_provider_misbehaves", feed, aim_feed_provider,
      inject_feed_misbehaviour, heal_feed_misbehaviour,
      "duplicates and reorders change nothing twice; malformed messages go to the dead letters"},
+    {payments_gateway_outage, "payments_gateway_outage", payments, aim_payment_gateway,
+     inject_gateway_outage, heal_gateway_outage,
+     "the adapter's breakers open and let only their trials through; the backlog drains after"},
+    {payments_gateway_slow, "payments_gateway_slow", payments, aim_payment_gateway,
+     inject_gateway_slow, heal_gateway_slow,
+     "every call times out, the breakers open; payouts repeated by key are made once"},
+    {payments_webhook_storm, "payments_webhook_storm", payments, aim_payment_gateway,
+     inject_webhook_storm, heal_webhook_storm,
+     "duplicated, late and stormed webhooks credit each deposit once"},
+    {payments_adapter_killed, "payments_adapter_killed", payments, aim_payment_adapter,
+     inject_payment_adapter_kill, heal_payment_adapter_kill,
+     "withdrawals wait; restarted on its state file, it pays each once and takes the webhooks"},
 }};
 
 // A row's place is its kind: fault_row() indexes by it, and the nemesis'
@@ -55,7 +67,7 @@ constexpr bool rows_in_kind_order() {
   return true;
 }
 static_assert(rows_in_kind_order(), "kRows must list every FaultKind once, in enum order");
-static_assert(static_cast<size_t>(FaultKind::feed_provider_misbehaves) + 1 == kFaultKinds,
+static_assert(static_cast<size_t>(FaultKind::payments_adapter_killed) + 1 == kFaultKinds,
               "kFaultKinds must count the last FaultKind");
 
 }  // namespace
@@ -79,6 +91,8 @@ const char* component_name(Component c) {
       return "node";
     case Component::feed:
       return "feed";
+    case Component::payments:
+      return "payments";
   }
   return "node";
 }

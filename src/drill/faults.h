@@ -39,8 +39,12 @@ enum class FaultKind : uint8_t {
   feed_adapter_killed,
   feed_broker_killed,
   feed_provider_misbehaves,
+  payments_gateway_outage,
+  payments_gateway_slow,
+  payments_webhook_storm,
+  payments_adapter_killed,
 };
-inline constexpr size_t kFaultKinds = 15;
+inline constexpr size_t kFaultKinds = 19;
 
 // Which file holds a kind's inject and heal.
 enum class FaultFamily : uint8_t {
@@ -49,9 +53,10 @@ enum class FaultFamily : uint8_t {
   disk,     // faults_disk.cc: a full disk
   etcd,     // faults_etcd.cc: etcd's roles (leader, follower, quorum)
   feed,     // faults_feed.cc: the odds feed (provider, broker, adapter)
+  payments, // faults_payments.cc: the payment gateway and adapter
 };
 
-enum class Component : uint8_t { etcd, node, feed };
+enum class Component : uint8_t { etcd, node, feed, payments };
 
 // What a fault hits: one etcd member or node, or two members (a quorum).
 struct FaultTarget {
@@ -61,12 +66,14 @@ struct FaultTarget {
 };
 
 class DrillFeed;
+class DrillPayments;
 
 struct FaultContext {
   DrillCluster& cluster;
   TestNet& net;
   std::mt19937_64& rng;  // the nemesis' seeded draws: who is hit
   DrillFeed* feed;       // the odds feed beside the cluster
+  DrillPayments* payments;  // the payment gateway and adapter beside it
 };
 
 // Chooses the target; nullopt when there is none yet (no etcd leader known).
@@ -136,5 +143,17 @@ bool inject_feed_broker_kill(FaultContext& ctx, const FaultTarget& t, FaultRecor
 void heal_feed_broker_kill(FaultContext& ctx, const FaultTarget& t, FaultRecord& f);
 bool inject_feed_misbehaviour(FaultContext& ctx, const FaultTarget& t, FaultRecord& f);
 void heal_feed_misbehaviour(FaultContext& ctx, const FaultTarget& t, FaultRecord& f);
+
+// ---- faults_payments.cc ----
+std::optional<FaultTarget> aim_payment_gateway(FaultContext& ctx);
+std::optional<FaultTarget> aim_payment_adapter(FaultContext& ctx);
+bool inject_gateway_outage(FaultContext& ctx, const FaultTarget& t, FaultRecord& f);
+void heal_gateway_outage(FaultContext& ctx, const FaultTarget& t, FaultRecord& f);
+bool inject_gateway_slow(FaultContext& ctx, const FaultTarget& t, FaultRecord& f);
+void heal_gateway_slow(FaultContext& ctx, const FaultTarget& t, FaultRecord& f);
+bool inject_webhook_storm(FaultContext& ctx, const FaultTarget& t, FaultRecord& f);
+void heal_webhook_storm(FaultContext& ctx, const FaultTarget& t, FaultRecord& f);
+bool inject_payment_adapter_kill(FaultContext& ctx, const FaultTarget& t, FaultRecord& f);
+void heal_payment_adapter_kill(FaultContext& ctx, const FaultTarget& t, FaultRecord& f);
 
 }  // namespace betcore::drill

@@ -27,7 +27,8 @@ bool restart_member(FaultContext& ctx, Component c, int i, std::string& why) {
     case Component::node:
       return ctx.cluster.start_node(i, why);
     case Component::feed:
-      break;  // faults_feed.cc restarts its own
+    case Component::payments:
+      break;  // faults_feed.cc and faults_payments.cc restart their own
   }
   why = "not a cluster member";
   return false;

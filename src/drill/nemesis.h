@@ -11,8 +11,8 @@ namespace betcore::drill {
 // Thread affinity: the run loop only.
 class Nemesis {
  public:
-  Nemesis(DrillCluster& c, TestNet& net, DrillFeed* feed, uint64_t seed)
-      : rng_(seed), ctx_{c, net, rng_, feed} {}
+  Nemesis(DrillCluster& c, TestNet& net, DrillFeed* feed, DrillPayments* payments, uint64_t seed)
+      : rng_(seed), ctx_{c, net, rng_, feed, payments} {}
 
   // Injects one fault of `row`'s kind; fills `f` (kind, target, start).
   // False when it could not be injected: no target yet (no etcd leader

@@ -156,8 +156,9 @@ void fill_report(DrillReport& r, const std::vector<OpPoint>& ops, const std::vec
     r.seconds[i].p99_ms = percentile(latencies[i], 0.99);
   }
   for (FaultRecord& f : r.faults) {
-    // A feed fault's heal measured both on the feed's markets (faults_feed.cc).
-    if (f.component != "feed") {
+    // A feed fault's heal measured both on the feed's markets (faults_feed.cc),
+    // a payments fault's its recovery on the backlog (faults_payments.cc).
+    if (f.component != "feed" && f.component != "payments") {
       f.detect_ms = detected_ms(f, health);
       f.recover_ms = recovered_ms(f, ops);
     }

@@ -56,7 +56,8 @@ bool TestNet::create(const std::vector<std::string>& names, std::string& why) {
   for (size_t at = out.find("bcd-"); at != std::string::npos; at = out.find("bcd-", at + 1)) {
     if (at > 0 && out[at - 1] != '\n') continue;
     std::string ns = out.substr(at, out.find_first_of(" \n", at) - at);
-    run_command({"ip", "netns", "del", ns}, out);
+    std::string ignored;  // not `out`: the loop is still reading the list
+    run_command({"ip", "netns", "del", ns}, ignored);
   }
   run_command({"ip", "link", "del", kBridge}, out);
   for (const std::string& name : names) {

@@ -1,4 +1,4 @@
-// The drill's workload: punters, a trader and a payments client through HAProxy, with retries.
+// The drill's workload: punters and a trader through HAProxy, with retries.
 #include "drill/workload.h"
 
 #include <fmt/format.h>
@@ -116,7 +116,6 @@ bool Workload::set_up(std::string& why) {
 void Workload::start() {
   for (int i = 0; i < clients_; ++i) threads_.emplace_back([this, i] { punter(i); });
   threads_.emplace_back([this] { trader(); });
-  threads_.emplace_back([this] { payments(); });
 }
 
 void Workload::stop() {
@@ -248,14 +247,11 @@ void Workload::punter(int client) {
       json body{{"withdrawal_id", w},
                 {"account_id", account},
                 {"amount", 1 + static_cast<int64_t>(rng() % 4000)}};
-      bool ok = run_op(http,
-                       make_write("withdrawal " + w, "withdrawal:" + w, "POST", "/v1/withdrawals",
-                                  body.dump(), admin_),
-                       rng);
-      if (ok) {
-        std::lock_guard lock(markets_mu_);
-        withdrawals_.push_back(w);
-      }
+      // Paid and finished by the payment adapter (drill/payments.h).
+      run_op(http,
+             make_write("withdrawal " + w, "withdrawal:" + w, "POST", "/v1/withdrawals",
+                        body.dump(), admin_),
+             rng);
     } else {
       DrillOp op;
       op.h.read = true;
@@ -349,37 +345,6 @@ void Workload::settle(tools::HttpClient& http, std::mt19937_64& rng, const sim::
   std::lock_guard lock(markets_mu_);
   markets_[pick].status = 3;
   markets_[pick].results = results;
-}
-
-void Workload::payments() {
-  tools::HttpClient http("127.0.0.1", port_, tools::HttpClientOptions{1000, 12000});
-  std::mt19937_64 rng(seed_ * 31337);
-  while (!stop_.load()) {
-    std::string w;
-    {
-      std::lock_guard lock(markets_mu_);
-      if (!withdrawals_.empty()) {
-        w = withdrawals_.front();
-        withdrawals_.pop_front();
-      }
-    }
-    if (w.empty()) {
-      sleep_ms(50);
-      continue;
-    }
-    if (rng() % 4 != 0) {
-      run_op(
-          http,
-          make_write("complete " + w, "complete:" + w, "POST", "/v1/withdrawals/" + w + "/complete",
-                     json{{"gateway_ref", "gw-" + w}}.dump(), payments_),
-          rng);
-    } else {
-      run_op(http,
-             make_write("fail " + w, "fail:" + w, "POST", "/v1/withdrawals/" + w + "/fail",
-                        json{{"reason", "declined"}}.dump(), payments_),
-             rng);
-    }
-  }
 }
 
 }  // namespace betcore::drill

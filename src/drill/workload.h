@@ -1,10 +1,10 @@
-// The drill's workload through HAProxy: punters, a trader and a payments client, each request
-// retried with the same id until it has a definite answer, every answer kept for the checker.
+// The drill's workload through HAProxy: punters and a trader, each request retried with the same
+// id until it has a definite answer, every answer kept for the checker. Withdrawals the punters
+// request are paid and finished by the payment adapter (payments.h), not here.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <random>
 #include <string>
@@ -58,7 +58,6 @@ class Workload {
   void trader();
   void settle(tools::HttpClient& http, std::mt19937_64& rng, const sim::MarketView& m, size_t pick,
               const std::string& rid);
-  void payments();
 
   const uint16_t port_;
   const std::string admin_, trader_, payments_;
@@ -70,10 +69,9 @@ class Workload {
   std::atomic<uint64_t> acked_index_{0};  // the highest log index of an acknowledged write
   mutable std::mutex mu_;
   std::vector<DrillOp> ops_;  // guarded by mu_
-  std::mutex markets_mu_;     // guards markets_, next_market_, withdrawals_
+  std::mutex markets_mu_;     // guards markets_, next_market_
   std::vector<sim::MarketView> markets_;
   size_t next_market_ = 0;
-  std::deque<std::string> withdrawals_;
 };
 
 }  // namespace betcore::drill
