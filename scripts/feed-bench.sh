@@ -5,28 +5,31 @@
 # and the latency from the provider's time stamp to betcore's acknowledgement
 # (p50, p99), read from the adapter's /metrics. A benchmark, not a test.
 #   scripts/feed-bench.sh [SECONDS] [SELECTIONS_PER_S] [WORKERS]
-# Default: 30 s at 60,000 selections/s offered, 16 workers.
+# Default: 30 s at 60,000 selections/s offered, 16 workers. BETCORE_BIN picks
+# the binary (default build/betcore); BETCORE_FEED_ARGS adds adapter flags
+# (e.g. "--batch 1").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
 rate=${2:-60000}
 workers=${3:-16}
 repo=$PWD
+bin=${BETCORE_BIN:-$repo/build/betcore}
 dir=$(mktemp -d /tmp/betcore-feed-bench.XXXXXX)
 base=${BETCORE_BENCH_PORT_BASE:-23400}
 node=127.0.0.1:$base; provider=127.0.0.1:$((base + 1)); metrics=127.0.0.1:$((base + 2))
 trap 'BETCORE_HOME=$dir BETCORE_AMQP_PORT=$((base + 3)) ./scripts/feed.sh stop >/dev/null; kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 
 ./scripts/write-tokens.sh "$dir/tokens"
-"$repo/build/betcore" node --data "$dir/data" --listen "$node" --tokens "$dir/tokens" --http-threads 2 > "$dir/node.log" 2>&1 &
+"$bin" node --data "$dir/data" --listen "$node" --tokens "$dir/tokens" --http-threads 2 > "$dir/node.log" 2>&1 &
 for _ in $(seq 1 100); do curl -fsS "http://$node/health/ready" >/dev/null 2>&1 && break; sleep 0.1; done
 # The broker (scripts/feed.sh), a provider at the asked rate, the adapter.
 BETCORE_HOME=$dir BETCORE_AMQP_PORT=$((base + 3)) ./scripts/feed.sh broker
 amqp=amqp://guest:guest@127.0.0.1:$((base + 3))
-"$repo/build/betcore" feed-provider --amqp "$amqp" --queue bench --listen "$provider" --rate "$rate" \
+"$bin" feed-provider --amqp "$amqp" --queue bench --listen "$provider" --rate "$rate" \
   --events 200 --markets-per-event 10 > "$dir/provider.log" 2>&1 &
-"$repo/build/betcore" feed --amqp "$amqp" --queue bench --betcore "http://$node" --tokens "$dir/tokens" \
-  --provider "http://$provider" --workers "$workers" --metrics-listen "$metrics" > "$dir/adapter.log" 2>&1 &
+"$bin" feed --amqp "$amqp" --queue bench --betcore "http://$node" --tokens "$dir/tokens" \
+  --provider "http://$provider" --workers "$workers" --metrics-listen "$metrics" ${BETCORE_FEED_ARGS:-} > "$dir/adapter.log" 2>&1 &
 echo "== warming up 5 s (fixtures: 200 events, 2,000 markets)"
 sleep 5
 scrape() { curl -fsS "http://$metrics/metrics"; }

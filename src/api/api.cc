@@ -114,6 +114,8 @@ constexpr std::array<RouteRow, static_cast<size_t>(Route::count_)> kRoutes = {{
      A::roles({admin, payments, feed}), routes::stream},
     {Route::feed_prices, "feed_prices", Verb::post, "/v1/markets/{id}/feed-prices",
      A::roles({feed}), routes::write},
+    {Route::feed_prices_batch, "feed_prices_batch", Verb::post, "/v1/feed-prices",
+     A::roles({feed}), routes::feed_prices_batch},
     {Route::feed_alive, "feed_alive", Verb::post, "/v1/producers/{id}/alive",
      A::roles({feed}), routes::write},
     {Route::producers, "producers", Verb::get, "/v1/producers",

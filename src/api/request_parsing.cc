@@ -313,7 +313,9 @@ void parse_price_list(Fields& f, std::vector<PriceSpec>& out) {
   const json* prices = f.array("prices", 1, kSelectionsMax);
   if (prices == nullptr) return;
   for (size_t i = 0; i < prices->size() && f.ok(); ++i) {
-    Fields s((*prices)[i], "prices[" + std::to_string(i) + "]");
+    // Nested names carry the outer one: 'changes[2].prices[0].odds' in a batch.
+    std::string where = f.where().empty() ? "" : f.where() + ".";
+    Fields s((*prices)[i], where + "prices[" + std::to_string(i) + "]");
     s.only({"selection_id", "odds", "active"});
     PriceSpec spec;
     spec.selection_id = s.id("selection_id");
@@ -340,19 +342,58 @@ Parsed parse_prices(std::string_view market_id, std::string_view body) {
   return p;
 }
 
+// The fields of one feed price change (the single route's body, a batch's
+// element); the market id comes from the path or the element.
+FeedPrices feed_prices_fields(Fields& f, std::string market_id) {
+  FeedPrices c;
+  c.market_id = std::move(market_id);
+  c.producer_id = f.id("producer");
+  c.source_ts = f.integer("source_ts", true, 1, INT64_MAX, 0);
+  c.source_seq = static_cast<uint64_t>(f.integer("source_seq", false, 0, INT64_MAX, 0));
+  parse_price_list(f, c.prices);
+  return c;
+}
+
 Parsed parse_feed_prices(std::string_view market_id, std::string_view body) {
   Parsed p = parse_with(body, [&](Fields& f) -> Command {
     f.only({"producer", "source_ts", "source_seq", "prices"});
-    FeedPrices c;
-    c.market_id = std::string(market_id);
-    c.producer_id = f.id("producer");
-    c.source_ts = f.integer("source_ts", true, 1, INT64_MAX, 0);
-    c.source_seq = static_cast<uint64_t>(f.integer("source_seq", false, 0, INT64_MAX, 0));
-    parse_price_list(f, c.prices);
-    return c;
+    return feed_prices_fields(f, std::string(market_id));
   });
   if (p.ok() && !valid_id(market_id)) p.error = path_id_error("market");
   return p;
+}
+
+ParsedFeedBatch parse_feed_prices_batch(std::string_view body) {
+  ParsedFeedBatch out;
+  Parsed whole;
+  json j;
+  if (!parse_json(body, j, whole)) {
+    out.error = whole.error;
+    return out;
+  }
+  Fields f(j, "");
+  f.only({"changes"});
+  const json* changes = f.array("changes", 1, kFeedBatchChangesMax);
+  if (!f.ok()) {
+    out.error = f.take_error();
+    return out;
+  }
+  out.changes.reserve(changes->size());
+  for (size_t i = 0; i < changes->size(); ++i) {
+    const json& element = (*changes)[i];
+    ParsedChange change;
+    auto id = element.is_object() ? element.find("market_id") : element.end();
+    if (element.is_object() && id != element.end() && id->is_string()) {
+      change.market_id = id->get<std::string>();
+    }
+    Fields e(element, "changes[" + std::to_string(i) + "]");
+    e.only({"market_id", "producer", "source_ts", "source_seq", "prices"});
+    std::string market_id = e.id("market_id");
+    change.parsed.command = feed_prices_fields(e, std::move(market_id));
+    if (!e.ok()) change.parsed.error = e.take_error();
+    out.changes.push_back(std::move(change));
+  }
+  return out;
 }
 
 Parsed parse_feed_alive(std::string_view producer_id, std::string_view body) {

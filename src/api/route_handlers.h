@@ -77,6 +77,8 @@ namespace routes {
 
 // write_routes.cc: every POST; parses the body into a command and submits it.
 void write(Services& services, Call& call);
+// feed_batch_route.cc: POST /v1/feed-prices, many feed price changes submitted together.
+void feed_prices_batch(Services& services, Call& call);
 // read_routes.cc: the GETs of accounts, bets, withdrawals, markets, the ledger.
 void read(Services& services, Call& call);
 // stream.cc: GET /v1/stream.
@@ -91,6 +93,12 @@ void cluster(Services& services, Call& call);
 void snapshot(Services& services, Call& call);
 
 }  // namespace routes
+
+// write_routes.cc: the answer to a write the node took but did not apply
+// (504 outcome_unknown, 503 unavailable), and to one it refused to queue
+// (429 overloaded, 503 unavailable), with Retry-After where it applies.
+http::Response write_failed(const node::WriteResult& r);
+http::Response submit_refused(Services& services, node::SubmitStatus st);
 
 // A query parameter that must be a whole non-negative number.
 inline std::optional<uint64_t> parse_u64(std::string_view s) {

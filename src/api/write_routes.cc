@@ -133,24 +133,43 @@ http::Response render_write(Route route, const Outcome& out, const State& s, uin
 
 // Answers a submitted write once its fate is known, on the applier thread.
 void answer_result(const Answer& answer, Route route, const node::WriteResult& r) {
-  switch (r.kind) {
-    case node::WriteResult::Kind::applied:
-      answer.send(render_write(route, *r.outcome, *r.state, r.index));
-      break;
-    case node::WriteResult::Kind::outcome_unknown:
-      answer.send(error(504, "outcome_unknown",
-                        "the write may or may not have been committed (" + r.detail +
-                            "); retry it with the same id"));
-      break;
-    case node::WriteResult::Kind::unavailable:
-      answer.send(with_retry_after(
-          error(503, "unavailable", "the write was not committed: " + r.detail + "; retry later"),
-          1));
-      break;
+  if (r.kind == node::WriteResult::Kind::applied) {
+    answer.send(render_write(route, *r.outcome, *r.state, r.index));
+  } else {
+    answer.send(write_failed(r));
   }
 }
 
 }  // namespace
+
+http::Response write_failed(const node::WriteResult& r) {
+  switch (r.kind) {
+    case node::WriteResult::Kind::outcome_unknown:
+      return error(504, "outcome_unknown",
+                   "the write may or may not have been committed (" + r.detail +
+                       "); retry it with the same id");
+    case node::WriteResult::Kind::unavailable:
+      return with_retry_after(
+          error(503, "unavailable", "the write was not committed: " + r.detail + "; retry later"),
+          1);
+    case node::WriteResult::Kind::applied:
+      break;
+  }
+  return error(500, "internal", "write_failed called on an applied write");
+}
+
+http::Response submit_refused(Services& services, node::SubmitStatus st) {
+  if (st == node::SubmitStatus::overloaded) {
+    return with_retry_after(
+        error(429, "overloaded", "the node's submit queue is full; retry after a second"), 1);
+  }
+  node::NodeStatus ns = services.node.status();
+  return with_retry_after(
+      error(503, "unavailable",
+            "this node takes no writes now: " +
+                (ns.not_ready_reason.empty() ? std::string("stopping") : ns.not_ready_reason)),
+      1);
+}
 
 namespace routes {
 
@@ -176,17 +195,7 @@ void write(Services& services, Call& call) {
       services.node.submit(std::move(encoded), [answer, route](const node::WriteResult& r) {
         answer_result(answer, route, r);
       });
-  if (st == node::SubmitStatus::overloaded) {
-    call.answer.send(with_retry_after(
-        error(429, "overloaded", "the node's submit queue is full; retry after a second"), 1));
-  } else if (st == node::SubmitStatus::unavailable) {
-    node::NodeStatus ns = services.node.status();
-    call.answer.send(with_retry_after(
-        error(503, "unavailable",
-              "this node takes no writes now: " +
-                  (ns.not_ready_reason.empty() ? std::string("stopping") : ns.not_ready_reason)),
-        1));
-  }
+  if (st != node::SubmitStatus::accepted) call.answer.send(submit_refused(services, st));
 }
 
 }  // namespace routes

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -59,6 +60,8 @@ struct Metrics {
                          "Selection prices applied by odds changes (not counting stale ones)")),
         retries(r.counter("betcore_feed_retries_total",
                           "Requests to betcore tried again (betcore busy, unreachable or unsure)")),
+        batches(r.counter("betcore_feed_batch_requests_total",
+                          "POST /v1/feed-prices requests sent (odds changes in batches)")),
         recoveries(r.counter("betcore_feed_recoveries_total",
                              "Producers reopened after a recovery from the provider")),
         recovery_requests(r.counter("betcore_feed_recovery_requests_total",
@@ -75,6 +78,7 @@ struct Metrics {
   ops::Counter& dead;
   ops::Counter& prices;
   ops::Counter& retries;
+  ops::Counter& batches;
   ops::Counter& recoveries;
   ops::Counter& recovery_requests;
   ops::Counter& reconnects;
@@ -83,7 +87,10 @@ struct Metrics {
   ops::Histogram& latency;
 };
 
-// One worker: its own queue and its own connection to betcore.
+// One worker: its own queue and its own connection to betcore. It takes the
+// odds changes waiting at the front of its queue together (up to --batch,
+// stopping at any other message, so the partition's order holds) and sends
+// them as one batch; anything else alone.
 class Worker {
  public:
   Worker(const AdapterOptions& options, Metrics& metrics, std::function<void(Done)> done, uint64_t seed)
@@ -108,32 +115,98 @@ class Worker {
  private:
   void run() {
     tools::HttpClient betcore(options_.betcore);
-    for (;;) {
-      Work work;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-        if (stop_) return;
-        work = std::move(queue_.front());
-        queue_.pop_front();
+    std::vector<Work> taken;
+    while (take(taken)) {
+      const bool batch = options_.batch > 1 && taken.front().message.kind == Kind::odds_change;
+      std::vector<Outcome> outcomes =
+          batch ? apply_batch(betcore, taken) : apply_one(betcore, taken);
+      if (outcomes.empty()) return;  // stopping
+      for (size_t i = 0; i < taken.size(); ++i) {
+        done_(Done{std::move(taken[i]), std::move(outcomes[i])});
       }
-      Outcome o = apply_message(betcore, options_.token, work.message);
-      backoff_.reset();
-      while (o.kind == Outcome::Kind::retry || o.kind == Outcome::Kind::fatal) {
-        int wait = o.kind == Outcome::Kind::fatal ? 5000 : backoff_.next_ms();
-        metrics_.retries.inc();
-        spdlog::log(o.kind == Outcome::Kind::fatal ? spdlog::level::err : spdlog::level::warn,
-                    "feed: {} {}: {}; trying again in {} ms", kind_name(work.message.kind),
-                    work.message.market_id.empty() ? work.message.event_id : work.message.market_id,
-                    o.reason, wait);
-        std::unique_lock lock(mu_);
-        if (cv_.wait_for(lock, std::chrono::milliseconds(wait), [&] { return stop_; })) return;
-        lock.unlock();
-        o = apply_message(betcore, options_.token, work.message);
-      }
-      done_(Done{std::move(work), std::move(o)});
     }
   }
+
+  // The next message, and the odds changes right behind it when it is one
+  // (at most --batch, and kBatchBytesMax of message bodies). False: stop.
+  bool take(std::vector<Work>& taken) {
+    taken.clear();
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    if (stop_) return false;
+    size_t bytes = 0;
+    do {
+      bytes += queue_.front().body.size();
+      taken.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    } while (taken.front().message.kind == Kind::odds_change && !queue_.empty() &&
+             taken.size() < static_cast<size_t>(options_.batch) &&
+             queue_.front().message.kind == Kind::odds_change &&
+             bytes + queue_.front().body.size() <= kBatchBytesMax);
+    return true;
+  }
+
+  static bool must_retry(const Outcome& o) {
+    return o.kind == Outcome::Kind::retry || o.kind == Outcome::Kind::fatal;
+  }
+
+  // Waits before trying again; false when stopping.
+  bool wait_before_retry(const Outcome& o, const Message& m, size_t count) {
+    int wait = o.kind == Outcome::Kind::fatal ? 5000 : backoff_.next_ms();
+    metrics_.retries.inc();
+    spdlog::log(o.kind == Outcome::Kind::fatal ? spdlog::level::err : spdlog::level::warn,
+                "feed: {} {}{}: {}; trying again in {} ms", kind_name(m.kind),
+                m.market_id.empty() ? m.event_id : m.market_id,
+                count > 1 ? fmt::format(" and {} more", count - 1) : "", o.reason, wait);
+    std::unique_lock lock(mu_);
+    return !cv_.wait_for(lock, std::chrono::milliseconds(wait), [&] { return stop_; });
+  }
+
+  // One message alone, tried until betcore answers it for itself. Empty:
+  // stopping.
+  std::vector<Outcome> apply_one(tools::HttpClient& betcore, const std::vector<Work>& taken) {
+    const Message& m = taken.front().message;
+    Outcome o = apply_message(betcore, options_.token, m);
+    backoff_.reset();
+    while (must_retry(o)) {
+      if (!wait_before_retry(o, m, 1)) return {};
+      o = apply_message(betcore, options_.token, m);
+    }
+    return {std::move(o)};
+  }
+
+  // Odds changes in one request, the ones betcore did not answer for
+  // themselves sent again (in order) until it does. Empty: stopping.
+  std::vector<Outcome> apply_batch(tools::HttpClient& betcore, const std::vector<Work>& taken) {
+    std::vector<const Message*> pending;
+    for (const Work& w : taken) pending.push_back(&w.message);
+    std::vector<Outcome> out(taken.size());
+    std::vector<size_t> where(taken.size());
+    for (size_t i = 0; i < where.size(); ++i) where[i] = i;
+    backoff_.reset();
+    for (;;) {
+      metrics_.batches.inc();
+      std::vector<Outcome> got = apply_odds_changes(betcore, options_.token, pending);
+      std::vector<const Message*> again;
+      std::vector<size_t> again_where;
+      for (size_t k = 0; k < got.size(); ++k) {
+        if (must_retry(got[k])) {
+          again.push_back(pending[k]);
+          again_where.push_back(where[k]);
+        }
+        out[where[k]] = std::move(got[k]);
+      }
+      if (again.empty()) return out;
+      if (!wait_before_retry(out[again_where.front()], *again.front(), again.size())) return {};
+      pending = std::move(again);
+      where = std::move(again_where);
+    }
+  }
+
+  // Message bodies in one batch at most: their request stays well under a
+  // node's default 64 KiB body limit (docs/api.md); a node with a lower one
+  // answers 413 and the batch goes one by one.
+  static constexpr size_t kBatchBytesMax = 48 * 1024;
 
   const AdapterOptions& options_;
   Metrics& metrics_;
@@ -141,7 +214,7 @@ class Worker {
   tools::Backoff backoff_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Work> queue_;
+  std::deque<Work> queue_;  // bounded by --prefetch: the broker delivers no more unacked
   bool stop_ = false;
   std::thread thread_;  // last: starts after everything it uses
 };
@@ -183,6 +256,7 @@ class Adapter {
   }
   void session(Amqp& amqp, Amqp& dead, const std::atomic<bool>& stop);
   void settle_done(Amqp& amqp, Amqp& dead);
+  void ack_done(Amqp& amqp);
   void dispatch(Amqp& amqp, Amqp& dead, Delivery delivery);
   void on_alive(const Message& m);
   void on_snapshot_complete(const Message& m);
@@ -204,6 +278,10 @@ class Adapter {
   uint64_t generation_ = 0;
   uint64_t dispatched_ = 0;          // dispatch seqs handed out
   std::set<uint64_t> outstanding_;   // dispatched in this generation, not yet acked
+  // Delivery tags of this generation: with a worker, and done but not yet
+  // acked (see ack_done).
+  std::set<uint64_t> working_tags_;
+  std::set<uint64_t> done_tags_;
   std::map<std::string, ProducerState> producers_;
   std::set<std::string> known_;      // producers betcore has (an alive created them)
 };
@@ -215,7 +293,6 @@ void Adapter::settle_done(Amqp& amqp, Amqp& dead) {
     batch.swap(done_);
   }
   bool dead_published = false;
-  std::vector<uint64_t> acks;
   for (Done& d : batch) {
     if (d.work.generation != generation_) continue;  // its channel is gone: redelivered already
     outstanding_.erase(d.work.seq);
@@ -234,13 +311,39 @@ void Adapter::settle_done(Amqp& amqp, Amqp& dead) {
                      d.work.message.market_id, d.outcome.reason);
     }
     metrics_.latency.observe(std::max<int64_t>(0, wall_ms() - d.work.message.ts) / 1000.0);
-    acks.push_back(d.work.tag);
+    working_tags_.erase(d.work.tag);
+    done_tags_.insert(d.work.tag);
   }
   if (dead_published) dead.wait_confirms(10000);  // in the dead-letter queue before the ack
-  for (uint64_t tag : acks) amqp.ack(tag);
+  ack_done(amqp);
   metrics_.in_flight.set(static_cast<double>(outstanding_.size()));
   check_drained();
   state_.save_if_due();
+}
+
+// Done messages are acked with one multiple ack up to the oldest delivery
+// still with a worker: the broker then acks every unacked tag up to it, and
+// each of those is done (or was acked at once: alives, malformed). Done ones
+// past it wait, a quarter of the prefetch at most, then go one ack each, so a
+// slow partition never fills the prefetch window. Why: one ack frame per
+// message cost the broker, which shares the machine, a good part of its CPU.
+// A done message not yet acked only comes again after a crash, harmlessly.
+void Adapter::ack_done(Amqp& amqp) {
+  if (done_tags_.empty()) return;
+  const uint64_t oldest_working = working_tags_.empty() ? UINT64_MAX : *working_tags_.begin();
+  auto past = done_tags_.lower_bound(oldest_working);
+  if (past != done_tags_.begin()) {
+    amqp.ack(*std::prev(past), /*multiple=*/true);
+    done_tags_.erase(done_tags_.begin(), past);
+  }
+  const bool draining = std::any_of(producers_.begin(), producers_.end(), [](const auto& p) {
+    return p.second.phase == ProducerState::Phase::draining;  // "acked" before it reopens
+  });
+  const size_t held_max = static_cast<size_t>(std::max(1, options_.prefetch / 4));
+  if (done_tags_.size() > held_max || draining) {
+    for (uint64_t tag : done_tags_) amqp.ack(tag);
+    done_tags_.clear();
+  }
 }
 
 void Adapter::dispatch(Amqp& amqp, Amqp& dead, Delivery delivery) {
@@ -268,6 +371,7 @@ void Adapter::dispatch(Amqp& amqp, Amqp& dead, Delivery delivery) {
   size_t w = std::hash<std::string>{}(key) % workers_.size();
   uint64_t seq = ++dispatched_;
   outstanding_.insert(seq);
+  working_tags_.insert(delivery.tag);
   workers_[w]->push(Work{generation_, delivery.tag, seq, std::move(m), std::move(delivery.body)});
 }
 
@@ -389,6 +493,8 @@ void Adapter::session(Amqp& amqp, Amqp& dead, const std::atomic<bool>& stop) {
   amqp.consume(options_.queue, options_.prefetch);
   ++generation_;
   outstanding_.clear();
+  working_tags_.clear();
+  done_tags_.clear();
   // What was dispatched on the old connection comes again: a recovery that
   // was draining waits for its snapshot_complete again too.
   for (auto& [producer, p] : producers_) {

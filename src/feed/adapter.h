@@ -24,6 +24,10 @@ struct AdapterOptions {
   tools::Url provider;       // the provider's recovery API
   int limit_ms = 5000;       // each alive keeps a producer's markets open this long
   int workers = 8;           // parallel requests to betcore (one order per event)
+  // Odds changes waiting in a worker's queue sent in one POST /v1/feed-prices,
+  // at most (1..256, the node's kFeedBatchChangesMax); 1: each alone, as
+  // POST /v1/markets/{id}/feed-prices.
+  int batch = 64;
   // An alive older than this when it reaches the adapter is not passed on:
   // the adapter is behind, and the producer's markets must not stay open on
   // prices that late. It also bounds how late markets shut after a producer

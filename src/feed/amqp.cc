@@ -250,8 +250,8 @@ std::optional<Delivery> Amqp::next(int timeout_ms) {
                                   : close_reason(r.reply)));
 }
 
-void Amqp::ack(uint64_t tag) {
-  int rc = amqp_basic_ack(conn_, 1, tag, 0);
+void Amqp::ack(uint64_t tag, bool multiple) {
+  int rc = amqp_basic_ack(conn_, 1, tag, multiple ? 1 : 0);
   if (rc != AMQP_STATUS_OK) {
     throw AmqpError(fmt::format("ack at {}: {}", where_, amqp_error_string2(rc)));
   }

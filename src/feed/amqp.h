@@ -74,7 +74,8 @@ class Amqp {
   // The next delivery, or nullopt when none came within `timeout_ms`
   // (heartbeats are sent and answered meanwhile). Throws AmqpError.
   std::optional<Delivery> next(int timeout_ms);
-  void ack(uint64_t tag);
+  // `multiple`: every unacked delivery up to and including `tag`.
+  void ack(uint64_t tag, bool multiple = false);
 
  private:
   void check_reply(const char* what);

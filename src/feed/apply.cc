@@ -78,16 +78,21 @@ Outcome fixture(tools::HttpClient& c, const std::string& token, const Message& m
   return {K::applied, {}};
 }
 
-Outcome odds_change(tools::HttpClient& c, const std::string& token, const Message& m) {
+// The body of POST /v1/markets/{id}/feed-prices; with the market id, an
+// element of POST /v1/feed-prices.
+json feed_prices_body(const Message& m) {
   json prices = json::array();
   for (const Price& p : m.prices) {
     json j = {{"selection_id", p.selection_id}, {"odds", p.odds}};
     if (p.active) j["active"] = *p.active;
     prices.push_back(std::move(j));
   }
-  tools::Response r = post(c, token, "/v1/markets/" + m.market_id + "/feed-prices",
-                           {{"producer", m.producer}, {"source_ts", m.ts}, {"source_seq", m.seq},
-                            {"prices", prices}});
+  return {{"producer", m.producer}, {"source_ts", m.ts}, {"source_seq", m.seq}, {"prices", prices}};
+}
+
+Outcome odds_change(tools::HttpClient& c, const std::string& token, const Message& m) {
+  tools::Response r =
+      post(c, token, "/v1/markets/" + m.market_id + "/feed-prices", feed_prices_body(m));
   Outcome o = judge(r);
   if (o.kind == K::applied) {
     json j = json::parse(r.body, nullptr, false);
@@ -132,7 +137,66 @@ Outcome status_change(tools::HttpClient& c, const std::string& token, const Mess
   return judge(post(c, token, "/v1/markets/" + m.market_id + action, body), K::not_open);
 }
 
+// One element of a batch answer, read as the single route's answer would be.
+Outcome element_outcome(const json& e) {
+  if (!e.is_object()) return {K::retry, "betcore answered a batch element that is not an object"};
+  if (e.contains("error") && e["error"].is_object()) {
+    const json& err = e["error"];
+    std::string code = err.value("code", "");
+    std::string reason = fmt::format("betcore {}: {}", code, err.value("message", ""));
+    // As the single route's 422: the market is closed or settled.
+    return {code == "market_not_open" ? K::not_open : K::dead, std::move(reason)};
+  }
+  if (e.contains("applied") && e["applied"].is_boolean()) {
+    return {e["applied"].get<bool>() ? K::applied : K::stale, {}};
+  }
+  return {K::retry, "betcore answered a batch element with neither applied nor error"};
+}
+
+// Each message alone, in order; the ones after the first that must be tried
+// again are not sent (they wait with it).
+std::vector<Outcome> one_by_one(tools::HttpClient& c, const std::string& token,
+                                const std::vector<const Message*>& messages) {
+  std::vector<Outcome> out;
+  out.reserve(messages.size());
+  for (const Message* m : messages) {
+    if (!out.empty() && (out.back().kind == K::retry || out.back().kind == K::fatal)) {
+      out.push_back(out.back());
+      continue;
+    }
+    out.push_back(odds_change(c, token, *m));
+  }
+  return out;
+}
+
 }  // namespace
+
+std::vector<Outcome> apply_odds_changes(tools::HttpClient& c, const std::string& token,
+                                        const std::vector<const Message*>& messages) {
+  json changes = json::array();
+  for (const Message* m : messages) {
+    json e = feed_prices_body(*m);
+    e["market_id"] = m->market_id;
+    changes.push_back(std::move(e));
+  }
+  tools::Response r = post(c, token, "/v1/feed-prices", {{"changes", std::move(changes)}});
+  // Not a batch betcore takes (an older node: 404, 405; over its body limit:
+  // 413; a body it refuses as a whole: 400): the same changes one by one.
+  if (r.status == 400 || r.status == 404 || r.status == 405 || r.status == 413) {
+    return one_by_one(c, token, messages);
+  }
+  Outcome whole = judge(r);
+  if (whole.kind != K::applied) return std::vector<Outcome>(messages.size(), whole);
+  json j = json::parse(r.body, nullptr, false);
+  if (!j.is_object() || !j.contains("results") || !j["results"].is_array() ||
+      j["results"].size() != messages.size()) {
+    return one_by_one(c, token, messages);  // an answer we do not understand: the plain way
+  }
+  std::vector<Outcome> out;
+  out.reserve(messages.size());
+  for (const json& e : j["results"]) out.push_back(element_outcome(e));
+  return out;
+}
 
 Outcome apply_message(tools::HttpClient& c, const std::string& token, const Message& m) {
   switch (m.kind) {

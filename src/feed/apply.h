@@ -3,6 +3,7 @@
 // it, dead-letter it, or try again).
 #pragma once
 #include <string>
+#include <vector>
 
 #include "feed/feed_message.h"
 #include "tools/http_client.h"
@@ -27,6 +28,17 @@ struct Outcome {
 // their ids, writes carry request_id_of(message), and feed prices are
 // ordered by the provider's (ts, seq) in the state machine.
 Outcome apply_message(tools::HttpClient& betcore, const std::string& token, const Message& message);
+
+// Odds changes (1..256, in delivery order) in one POST /v1/feed-prices
+// (docs/api.md): out[i] is messages[i]'s outcome, each as its own request's
+// would be. A request betcore did not answer for itself (no answer, 429,
+// 5xx, 504; 401/403) gives every message that retry (fatal) outcome: the
+// batch is sent again, which is safe as an applied change is then answered
+// applied:false. A batch betcore does not take (an older node, a body over
+// its limit) goes as single requests, in order, up to the first that must
+// be tried again.
+std::vector<Outcome> apply_odds_changes(tools::HttpClient& betcore, const std::string& token,
+                                        const std::vector<const Message*>& messages);
 
 // The body of POST /v1/producers/{id}/alive.
 std::string alive_body(int limit_ms, bool recovered);

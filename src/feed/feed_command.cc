@@ -97,6 +97,10 @@ void add_adapter(CLI::App& app) {
       ->capture_default_str()->check(CLI::Range(100, 600000));
   cmd->add_option("--workers", o->workers, "Requests to betcore in parallel (one event's in order)")
       ->capture_default_str()->check(CLI::Range(1, 256));
+  cmd->add_option("--batch", o->batch,
+                  "Odds changes waiting for one worker sent in one request, at most (1: one "
+                  "request each)")
+      ->capture_default_str()->check(CLI::Range(1, 256));
   cmd->add_option("--state-file", o->state_file,
                   "Where the last applied time stamp of each producer is kept across restarts");
   cmd->add_option("--metrics-listen", *metrics, "HOST:PORT of GET /metrics (port 0: any)")

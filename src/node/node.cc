@@ -244,6 +244,11 @@ SubmitStatus Node::submit(std::string encoded, WriteDone done) {
   return submitter_->submit(std::move(encoded), std::move(done));
 }
 
+SubmitStatus Node::submit_all(std::vector<std::string> encoded, std::vector<WriteDone> done) {
+  if (cluster_ && cluster_->divergent()) return SubmitStatus::unavailable;
+  return submitter_->submit_all(std::move(encoded), std::move(done));
+}
+
 void Node::read(Consistency consistency, uint64_t min_index, ReadFn fn) {
   uint64_t required = min_index;
   if (consistency == Consistency::linearizable && etcd_ != nullptr) {

@@ -100,6 +100,8 @@ class Node {
 
   // Thread-safe. See Submitter::submit.
   SubmitStatus submit(std::string encoded_command, WriteDone done);
+  // Thread-safe. See Submitter::submit_all: all or none, next to each other.
+  SubmitStatus submit_all(std::vector<std::string> encoded_commands, std::vector<WriteDone> done);
 
   // Runs fn once this node has applied the log head (linearizable) and
   // min_index; fn gets null on timeout. Thread-safe.

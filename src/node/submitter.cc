@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "codec/batch.h"
+#include "domain/assert.h"
 
 namespace betcore::node {
 namespace {
@@ -91,6 +92,23 @@ SubmitStatus Submitter::submit(std::string encoded, WriteDone done) {
       return SubmitStatus::overloaded;
     }
     queue_.push_back(Item{std::move(encoded), std::move(done)});
+  }
+  cv_.notify_one();
+  return SubmitStatus::accepted;
+}
+
+SubmitStatus Submitter::submit_all(std::vector<std::string> encoded, std::vector<WriteDone> done) {
+  BETCORE_ASSERT_MSG(encoded.size() == done.size(), "submit_all: one waiter per command");
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || !healthy_.load()) return SubmitStatus::unavailable;
+    if (queue_.size() + encoded.size() > options_.queue_commands_max) {
+      overloaded_.inc(encoded.size());
+      return SubmitStatus::overloaded;
+    }
+    for (size_t i = 0; i < encoded.size(); ++i) {
+      queue_.push_back(Item{std::move(encoded[i]), std::move(done[i])});
+    }
   }
   cv_.notify_one();
   return SubmitStatus::accepted;

@@ -41,6 +41,11 @@ class Submitter {
   // `done` is not called and nothing was queued.
   // Thread-safe.
   SubmitStatus submit(std::string encoded_command, WriteDone done);
+  // Queues all of `encoded` (done[i] for encoded[i]) together and in order,
+  // or none: they stand next to each other in the queue, so they go into the
+  // same batch unless it is full (batch_commands_max, batch_bytes_max).
+  // REQUIRES: encoded.size() == done.size(). Thread-safe.
+  SubmitStatus submit_all(std::vector<std::string> encoded, std::vector<WriteDone> done);
 
   void start();
   void stop();  // fails whatever is still queued as unavailable
