@@ -229,6 +229,7 @@ struct ProducerState {
   std::string request_id;
   Clock::time_point requested_at{};
   int64_t requested_at_ms = 0;  // wall clock: alives stamped before it are older news
+  int64_t answered_at_ms = 0;   // wall clock when the provider took the request
   uint64_t barrier = 0;         // draining: the last dispatch seq before snapshot_complete
 };
 
@@ -390,6 +391,7 @@ void Adapter::request_recovery(const std::string& producer, ProducerState& p) {
     return;
   }
   p.phase = ProducerState::Phase::recovering;
+  p.answered_at_ms = wall_ms();
   spdlog::info("feed: producer {}: recovery {} of everything after {}", producer, p.request_id, after);
 }
 
@@ -431,6 +433,15 @@ void Adapter::on_alive(const Message& m) {
     // Everything the producer sent before this alive is in our queue: a
     // recovery never needs to go further back.
     state_.applied(m.producer, m.ts);
+  }
+  // Lost again after the provider took our request (it was cut off while
+  // sending the recovery): what it sends for the request may be lost too.
+  // Ask again now rather than after the recovery timeout.
+  if (!m.subscribed && m.ts > p.answered_at_ms &&
+      (p.phase == Phase::recovering || p.phase == Phase::draining)) {
+    spdlog::warn("feed: producer {} lost messages during recovery {}: asking again", m.producer,
+                 p.request_id);
+    p.phase = Phase::must_recover;
   }
   if ((p.phase == Phase::recovering || p.phase == Phase::draining) &&
       Clock::now() - p.requested_at > std::chrono::milliseconds(options_.recovery_timeout_ms)) {
