@@ -16,17 +16,7 @@ provider_listen=${BETCORE_PROVIDER_LISTEN:-127.0.0.1:8090}
 metrics_listen=${BETCORE_FEED_METRICS:-127.0.0.1:9102}
 rmq=$home/rabbitmq
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
-
-stop_pid() {  # stop_pid PIDFILE NAME
-  if alive "$1"; then
-    kill -TERM "$(cat "$1")"
-    for _ in $(seq 1 100); do alive "$1" || break; sleep 0.1; done
-    alive "$1" && kill -KILL "$(cat "$1")"
-    echo "$2 stopped"
-  fi
-  rm -f "$1"
-}
+. "$repo/scripts/proc-lib.sh"
 
 start_broker() {
   if alive "$rmq/pid"; then return; fi

@@ -14,17 +14,7 @@ home=${BETCORE_HOME:-$repo/run}
 gateway_listen=${BETCORE_GATEWAY_LISTEN:-127.0.0.1:8091}
 adapter_listen=${BETCORE_PAYMENTS_LISTEN:-127.0.0.1:9103}
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
-
-stop_pid() {  # stop_pid PIDFILE NAME
-  if alive "$1"; then
-    kill -TERM "$(cat "$1")"
-    for _ in $(seq 1 100); do alive "$1" || break; sleep 0.1; done
-    alive "$1" && kill -KILL "$(cat "$1")"
-    echo "$2 stopped"
-  fi
-  rm -f "$1"
-}
+. "$repo/scripts/proc-lib.sh"
 
 start() {
   local betcore_url=$1 secrets=$home/gateway.secrets

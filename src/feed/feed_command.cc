@@ -25,15 +25,6 @@ AmqpOptions amqp_or_exit(const std::string& url) {
   return *o;
 }
 
-tools::Url url_or_exit(const std::string& flag, const std::string& text) {
-  std::optional<tools::Url> u = tools::parse_url(text);
-  if (!u) {
-    spdlog::error("{} {} is not an http://HOST:PORT URL", flag, text);
-    std::exit(2);
-  }
-  return *u;
-}
-
 void add_provider(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "feed-provider",
@@ -107,8 +98,8 @@ void add_adapter(CLI::App& app) {
       ->capture_default_str();
   cmd->callback([o, amqp, betcore, provider, tokens, metrics] {
     o->amqp = amqp_or_exit(*amqp);
-    o->betcore = url_or_exit("--betcore", *betcore);
-    o->provider = url_or_exit("--provider", *provider);
+    o->betcore = tools::url_flag_or_exit("--betcore", *betcore);
+    o->provider = tools::url_flag_or_exit("--provider", *provider);
     std::string error;
     std::optional<tools::TokensFile> file = tools::read_tokens_file(*tokens, &error);
     if (!file || !file->errors.empty() || !file->first("feed")) {

@@ -45,15 +45,6 @@ void add_resilience_flags(CLI::App& cmd_ref, GatewayConfig& g) {
       ->capture_default_str()->check(CLI::Range(0.0, 1000.0));
 }
 
-tools::Url url_or_exit(const std::string& flag, const std::string& text) {
-  std::optional<tools::Url> u = tools::parse_url(text);
-  if (!u) {
-    spdlog::error("{} {} is not an http://HOST:PORT URL", flag, text);
-    std::exit(2);
-  }
-  return *u;
-}
-
 // `--reconcile-once`: one pass, its report on stdout; the exit code.
 int reconcile_once(const AdapterOptions& o, bool repair) {
   ops::Registry registry;
@@ -118,8 +109,8 @@ void add_payments_command(CLI::App& app) {
                 "left unrepaired, 1 otherwise");
   cmd->add_flag("--repair", *repair, "With --reconcile-once: repair what is safe to repair");
   cmd->callback([o, betcore, gateway, tokens, secrets, listen, once, repair] {
-    o->betcore = url_or_exit("--betcore", *betcore);
-    o->gateway.url = url_or_exit("--gateway", *gateway);
+    o->betcore = tools::url_flag_or_exit("--betcore", *betcore);
+    o->gateway.url = tools::url_flag_or_exit("--gateway", *gateway);
     std::string error;
     std::optional<tools::TokensFile> file = tools::read_tokens_file(*tokens, &error);
     if (!file || !file->errors.empty() || !file->first("payments")) {

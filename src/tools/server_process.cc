@@ -3,7 +3,20 @@
 
 #include <pthread.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+
 namespace betcore::tools {
+
+Url url_flag_or_exit(const std::string& flag, const std::string& text) {
+  std::optional<Url> u = parse_url(text);
+  if (!u) {
+    std::fprintf(stderr, "%s %s is not an http://HOST:PORT URL\n", flag.c_str(), text.c_str());
+    std::exit(2);
+  }
+  return *u;
+}
 
 bool split_host_port(const std::string& s, std::string& host, uint16_t& port) {
   size_t colon = s.rfind(':');

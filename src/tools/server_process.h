@@ -7,11 +7,17 @@
 #include <cstdint>
 #include <string>
 
+#include "tools/http_client.h"
+
 namespace betcore::tools {
 
 // "127.0.0.1:8080", "[::1]:8080" (brackets dropped), "host:0". False when
 // there is no host or the port is not a number in 0..65535.
 bool split_host_port(const std::string& s, std::string& host, uint16_t& port);
+
+// An http://HOST:PORT flag's value; on anything else, logs what `flag`
+// wants and exits 2 (a command line's error).
+Url url_flag_or_exit(const std::string& flag, const std::string& text);
 
 // Blocks SIGINT and SIGTERM in this thread and every thread it starts
 // later (call it before starting any), so that only wait_for_stop_signal
