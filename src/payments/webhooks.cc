@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "ops/metrics.h"
@@ -14,24 +15,23 @@ namespace betcore::payments {
 using json = nlohmann::json;
 
 struct WebhookReceiver::Metrics {
-  explicit Metrics(ops::Registry& r) : registry(r) {}
-  ops::Counter& outcome(std::string_view o) {
-    return registry.counter("betcore_payments_webhooks_total",
-                            "Gateway webhooks received, by outcome (bad_signature, too_old, "
-                            "too_new and malformed were refused)",
-                            {{"outcome", std::string(o)}});
+  // Every outcome registered up front (a dashboard sees zeros, not gaps),
+  // and looked up without the registry's lock afterwards.
+  explicit Metrics(ops::Registry& r) {
+    for (const char* o : {"credited", "bad_signature", "too_old", "too_new", "malformed", "ignored",
+                          "conflict", "refused", "retry_later"}) {
+      by_outcome.emplace(o, &r.counter("betcore_payments_webhooks_total",
+                                       "Gateway webhooks received, by outcome (bad_signature, "
+                                       "too_old, too_new and malformed were refused)",
+                                       {{"outcome", o}}));
+    }
   }
-  ops::Registry& registry;
+  ops::Counter& outcome(std::string_view o) { return *by_outcome.at(std::string(o)); }
+  std::map<std::string, ops::Counter*> by_outcome;
 };
 
 WebhookReceiver::WebhookReceiver(const WebhookConfig& config, ops::Registry& metrics)
-    : config_(config), metrics_(std::make_unique<Metrics>(metrics)) {
-  // Register every outcome up front so a dashboard sees zeros, not gaps.
-  for (const char* o : {"credited", "bad_signature", "too_old", "too_new", "malformed", "ignored",
-                        "conflict", "refused", "retry_later"}) {
-    metrics_->outcome(o);
-  }
-}
+    : config_(config), metrics_(std::make_unique<Metrics>(metrics)) {}
 
 WebhookReceiver::~WebhookReceiver() { stop(); }
 
