@@ -7,7 +7,9 @@
 #   scripts/feed-bench.sh [SECONDS] [SELECTIONS_PER_S] [WORKERS]
 # Default: 30 s at 60,000 selections/s offered, 16 workers. BETCORE_BIN picks
 # the binary (default build/betcore); BETCORE_FEED_ARGS adds adapter flags
-# (e.g. "--batch 1").
+# (e.g. "--batch 1"). BETCORE_URL=http://127.0.0.1:8080 BETCORE_TOKENS=FILE:
+# through a running node or cluster (scripts/cluster.sh start) instead of a
+# new node (its markets must not exist yet: use a fresh cluster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
@@ -20,8 +22,13 @@ base=${BETCORE_BENCH_PORT_BASE:-23400}
 node=127.0.0.1:$base; provider=127.0.0.1:$((base + 1)); metrics=127.0.0.1:$((base + 2))
 trap 'BETCORE_HOME=$dir BETCORE_AMQP_PORT=$((base + 3)) ./scripts/feed.sh stop >/dev/null; kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 
-./scripts/write-tokens.sh "$dir/tokens"
-"$bin" node --data "$dir/data" --listen "$node" --tokens "$dir/tokens" --http-threads 2 > "$dir/node.log" 2>&1 &
+if [ -n "${BETCORE_URL:-}" ]; then
+  node=${BETCORE_URL#http://}
+  cp "${BETCORE_TOKENS:?BETCORE_TOKENS: the tokens file of that node or cluster}" "$dir/tokens"
+else
+  ./scripts/write-tokens.sh "$dir/tokens"
+  "$bin" node --data "$dir/data" --listen "$node" --tokens "$dir/tokens" --http-threads 2 > "$dir/node.log" 2>&1 &
+fi
 for _ in $(seq 1 100); do curl -fsS "http://$node/health/ready" >/dev/null 2>&1 && break; sleep 0.1; done
 # The broker (scripts/feed.sh), a provider at the asked rate, the adapter.
 BETCORE_HOME=$dir BETCORE_AMQP_PORT=$((base + 3)) ./scripts/feed.sh broker
