@@ -1,5 +1,7 @@
 // The odds feed in the state machine: a producer's alive deadline decided on
-// the batch time alone, and prices applied in the provider's order.
+// the batch time and the provider's stamp, and prices applied in the
+// provider's order. `alive` is unstamped (a log written before the stamp),
+// `stamped` an alive as the API makes it now.
 #include <gtest/gtest.h>
 
 #include "codec/command_codec.h"
