@@ -398,11 +398,14 @@ ParsedFeedBatch parse_feed_prices_batch(std::string_view body) {
 
 Parsed parse_feed_alive(std::string_view producer_id, std::string_view body) {
   Parsed p = parse_with(body, [&](Fields& f) -> Command {
-    f.only({"limit_ms", "recovered"});
+    f.only({"limit_ms", "recovered", "source_ts"});
     FeedAlive c;
     c.producer_id = std::string(producer_id);
     c.limit_ms = f.integer("limit_ms", true, 1'000, 600'000, 0);
     c.recovered = f.boolean("recovered", false, false);
+    // Required: an alive without the provider's stamp would count from the
+    // batch that applies it, however late (docs/api.md, the alive route).
+    c.source_ts = f.integer("source_ts", true, 1, INT64_MAX, 0);
     return c;
   });
   if (p.ok() && !valid_id(producer_id)) p.error = path_id_error("producer");

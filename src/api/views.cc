@@ -143,6 +143,7 @@ void write_producer(JsonWriter& w, const State& s, const Producer& p) {
   w.field("alive_until", format_rfc3339(p.alive_until.ms));
   w.field_i64("limit_ms", p.limit_ms);
   w.field_u64("recoveries", p.recoveries);
+  w.field_i64("source_ts", p.last_source_ts);
   w.end_object();
 }
 

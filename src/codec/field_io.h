@@ -33,7 +33,10 @@ struct FieldWriter {
   template <class Tag>
   void operator()(domain::Index<Tag> i, Rule = {}) { w.u32(i.value); }
   void operator()(uint64_t v, Rule = {}) { w.u64(v); }
-  void operator()(int64_t v, Rule = {}) { w.i64(v); }
+  void operator()(int64_t v, Rule rule = {}) {
+    if ((rule.flags & Rule::kOptionalTrailing) != 0 && v == 0) return;
+    w.i64(v);
+  }
   void operator()(uint32_t v, Rule = {}) { w.u32(v); }
   void operator()(uint16_t v, Rule = {}) { w.u16(v); }
   void operator()(uint8_t v, Rule = {}) { w.u8(v); }
@@ -102,7 +105,17 @@ struct FieldReader {
   template <class Tag>
   void operator()(domain::Index<Tag>& i, Rule = {}) { i.value = r.u32(); }
   void operator()(uint64_t& v, Rule = {}) { v = r.u64(); }
-  void operator()(int64_t& v, Rule = {}) { v = r.i64(); }
+  void operator()(int64_t& v, Rule rule = {}) {
+    if ((rule.flags & Rule::kOptionalTrailing) != 0) {
+      // Absent (0), or present and not 0, as for a string.
+      v = 0;
+      if (r.remaining() == 0) return;
+      v = r.i64();
+      if (r.ok() && v == 0) fail("an empty optional field");
+      return;
+    }
+    v = r.i64();
+  }
   void operator()(uint32_t& v, Rule = {}) { v = r.u32(); }
   void operator()(uint16_t& v, Rule = {}) { v = r.u16(); }
   void operator()(uint8_t& v, Rule = {}) { v = r.u8(); }

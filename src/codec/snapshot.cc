@@ -20,7 +20,8 @@ constexpr uint8_t kSectionRequestIds = 1;
 constexpr uint8_t kSectionRejected = 2;
 constexpr uint8_t kSectionProducers = 3;
 constexpr uint8_t kSectionMarketFeeds = 4;
-constexpr uint8_t kSectionLast = kSectionMarketFeeds;
+constexpr uint8_t kSectionAliveStamps = 5;
+constexpr uint8_t kSectionLast = kSectionAliveStamps;
 }  // namespace
 
 using namespace betcore::domain;
@@ -45,6 +46,46 @@ std::string encode_state(const State& s) { return encode(s, true); }
 std::string digest_without_refusals(const State& s) { return digest_of_encoding(encode(s, false)); }
 
 namespace {
+// Sections 3 to 5: the odds feed.
+void write_feed_sections(Writer& w, FieldWriter& fields, const State& s) {
+  // 3: odds feed producers.
+  if (!s.producers.empty()) {
+    w.u8(kSectionProducers);
+    write_table(fields, s.producers);
+  }
+  // 4: the markets an odds feed prices: market, producer, the provider's
+  // order of the last prices applied. Markets priced by hand have no row.
+  uint32_t fed = 0;
+  for (const Market& m : s.markets) fed += m.producer.valid() ? 1 : 0;
+  if (fed != 0) {
+    w.u8(kSectionMarketFeeds);
+    w.u32(fed);
+    for (uint32_t i = 0; i < s.markets.size(); ++i) {
+      const Market& m = s.markets[i];
+      if (!m.producer.valid()) continue;
+      w.u32(i);
+      w.u32(m.producer.value);
+      w.i64(m.feed_ts);
+      w.u64(m.feed_seq);
+    }
+  }
+  // 5: the provider's stamp of each producer's last alive accepted
+  // (Producer::last_source_ts), for producers that have one. A section of
+  // its own rather than a field of section 3, so states written before
+  // alives were stamped encode and digest as they did.
+  uint32_t stamped = 0;
+  for (const Producer& p : s.producers) stamped += p.last_source_ts != 0 ? 1 : 0;
+  if (stamped != 0) {
+    w.u8(kSectionAliveStamps);
+    w.u32(stamped);
+    for (uint32_t i = 0; i < s.producers.size(); ++i) {
+      if (s.producers[i].last_source_ts == 0) continue;
+      w.u32(i);
+      w.i64(s.producers[i].last_source_ts);
+    }
+  }
+}
+
 std::string encode(const State& s, bool with_refusals) {
   std::string out;
   out.reserve(64 + s.accounts.size() * 96 + s.bets.size() * 96);
@@ -95,27 +136,7 @@ std::string encode(const State& s, bool with_refusals) {
       describe(fields, rec);
     }
   }
-  // 3: odds feed producers.
-  if (!s.producers.empty()) {
-    w.u8(kSectionProducers);
-    write_table(fields, s.producers);
-  }
-  // 4: the markets an odds feed prices: market, producer, the provider's
-  // order of the last prices applied. Markets priced by hand have no row.
-  uint32_t fed = 0;
-  for (const Market& m : s.markets) fed += m.producer.valid() ? 1 : 0;
-  if (fed != 0) {
-    w.u8(kSectionMarketFeeds);
-    w.u32(fed);
-    for (uint32_t i = 0; i < s.markets.size(); ++i) {
-      const Market& m = s.markets[i];
-      if (!m.producer.valid()) continue;
-      w.u32(i);
-      w.u32(m.producer.value);
-      w.i64(m.feed_ts);
-      w.u64(m.feed_seq);
-    }
-  }
+  write_feed_sections(w, fields, s);
   return out;
 }
 }  // namespace
@@ -289,6 +310,26 @@ bool read_market_feeds(Decoder& d, State& s) {
   return true;
 }
 
+// Section 5: the stamp of each producer's last alive, in producer order.
+bool read_alive_stamps(Decoder& d, State& s) {
+  Reader& r = d.r;
+  uint32_t k = 0;
+  if (!d.count(k, 12)) return false;
+  if (k == 0) return d.fail("an empty snapshot section");  // never written
+  int64_t previous = -1;
+  for (uint32_t i = 0; i < k; ++i) {
+    const uint32_t producer = r.u32();
+    const int64_t ts = r.i64();
+    if (!r.ok()) return d.fail("truncated alive stamps");
+    if (producer >= s.producers.size()) return d.fail("alive stamp out of range");
+    if (int64_t{producer} <= previous) return d.fail("alive stamps out of order");
+    if (ts <= 0) return d.fail("an alive stamp that is not positive");  // 0 is never written
+    previous = producer;
+    s.producers[producer].last_source_ts = ts;
+  }
+  return true;
+}
+
 // The trailing sections, in tag order, each once and never empty.
 bool read_sections(Decoder& d, State& s) {
   Reader& r = d.r;
@@ -305,6 +346,10 @@ bool read_sections(Decoder& d, State& s) {
     }
     if (tag == kSectionMarketFeeds) {
       if (!read_market_feeds(d, s)) return false;
+      continue;
+    }
+    if (tag == kSectionAliveStamps) {
+      if (!read_alive_stamps(d, s)) return false;
       continue;
     }
     uint32_t k = 0;

@@ -128,13 +128,20 @@ struct SettleMarket {
 };
 
 // An odds feed producer (a provider's pre-match or live stream) is alive:
-// its markets take bets until the batch time passes now + limit_ms. Once
-// that has passed, the producer is down and only an alive sent after the
-// adapter recovered what it missed (recovered = true) brings it back.
+// its markets take bets until the batch time passes
+// min(now, source_ts + kAliveLagMaxMs) + limit_ms, so a copy applied late
+// (a retry, a queued request) cannot keep them open longer than the
+// provider's own alive does. Once that has passed, the producer is down and
+// only an alive sent after the adapter recovered what it missed
+// (recovered = true, stamped after the producer went down) brings it back.
+// An alive not stamped after the producer's last one changes nothing.
 struct FeedAlive {
   std::string producer_id;
   int64_t limit_ms = 0;              // 1,000 .. 600,000
   bool recovered = false;
+  // The provider's time stamp of the alive passed on (ms). 0 only in logs
+  // written before it existed: such an alive counts from its batch time.
+  int64_t source_ts = 0;
 };
 
 // Prices from the odds feed. Ordered by the provider: a change whose

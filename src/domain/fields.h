@@ -33,9 +33,10 @@ struct Rule {
     kNotHashed = 1,
     // Hashed after all other fields (it joined the fingerprint after them).
     kHashedLast = 2,
-    // The record's last field, written only when not empty (it joined the
-    // format after records without it were logged); hashed only when not
-    // empty, so records without it keep their fingerprints.
+    // The record's last field, written only when not empty (a string) or
+    // not 0 (an int64_t): it joined the format after records without it
+    // were logged; hashed only when not empty, so records without it keep
+    // their bytes and fingerprints.
     kOptionalTrailing = 4,
     // A list hashed in the order of its elements' set_key(), so a retry
     // that lists the same elements in another order is the same request.
@@ -189,6 +190,8 @@ void describe(V& v, C& c) {
   v(c.producer_id);
   v(c.limit_ms);
   v(c.recovered);
+  // Joined 2026-12 (docs/simulation.md, finding 6): absent in older logs.
+  v(c.source_ts, Rule{.flags = Rule::kOptionalTrailing});
 }
 
 template <class V, Is<FeedPrices> C>

@@ -25,7 +25,10 @@ struct FieldHasher {
     const bool absent = (rule.flags & Rule::kOptionalTrailing) != 0 && s.empty();
     if (!skip(rule) && !absent) h.bytes(s);
   }
-  void operator()(int64_t v, Rule rule = {}) { word(v, rule); }
+  void operator()(int64_t v, Rule rule = {}) {
+    const bool absent = (rule.flags & Rule::kOptionalTrailing) != 0 && v == 0;
+    if (!absent) word(v, rule);
+  }
   void operator()(uint64_t v, Rule rule = {}) { word(static_cast<int64_t>(v), rule); }
   void operator()(Amount a, Rule rule = {}) { word(a.minor, rule); }
   void operator()(TimeMs t, Rule rule = {}) { word(t.ms, rule); }

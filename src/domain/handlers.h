@@ -77,6 +77,10 @@ Outcome apply_market_status(Ctx& c, const ChangeMarketStatus& cmd);
 Outcome apply_place_bet(Ctx& c, const PlaceBet& cmd);
 Outcome apply_settle(Ctx& c, const SettleMarket& cmd);
 Outcome apply_feed_alive(Ctx& c, const FeedAlive& cmd);
+// How far a provider's alive stamp may be behind the batch that applies it
+// and still count from the batch time: the clock skew allowed between the
+// provider and the nodes (docs/integrations.md, "Failing safe").
+inline constexpr int64_t kAliveLagMaxMs = 1'000;
 Outcome apply_feed_prices(Ctx& c, const FeedPrices& cmd);
 
 // Shared by UpdatePrices and FeedPrices: refuses (changing nothing) or

@@ -99,13 +99,16 @@ struct Market {
   uint64_t feed_seq = 0;
 };
 
-// An odds feed producer (snapshot section 3).
+// An odds feed producer (snapshot section 3; last_source_ts: section 5).
+// While it is down, alive_until is the moment it went down: a recovered
+// alive stamped before it answers an earlier outage.
 struct Producer {
   std::string_view id;
   TimeMs alive_until{0};           // its markets refuse bets once now >= this
   int64_t limit_ms = 0;            // of the last alive
   uint32_t recoveries = 0;         // times it came back after being down
   LogIndex created_index{0};
+  int64_t last_source_ts = 0;      // of the last stamped alive accepted; 0: none
 };
 
 enum class BetStatus : uint8_t { open = 0, won = 1, lost = 2, void_ = 3 };

@@ -264,7 +264,7 @@ class Adapter {
   void request_recovery(const std::string& producer, ProducerState& p);
   void check_drained();
   void learn_producers();
-  bool post_alive(const std::string& producer, bool recovered, ProducerState& p);
+  bool post_alive(const Message& m, bool recovered, ProducerState& p);
   std::string dead_queue() const { return options_.queue + ".dead"; }
 
   const AdapterOptions& options_;
@@ -395,9 +395,10 @@ void Adapter::request_recovery(const std::string& producer, ProducerState& p) {
   spdlog::info("feed: producer {}: recovery {} of everything after {}", producer, p.request_id, after);
 }
 
-bool Adapter::post_alive(const std::string& producer, bool recovered, ProducerState& p) {
+bool Adapter::post_alive(const Message& m, bool recovered, ProducerState& p) {
+  const std::string& producer = m.producer;
   tools::Response r = betcore_.post("/v1/producers/" + producer + "/alive",
-                                    alive_body(options_.limit_ms, recovered), options_.token);
+                                    alive_body(options_.limit_ms, recovered, m.ts), options_.token);
   if (r.ok()) {
     known_.insert(producer);
     if (recovered) {
@@ -460,7 +461,7 @@ void Adapter::on_alive(const Message& m) {
     // its fixtures wait for it.)
     return;
   }
-  post_alive(m.producer, p.phase == Phase::recovered, p);
+  post_alive(m, p.phase == Phase::recovered, p);
 }
 
 // Producers whose snapshot_complete came reopen once everything dispatched

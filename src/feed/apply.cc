@@ -221,8 +221,8 @@ Outcome apply_message(tools::HttpClient& c, const std::string& token, const Mess
   return {K::dead, "not a message for apply_message"};
 }
 
-std::string alive_body(int limit_ms, bool recovered) {
-  return json{{"limit_ms", limit_ms}, {"recovered", recovered}}.dump();
+std::string alive_body(int limit_ms, bool recovered, int64_t source_ts) {
+  return json{{"limit_ms", limit_ms}, {"recovered", recovered}, {"source_ts", source_ts}}.dump();
 }
 
 }  // namespace betcore::feed

@@ -40,7 +40,9 @@ Outcome apply_message(tools::HttpClient& betcore, const std::string& token, cons
 std::vector<Outcome> apply_odds_changes(tools::HttpClient& betcore, const std::string& token,
                                         const std::vector<const Message*>& messages);
 
-// The body of POST /v1/producers/{id}/alive.
-std::string alive_body(int limit_ms, bool recovered);
+// The body of POST /v1/producers/{id}/alive: `source_ts` is the alive
+// message's own time stamp, so betcore counts the limit from when the
+// provider sent it, not from when the request lands.
+std::string alive_body(int limit_ms, bool recovered, int64_t source_ts);
 
 }  // namespace betcore::feed

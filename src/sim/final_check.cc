@@ -158,11 +158,20 @@ void check_run(RunContext& run, Nodes& nodes, const std::deque<Op>& ops) {
                                 {"recoveries", f.recoveries},
                                 {"alive_copies_accepted_again", f.alive_copies_accepted_again},
                                 {"reopened_by_an_old_alive", f.reopened_by_an_old_alive},
+                                {"alives_stale", f.alives_stale},
+                                {"alives_refused_old_recovery", f.alives_refused_old_recovery},
+                                {"alive_open_past_stamp_ms_max", f.alive_open_past_stamp_ms_max},
                                 {"prices_applied", f.prices_applied},
                                 {"prices_stale", f.prices_stale},
                                 {"bets_on_feed_markets", f.bets_on_feed_markets},
                                 {"bets_refused_feed_silent", f.bets_refused_feed_silent}}) {
     run.report.feed[name] = n;
+  }
+  // docs/simulation.md, finding 6 (fixed): no copy of an alive takes effect
+  // twice, and none keeps markets open past its stamp + limit + 1 s.
+  if (f.alive_copies_accepted_again != 0 || f.alive_open_past_stamp_ms_max > 1'000) {
+    run.fail("alives: " + std::to_string(f.alive_copies_accepted_again) + " copies accepted again; open " +
+             std::to_string(f.alive_open_past_stamp_ms_max) + " ms past a stamp + limit");
   }
 
   // 5. Every replica: the same digest, a balanced ledger, and the model's money.

@@ -119,7 +119,10 @@ ModelAnswer Model::apply(const domain::Command& command, uint64_t position, int6
       refused_[key] = Refused{fp, a.code};
     }
   }
-  a.repeats = std::holds_alternative<domain::FeedAlive>(command);
+  // An unstamped alive (none in the sim's workload) applies again at each
+  // copy; a stamped one is applied once, its copies are duplicates.
+  auto* alive = std::get_if<domain::FeedAlive>(&command);
+  a.repeats = alive != nullptr && alive->source_ts == 0;
   return a;
 }
 

@@ -43,6 +43,9 @@ struct FeedCounts {
   // ones that reopened a producer that went down after an earlier copy was
   // accepted: a recovery nobody made (docs/simulation.md, findings).
   uint64_t alive_copies_accepted_again = 0, reopened_by_an_old_alive = 0;
+  // Copies answered as duplicates; recovered alives refused as answering an
+  // earlier outage; how far past its stamp + limit an alive kept markets open.
+  uint64_t alives_stale = 0, alives_refused_old_recovery = 0, alive_open_past_stamp_ms_max = 0;
   uint64_t prices_applied = 0, prices_stale = 0;
   uint64_t bets_on_feed_markets = 0, bets_refused_feed_silent = 0;
 };
@@ -89,6 +92,7 @@ class Model {
   // An odds feed producer: its markets take bets while now < alive_until.
   struct Producer {
     int64_t alive_until_ms = 0;
+    int64_t last_source_ts = 0;  // of the last stamped alive accepted
   };
   struct Market {
     domain::MarketAction last = domain::MarketAction::resume;
@@ -126,6 +130,7 @@ class Model {
   ModelAnswer on(const domain::PlaceBet& c, uint64_t fp, uint64_t position);
   ModelAnswer on(const domain::SettleMarket& c, uint64_t fp, uint64_t position);
   ModelAnswer on(const domain::FeedAlive& c, uint64_t fp, uint64_t position);   // model_feed.cc
+  void note_alive(const domain::FeedAlive& c, int64_t until, bool reopened);
   ModelAnswer on(const domain::FeedPrices& c, uint64_t fp, uint64_t position);  // model_feed.cc
   bool producer_down(const std::string& producer) const;
   template <class C>

@@ -1,13 +1,16 @@
 // The model's odds feed (model.h), written from the rules in
 // docs/integrations.md ("Failing safe") and the API notes, not from
 // src/domain/feed.cc:
-// - an alive creates its producer, or keeps it up until batch time + limit;
-//   a producer whose deadline has passed is down, and only an alive saying
-//   recovered=true brings it back (a plain one is refused with 409);
+// - an alive creates its producer, or keeps it up until
+//   min(batch time, its stamp + 1 s) + limit; a producer whose deadline has
+//   passed is down, and only an alive saying recovered=true, stamped after it
+//   went down, brings it back (others are refused with 409); an alive not
+//   stamped after the producer's last one changes nothing (a duplicate);
 // - a price change applies only if its (source_ts, source_seq) is after the
 //   market's last one; otherwise it is answered as a duplicate that changed
 //   nothing (applied: false);
 // - bets on a market whose producer is down are refused (model.cc, PlaceBet).
+#include <algorithm>
 #include <limits>
 
 #include "sim/model.h"
@@ -21,6 +24,7 @@ namespace {
 constexpr int64_t kLimitMinMs = 1'000;          // FeedAlive.limit_ms: 1,000 .. 600,000
 constexpr int64_t kLimitMaxMs = 600'000;
 constexpr int64_t kSourceAheadMaxMs = 3'600'000;  // a provider's stamp at most an hour ahead
+constexpr int64_t kAliveLagMaxMs = 1'000;          // an alive counts from at most its stamp + this
 constexpr size_t kPricesMax = 64;                  // one per selection at most
 constexpr int64_t kOddsMinThousandths = 1'001;     // 1.001 .. 1000
 constexpr int64_t kOddsMaxThousandths = 1'000'000;
@@ -41,25 +45,52 @@ bool Model::producer_down(const std::string& producer) const {
 
 ModelAnswer Model::on(const domain::FeedAlive& c, uint64_t /*fp*/, uint64_t /*position*/) {
   if (c.limit_ms < kLimitMinMs || c.limit_ms > kLimitMaxMs) return refuse(Code::invalid_request);
+  if (c.source_ts < 0 || c.source_ts > plus(now_ms_, kSourceAheadMaxMs)) return refuse(Code::invalid_request);
   ++feed_.alives;
+  // Counted from the provider's stamp, allowing kAliveLagMaxMs of clock
+  // skew, never from a later batch time (an unstamped alive: its batch).
+  const int64_t from = c.source_ts == 0 ? now_ms_ : std::min(now_ms_, plus(c.source_ts, kAliveLagMaxMs));
+  const int64_t until = plus(from, c.limit_ms);
   auto p = producers_.find(c.producer_id);
   if (p == producers_.end()) {
-    producers_[c.producer_id] = Producer{plus(now_ms_, c.limit_ms)};
-    alives_accepted_.insert(op_key(c));
+    producers_[c.producer_id] = Producer{until, c.source_ts};
+    note_alive(c, until, false);
     return ModelAnswer{};
+  }
+  if (c.source_ts != 0 && c.source_ts <= p->second.last_source_ts) {
+    ++feed_.alives_stale;  // a copy, or overtaken: changes nothing, whatever happened since
+    return ModelAnswer{Code::ok, true, 0};
   }
   const bool down = producer_down(c.producer_id);
   if (down && !c.recovered) {
     ++feed_.alives_refused_down;
     return refuse(Code::conflict);  // recover what was missed first
   }
+  // Stamped before the producer went down (its deadline), or too old to
+  // keep it up: it answers an earlier outage.
+  if (down && c.source_ts != 0 && (c.source_ts < p->second.alive_until_ms || until <= now_ms_)) {
+    ++feed_.alives_refused_old_recovery;
+    return refuse(Code::conflict);
+  }
   feed_.recoveries += down ? 1 : 0;
-  p->second.alive_until_ms = plus(now_ms_, c.limit_ms);
+  p->second.alive_until_ms = until;
+  if (c.source_ts != 0) p->second.last_source_ts = c.source_ts;
+  note_alive(c, until, down);
+  return ModelAnswer{};
+}
+
+// Counts what an accepted alive did: a copy of one accepted before (a hole:
+// docs/simulation.md, finding 6), and how long past its own stamp + limit
+// it keeps the markets open (the promise: at most kAliveLagMaxMs).
+void Model::note_alive(const domain::FeedAlive& c, int64_t until, bool reopened) {
+  if (c.source_ts != 0) {
+    const int64_t past = until - plus(c.source_ts, c.limit_ms);
+    feed_.alive_open_past_stamp_ms_max = std::max(feed_.alive_open_past_stamp_ms_max, static_cast<uint64_t>(std::max<int64_t>(past, 0)));
+  }
   if (!alives_accepted_.insert(op_key(c)).second) {
     ++feed_.alive_copies_accepted_again;
-    feed_.reopened_by_an_old_alive += down ? 1 : 0;
+    feed_.reopened_by_an_old_alive += reopened ? 1 : 0;
   }
-  return ModelAnswer{};
 }
 
 ModelAnswer Model::on(const domain::FeedPrices& c, uint64_t /*fp*/, uint64_t /*position*/) {

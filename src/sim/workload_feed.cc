@@ -74,7 +74,8 @@ Op Workload::feed_alive(const Client& c, size_t producer) {
   // Mostly well within the limit; now and then silent past it.
   const bool silent = rng_.chance(80);
   p.next_alive_ms = world_.now() + (silent ? rng_.between(limit_ms + 200, limit_ms + 2'500) : rng_.between(300, 700));
-  domain::FeedAlive a{p.id, limit_ms, p.must_recover};
+  // Stamped with the provider's clock (true time): a retry carries it.
+  domain::FeedAlive a{p.id, limit_ms, p.must_recover, world_.now()};
   return write_op(c.number, "alive " + p.id + " #" + std::to_string(n) + (a.recovered ? " recovered" : ""), a);
 }
 
@@ -123,8 +124,9 @@ void Workload::feed_learn(const Op& op, const Answer& a) {
     for (FeedProducer& p : producers_) {
       if (p.id != alive->producer_id) continue;
       if (a.code == domain::Code::conflict) {
+        // Recover with the next alive the provider sends (a node clock far
+        // ahead of the provider's refuses every alive: not in a tight loop).
         p.must_recover = true;
-        p.next_alive_ms = world_.now();
       } else if (a.code == domain::Code::ok) {
         p.must_recover = false;
       }

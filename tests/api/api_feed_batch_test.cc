@@ -1,6 +1,7 @@
 // POST /v1/feed-prices (docs/api.md) on a real node: many changes in one request, each alone.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -11,13 +12,20 @@
 namespace betcore::apitest {
 namespace {
 
+// An alive stamped now (the provider's clock is the node's here).
+json batch_alive() {
+  using namespace std::chrono;
+  const int64_t now_ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  return json{{"limit_ms", 600'000}, {"source_ts", now_ms}};
+}
+
 class ApiFeedBatch : public NodeSuite<ApiFeedBatch> {
  public:
   static NodeConfig config() { return {{"bo"}, {}}; }
   static void build_world(ApiNode& n) {
     create_account(n, "bo");
     // Long enough that the producer never goes silent during the suite.
-    EXPECT_STATUS(n.post("/v1/producers/bp/alive", json{{"limit_ms", 600'000}}, n.feed()), 200);
+    EXPECT_STATUS(n.post("/v1/producers/bp/alive", batch_alive(), n.feed()), 200);
     create_event(n, "be1");
     const json fed = json{{"producer", "bp"}};
     for (const char* m :
@@ -218,7 +226,7 @@ TEST_F(ApiFeedBatch, OnlyTheFeedRoleSendsBatches) {
 TEST(ApiFeedBatchOverload, ABatchTheSubmitQueueCannotTakeIs429AndAppliesNothing) {
   ApiNode n({{}, {"--queue-commands-max", "2"}});
   ASSERT_TRUE(n.start()) << n.why();
-  ASSERT_STATUS(n.post("/v1/producers/bp/alive", json{{"limit_ms", 600'000}}, n.feed()), 200);
+  ASSERT_STATUS(n.post("/v1/producers/bp/alive", batch_alive(), n.feed()), 200);
   create_event(n, "oe");
   create_market(n, "om", "oe", {{"home", "2.00"}, {"away", "1.80"}}, json{{"producer", "bp"}});
   ASSERT_FALSE(::testing::Test::HasFailure());

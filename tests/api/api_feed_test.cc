@@ -23,6 +23,16 @@ class ApiFeed : public NodeSuite<ApiFeed> {
   }
 };
 
+// The provider's clock: the node's, in these tests.
+int64_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+json alive(int64_t limit_ms, int64_t source_ts, bool recovered = false) {
+  return json{{"limit_ms", limit_ms}, {"source_ts", source_ts}, {"recovered", recovered}};
+}
+
 json prices(const std::string& producer, int64_t ts, uint64_t seq, const std::string& sel, const char* odds) {
   return json{{"producer", producer}, {"source_ts", ts}, {"source_seq", seq},
               {"prices", json::array({json{{"selection_id", sel}, {"odds", odds}}})}};
@@ -30,10 +40,12 @@ json prices(const std::string& producer, int64_t ts, uint64_t seq, const std::st
 
 TEST_F(ApiFeed, PricesApplyInOrderAndASilentProducerStopsBets) {
   ApiNode& n = node();
-  Reply up = n.post("/v1/producers/live1/alive", json{{"limit_ms", 1'500}}, n.feed());
+  const int64_t t0 = wall_ms();
+  Reply up = n.post("/v1/producers/live1/alive", alive(1'500, t0), n.feed());
   ASSERT_STATUS(up, 200);
   EXPECT_EQ(up["status"], "up");
   EXPECT_EQ(up["limit_ms"], 1'500);
+  EXPECT_EQ(up["source_ts"], t0);
   ASSERT_STATUS(create_market(n, "fm1", "fe1", {{"home", "2.00"}, {"away", "1.80"}}, json{{"producer", "live1"}}),
                 201);
 
@@ -64,10 +76,19 @@ TEST_F(ApiFeed, PricesApplyInOrderAndASilentProducerStopsBets) {
   EXPECT_EQ(silent["status"], "suspended");
 
   // Back only after recovery.
-  ASSERT_STATUS(n.post("/v1/producers/live1/alive", json{{"limit_ms", 1'500}}, n.feed()), 409);
-  Reply back = n.post("/v1/producers/live1/alive", json{{"limit_ms", 5'000}, {"recovered", true}}, n.feed());
+  ASSERT_STATUS(n.post("/v1/producers/live1/alive", alive(1'500, wall_ms()), n.feed()), 409);
+  // A recovered alive sent before the producer went down answers an
+  // earlier outage (docs/simulation.md, finding 6): refused.
+  ASSERT_STATUS(n.post("/v1/producers/live1/alive", alive(5'000, t0 + 100, true), n.feed()), 409);
+  const int64_t t1 = wall_ms();
+  Reply back = n.post("/v1/producers/live1/alive", alive(5'000, t1, true), n.feed());
   ASSERT_STATUS(back, 200);
   EXPECT_EQ(back["recoveries"], 1);
+  // A copy of it (a client's retry) or an older alive changes nothing.
+  Reply copy = n.post("/v1/producers/live1/alive", alive(5'000, t1, true), n.feed());
+  ASSERT_STATUS(copy, 200);
+  EXPECT_EQ(copy["recoveries"], 1);
+  EXPECT_EQ(copy["alive_until"], back["alive_until"]);
   ASSERT_STATUS(place_bet(n, "fb3", "fay", 100, {{"fm1", "home", "2.10"}}), 201);
   Reply list = n.get("/v1/producers", n.trader());
   ASSERT_STATUS(list, 200);
@@ -77,9 +98,15 @@ TEST_F(ApiFeed, PricesApplyInOrderAndASilentProducerStopsBets) {
 
 TEST_F(ApiFeed, OnlyTheFeedRoleSendsFeedCommandsAndBadOnesAre400) {
   ApiNode& n = node();
-  EXPECT_STATUS(n.post("/v1/producers/p2/alive", json{{"limit_ms", 2'000}}, n.trader()), 403);
-  EXPECT_STATUS(n.post("/v1/producers/p2/alive", json{{"limit_ms", 10}}, n.feed()), 400);
-  EXPECT_STATUS(n.post("/v1/producers/p2/alive", json{{"limit_ms", 2'000}, {"extra", 1}}, n.feed()), 400);
+  EXPECT_STATUS(n.post("/v1/producers/p2/alive", alive(2'000, wall_ms()), n.trader()), 403);
+  EXPECT_STATUS(n.post("/v1/producers/p2/alive", alive(10, wall_ms()), n.feed()), 400);
+  Reply extra = n.post("/v1/producers/p2/alive", json{{"limit_ms", 2'000}, {"source_ts", 5}, {"extra", 1}}, n.feed());
+  EXPECT_STATUS(extra, 400);
+  // source_ts is required: an alive without it would count from whenever
+  // it lands (docs/api.md).
+  EXPECT_STATUS(n.post("/v1/producers/p2/alive", json{{"limit_ms", 2'000}}, n.feed()), 400);
+  EXPECT_STATUS(n.post("/v1/producers/p2/alive", alive(2'000, 0), n.feed()), 400);
+  EXPECT_STATUS(n.post("/v1/producers/p2/alive", alive(2'000, wall_ms() + 2 * 3'600'000), n.feed()), 400);
   EXPECT_STATUS(n.post("/v1/markets/fm9/feed-prices", prices("p2", 0, 1, "home", "2.00"), n.feed()), 400);
   EXPECT_STATUS(n.post("/v1/markets/nope/feed-prices", prices("p2", 5, 1, "home", "2.00"), n.feed()), 404);
   EXPECT_STATUS(n.get("/v1/producers", n.punter("fay")), 403);
