@@ -186,11 +186,14 @@ TEST(Feed, ALateCopyOfAnAliveDoesNotKeepMarketsOpen) {
   EXPECT_EQ(b.s().producers[0].alive_until.ms, kT0 + 7'000);
   b.at(kT0 + 7'000);
   EXPECT_TRUE(b.rejected(bet("b1", "alice", 100, {leg("fm", "home", 2000)}), Code::market_not_open));
-  // On time (within the allowance), an alive counts from its batch.
-  Outcome fresh = b.apply(stamped("live", 6'500, true));
+  // A recovered alive stamped before the outage began (7 s) answers an
+  // earlier one: refused. One stamped at or after it, on time, counts from
+  // its batch.
+  EXPECT_TRUE(b.rejected(stamped("live", 6'500, true), Code::conflict));
+  Outcome fresh = b.apply(stamped("live", 7'000, true));
   ASSERT_TRUE(fresh.ok());
   EXPECT_EQ(b.s().producers[0].alive_until.ms, kT0 + 7'000 + 5'000);
-  EXPECT_EQ(b.s().producers[0].last_source_ts, kT0 + 6'500);
+  EXPECT_EQ(b.s().producers[0].last_source_ts, kT0 + 7'000);
 }
 
 // docs/simulation.md, finding 6: recovered=true answers one outage only.
