@@ -11,7 +11,6 @@
 #include "feed/adapter.h"
 #include "feed/provider.h"
 #include "tools/server_process.h"
-#include "tools/tokens_file.h"
 
 namespace betcore::feed {
 namespace {
@@ -50,10 +49,7 @@ void add_provider(CLI::App& app) {
   cmd->add_option("--seed", o->world.seed, "Seed of the prices")->capture_default_str();
   cmd->callback([o, amqp, listen] {
     o->amqp = amqp_or_exit(*amqp);
-    if (!tools::split_host_port(*listen, o->listen_host, o->listen_port)) {
-      spdlog::error("--listen {} is not HOST:PORT", *listen);
-      std::exit(2);
-    }
+    tools::listen_flag_or_exit("--listen", *listen, o->listen_host, o->listen_port);
     std::exit(run_provider(*o));
   });
 }
@@ -100,19 +96,8 @@ void add_adapter(CLI::App& app) {
     o->amqp = amqp_or_exit(*amqp);
     o->betcore = tools::url_flag_or_exit("--betcore", *betcore);
     o->provider = tools::url_flag_or_exit("--provider", *provider);
-    std::string error;
-    std::optional<tools::TokensFile> file = tools::read_tokens_file(*tokens, &error);
-    if (!file || !file->errors.empty() || !file->first("feed")) {
-      spdlog::error("--tokens {}: {}", *tokens,
-                    !file ? error : !file->errors.empty() ? file->errors.front()
-                                                           : "no token with role feed; add a line 'feed <token>'");
-      std::exit(2);
-    }
-    o->token = *file->first("feed");
-    if (!tools::split_host_port(*metrics, o->metrics_host, o->metrics_port)) {
-      spdlog::error("--metrics-listen {} is not HOST:PORT", *metrics);
-      std::exit(2);
-    }
+    o->token = tools::role_token_or_exit(*tokens, "feed");
+    tools::listen_flag_or_exit("--metrics-listen", *metrics, o->metrics_host, o->metrics_port);
     std::exit(run_adapter(*o));
   });
 }

@@ -25,10 +25,7 @@ struct Flags {
 // Exits 2, saying what to fix, on a flag the options cannot take.
 void apply_or_exit(Flags& f) {
   gateway::GatewayOptions& o = f.options;
-  if (!tools::split_host_port(f.listen, o.listen_host, o.listen_port)) {
-    spdlog::error("--listen {} is not HOST:PORT (port 0: any free port)", f.listen);
-    std::exit(2);
-  }
+  tools::listen_flag_or_exit("--listen", f.listen, o.listen_host, o.listen_port);
   std::string error;
   std::optional<Secrets> secrets = read_secrets_file(f.secrets, &error);
   if (!secrets) {

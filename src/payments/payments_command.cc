@@ -12,7 +12,6 @@
 #include "payments/payments_command.h"
 #include "payments/secrets.h"
 #include "tools/server_process.h"
-#include "tools/tokens_file.h"
 
 namespace betcore::payments {
 namespace {
@@ -111,16 +110,8 @@ void add_payments_command(CLI::App& app) {
   cmd->callback([o, betcore, gateway, tokens, secrets, listen, once, repair] {
     o->betcore = tools::url_flag_or_exit("--betcore", *betcore);
     o->gateway.url = tools::url_flag_or_exit("--gateway", *gateway);
+    o->token = tools::role_token_or_exit(*tokens, "payments");
     std::string error;
-    std::optional<tools::TokensFile> file = tools::read_tokens_file(*tokens, &error);
-    if (!file || !file->errors.empty() || !file->first("payments")) {
-      spdlog::error("--tokens {}: {}", *tokens,
-                    !file ? error
-                    : !file->errors.empty() ? file->errors.front()
-                                            : "no token with role payments; add a line 'payments <token>'");
-      std::exit(2);
-    }
-    o->token = *file->first("payments");
     std::optional<Secrets> s = read_secrets_file(*secrets, &error);
     if (!s) {
       spdlog::error("--secrets {}", error);
@@ -128,10 +119,7 @@ void add_payments_command(CLI::App& app) {
     }
     o->gateway.api_key = s->api_key;
     o->webhook_secret = s->webhook_secret;
-    if (!tools::split_host_port(*listen, o->listen_host, o->listen_port)) {
-      spdlog::error("--listen {} is not HOST:PORT", *listen);
-      std::exit(2);
-    }
+    tools::listen_flag_or_exit("--listen", *listen, o->listen_host, o->listen_port);
     if (*once) std::exit(reconcile_once(*o, *repair));
     std::exit(run_adapter(*o));
   });

@@ -1,6 +1,8 @@
 // HOST:PORT flags and stop signals for long-running processes.
 #include "tools/server_process.h"
 
+#include "tools/tokens_file.h"
+
 #include <pthread.h>
 
 #include <cstdio>
@@ -16,6 +18,28 @@ Url url_flag_or_exit(const std::string& flag, const std::string& text) {
     std::exit(2);
   }
   return *u;
+}
+
+void listen_flag_or_exit(const std::string& flag, const std::string& text, std::string& host,
+                         uint16_t& port) {
+  if (!split_host_port(text, host, port)) {
+    std::fprintf(stderr, "%s %s is not HOST:PORT (port 0: any free port)\n", flag.c_str(),
+                 text.c_str());
+    std::exit(2);
+  }
+}
+
+std::string role_token_or_exit(const std::string& path, const std::string& role) {
+  std::string error;
+  std::optional<TokensFile> file = read_tokens_file(path, &error);
+  if (file && file->errors.empty()) {
+    if (std::optional<std::string> token = file->first(role)) return *token;
+    error = "no token with role " + role + "; add a line '" + role + " <token>'";
+  } else if (file) {
+    error = file->errors.front();
+  }
+  std::fprintf(stderr, "--tokens %s: %s\n", path.c_str(), error.c_str());
+  std::exit(2);
 }
 
 bool split_host_port(const std::string& s, std::string& host, uint16_t& port) {
