@@ -23,6 +23,9 @@ packages=(
   ccache
   # failover drills: network partitions between network namespaces
   nftables
+  # backups: archive files sealed with libsodium, the remote copy shipped with
+  # ssh (the shipper's tests start their own sshd)
+  openssh-server openssh-client libsodium-dev
 )
 
 missing=()

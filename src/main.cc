@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "backup/backup_command.h"
 #include "drill/drill.h"
 #include "feed/feed_command.h"
 #include "node_command.h"
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   betcore::feed::add_feed_commands(app);
   betcore::payments::add_payments_command(app);
   betcore::payments::add_gateway_command(app);
+  betcore::backup::add_backup_commands(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

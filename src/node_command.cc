@@ -147,6 +147,18 @@ void add_node_command(CLI::App& root) {
       ->capture_default_str()->check(CLI::Range(1, 65536));
   cmd->add_option("--checkpoint-every-commands", flags->node.checkpoint_every_commands,
                   "Digest + snapshot every N commands (0: never)")->capture_default_str();
+  cmd->add_option("--archive-hold-ms", flags->node.archive.hold_ms,
+                  "Keep the log for the archiver (betcore backup run) this long after its last read (0: never)")
+      ->capture_default_str();
+  cmd->add_option("--archive-rpo-ms", flags->node.archive.rpo_ms,
+                  "Alert when the oldest batch the archiver has not archived is older than this")
+      ->capture_default_str();
+  cmd->add_option("--archive-remote-lag-ms", flags->node.archive.remote_lag_ms,
+                  "Alert when the archive's remote copy is this far behind")
+      ->capture_default_str();
+  cmd->add_option("--archive-silent-ms", flags->node.archive.silent_ms,
+                  "Alert when an archiver that read this node's log has not for this long")
+      ->capture_default_str();
   cmd->add_flag("--truncate-corrupt-tail", flags->node.truncate_corrupt_tail,
                 "Cut off a corrupt last log record instead of refusing to start (that batch may have been acknowledged)");
   cmd->add_flag("--full-ledger-check", flags->node.full_ledger_check,

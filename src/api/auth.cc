@@ -14,12 +14,13 @@ std::string_view role_name(Role role) {
     case Role::feed: return "feed";
     case Role::payments: return "payments";
     case Role::punter: return "punter";
+    case Role::backup: return "backup";
   }
   return "unknown";
 }
 
 std::optional<Role> parse_role(std::string_view name) {
-  for (Role r : {Role::admin, Role::trader, Role::feed, Role::payments, Role::punter}) {
+  for (Role r : {Role::admin, Role::trader, Role::feed, Role::payments, Role::punter, Role::backup}) {
     if (role_name(r) == name) return r;
   }
   return std::nullopt;
@@ -63,7 +64,7 @@ bool Tokens::parse(std::string_view text, std::string& error) {
       return false;
     };
     std::optional<Role> role = parse_role(words[0]);
-    if (!role) return fail("unknown role '" + std::string(words[0]) + "' (admin, trader, feed, payments, punter)");
+    if (!role) return fail("unknown role '" + std::string(words[0]) + "' (admin, trader, feed, payments, punter, backup)");
     if (words.size() < 2) return fail("a token is missing after the role");
     if (words[1].size() < 16) return fail("token is shorter than 16 characters");
     Principal p{*role, {}};

@@ -11,7 +11,7 @@
 
 namespace betcore::api {
 
-enum class Role : uint8_t { admin, trader, feed, payments, punter };
+enum class Role : uint8_t { admin, trader, feed, payments, punter, backup };
 
 std::string_view role_name(Role role);
 std::optional<Role> parse_role(std::string_view name);

@@ -140,6 +140,10 @@ void alerts(Services& services, Call& call) {
         .field("action", "the node that disagrees with the majority stops taking writes; "
                          "see docs/runbooks/divergence-alert.md").end_object();
   }
+  for (const node::ArchiveAlert& a : services.node.archive_alerts()) {
+    w.begin_object().field("name", a.name).field("severity", "critical")
+        .field("summary", a.summary).field("action", a.action).end_object();
+  }
   w.end_array().end_object();
   call.answer.send(json_response(200, std::move(body)));
 }

@@ -69,6 +69,7 @@ struct Services {
   ops::Registry& metrics;
   OffIoThread cluster_worker;   // GET /v1/cluster waits on etcd
   OffIoThread snapshot_worker;  // GET /v1/snapshot reads the disk
+  OffIoThread log_worker;       // GET /v1/log waits for batches
 };
 
 using Handler = void (*)(Services& services, Call& call);
@@ -91,6 +92,8 @@ void alerts(Services& services, Call& call);
 void dashboard(Services& services, Call& call);
 void cluster(Services& services, Call& call);
 void snapshot(Services& services, Call& call);
+// log_route.cc: GET /v1/log, the embedded log for the archiver.
+void log_read(Services& services, Call& call);
 
 }  // namespace routes
 

@@ -7,11 +7,22 @@
 #include <algorithm>
 #include <chrono>
 
+#include "codec/batch.h"
 #include "codec/snapshot.h"
 #include "log/etcd/etcd_log.h"
 #include "log/file/file_log.h"
 
 namespace betcore::node {
+namespace {
+
+// Wall-clock ms, for the archive hold and lags (never the state machine's).
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
 
 Node::Node(NodeOptions options, ops::Registry& metrics)
     : options_(std::move(options)),
@@ -42,6 +53,9 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
       return nullptr;
     }
     node->log_ = std::move(opened.value());
+    ArchiveWatchOptions ao = o.archive;
+    ao.hold_path = o.data_dir + "/archive-hold";
+    node->archive_watch_ = std::make_unique<ArchiveWatch>(ao);
   } else {
     log::etcd::Target target;
     if (!log::etcd::parse_target(o.log_url, target, error)) return nullptr;
@@ -159,6 +173,27 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
   node->callbacks_.push_back(metrics.gauge_callback(
       "betcore_submit_queue_commands", "Commands waiting in the submit queue", {},
       [n] { return static_cast<double>(n->submitter_->queued()); }));
+  if (node->archive_watch_) {
+    // The archive as this node sees it (docs/backup.md, "Metrics").
+    auto lags = [n] {
+      return n->archive_watch_->lags(wall_ms(), n->applier_->applied(),
+                                     [n](uint64_t p) { return n->stamp_at(p); });
+    };
+    node->callbacks_.push_back(metrics.gauge_callback(
+        "betcore_archive_position", "The last log position the archiver reported archived", {},
+        [lags] { return static_cast<double>(lags().archived); }));
+    node->callbacks_.push_back(metrics.gauge_callback(
+        "betcore_archive_lag_seconds",
+        "Age of the oldest applied batch the archiver has not archived (0: none; the RPO at risk)", {},
+        [lags] { return lags().archive_lag_seconds; }));
+    node->callbacks_.push_back(metrics.gauge_callback(
+        "betcore_archive_remote_lag_seconds",
+        "Age of the oldest applied batch the archive's remote copy has not confirmed", {},
+        [lags] { return lags().remote_lag_seconds; }));
+    node->callbacks_.push_back(metrics.gauge_callback(
+        "betcore_archive_report_age_seconds", "Seconds since the archiver last read the log", {},
+        [lags] { return lags().report_age_seconds; }));
+  }
   node->callbacks_.push_back(metrics.gauge_callback(
       "betcore_waiting_requests", "Write requests waiting for their command to apply", {},
       [n] { return static_cast<double>(n->waiters_.size()); }));
@@ -231,10 +266,7 @@ void Node::snapshot_loop() {
     }
     snapshot_seconds_.observe(std::chrono::steady_clock::now() - t0);
     snapshots_written_.inc();
-    // Everything at or below the oldest kept snapshot is no longer needed to
-    // restart. (Point-in-time restore will keep an archive; see docs.)
-    std::vector<uint64_t> kept = snapshots_->list();
-    if (!kept.empty()) log_->compact(log::Position{kept.front() + 1});
+    compact_below_snapshots();
     spdlog::info("snapshot at index {} written ({} bytes)", index, sealed.size());
   }
 }
@@ -338,6 +370,43 @@ ClusterView Node::cluster_view() const {
     v.members_error = members.error().message;
   }
   return v;
+}
+
+void Node::compact_below_snapshots() {
+  // Everything at or below the oldest kept snapshot is no longer needed to
+  // restart; the archiver may still need some of it (its hold).
+  std::vector<uint64_t> kept = snapshots_->list();
+  if (kept.empty()) return;
+  uint64_t before = kept.front() + 1;
+  if (archive_watch_) {
+    if (std::optional<uint64_t> held = archive_watch_->hold(wall_ms())) before = std::min(before, *held);
+  }
+  log_->compact(log::Position{before});
+}
+
+std::optional<int64_t> Node::stamp_at(uint64_t position) const {
+  auto got = log_->read(log::Position{position}, 1, 1, 0);
+  if (!got.ok() || got.value().empty() || got.value().front().position.value != position) return std::nullopt;
+  codec::DecodedBatch b = codec::decode_batch(got.value().front().batch);
+  if (b.error != codec::BatchError::none) return std::nullopt;
+  return b.header.stamped_ms;
+}
+
+log::Result<std::vector<log::Entry>> Node::read_log_for_archive(const ArchiveReport& report,
+                                                                size_t bytes_max, int wait_ms) {
+  if (!archive_watch_) {
+    return log::Error{log::Errc::invalid_argument,
+                      "this node's log is an etcd cluster: run `betcore backup run --etcd ...` "
+                      "against etcd instead of a node"};
+  }
+  archive_watch_->report(report, wall_ms());
+  return log_->read(log::Position{report.from}, 4'096, bytes_max, wait_ms);
+}
+
+std::vector<ArchiveAlert> Node::archive_alerts() const {
+  if (!archive_watch_) return {};
+  return archive_watch_->alerts(wall_ms(), applier_->applied(),
+                                [this](uint64_t p) { return stamp_at(p); });
 }
 
 std::vector<std::string> Node::alerts() const {

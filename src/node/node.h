@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <functional>
 #include <thread>
@@ -15,6 +16,7 @@
 
 #include "log/log.h"
 #include "node/applier.h"
+#include "node/archive_watch.h"
 #include "node/cluster_member.h"
 #include "node/event_journal.h"
 #include "node/snapshot_store.h"
@@ -49,6 +51,9 @@ struct NodeOptions {
   // Fetches a peer's newest snapshot file (cluster bootstrap): true with
   // `body` set, or false with `error`. Set by the command line (HTTP).
   FetchSnapshot fetch_snapshot;
+  // Embedded mode: the archiver's hold on the log and the archive alerts
+  // (hold_path is set to DATA/archive-hold by open()).
+  ArchiveWatchOptions archive;
 };
 
 // What /v1/cluster shows.
@@ -114,6 +119,14 @@ class Node {
   // The newest snapshot file on disk (sealed bytes), for a peer's bootstrap.
   bool newest_snapshot(std::string& bytes, uint64_t& index, std::string& error) const;
   EventJournal& journal() { return journal_; }
+
+  // Embedded mode, for the archiver (GET /v1/log): durable batches from
+  // `report.from` on, about `bytes_max` bytes (at least one), waiting up to
+  // `wait_ms` for the first; records the archiver's report (archive_watch.h).
+  // Errc::invalid_argument in cluster mode, where the archiver reads etcd.
+  log::Result<std::vector<log::Entry>> read_log_for_archive(const ArchiveReport& report,
+                                                            size_t bytes_max, int wait_ms);
+  std::vector<ArchiveAlert> archive_alerts() const;
   const NodeOptions& options() const { return options_; }
 
  private:
@@ -121,6 +134,8 @@ class Node {
   void snapshot_loop();
   void head_loop();
   std::unique_ptr<domain::State> bootstrap(const log::Error& why);
+  void compact_below_snapshots();
+  std::optional<int64_t> stamp_at(uint64_t position) const;
 
   NodeOptions options_;
   ops::Registry& metrics_;
@@ -128,6 +143,7 @@ class Node {
   log::etcd::EtcdLog* etcd_ = nullptr;  // log_, in cluster mode
   std::unique_ptr<ClusterMember> cluster_;
   std::unique_ptr<SnapshotStore> snapshots_;
+  std::unique_ptr<ArchiveWatch> archive_watch_;  // embedded mode only
   mutable std::mutex snapshot_files_mu_;  // writes to snapshots_ (writer thread, bootstrap)
   Waiters waiters_;
   EventJournal journal_;

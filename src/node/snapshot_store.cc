@@ -63,33 +63,8 @@ std::vector<uint64_t> SnapshotStore::list() const {
 }
 
 bool SnapshotStore::write(uint64_t index, const std::string& sealed, std::string& error) {
-  namespace lf = log::file;
-  std::string final_path = path_for(index);
-  std::string tmp = final_path + ".tmp";
-  {
-    auto file = lf::open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC);
-    if (!file) {
-      error = file.error().message;
-      return false;
-    }
-    iovec iov{const_cast<char*>(sealed.data()), sealed.size()};
-    auto written = lf::write_all_at(file.value(), tmp, &iov, 1, 0);
-    if (!written) {
-      error = written.error().message;
-      return false;
-    }
-    auto synced = lf::sync_all(file.value(), tmp);
-    if (!synced) {
-      error = synced.error().message;
-      return false;
-    }
-  }
-  if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
-    error = "rename " + tmp + ": " + std::strerror(errno);
-    return false;
-  }
-  if (auto synced = lf::sync_dir(dir_); !synced) {
-    error = synced.error().message;
+  if (auto written = log::file::write_file_atomically(path_for(index), sealed); !written) {
+    error = written.error().message;
     return false;
   }
   std::vector<uint64_t> all = list();

@@ -57,7 +57,7 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 }
 
 // In the child between fork and exec: async-signal-safe calls only.
-[[noreturn]] void exec_child(pid_t parent, int log_fd, int null_fd, int error_fd,
+[[noreturn]] void exec_child(pid_t parent, int log_fd, int stdin_fd, int error_fd,
                              const char* working_dir, const char* path, char* const* argv,
                              char* const* envp) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -66,7 +66,7 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::signal(SIGPIPE, SIG_DFL);  // an ignored signal would stay ignored across exec
-  ::dup2(null_fd, STDIN_FILENO);
+  ::dup2(stdin_fd, STDIN_FILENO);
   if (log_fd >= 0) {
     ::dup2(log_fd, STDOUT_FILENO);
     ::dup2(log_fd, STDERR_FILENO);
@@ -123,25 +123,31 @@ Process Process::spawn(const SpawnOptions& options) {
       return p;
     }
   }
-  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const std::string stdin_path = options.stdin_path.empty() ? "/dev/null" : options.stdin_path;
+  int stdin_fd = ::open(stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (stdin_fd < 0) {
+    p.spawn_error_ = "cannot open stdin " + stdin_path + ": " + std::strerror(errno);
+    if (log_fd >= 0) ::close(log_fd);
+    return p;
+  }
   int error_pipe[2];
-  if (null_fd < 0 || ::pipe2(error_pipe, O_CLOEXEC) != 0) {
+  if (::pipe2(error_pipe, O_CLOEXEC) != 0) {
     p.spawn_error_ = std::string("cannot prepare the child: ") + std::strerror(errno);
     if (log_fd >= 0) ::close(log_fd);
-    if (null_fd >= 0) ::close(null_fd);
+    ::close(stdin_fd);
     return p;
   }
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid == 0) {
-    exec_child(parent, log_fd, null_fd, error_pipe[1],
+    exec_child(parent, log_fd, stdin_fd, error_pipe[1],
                options.working_dir.empty() ? nullptr : options.working_dir.c_str(), path.c_str(),
                argv.data(), envp.data());
   }
   int fork_errno = errno;
   ::close(error_pipe[1]);
   if (log_fd >= 0) ::close(log_fd);
-  ::close(null_fd);
+  ::close(stdin_fd);
   if (pid < 0) {
     ::close(error_pipe[0]);
     p.spawn_error_ = std::string("fork failed: ") + std::strerror(fork_errno);

@@ -36,13 +36,15 @@ struct SpawnOptions {
   bool inherit_env = true;
   std::string log_path;     // stdout and stderr are appended here; "" keeps the parent's
   std::string working_dir;  // "" keeps the parent's
+  std::string stdin_path;   // the child reads this file as its stdin; "" gives it /dev/null
 };
 
 // Thread: one thread at a time per Process. Movable, not copyable.
 class Process {
  public:
   // Starts the program. On failure (not found, not executable, log file not
-  // writable) the result has started() == false and spawn_error() says why.
+  // writable, stdin file not readable) the result has started() == false and
+  // spawn_error() says why.
   static Process spawn(const SpawnOptions& options);
   static Process spawn(const std::string& program, const std::vector<std::string>& args = {}) {
     SpawnOptions options;

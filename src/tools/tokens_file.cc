@@ -23,8 +23,8 @@ std::vector<std::string_view> split_blanks(std::string_view line) {
 }  // namespace
 
 bool is_known_role(std::string_view role) {
-  static constexpr std::array<std::string_view, 5> kRoles = {"admin", "trader", "payments", "feed",
-                                                             "punter"};
+  static constexpr std::array<std::string_view, 6> kRoles = {"admin", "trader", "payments", "feed",
+                                                             "punter", "backup"};
   for (auto r : kRoles) {
     if (r == role) return true;
   }
@@ -59,7 +59,7 @@ TokensFile parse_tokens(std::string_view text) {
     TokenEntry e{std::string(fields[0]), std::string(fields[1]),
                  fields.size() == 3 ? std::string(fields[2]) : std::string(), line_no};
     if (!is_known_role(e.role)) {
-      fail("unknown role `" + e.role + "` (admin, trader, payments, feed, punter)");
+      fail("unknown role `" + e.role + "` (admin, trader, payments, feed, punter, backup)");
     } else if (e.role == "punter" && e.account_id.empty()) {
       fail("a punter token needs its account: `punter <token> <account_id>`");
     } else if (e.role != "punter" && !e.account_id.empty()) {

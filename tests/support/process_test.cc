@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "support/temp_dir.h"
@@ -55,6 +56,35 @@ TEST(Process, LogsStdoutAndStderrWithEnvAndWorkingDir) {
   EXPECT_NE(log.find("out 42\n"), std::string::npos) << log;
   EXPECT_NE(log.find("err\n"), std::string::npos) << log;
   EXPECT_NE(log.find(dir.path().string()), std::string::npos) << log;
+}
+
+TEST(Process, ReadsStdinFromAFileOrFromDevNull) {
+  TempDir dir;
+  const std::string input = (dir / "input").string();
+  {
+    std::ofstream out(input, std::ios::binary);
+    out << "line one\nline two\n";
+  }
+  SpawnOptions o;
+  o.program = "/bin/cat";
+  o.stdin_path = input;
+  o.log_path = (dir / "cat.log").string();
+  Process p = Process::spawn(o);
+  ASSERT_TRUE(p.started()) << p.spawn_error();
+  ASSERT_TRUE(p.wait(5000).value_or(ExitStatus{}).success());
+  EXPECT_EQ(p.read_log(), "line one\nline two\n");
+
+  o.stdin_path.clear();  // the default: an empty stdin, never the test's own
+  o.log_path = (dir / "empty.log").string();
+  Process q = Process::spawn(o);
+  ASSERT_TRUE(q.started()) << q.spawn_error();
+  ASSERT_TRUE(q.wait(5000).value_or(ExitStatus{}).success());
+  EXPECT_EQ(q.read_log(), "");
+
+  o.stdin_path = (dir / "missing").string();
+  Process r = Process::spawn(o);
+  EXPECT_FALSE(r.started());
+  EXPECT_NE(r.spawn_error().find("cannot open stdin"), std::string::npos) << r.spawn_error();
 }
 
 TEST(Process, MissingProgramIsAnError) {

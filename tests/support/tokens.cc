@@ -26,12 +26,14 @@ TestTokens write_tokens_file(const std::filesystem::path& dir,
   t.trader = random_token("trader");
   t.payments = random_token("payments");
   t.feed = random_token("feed");
+  t.backup = random_token("backup");
   std::ofstream out(t.file);
   out << "# written by betcore_test_support: <role> <token> [<account_id>]\n"
       << "admin " << t.admin << "\n"
       << "trader " << t.trader << "\n"
       << "payments " << t.payments << "\n"
-      << "feed " << t.feed << "\n";
+      << "feed " << t.feed << "\n"
+      << "backup " << t.backup << "\n";
   for (const auto& account : punter_accounts) {
     std::string token = random_token("punter");
     out << "punter " << token << " " << account << "\n";

@@ -15,13 +15,14 @@ struct TestTokens {
   std::string trader;
   std::string payments;
   std::string feed;
+  std::string backup;
   std::map<std::string, std::string> punters;  // account_id -> token
 
   // The punter token of `account_id`; throws std::out_of_range if none.
   const std::string& punter(const std::string& account_id) const { return punters.at(account_id); }
 };
 
-// Writes `<dir>/tokens.txt` with one admin, trader, payments and feed token
+// Writes `<dir>/tokens.txt` with one admin, trader, payments, feed and backup token
 // and a punter token for each of `punter_accounts`. Tokens are random (a test
 // can grep a log to check that no token leaked). Throws std::runtime_error if
 // the file cannot be written.

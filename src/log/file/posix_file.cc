@@ -208,4 +208,20 @@ Result<Ok> sync_dir(const std::string& dir) {
   return sync_all(file.value(), dir);
 }
 
+Result<Ok> write_file_atomically(const std::string& path, std::string_view bytes) {
+  const std::string tmp = path + ".tmp";
+  {
+    auto file = open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC);
+    if (!file) return file.error();
+    iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
+    if (!bytes.empty()) {
+      if (auto written = write_all_at(file.value(), tmp, &iov, 1, 0); !written) return written.error();
+    }
+    if (auto synced = sync_all(file.value(), tmp); !synced) return synced.error();
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return io_error_from_errno("rename", tmp, errno);
+  const size_t slash = path.rfind('/');
+  return sync_dir(slash == std::string::npos ? "." : path.substr(0, slash));
+}
+
 }  // namespace betcore::log::file

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "log/log.h"
 
@@ -81,5 +82,10 @@ Result<Ok> truncate_file(const FileHandle& file, const std::string& path, uint64
 Result<Ok> sync_data(const FileHandle& file, const std::string& path);  // fdatasync(2)
 Result<Ok> sync_all(const FileHandle& file, const std::string& path);   // fsync(2)
 Result<Ok> sync_dir(const std::string& dir);  // makes creations/unlinks in `dir` durable
+
+// Writes `bytes` as `path` so that a crash leaves no file or the old one or
+// the whole new one, never a part: `path`.tmp, fsync, rename, fsync of the
+// directory.
+Result<Ok> write_file_atomically(const std::string& path, std::string_view bytes);
 
 }  // namespace betcore::log::file

@@ -1,0 +1,294 @@
+// The continuous archiver: read, segment, digest, snapshot, prune.
+#include "backup/archiver.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <thread>
+
+#include "backup/restore.h"
+#include "codec/snapshot.h"
+#include "log/entry_frames.h"
+
+namespace betcore::backup {
+namespace {
+
+// Archive lag buckets, seconds: the RPO lives around one segment interval.
+constexpr std::array<double, 14> kLagBuckets = {0.05, 0.1, 0.25, 0.5, 0.75, 1,  1.25,
+                                                1.5,  2,   3,    5,   10,   30, 60};
+
+}  // namespace
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Archiver::Archiver(ArchiverOptions options, const Archive& archive, const Key& key,
+                   LogSource& source, Shipper* shipper, ops::Registry& metrics)
+    : options_(options),
+      archive_(archive),
+      key_(key),
+      source_(source),
+      shipper_(shipper),
+      lag_seconds_(
+          metrics.histogram("betcore_backup_archive_lag_seconds",
+                            "From a batch's stamp to its segment being durable in the archive "
+                            "(the RPO: what a loss of every node could take)",
+                            {}, kLagBuckets)),
+      segments_(
+          metrics.counter("betcore_backup_segments_written_total", "Archive segments written")),
+      snapshots_(
+          metrics.counter("betcore_backup_snapshots_written_total", "Archive snapshots written")),
+      write_failures_(metrics.counter("betcore_backup_write_failures_total",
+                                      "Archive files that could not be written (retried)")),
+      read_failures_(metrics.counter("betcore_backup_read_failures_total",
+                                     "Failed reads of the log source (retried)")),
+      gaps_(metrics.counter("betcore_backup_gaps_total",
+                            "Times the log was compacted past the archive (restore points lost)")),
+      pruned_(metrics.counter("betcore_backup_pruned_files_total",
+                              "Archive files pruned by retention")),
+      last_segment_time_(metrics.gauge("betcore_backup_last_segment_timestamp_seconds",
+                                       "Unix time the newest segment was written")) {
+  callbacks_.push_back(metrics.gauge_callback(
+      "betcore_backup_archived_position", "The last log position durably in the archive", {},
+      [this] { return static_cast<double>(archived_.load()); }));
+  callbacks_.push_back(metrics.gauge_callback(
+      "betcore_backup_source_head_position", "The log head as the source reported it last", {},
+      [this] { return static_cast<double>(head_.load()); }));
+  callbacks_.push_back(
+      metrics.gauge_callback("betcore_backup_behind_positions",
+                             "Log positions not yet archived (source head - archived)", {}, [this] {
+                               uint64_t h = head_.load(), a = archived_.load();
+                               return static_cast<double>(h > a ? h - a : 0);
+                             }));
+}
+
+bool Archiver::resume(std::string& error) {
+  Catalog catalog = archive_.scan();
+  for (const std::string& p : catalog.problems) spdlog::warn("archive: {}", p);
+  if (catalog.segments.empty() && catalog.snapshots.empty()) {
+    spdlog::info("archive {} is empty: archiving from the log's start", archive_.dir());
+    return true;
+  }
+  spdlog::info("archive {}: resuming; checking the newest restore point first", archive_.dir());
+  RestoreReport r = restore_state(archive_, key_, RestoreTarget{});
+  if (!r.ok) {
+    error = "the archive in " + archive_.dir() + " cannot be resumed: " + r.error +
+            ". Run `betcore backup verify` on it; to start a new archive, move it aside";
+    return false;
+  }
+  for (const std::string& w : r.warnings) spdlog::warn("archive: {}", w);
+  replica_ = std::move(r.replica);
+  prev_ = replica_->position();
+  archived_ = prev_;
+  last_snapshot_position_ = catalog.snapshots.empty() ? 0 : catalog.snapshots.back().position;
+  spdlog::info("archive resumed at position {} (digest {}, {})", prev_, r.digest, r.proof);
+  return true;
+}
+
+std::optional<uint64_t> Archiver::shipped_position() const {
+  if (shipper_ == nullptr) return std::nullopt;
+  return shipper_->status().shipped_position;
+}
+
+void Archiver::run(const std::atomic<bool>& stop) {
+  while (!stop.load()) step(options_.read_wait_ms);
+  step(0, true);
+  spdlog::info("archiver stopped at position {}", archived_.load());
+}
+
+// Long: one round of the loop reads as a story: wait, read, take, close, snapshot.
+void Archiver::step(int wait_ms, bool flush) {
+  if (!pending_.empty()) {
+    auto due = pending_since_ + std::chrono::milliseconds(options_.segment_ms);
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(due - Clock::now()).count();
+    wait_ms = static_cast<int>(std::clamp<int64_t>(left, 0, wait_ms));
+  }
+  const uint64_t from = replica_->position() + 1;
+  auto got = source_.read(from, archived_.load(), shipped_position(), wait_ms);
+  if (got.ok()) {
+    if (got.value().head != 0) head_ = got.value().head;
+    if (failing_) spdlog::info("archiver: reading {} again", source_.describe());
+    failing_ = false;
+    take_entries(got.value().entries);
+  } else if (got.error().code == log::Errc::compacted && pending_.empty()) {
+    start_after_compaction(got.error());
+  } else {
+    read_failures_.inc();
+    if (!failing_) {
+      spdlog::error(
+          "archiver: cannot read the log: {}. Retrying; pending batches are still archived "
+          "on time",
+          got.error().message);
+    }
+    failing_ = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(wait_ms + 100, 500)));
+  }
+  const bool due =
+      !pending_.empty() &&
+      (flush || pending_bytes_ >= options_.segment_bytes_max ||
+       Clock::now() >= pending_since_ + std::chrono::milliseconds(options_.segment_ms));
+  if (due && !close_segment()) return;
+  const bool snapshot_due =
+      snapshot_due_now_ ||
+      Clock::now() >= last_snapshot_at_ + std::chrono::milliseconds(options_.snapshot_every_ms);
+  if (snapshot_due && pending_.empty() && replica_->position() > last_snapshot_position_) {
+    if (write_snapshot()) prune();
+  }
+}
+
+void Archiver::take_entries(std::vector<log::Entry>& entries) {
+  for (log::Entry& e : entries) {
+    if (e.position.value <= replica_->position()) continue;  // never twice
+    replica_->apply(e);
+    if (pending_.empty()) pending_since_ = Clock::now();
+    pending_bytes_ += e.batch.size();
+    pending_stamps_ms_.push_back(replica_->last_stamp_ms());
+    pending_.push_back(std::move(e));
+  }
+}
+
+bool Archiver::close_segment() {
+  FileHeader h;
+  h.kind = FileKind::segment;
+  h.first = pending_.front().position.value;
+  h.last = pending_.back().position.value;
+  h.prev = prev_;
+  h.count = static_cast<uint32_t>(pending_.size());
+  h.time_ms = replica_->time_ms();
+  h.commands = replica_->commands();
+  const auto now = Clock::now();
+  if (now - last_digest_at_ >= last_digest_cost_ * options_.digest_cost_factor) {
+    auto t0 = Clock::now();
+    h.digest = codec::state_digest(replica_->state());
+    last_digest_cost_ = Clock::now() - t0;
+    last_digest_at_ = Clock::now();
+  }
+  const std::string name = segment_name(h.first, h.last);
+  std::string error;
+  if (!archive_.write(name, seal_file(h, log::encode_entry_frames(pending_), key_), error)) {
+    write_failures_.inc();
+    spdlog::error(
+        "archiver: cannot write {}: {}. Retrying; {} batches wait (check the archive's disk)", name,
+        error, pending_.size());
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return false;
+  }
+  const int64_t now_ms = wall_ms();
+  for (int64_t stamp : pending_stamps_ms_) {
+    lag_seconds_.observe(static_cast<double>(std::max<int64_t>(0, now_ms - stamp)) / 1000.0);
+  }
+  segments_.inc();
+  last_segment_time_.set(static_cast<double>(now_ms) / 1000.0);
+  prev_ = h.last;
+  archived_ = h.last;
+  pending_.clear();
+  pending_stamps_ms_.clear();
+  pending_bytes_ = 0;
+  if (shipper_ != nullptr) shipper_->notify();
+  return true;
+}
+
+bool Archiver::write_snapshot() {
+  StateProof proof = prove_state(replica_->state());
+  snapshot_due_now_ = false;
+  last_snapshot_at_ = Clock::now();
+  if (!proof.ledger_problem.empty()) {
+    // Never archive a state that breaks the ledger; the nodes' own checks
+    // will have stopped them too.
+    spdlog::critical(
+        "archiver: the state at position {} fails the ledger check ({}); no snapshot written",
+        replica_->position(), proof.ledger_problem);
+    return false;
+  }
+  FileHeader h;
+  h.kind = FileKind::snapshot;
+  h.first = h.last = replica_->position();
+  h.time_ms = replica_->time_ms();
+  h.commands = replica_->commands();
+  h.digest = proof.digest;
+  const std::string name = snapshot_name(h.first);
+  std::string error;
+  if (!archive_.write(name, seal_file(h, proof.encoded, key_), error)) {
+    write_failures_.inc();
+    spdlog::error("archiver: cannot write snapshot {}: {} (check the archive's disk)", name, error);
+    return false;
+  }
+  snapshots_.inc();
+  last_snapshot_position_ = h.first;
+  spdlog::info("archiver: snapshot at position {} ({} bytes of state, digest {})", h.first,
+               proof.encoded.size(), h.digest);
+  if (shipper_ != nullptr) shipper_->notify();
+  return true;
+}
+
+void Archiver::prune() {
+  Catalog catalog = archive_.scan();
+  std::vector<SnapshotTime> times;
+  // While the archive still holds the log from its start, the empty state
+  // before it is a restore point like a snapshot (position 0), aged out by
+  // the same policy.
+  FileHeader first;
+  std::string why;
+  if (!catalog.segments.empty() && archive_.read_header(catalog.segments.front().name, first, why) &&
+      first.prev == 0) {
+    times.push_back({0, 0});
+  }
+  for (const SnapshotRef& s : catalog.snapshots) times.push_back({s.position, s.header.time_ms});
+  const std::vector<uint64_t> keep = snapshots_to_keep(times, options_.retention);
+  if (keep.empty() || keep.front() == 0) return;
+  auto prune_file = [&](const std::string& name) {
+    // Never the only copy: the remote must have it first.
+    if (shipper_ != nullptr && !shipper_->confirmed(name)) return;
+    std::string error;
+    if (!archive_.remove(name, error)) {
+      spdlog::warn("archiver: retention: {}", error);
+      return;
+    }
+    pruned_.inc();
+    if (shipper_ != nullptr) shipper_->remove_remote(name);
+  };
+  for (const SnapshotRef& s : catalog.snapshots) {
+    if (!std::binary_search(keep.begin(), keep.end(), s.position)) prune_file(s.name);
+  }
+  // The log below the oldest kept snapshot restores nothing that is kept.
+  for (const SegmentRef& seg : catalog.segments) {
+    if (seg.last <= keep.front()) prune_file(seg.name);
+  }
+}
+
+void Archiver::start_after_compaction(const log::Error& why) {
+  std::string encoded, error;
+  uint64_t position = 0;
+  if (!source_.fetch_state(encoded, position, error)) {
+    read_failures_.inc();
+    spdlog::error("archiver: {}; and no snapshot to start from: {}. Retrying", why.message, error);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    return;
+  }
+  codec::DecodedState decoded = codec::decode_state(encoded);
+  if (!decoded.state || position <= replica_->position()) {
+    spdlog::error("archiver: the source's snapshot (position {}) cannot restart the archive: {}",
+                  position, decoded.state ? "it is not past the archive" : decoded.error);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    return;
+  }
+  gaps_.inc();
+  spdlog::critical(
+      "archiver: GAP: the log was compacted past position {} while the archive was behind; "
+      "positions "
+      "{}..{} are not archived and no restore point lies between them. Continuing from the "
+      "source's "
+      "snapshot at {} (run the archiver continuously, or raise the node's --archive-hold-ms)",
+      replica_->position() + 1, replica_->position() + 1, position, position);
+  replica_->reset(std::move(decoded.state));
+  prev_ = position;
+  archived_ = position;
+  write_snapshot();
+}
+
+}  // namespace betcore::backup

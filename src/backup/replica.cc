@@ -1,0 +1,42 @@
+// A replica of the state machine fed from archived batches.
+#include "backup/replica.h"
+
+#include "codec/batch.h"
+#include "codec/snapshot.h"
+#include "domain/assert.h"
+#include "domain/ledger.h"
+
+namespace betcore::backup {
+
+Replica::Replica(std::unique_ptr<domain::State> initial) {
+  if (initial) machine_.reset(std::move(initial));
+}
+
+bool Replica::apply(const log::Entry& entry, std::optional<int64_t> time_ms_max) {
+  BETCORE_ASSERT(entry.position.value > position());
+  codec::DecodedBatch batch = codec::decode_batch(entry.batch);
+  const bool good = batch.error == codec::BatchError::none;
+  if (good && time_ms_max && batch.header.stamped_ms > *time_ms_max) return false;
+  // As node/applier.cc: the position advances even for a refused batch,
+  // which every replica refuses alike.
+  machine_.begin_batch(domain::LogIndex{entry.position.value},
+                       domain::TimeMs{good ? batch.header.stamped_ms : time_ms()});
+  last_stamp_ms_ = good ? batch.header.stamped_ms : time_ms();
+  if (!good) {
+    ++refused_;
+    return true;
+  }
+  for (const domain::Command& c : batch.commands) machine_.apply(c);
+  return true;
+}
+
+StateProof prove_state(const domain::State& state) {
+  StateProof p;
+  p.encoded = codec::encode_state(state);
+  p.digest = codec::digest_of_encoding(p.encoded);
+  domain::LedgerCheck check = domain::verify_ledger(state);
+  if (!check.ok) p.ledger_problem = check.problem;
+  return p;
+}
+
+}  // namespace betcore::backup
