@@ -90,9 +90,23 @@ bool Archiver::resume(std::string& error) {
   return true;
 }
 
-std::optional<uint64_t> Archiver::shipped_position() const {
-  if (shipper_ == nullptr) return std::nullopt;
-  return shipper_->status().shipped_position;
+ArchiveProgress Archiver::progress() {
+  ArchiveProgress p;
+  p.archived = archived_.load();
+  const int64_t now = wall_ms();
+  if (!pending_stamps_ms_.empty()) {
+    p.lag_ms = std::max<int64_t>(0, now - pending_stamps_ms_.front());
+  } else if (head_.load() > p.archived) {
+    p.lag_ms = std::max<int64_t>(0, now - caught_up_at_ms_);  // batches it has not read yet
+  } else {
+    caught_up_at_ms_ = now;
+  }
+  if (shipper_ != nullptr) {
+    p.shipped = shipper_->status().shipped_position;
+    while (!unshipped_.empty() && unshipped_.front().first <= *p.shipped) unshipped_.pop_front();
+    p.remote_lag_ms = unshipped_.empty() ? 0 : std::max<int64_t>(0, now - unshipped_.front().second);
+  }
+  return p;
 }
 
 void Archiver::run(const std::atomic<bool>& stop) {
@@ -109,7 +123,7 @@ void Archiver::step(int wait_ms, bool flush) {
     wait_ms = static_cast<int>(std::clamp<int64_t>(left, 0, wait_ms));
   }
   const uint64_t from = replica_->position() + 1;
-  auto got = source_.read(from, archived_.load(), shipped_position(), wait_ms);
+  auto got = source_.read(from, progress(), wait_ms);
   if (got.ok()) {
     if (got.value().head != 0) head_ = got.value().head;
     if (failing_) spdlog::info("archiver: reading {} again", source_.describe());
@@ -184,6 +198,7 @@ bool Archiver::close_segment() {
   }
   segments_.inc();
   last_segment_time_.set(static_cast<double>(now_ms) / 1000.0);
+  if (shipper_ != nullptr) unshipped_.emplace_back(h.last, pending_stamps_ms_.front());
   prev_ = h.last;
   archived_ = h.last;
   pending_.clear();
@@ -283,7 +298,8 @@ void Archiver::start_after_compaction(const log::Error& why) {
       "positions "
       "{}..{} are not archived and no restore point lies between them. Continuing from the "
       "source's "
-      "snapshot at {} (run the archiver continuously, or raise the node's --archive-hold-ms)",
+      "snapshot at {} (run the archiver continuously, or give it a longer hold: the node's --archive-hold-ms, "
+      "or --hold-ttl-s with --etcd)",
       replica_->position() + 1, replica_->position() + 1, position, position);
   replica_->reset(std::move(decoded.state));
   prev_ = position;

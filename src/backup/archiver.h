@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,10 @@
 #include "ops/metrics.h"
 
 namespace betcore::backup {
+
+// Wall-clock ms (archive lag is measured from the batch stamps, which are
+// the submitting node's wall clock).
+int64_t wall_ms();
 
 struct ArchiverOptions {
   int segment_ms = 1'000;                      // a batch waits at most this long to be archived
@@ -65,7 +70,7 @@ class Archiver {
   bool write_snapshot();
   void prune();
   void start_after_compaction(const log::Error& why);
-  std::optional<uint64_t> shipped_position() const;
+  ArchiveProgress progress();
 
   const ArchiverOptions options_;
   const Archive& archive_;
@@ -84,6 +89,9 @@ class Archiver {
   Clock::time_point last_digest_at_{};
   Clock::duration last_digest_cost_{};
   bool snapshot_due_now_ = false;
+  int64_t caught_up_at_ms_ = wall_ms();  // wall ms when the archive last matched the source's head
+  // Segments written and not yet shipped: (last position, first batch stamp).
+  std::deque<std::pair<uint64_t, int64_t>> unshipped_;
   bool failing_ = false;  // the last read or write failed (logged once per episode)
   std::atomic<uint64_t> archived_{0};
   std::atomic<uint64_t> head_{0};
@@ -99,8 +107,5 @@ class Archiver {
   std::vector<ops::Registration> callbacks_;
 };
 
-// Wall-clock ms (archive lag is measured from the batch stamps, which are
-// the submitting node's wall clock).
-int64_t wall_ms();
 
 }  // namespace betcore::backup

@@ -15,6 +15,7 @@
 #include "api/http/http_server.h"
 #include "api/time_format.h"
 #include "backup/archiver.h"
+#include "backup/etcd_source.h"
 #include "backup/restore.h"
 #include "backup/verify.h"
 #include "ops/metrics.h"
@@ -63,7 +64,10 @@ void add_keygen(CLI::App& backup) {
 
 struct RunFlags {
   ArchiveFlags archive;
-  std::string node;
+  std::vector<std::string> nodes;
+  std::string etcd;
+  std::string hold_name = "archiver";
+  int64_t hold_ttl_s = 86'400;
   std::string tokens;
   std::string metrics_listen = "127.0.0.1:0";
   ArchiverOptions options;
@@ -77,7 +81,13 @@ int run_archiver(const RunFlags& f) {
   Key key;
   Archive archive;
   open_or_exit(f.archive, true, key, archive);
-  tools::Url node = tools::url_flag_or_exit("--node", f.node);
+  std::vector<tools::Url> nodes;
+  for (const std::string& n : f.nodes) nodes.push_back(tools::url_flag_or_exit("--node", n));
+  if (f.etcd.empty() && nodes.size() != 1) {
+    spdlog::error("give the embedded node to archive (--node http://HOST:PORT), or a cluster's log (--etcd "
+                  "etcd://HOST:PORT,.../CLUSTER, with --node for each node to fetch a snapshot from)");
+    std::exit(2);
+  }
   const std::string token = tools::role_token_or_exit(f.tokens, "backup");
   std::string host;
   uint16_t port = 0;
@@ -103,17 +113,27 @@ int run_archiver(const RunFlags& f) {
   }
   std::unique_ptr<Shipper> shipper;
   if (!f.ssh.target.empty()) shipper = std::make_unique<Shipper>(f.ssh, archive, registry);
-  NodeSource source(node, token);
+  std::unique_ptr<LogSource> source;
+  if (f.etcd.empty()) {
+    source = std::make_unique<NodeSource>(nodes.front(), token);
+  } else {
+    std::string error;
+    source = EtcdSource::open(EtcdSourceOptions{f.etcd, f.hold_name, f.hold_ttl_s, nodes, token}, error);
+    if (!source) {
+      spdlog::error("--etcd: {}", error);
+      std::exit(2);
+    }
+  }
   ArchiverOptions options = f.options;
   options.snapshot_every_ms = f.snapshot_every_s * 1000;
-  Archiver archiver(options, archive, key, source, shipper.get(), registry);
+  Archiver archiver(options, archive, key, *source, shipper.get(), registry);
   std::string error;
   if (!archiver.resume(error)) {
     spdlog::error("{}", error);
     return 1;
   }
   if (shipper) shipper->start();
-  spdlog::info("backup: archiving {} into {}{}; metrics on http://{}:{}/metrics", source.describe(),
+  spdlog::info("backup: archiving {} into {}{}; metrics on http://{}:{}/metrics", source->describe(),
                archive.dir(), shipper ? " and over SSH to " + f.ssh.target : "", host,
                metrics_server.bound_port());
   std::atomic<bool> stop{false};
@@ -129,9 +149,17 @@ int run_archiver(const RunFlags& f) {
 
 void add_run(CLI::App& backup) {
   auto f = std::make_shared<RunFlags>();
-  CLI::App* cmd = backup.add_subcommand("run", "Archive an embedded node's log continuously");
+  CLI::App* cmd = backup.add_subcommand("run", "Archive a node's or a cluster's log continuously");
   add_archive_flags(cmd, f->archive);
-  cmd->add_option("--node", f->node, "The node, http://HOST:PORT")->required();
+  cmd->add_option("--node", f->nodes,
+                  "The embedded node, http://HOST:PORT; with --etcd, the nodes to fetch a snapshot from "
+                  "(repeatable)");
+  cmd->add_option("--etcd", f->etcd, "A cluster's log: etcd://HOST:PORT,HOST:PORT/CLUSTER (the nodes' --log)");
+  cmd->add_option("--hold-name", f->hold_name, "With --etcd: this archiver's name for its hold on the log")
+      ->capture_default_str();
+  cmd->add_option("--hold-ttl-s", f->hold_ttl_s,
+                  "With --etcd: an archiver gone this long loses its hold (the cluster compacts past it)")
+      ->capture_default_str()->check(CLI::Range(int64_t{10}, int64_t{30} * 86'400));
   cmd->add_option("--tokens", f->tokens, "Tokens file with a `backup` token")->required();
   cmd->add_option("--metrics-listen", f->metrics_listen, "HOST:PORT of GET /metrics (port 0: any)")
       ->capture_default_str();

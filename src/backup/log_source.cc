@@ -29,11 +29,10 @@ NodeSource::NodeSource(tools::Url node, std::string token)
 
 std::string NodeSource::describe() const { return "node http://" + url_.host_port(); }
 
-log::Result<SourceRead> NodeSource::read(uint64_t from, uint64_t archived,
-                                         std::optional<uint64_t> shipped, int wait_ms) {
+log::Result<SourceRead> NodeSource::read(uint64_t from, const ArchiveProgress& progress, int wait_ms) {
   std::string target =
-      fmt::format("{}/v1/log?from={}&archived={}&wait_ms={}", url_.path, from, archived, wait_ms);
-  if (shipped) target += fmt::format("&shipped={}", *shipped);
+      fmt::format("{}/v1/log?from={}&archived={}&wait_ms={}", url_.path, from, progress.archived, wait_ms);
+  if (progress.shipped) target += fmt::format("&shipped={}", *progress.shipped);
   tools::Response r = client_.get(target, token_);
   if (r.status == 410) {
     uint64_t first = 0;

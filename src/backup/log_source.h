@@ -13,6 +13,15 @@
 
 namespace betcore::backup {
 
+// How far the archive is, told to the source on every read: the node keeps
+// its log for it and alerts on it.
+struct ArchiveProgress {
+  uint64_t archived = 0;              // last position durably in the archive
+  std::optional<uint64_t> shipped;    // last position the remote copy confirmed (none: no remote)
+  int64_t lag_ms = 0;                 // age of the oldest batch not yet archived
+  int64_t remote_lag_ms = -1;         // age of the oldest batch not yet shipped (-1: no remote)
+};
+
 struct SourceRead {
   std::vector<log::Entry> entries;  // in log order, from the position asked on
   uint64_t head = 0;                // the source's log head (0: unknown)
@@ -23,8 +32,7 @@ class LogSource {
   virtual ~LogSource() = default;
   // Batches from `from` on, waiting up to `wait_ms` for the first. Errc::compacted
   // (with the first position held) when the log no longer has `from`.
-  virtual log::Result<SourceRead> read(uint64_t from, uint64_t archived, std::optional<uint64_t> shipped,
-                                       int wait_ms) = 0;
+  virtual log::Result<SourceRead> read(uint64_t from, const ArchiveProgress& progress, int wait_ms) = 0;
   // A whole state to start from (the log no longer holds what the archive
   // needs next): its canonical encoding and position. False with `error`.
   virtual bool fetch_state(std::string& encoded, uint64_t& position, std::string& error) = 0;
@@ -35,8 +43,7 @@ class LogSource {
 class NodeSource final : public LogSource {
  public:
   NodeSource(tools::Url node, std::string token);
-  log::Result<SourceRead> read(uint64_t from, uint64_t archived, std::optional<uint64_t> shipped,
-                               int wait_ms) override;
+  log::Result<SourceRead> read(uint64_t from, const ArchiveProgress& progress, int wait_ms) override;
   bool fetch_state(std::string& encoded, uint64_t& position, std::string& error) override;
   std::string describe() const override;
 

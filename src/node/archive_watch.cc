@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "log/file/posix_file.h"
+#include "node/cluster_member.h"
 
 namespace betcore::node {
 namespace {
@@ -121,6 +122,34 @@ std::vector<ArchiveAlert> ArchiveWatch::alerts(int64_t now_ms, uint64_t head,
                    fmt::format("the remote copy is {:.0f} s behind (shipped to position {} of {})",
                                l.remote_lag_seconds, *l.shipped, head),
                    "none automatic: the archiver retries; check the SSH target; " + runbook});
+  }
+  return out;
+}
+
+std::vector<ArchiveAlert> hold_alerts(const std::vector<HoldRecord>& holds,
+                                      const ArchiveWatchOptions& options, int64_t now_ms) {
+  std::vector<ArchiveAlert> out;
+  const std::string runbook = "see docs/runbooks/archive-behind.md";
+  for (const HoldRecord& h : holds) {
+    if (now_ms - h.at_ms > options.silent_ms) {
+      out.push_back({"archive_silent",
+                     fmt::format("archiver {} last renewed its hold {} s ago: acknowledged writes after "
+                                 "position {} may not be archived",
+                                 h.name, (now_ms - h.at_ms) / 1000, h.archived),
+                     "none automatic: start `betcore backup run`; " + runbook});
+    }
+    if (h.lag_ms > options.rpo_ms) {
+      out.push_back({"archive_rpo_exceeded",
+                     fmt::format("archiver {}: the oldest batch not yet archived is {:.1f} s old (RPO {} ms)",
+                                 h.name, static_cast<double>(h.lag_ms) / 1000.0, options.rpo_ms),
+                     "none automatic: check the archiver's log and its disk; " + runbook});
+    }
+    if (h.remote_lag_ms > options.remote_lag_ms) {
+      out.push_back({"archive_remote_behind",
+                     fmt::format("archiver {}: the remote copy is {:.0f} s behind", h.name,
+                                 static_cast<double>(h.remote_lag_ms) / 1000.0),
+                     "none automatic: the archiver retries; check the SSH target; " + runbook});
+    }
   }
   return out;
 }

@@ -76,4 +76,9 @@ class ArchiveWatch {
   uint64_t persisted_from_ = 0;        // guarded by mu_
 };
 
+struct HoldRecord;
+// Cluster mode: the same alerts from the archivers' hold records in etcd.
+std::vector<ArchiveAlert> hold_alerts(const std::vector<HoldRecord>& holds,
+                                      const ArchiveWatchOptions& options, int64_t now_ms);
+
 }  // namespace betcore::node

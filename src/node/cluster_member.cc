@@ -243,11 +243,41 @@ log::Result<std::vector<PeerRecord>> read_peer_records(log::etcd::EtcdLog& log) 
   return peers;
 }
 
+log::Result<std::vector<HoldRecord>> read_hold_records(log::etcd::EtcdLog& log) {
+  const std::string prefix = log.keys().holds_prefix();
+  auto r = log.client().range(prefix, log::etcd::prefix_end(prefix));
+  if (!r.ok()) return r.error();
+  std::vector<HoldRecord> holds;
+  for (const auto& kv : r.value().kvs) {
+    try {
+      json j = json::parse(kv.value);
+      HoldRecord h;
+      h.name = kv.key.substr(prefix.size());
+      h.needs_from = j.at("needs_from").get<uint64_t>();
+      h.archived = j.value("archived", uint64_t{0});
+      h.lag_ms = j.value("lag_ms", int64_t{0});
+      h.remote_lag_ms = j.value("remote_lag_ms", int64_t{-1});
+      h.at_ms = j.value("at_ms", int64_t{0});
+      holds.push_back(std::move(h));
+    } catch (const std::exception& e) {
+      spdlog::warn("ignoring the unreadable archive hold {}: {}", kv.key, e.what());
+    }
+  }
+  return holds;
+}
+
 void ClusterMember::read_peers() {
   auto peers = read_peer_records(log_);
   if (!peers.ok()) return;
+  auto holds = read_hold_records(log_);
   std::lock_guard lock(mu_);
   peers_ = std::move(peers.value());
+  if (holds.ok()) holds_ = std::move(holds.value());
+}
+
+std::vector<HoldRecord> ClusterMember::holds() const {
+  std::lock_guard lock(mu_);
+  return holds_;
 }
 
 void ClusterMember::check_agreement() {
@@ -301,6 +331,11 @@ void ClusterMember::maintain() {
   if (lowest->id != options_.node_id) return;
   uint64_t target = UINT64_MAX;
   for (const PeerRecord& p : peers) target = std::min(target, p.needs_from);
+  // An archiver holds the log it has not archived yet (its hold lives as
+  // long as its lease: an archiver gone longer loses its claim).
+  auto holds = read_hold_records(log_);
+  if (!holds.ok()) return;  // never compact without knowing what is held
+  for (const HoldRecord& h : holds.value()) target = std::min(target, h.needs_from);
   if (target > 1 && static_cast<int64_t>(target) > compacted_to_) {
     auto done = client_.compact(static_cast<int64_t>(target));
     if (!done.ok()) {

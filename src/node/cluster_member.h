@@ -47,6 +47,18 @@ struct PeerRecord {
 // Unreadable records are skipped with a warning.
 log::Result<std::vector<PeerRecord>> read_peer_records(log::etcd::EtcdLog& log);
 
+// An archiver's hold on the log (`betcore backup run --etcd`), under its
+// lease: what it still needs and how far behind it and its remote copy are.
+struct HoldRecord {
+  std::string name;
+  uint64_t needs_from = 1;
+  uint64_t archived = 0;
+  int64_t lag_ms = 0;         // age of the oldest batch not yet archived
+  int64_t remote_lag_ms = -1; // age of the oldest batch not yet shipped (-1: no remote copy)
+  int64_t at_ms = 0;          // when the archiver wrote it (its wall clock)
+};
+log::Result<std::vector<HoldRecord>> read_hold_records(log::etcd::EtcdLog& log);
+
 struct ClusterMemberOptions {
   std::string node_id;
   std::string address;
@@ -88,6 +100,8 @@ class ClusterMember {
   // Alerts raised by the agreement check (for /v1/alerts), newest last.
   std::vector<std::string> alerts() const;
   std::vector<PeerRecord> peers() const;
+  // The archivers' holds, as read last.
+  std::vector<HoldRecord> holds() const;
   double lag_seconds() const;
   // The log head sampled last (or why it could not be read).
   log::Result<log::Position> last_head() const;
@@ -120,6 +134,7 @@ class ClusterMember {
   std::string head_error_;                                    // guarded by mu_
   uint64_t last_head_ = 0;                                    // guarded by mu_
   std::vector<PeerRecord> peers_;                             // guarded by mu_
+  std::vector<HoldRecord> holds_;                             // guarded by mu_
   std::vector<std::string> alerts_;                           // guarded by mu_
   std::string divergence_;                                    // guarded by mu_
   int64_t lease_ = 0;                                         // loop thread

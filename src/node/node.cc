@@ -404,6 +404,7 @@ log::Result<std::vector<log::Entry>> Node::read_log_for_archive(const ArchiveRep
 }
 
 std::vector<ArchiveAlert> Node::archive_alerts() const {
+  if (cluster_) return hold_alerts(cluster_->holds(), options_.archive, wall_ms());
   if (!archive_watch_) return {};
   return archive_watch_->alerts(wall_ms(), applier_->applied(),
                                 [this](uint64_t p) { return stamp_at(p); });

@@ -46,6 +46,9 @@ struct Keys {
   std::string log_key(const std::string& node) const { return log_prefix() + node; }
   std::string nodes_prefix() const { return root + "nodes/"; }
   std::string node_key(const std::string& node) const { return nodes_prefix() + node; }
+  // An archiver's claim on the log (betcore backup run --etcd; docs/backup.md).
+  std::string holds_prefix() const { return root + "holds/"; }
+  std::string hold_key(const std::string& name) const { return holds_prefix() + name; }
 };
 
 class EtcdLog final : public Log {
