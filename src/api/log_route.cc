@@ -33,12 +33,14 @@ bool query_u64(const http::Request& req, std::string_view name, std::optional<ui
 }  // namespace
 
 void log_read(Services& services, Call& call) {
-  std::optional<uint64_t> from, archived, shipped, wait_ms, max_bytes;
+  std::optional<uint64_t> from, archived, shipped, wait_ms, max_bytes, lag_ms, remote_lag_ms;
   std::optional<http::Response> refused;
   if (!query_u64(call.req, "from", from, refused) || !query_u64(call.req, "archived", archived, refused) ||
       !query_u64(call.req, "shipped", shipped, refused) ||
       !query_u64(call.req, "wait_ms", wait_ms, refused) ||
-      !query_u64(call.req, "max_bytes", max_bytes, refused)) {
+      !query_u64(call.req, "max_bytes", max_bytes, refused) ||
+      !query_u64(call.req, "lag_ms", lag_ms, refused) ||
+      !query_u64(call.req, "remote_lag_ms", remote_lag_ms, refused)) {
     call.answer.send(std::move(*refused));
     return;
   }
@@ -50,6 +52,8 @@ void log_read(Services& services, Call& call) {
   report.from = *from;
   report.archived = archived.value_or(*from - 1);
   report.shipped = shipped;
+  if (lag_ms) report.lag_ms = static_cast<int64_t>(*lag_ms);
+  if (remote_lag_ms) report.remote_lag_ms = static_cast<int64_t>(*remote_lag_ms);
   const int wait = static_cast<int>(std::min<uint64_t>(wait_ms.value_or(0), kWaitMsMax));
   const size_t bytes = static_cast<size_t>(std::clamp<uint64_t>(max_bytes.value_or(kBytesMax), 1, kBytesMax));
   auto shared = std::make_shared<Call>(std::move(call));
@@ -73,7 +77,9 @@ void log_read(Services& services, Call& call) {
     r.status = 200;
     r.content_type = "application/octet-stream";
     r.body = log::encode_entry_frames(got.value());
-    r.headers.emplace_back("X-Betcore-Log-Head", std::to_string(node.status().applied_index));
+    // The durable head (never behind a batch served here): an archiver that
+    // sees it below its archive knows the log went back.
+    r.headers.emplace_back("X-Betcore-Log-Head", std::to_string(node.status().log_head));
     shared->answer.send(std::move(r));
   });
   if (!queued) {

@@ -147,6 +147,12 @@ Catalog Archive::scan() const {
             [](const SegmentRef& a, const SegmentRef& b) { return a.first < b.first; });
   std::sort(c.snapshots.begin(), c.snapshots.end(),
             [](const SnapshotRef& a, const SnapshotRef& b) { return a.position < b.position; });
+  for (size_t i = 1; i < c.segments.size(); ++i) {
+    if (c.segments[i].first <= c.segments[i - 1].last) {
+      c.problems.push_back(c.segments[i - 1].name + " and " + c.segments[i].name +
+                           " overlap: one was left by a failed write; move the shorter one aside");
+    }
+  }
   return c;
 }
 

@@ -128,7 +128,20 @@ void Archiver::step(int wait_ms, bool flush) {
     if (got.value().head != 0) head_ = got.value().head;
     if (failing_) spdlog::info("archiver: reading {} again", source_.describe());
     failing_ = false;
-    take_entries(got.value().entries);
+    source_idle_ = got.value().entries.empty() && got.value().head <= replica_->position();
+    if (!got.value().entries.empty()) idle_digested_ = false;
+    if (got.value().head != 0 && got.value().head < archived_.load()) {
+      // A node restored to an earlier position, or another history: what it
+      // serves next would be put on top of a state it never had.
+      if (!rewound_) {
+        spdlog::critical("archiver: the source's log head is {}, behind the archive's {}: it is not the "
+                         "history this archive holds (a node restored to an earlier point?). Archiving "
+                         "stopped; start a new archive directory for it",
+                         got.value().head, archived_.load());
+      }
+      rewound_ = true;
+    }
+    if (!rewound_) take_entries(got.value().entries);
   } else if (got.error().code == log::Errc::compacted && pending_.empty()) {
     start_after_compaction(got.error());
   } else {
@@ -151,7 +164,7 @@ void Archiver::step(int wait_ms, bool flush) {
       snapshot_due_now_ ||
       Clock::now() >= last_snapshot_at_ + std::chrono::milliseconds(options_.snapshot_every_ms);
   if (snapshot_due && pending_.empty() && replica_->position() > last_snapshot_position_) {
-    if (write_snapshot()) prune();
+    if (write_snapshot(*replica_)) prune();
   }
 }
 
@@ -176,15 +189,23 @@ bool Archiver::close_segment() {
   h.time_ms = replica_->time_ms();
   h.commands = replica_->commands();
   const auto now = Clock::now();
-  if (now - last_digest_at_ >= last_digest_cost_ * options_.digest_cost_factor) {
+  // Also whenever the log has gone quiet: the newest position then gets a
+  // digest, so a restore of the latest state proves itself.
+  if ((source_idle_ && !idle_digested_) ||
+      now - last_digest_at_ >= last_digest_cost_ * options_.digest_cost_factor) {
     auto t0 = Clock::now();
     h.digest = codec::state_digest(replica_->state());
     last_digest_cost_ = Clock::now() - t0;
     last_digest_at_ = Clock::now();
+    idle_digested_ = source_idle_;
   }
   const std::string name = segment_name(h.first, h.last);
   std::string error;
   if (!archive_.write(name, seal_file(h, log::encode_entry_frames(pending_), key_), error)) {
+    // It may exist anyway (the rename done, the directory's fsync failed):
+    // the retry, with more batches, must not leave two overlapping segments.
+    std::string ignored;
+    archive_.remove(name, ignored);
     write_failures_.inc();
     spdlog::error(
         "archiver: cannot write {}: {}. Retrying; {} batches wait (check the archive's disk)", name,
@@ -208,23 +229,22 @@ bool Archiver::close_segment() {
   return true;
 }
 
-bool Archiver::write_snapshot() {
-  StateProof proof = prove_state(replica_->state());
+bool Archiver::write_snapshot(const Replica& replica) {
+  StateProof proof = prove_state(replica.state());
   snapshot_due_now_ = false;
   last_snapshot_at_ = Clock::now();
   if (!proof.ledger_problem.empty()) {
     // Never archive a state that breaks the ledger; the nodes' own checks
     // will have stopped them too.
-    spdlog::critical(
-        "archiver: the state at position {} fails the ledger check ({}); no snapshot written",
-        replica_->position(), proof.ledger_problem);
+    spdlog::critical("archiver: the state at position {} fails the ledger check ({}); no snapshot written",
+                     replica.position(), proof.ledger_problem);
     return false;
   }
   FileHeader h;
   h.kind = FileKind::snapshot;
-  h.first = h.last = replica_->position();
-  h.time_ms = replica_->time_ms();
-  h.commands = replica_->commands();
+  h.first = h.last = replica.position();
+  h.time_ms = replica.time_ms();
+  h.commands = replica.commands();
   h.digest = proof.digest;
   const std::string name = snapshot_name(h.first);
   std::string error;
@@ -245,17 +265,17 @@ void Archiver::prune() {
   Catalog catalog = archive_.scan();
   std::vector<SnapshotTime> times;
   // While the archive still holds the log from its start, the empty state
-  // before it is a restore point like a snapshot (position 0), aged out by
-  // the same policy.
+  // before it is a restore point like a snapshot (position 0, dated by the
+  // first segment), aged out by the same policy.
   FileHeader first;
   std::string why;
   if (!catalog.segments.empty() && archive_.read_header(catalog.segments.front().name, first, why) &&
       first.prev == 0) {
-    times.push_back({0, 0});
+    times.push_back({0, first.time_ms});
   }
   for (const SnapshotRef& s : catalog.snapshots) times.push_back({s.position, s.header.time_ms});
   const std::vector<uint64_t> keep = snapshots_to_keep(times, options_.retention);
-  if (keep.empty() || keep.front() == 0) return;
+  if (keep.empty()) return;
   auto prune_file = [&](const std::string& name) {
     // Never the only copy: the remote must have it first.
     if (shipper_ != nullptr && !shipper_->confirmed(name)) return;
@@ -270,7 +290,11 @@ void Archiver::prune() {
   for (const SnapshotRef& s : catalog.snapshots) {
     if (!std::binary_search(keep.begin(), keep.end(), s.position)) prune_file(s.name);
   }
-  // The log below the oldest kept snapshot restores nothing that is kept.
+  // The log below the oldest kept snapshot restores nothing that is kept,
+  // once that snapshot is safe on the other site too (else the remote copy
+  // would be left with no start).
+  if (keep.front() == 0) return;
+  if (shipper_ != nullptr && !shipper_->confirmed(snapshot_name(keep.front()))) return;
   for (const SegmentRef& seg : catalog.segments) {
     if (seg.last <= keep.front()) prune_file(seg.name);
   }
@@ -286,25 +310,36 @@ void Archiver::start_after_compaction(const log::Error& why) {
     return;
   }
   codec::DecodedState decoded = codec::decode_state(encoded);
-  if (!decoded.state || position <= replica_->position()) {
-    spdlog::error("archiver: the source's snapshot (position {}) cannot restart the archive: {}",
-                  position, decoded.state ? "it is not past the archive" : decoded.error);
+  if (!decoded.state || decoded.state->applied.value != position || position <= replica_->position()) {
+    spdlog::error("archiver: the source's snapshot (position {}) cannot restart the archive: {}", position,
+                  !decoded.state ? decoded.error
+                  : position <= replica_->position() ? "it is not past the archive"
+                                                     : "its state is at another position");
     std::this_thread::sleep_for(std::chrono::seconds(1));
     return;
   }
-  gaps_.inc();
-  spdlog::critical(
-      "archiver: GAP: the log was compacted past position {} while the archive was behind; "
-      "positions "
-      "{}..{} are not archived and no restore point lies between them. Continuing from the "
-      "source's "
-      "snapshot at {} (run the archiver continuously, or give it a longer hold: the node's --archive-hold-ms, "
-      "or --hold-ttl-s with --etcd)",
-      replica_->position() + 1, replica_->position() + 1, position, position);
-  replica_->reset(std::move(decoded.state));
+  // The snapshot first: segments after it must never lack their start.
+  auto next = std::make_unique<Replica>(std::move(decoded.state));
+  if (!write_snapshot(*next)) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    return;
+  }
+  if (replica_->position() == 0 && archived_.load() == 0) {
+    spdlog::info("archiver: the log no longer starts at its beginning; the archive starts from the "
+                 "source's snapshot at position {}",
+                 position);
+  } else {
+    gaps_.inc();
+    spdlog::critical(
+        "archiver: GAP: the log was compacted past position {} while the archive was behind; positions "
+        "{}..{} are not archived and no restore point lies between them. Continuing from the source's "
+        "snapshot at {} (run the archiver continuously, or give it a longer hold: the node's "
+        "--archive-hold-ms, or --hold-ttl-s with --etcd)",
+        replica_->position() + 1, replica_->position() + 1, position, position);
+  }
+  replica_ = std::move(next);
   prev_ = position;
   archived_ = position;
-  write_snapshot();
 }
 
 }  // namespace betcore::backup

@@ -38,8 +38,8 @@ struct ArchiverOptions {
   RetentionPolicy retention;
   // A digest costs one encoding of the whole state: record one at a
   // segment's end when the time since the last one is at least this many
-  // times what the last one took (10: at most ~10% of the archiver's time).
-  int digest_cost_factor = 10;
+  // times what the last one took (40: at most ~2.5% of the archiver's time).
+  int digest_cost_factor = 40;
   int read_wait_ms = 500;  // the long poll when nothing is pending
 };
 
@@ -67,7 +67,7 @@ class Archiver {
   using Clock = std::chrono::steady_clock;
   void take_entries(std::vector<log::Entry>& entries);
   bool close_segment();
-  bool write_snapshot();
+  bool write_snapshot(const Replica& replica);
   void prune();
   void start_after_compaction(const log::Error& why);
   ArchiveProgress progress();
@@ -92,7 +92,10 @@ class Archiver {
   int64_t caught_up_at_ms_ = wall_ms();  // wall ms when the archive last matched the source's head
   // Segments written and not yet shipped: (last position, first batch stamp).
   std::deque<std::pair<uint64_t, int64_t>> unshipped_;
-  bool failing_ = false;  // the last read or write failed (logged once per episode)
+  bool failing_ = false;      // the last read or write failed (logged once per episode)
+  bool source_idle_ = false;  // the last read found nothing new: the archive is at the head
+  bool idle_digested_ = false;  // the archive's newest segment, written while idle, has a digest
+  bool rewound_ = false;      // the source's log went back behind the archive: archiving stopped
   std::atomic<uint64_t> archived_{0};
   std::atomic<uint64_t> head_{0};
 

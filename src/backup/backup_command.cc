@@ -112,7 +112,14 @@ int run_archiver(const RunFlags& f) {
     return 2;
   }
   std::unique_ptr<Shipper> shipper;
-  if (!f.ssh.target.empty()) shipper = std::make_unique<Shipper>(f.ssh, archive, registry);
+  if (!f.ssh.target.empty()) {
+    std::string error;
+    if (!check_shipper_options(f.ssh, error)) {
+      spdlog::error("{}", error);
+      return 2;
+    }
+    shipper = std::make_unique<Shipper>(f.ssh, archive, registry);
+  }
   std::unique_ptr<LogSource> source;
   if (f.etcd.empty()) {
     source = std::make_unique<NodeSource>(nodes.front(), token);
@@ -268,7 +275,7 @@ void add_restore(CLI::App& app) {
     }
     std::cerr << fmt::format(
         "restore: restored position {} (time {}, {} commands), digest {}: {}. {} archived batches "
-        "after it were not restored. Start it with `betcore node --data-dir {}`\n",
+        "after it were not restored. Start it with `betcore node --data {}`\n",
         r.position, time_text(r.time_ms), r.commands, r.digest, r.proof, r.batches_after,
         f->data_dir);
     std::cout << report_json(r).dump() << std::endl;

@@ -1,6 +1,8 @@
 // Where the archiver reads the committed log: an embedded node over HTTP.
 #include "backup/log_source.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "codec/snapshot.h"
@@ -32,7 +34,10 @@ std::string NodeSource::describe() const { return "node http://" + url_.host_por
 log::Result<SourceRead> NodeSource::read(uint64_t from, const ArchiveProgress& progress, int wait_ms) {
   std::string target =
       fmt::format("{}/v1/log?from={}&archived={}&wait_ms={}", url_.path, from, progress.archived, wait_ms);
-  if (progress.shipped) target += fmt::format("&shipped={}", *progress.shipped);
+  target += fmt::format("&lag_ms={}", progress.lag_ms);
+  if (progress.shipped) {
+    target += fmt::format("&shipped={}&remote_lag_ms={}", *progress.shipped, std::max<int64_t>(0, progress.remote_lag_ms));
+  }
   tools::Response r = client_.get(target, token_);
   if (r.status == 410) {
     uint64_t first = 0;

@@ -16,12 +16,12 @@ bool Replica::apply(const log::Entry& entry, std::optional<int64_t> time_ms_max)
   BETCORE_ASSERT(entry.position.value > position());
   codec::DecodedBatch batch = codec::decode_batch(entry.batch);
   const bool good = batch.error == codec::BatchError::none;
-  if (good && time_ms_max && batch.header.stamped_ms > *time_ms_max) return false;
-  // As node/applier.cc: the position advances even for a refused batch,
-  // which every replica refuses alike.
-  machine_.begin_batch(domain::LogIndex{entry.position.value},
-                       domain::TimeMs{good ? batch.header.stamped_ms : time_ms()});
-  last_stamp_ms_ = good ? batch.header.stamped_ms : time_ms();
+  if (time_ms_max && batch.header.stamped_ms > *time_ms_max) return false;
+  // Exactly as node/applier.cc: the position advances even for a refused
+  // batch (every replica refuses it alike), with whatever stamp its decode
+  // gave (a malformed batch's stamp is read before the command that failed).
+  machine_.begin_batch(domain::LogIndex{entry.position.value}, domain::TimeMs{batch.header.stamped_ms});
+  last_stamp_ms_ = batch.header.stamped_ms;
   if (!good) {
     ++refused_;
     return true;

@@ -58,6 +58,7 @@ class Restorer {
   uint64_t expected_prev_ = 0;
   std::string prev_name_;
   bool target_done_ = false;
+  bool mismatch_ = false;  // a recorded digest differed: never downgraded to a warning
   DigestPoint last_digest_;
   Clock::time_point next_progress_ = Clock::now() + std::chrono::seconds(1);
 };
@@ -128,7 +129,6 @@ bool Restorer::past_target(const log::Entry& e) {
 }
 
 bool Restorer::capture() {
-  target_done_ = true;
   StateProof p = prove_state(replica_->state());
   if (!p.ledger_problem.empty()) {
     return fail(fmt::format("the state at position {} fails the ledger check: {}",
@@ -140,6 +140,10 @@ bool Restorer::capture() {
   r_.digest = p.digest;
   r_.encoded = std::move(p.encoded);
   if (r_.position == base_position_ && !base_digest_.empty() && r_.batches_replayed == 0) {
+    if (r_.digest != base_digest_) {
+      return fail(fmt::format("{} records digest {}, its state re-encodes to {}: report this", r_.base,
+                              base_digest_, r_.digest));
+    }
     r_.digest_checked = true;
     r_.proof = "equals the digest recorded in " + r_.base;
   } else if (last_digest_.position == r_.position && !last_digest_.digest.empty()) {
@@ -150,6 +154,7 @@ bool Restorer::capture() {
     r_.digest_checked = true;
     r_.proof = "equals the digest the archiver recorded there (" + last_digest_.file + ")";
   }
+  target_done_ = true;
   return true;
 }
 
@@ -164,6 +169,7 @@ bool Restorer::check_digest_at_segment_end(const SegmentRef& seg, const std::str
   if (target_done_ && r_.digest_checked && !options_.check_everything) return true;
   const std::string got = codec::state_digest(replica_->state());
   if (got != recorded) {
+    mismatch_ = true;
     return fail(
         fmt::format("digest mismatch at position {}: {} records {}, the replay gives {}. The "
                     "archive does not reproduce the state it recorded; restore to a position "
@@ -220,6 +226,13 @@ bool Restorer::replay_segment(const SegmentRef& seg, bool first) {
     return fail(where + ": its header does not match its name (a renamed or misplaced file)");
   }
   const bool linked = first ? f.header.prev <= base_position_ : f.header.prev == expected_prev_;
+  if (!linked && first && base_position_ == 0) {
+    std::string passed_over;
+    for (const std::string& w : r_.warnings) passed_over += "; " + w;
+    return fail(fmt::format("no restore point at or before {}: the archive's log starts after position {} "
+                            "and no usable snapshot is at or before the target{}. Choose a later target",
+                            target_.describe(), f.header.prev, passed_over));
+  }
   if (!linked) {
     return fail(
         fmt::format("missing segment: the archive holds nothing between position {} ({}) and "
@@ -289,7 +302,16 @@ void Restorer::run() {
   for (const SegmentRef& seg : catalog_.segments) {
     if (seg.last <= base_position_) continue;
     const uint64_t commands_before = replica_->commands();
-    if (!replay_segment(seg, first)) return;
+    if (!replay_segment(seg, first)) {
+      if (target_done_ && !mismatch_ && !options_.check_everything) {
+        // The target's state is captured and sound; only the replay on past
+        // it, for a digest, met a damaged or missing file.
+        r_.warnings.push_back("replaying past the target for a digest: " + r_.error);
+        r_.error.clear();
+        break;
+      }
+      return;
+    }
     first = false;
     if (!target_done_) r_.commands_replayed += replica_->commands() - commands_before;
     if (options_.progress && Clock::now() >= next_progress_) {

@@ -4,8 +4,8 @@
 // every recorded digest and every kept snapshot against the replayed state,
 // then restores every kept restore point (each snapshot, and the latest
 // position) into a scratch data directory and opens it as a node would.
-// The result is also written to ARCHIVE/last-verify.json, which the
-// archiver's metrics report.
+// The result is also written to ARCHIVE/last-verify.json (not shipped), for
+// a timer's wrapper or a person to read.
 #pragma once
 
 #include <cstdint>

@@ -84,9 +84,17 @@ ArchiveWatch::Lags ArchiveWatch::lags(int64_t now_ms, uint64_t head, const Stamp
   if (!last) return l;
   l.archived = last->archived;
   l.shipped = last->shipped;
-  l.archive_lag_seconds = age_seconds(now_ms, last->archived, head, stamp_at);
-  if (last->shipped) l.remote_lag_seconds = age_seconds(now_ms, *last->shipped, head, stamp_at);
   l.report_age_seconds = static_cast<double>(std::max<int64_t>(0, now_ms - at_ms)) / 1000.0;
+  // A lag the archiver reported grows with the time since it reported it.
+  auto reported = [&](int64_t lag_ms) {
+    return lag_ms > 0 ? static_cast<double>(lag_ms) / 1000.0 + l.report_age_seconds : 0.0;
+  };
+  l.archive_lag_seconds = last->lag_ms ? reported(*last->lag_ms)
+                                       : age_seconds(now_ms, last->archived, head, stamp_at);
+  if (last->shipped) {
+    l.remote_lag_seconds = last->remote_lag_ms ? reported(*last->remote_lag_ms)
+                                               : age_seconds(now_ms, *last->shipped, head, stamp_at);
+  }
   return l;
 }
 

@@ -31,6 +31,10 @@ struct ArchiveReport {
   uint64_t from = 0;                    // the position it reads from
   uint64_t archived = 0;                // last position durably in its archive
   std::optional<uint64_t> shipped;      // last position its remote copy confirmed (none: no remote)
+  // The archiver's own measure of its lags, when it sends them (it knows
+  // its pending batches' stamps even where this node's log was compacted).
+  std::optional<int64_t> lag_ms;
+  std::optional<int64_t> remote_lag_ms;
 };
 
 struct ArchiveAlert {

@@ -10,6 +10,14 @@
 namespace betcore::node {
 namespace {
 
+ArchiveReport rep(uint64_t from, uint64_t archived, std::optional<uint64_t> shipped) {
+  ArchiveReport r;
+  r.from = from;
+  r.archived = archived;
+  r.shipped = shipped;
+  return r;
+}
+
 // Batch n is stamped at n seconds.
 std::optional<int64_t> stamp(uint64_t position) { return static_cast<int64_t>(position) * 1000; }
 
@@ -19,7 +27,7 @@ TEST(ArchiveWatch, HoldsTheLogFromWhatTheArchiverStillNeedsUntilItExpires) {
   ArchiveWatch w(o);
   EXPECT_FALSE(w.active());
   EXPECT_FALSE(w.hold(0).has_value());
-  w.report({.from = 51, .archived = 40, .shipped = std::nullopt}, 1'000);
+  w.report(rep(51, 40, std::nullopt), 1'000);
   EXPECT_TRUE(w.active());
   EXPECT_EQ(w.hold(5'000), 41u);  // archived + 1: batches read but not archived are still needed
   EXPECT_FALSE(w.hold(11'001).has_value());
@@ -33,7 +41,7 @@ TEST(ArchiveWatch, TheHoldSurvivesARestartThroughItsFile) {
   o.hold_ms = 60'000;
   {
     ArchiveWatch w(o);
-    w.report({.from = 101, .archived = 100, .shipped = std::nullopt}, 5'000);
+    w.report(rep(101, 100, std::nullopt), 5'000);
   }
   ArchiveWatch again(o);
   EXPECT_TRUE(again.active());
@@ -50,7 +58,7 @@ TEST(ArchiveWatch, AlertsOnRpoRemoteLagAndSilence) {
   ArchiveWatch w(o);
   EXPECT_TRUE(w.alerts(100'000, 100, stamp).empty()) << "no archiver has ever reported";
   // Archived to 90 of 100 at t = 100 s: batch 91 is 9 s old; shipped to 70: batch 71 is 29 s old.
-  w.report({.from = 91, .archived = 90, .shipped = 70}, 100'000);
+  w.report(rep(91, 90, 70), 100'000);
   std::vector<std::string> names;
   for (const ArchiveAlert& a : w.alerts(100'000, 100, stamp)) names.push_back(a.name);
   EXPECT_EQ(names, (std::vector<std::string>{"archive_rpo_exceeded", "archive_remote_behind"}));
@@ -58,11 +66,30 @@ TEST(ArchiveWatch, AlertsOnRpoRemoteLagAndSilence) {
   EXPECT_DOUBLE_EQ(lags.archive_lag_seconds, 9.0);
   EXPECT_DOUBLE_EQ(lags.remote_lag_seconds, 29.0);
   // Caught up: no lag alerts; then silent for 16 s.
-  w.report({.from = 101, .archived = 100, .shipped = 100}, 100'000);
+  w.report(rep(101, 100, 100), 100'000);
   EXPECT_TRUE(w.alerts(100'500, 100, stamp).empty());
   names.clear();
   for (const ArchiveAlert& a : w.alerts(116'001, 100, stamp)) names.push_back(a.name);
   EXPECT_EQ(names, (std::vector<std::string>{"archive_silent"}));
+}
+
+// Where the node's log no longer holds the batch after the archive's
+// position (compacted), the archiver's own lags, aged since its report, tell.
+TEST(ArchiveWatch, TheArchiversOwnLagsCountWhereTheLogCannotTell) {
+  ArchiveWatchOptions o;
+  o.remote_lag_ms = 20'000;
+  ArchiveWatch w(o);
+  ArchiveReport r = rep(101, 100, 10);
+  r.lag_ms = 0;
+  r.remote_lag_ms = 25'000;
+  w.report(r, 100'000);
+  auto no_stamp = [](uint64_t) { return std::optional<int64_t>(); };
+  auto lags = w.lags(102'000, 100, no_stamp);
+  EXPECT_DOUBLE_EQ(lags.archive_lag_seconds, 0.0);
+  EXPECT_DOUBLE_EQ(lags.remote_lag_seconds, 27.0);
+  std::vector<std::string> names;
+  for (const ArchiveAlert& a : w.alerts(102'000, 100, no_stamp)) names.push_back(a.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"archive_remote_behind"}));
 }
 
 }  // namespace
