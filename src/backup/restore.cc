@@ -81,7 +81,8 @@ bool Restorer::load_base(const Catalog& catalog) {
       continue;
     }
     OpenedFile f = open_file(bytes, key_);
-    if (f.wrong_key) return fail(s->name + ": " + f.error);
+    // (archive.json already matched the key: a snapshot sealed under another
+    // one is a foreign or damaged file, passed over like any damage.)
     std::string why = f.error;
     std::unique_ptr<domain::State> state;
     if (why.empty() && (f.header.kind != FileKind::snapshot || f.header.first != s->position)) {
@@ -199,7 +200,12 @@ bool Restorer::check_snapshot_at(uint64_t position) {
     OpenedFile f = open_file(bytes, key_);
     if (!f.error.empty())
       return fail(fmt::format("{} (position {}): {}", s.name, position, f.error));
-    if (codec::digest_of_encoding(f.payload) != codec::state_digest(replica_->state())) {
+    if (f.header.kind != FileKind::snapshot || f.header.first != position ||
+        codec::digest_of_encoding(f.payload) != f.header.digest) {
+      return fail(fmt::format("{} (position {}): its header does not match its name or its state",
+                              s.name, position));
+    }
+    if (f.header.digest != codec::state_digest(replica_->state())) {
       return fail(fmt::format("{} (position {}) does not hold the state the log reaches there",
                               s.name, position));
     }

@@ -62,12 +62,27 @@ bool check_data_dir(const std::string& dir, uint64_t position, const std::string
 
 namespace {
 
+constexpr int kAttemptsMax = 3;
+
+// The archive's files now, for "did it change while verify ran".
+std::vector<std::string> file_names(const Archive& archive) {
+  Catalog c = archive.scan();
+  std::vector<std::string> names;
+  for (const SegmentRef& s : c.segments) names.push_back(s.name);
+  for (const SnapshotRef& s : c.snapshots) names.push_back(s.name);
+  return names;
+}
+
 // Restores `target` into DIR and opens it; false with report.error set.
 bool restore_point(const Archive& archive, const Key& key, const RestoreTarget& target,
                    const std::string& dir, VerifyReport& report) {
   RestoreReport r = restore_state(archive, key, target);
   if (!r.ok) {
     report.error = "restore to " + target.describe() + ": " + r.error;
+    return false;
+  }
+  if (!r.warnings.empty()) {
+    report.error = "restore to " + target.describe() + ": " + r.warnings.front();
     return false;
   }
   if (!r.digest_checked && target.kind != RestoreTarget::Kind::latest) {
@@ -106,7 +121,9 @@ bool run_checks(const Archive& archive, const Key& key, const std::string& scrat
   }
   report.batches = walk.batches_replayed;
   report.digests_checked = walk.digests_checked;
-  report.first_position = catalog.snapshots.empty() ? 0 : catalog.snapshots.front().position;
+  report.first_position = walk.base == "the log's start" || catalog.snapshots.empty()
+                              ? 0
+                              : catalog.snapshots.front().position;
   report.last_position = walk.position;
   for (const SnapshotRef& s : catalog.snapshots) {
     RestoreTarget t;
@@ -132,7 +149,18 @@ VerifyReport verify_archive(const Archive& archive, const Key& key, const std::s
     report.error = scratch + " is not empty: give verify an empty scratch directory";
   } else {
     fs::create_directories(scratch, ec);
-    report.ok = run_checks(archive, key, scratch, report);
+    // A running archiver writes and prunes while verify reads: a file that
+    // vanished under it fails a check that the archive itself would pass.
+    // A failure is final only when the archive did not change meanwhile.
+    for (int attempt = 1;; ++attempt) {
+      const std::vector<std::string> before = file_names(archive);
+      report = VerifyReport{};
+      report.ok = run_checks(archive, key, scratch, report);
+      for (const auto& e : fs::directory_iterator(scratch, ec)) fs::remove_all(e.path(), ec);
+      if (report.ok || attempt == kAttemptsMax || file_names(archive) == before) break;
+      spdlog::info("verify: the archive changed while it was checked (its archiver wrote or pruned); "
+                   "checking again");
+    }
     if (scratch_in.empty()) {
       fs::remove_all(scratch, ec);
     } else {

@@ -4,8 +4,10 @@
 // Threads (log.h contract, made precise):
 //   - append(): one appender thread at a time (the submitter). It owns the
 //     write offset and the active segment's descriptor for writing.
-//   - read(): one reader thread at a time (the applier), concurrently with
-//     append().
+//   - read(): any thread, concurrently with append() and with other reads
+//     (the applier; GET /v1/log for the archiver; the archive lag's probe):
+//     it touches shared state only under the mutex and reads the disk with
+//     pread on segments it holds by shared_ptr.
 //   - head(), compact(), close(), recovery(): any thread, any time.
 //   - the destructor: only when no other call is in flight (close() first).
 // Shared state sits behind one mutex held for microseconds, never across a
@@ -87,7 +89,7 @@ class FileLog final : public Log {
   // record read from disk is checksummed: Errc::corrupt, never the bytes, on
   // a mismatch). Errc::compacted below the first retained position.
   // Position{0} reads from the start. REQUIRES: entries_max > 0.
-  // Thread: the reader.
+  // Thread: any (see the file comment).
   Result<std::vector<Entry>> read(Position from, size_t entries_max, size_t bytes_max,
                                   int wait_ms) override;
 
