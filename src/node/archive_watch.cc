@@ -42,9 +42,11 @@ void ArchiveWatch::report(const ArchiveReport& report, int64_t now_ms) {
   last_at_ms_ = now_ms;
   held_from_ = std::max<uint64_t>(1, std::min(report.from, report.archived + 1));
   held_at_ms_ = now_ms;
-  // At most once a second: losing the newest renewal in a crash only makes
-  // the hold a little older.
-  if (held_from_ != persisted_from_ && now_ms - persisted_at_ms_ >= 1'000) persist_locked(now_ms);
+  // At most once a second when the position moved, and once a minute when
+  // it did not (the file's renewal time must not go stale on a quiet log):
+  // losing the newest renewal in a crash only makes the hold a little older.
+  const int64_t since = now_ms - persisted_at_ms_;
+  if ((held_from_ != persisted_from_ && since >= 1'000) || since >= 60'000) persist_locked(now_ms);
 }
 
 void ArchiveWatch::persist_locked(int64_t now_ms) {

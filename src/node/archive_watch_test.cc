@@ -47,6 +47,11 @@ TEST(ArchiveWatch, TheHoldSurvivesARestartThroughItsFile) {
   EXPECT_TRUE(again.active());
   EXPECT_EQ(again.hold(6'000), 101u);
   EXPECT_FALSE(again.hold(70'000).has_value());
+  // A quiet log: the same position renewed two minutes later is written
+  // again, so a restart then still holds it.
+  again.report(rep(101, 100, std::nullopt), 125'000);
+  ArchiveWatch third(o);
+  EXPECT_EQ(third.hold(180'000), 101u);
   std::filesystem::remove(path);
 }
 
