@@ -175,6 +175,12 @@ bool Archive::read_header(const std::string& name, FileHeader& header, std::stri
   return true;
 }
 
+bool Archive::holds_log_start(const Catalog& catalog, FileHeader& first) const {
+  std::string why;
+  return !catalog.segments.empty() && read_header(catalog.segments.front().name, first, why) &&
+         first.prev == 0;
+}
+
 bool Archive::remove(const std::string& name, std::string& error) const {
   std::error_code ec;
   fs::remove(path(name), ec);

@@ -60,6 +60,9 @@ class Archive {
   bool remove(const std::string& name, std::string& error) const;
   // The plain header of file `name` (not authenticated: for planning only).
   bool read_header(const std::string& name, FileHeader& header, std::string& error) const;
+  // Whether the archive still holds the log from its start (its first
+  // segment follows position 0); then `first` is that segment's header.
+  bool holds_log_start(const Catalog& catalog, FileHeader& first) const;
 
  private:
   std::string dir_;

@@ -21,12 +21,6 @@ constexpr std::array<double, 14> kLagBuckets = {0.05, 0.1, 0.25, 0.5, 0.75, 1,  
 
 }  // namespace
 
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 Archiver::Archiver(ArchiverOptions options, const Archive& archive, const Key& key,
                    LogSource& source, Shipper* shipper, ops::Registry& metrics)
     : options_(options),
@@ -267,12 +261,7 @@ void Archiver::prune() {
   // While the archive still holds the log from its start, the empty state
   // before it is a restore point like a snapshot (position 0, dated by the
   // first segment), aged out by the same policy.
-  FileHeader first;
-  std::string why;
-  if (!catalog.segments.empty() && archive_.read_header(catalog.segments.front().name, first, why) &&
-      first.prev == 0) {
-    times.push_back({0, first.time_ms});
-  }
+  if (FileHeader first; archive_.holds_log_start(catalog, first)) times.push_back({0, first.time_ms});
   for (const SnapshotRef& s : catalog.snapshots) times.push_back({s.position, s.header.time_ms});
   const std::vector<uint64_t> keep = snapshots_to_keep(times, options_.retention);
   if (keep.empty()) return;

@@ -24,12 +24,13 @@
 #include "backup/retention.h"
 #include "backup/shipper.h"
 #include "ops/metrics.h"
+#include "ops/wall_clock.h"
 
 namespace betcore::backup {
 
-// Wall-clock ms (archive lag is measured from the batch stamps, which are
-// the submitting node's wall clock).
-int64_t wall_ms();
+// Archive lags are measured on the wall clock, against the batch stamps
+// (the submitting node's wall clock).
+using ops::wall_ms;
 
 struct ArchiverOptions {
   int segment_ms = 1'000;                      // a batch waits at most this long to be archived

@@ -97,14 +97,7 @@ int run_archiver(const RunFlags& f) {
   http::Options http_options;
   http_options.host = host;
   http_options.port = port;
-  http::Server metrics_server(http_options, [&registry](http::Request&& request,
-                                                        http::Responder r) {
-    if (request.path() != "/metrics") {
-      r.send(http::Response::error(404, "not_found", "only GET /metrics here"));
-      return;
-    }
-    r.send(http::Response{200, registry.expose(), std::string(ops::kExpositionContentType), {}});
-  });
+  http::Server metrics_server(http_options, http::metrics_only(registry));
   if (http::Status s = metrics_server.start(); !s.ok()) {
     spdlog::error(
         "backup: cannot listen on {}:{} for /metrics: {}; choose another --metrics-listen", host,

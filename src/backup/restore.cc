@@ -294,10 +294,7 @@ void Restorer::run() {
   // Verify walks from the oldest restore point: the log's start while the
   // archive still holds it, else the oldest snapshot.
   FileHeader oldest;
-  std::string why;
-  const bool from_log_start = options_.check_everything && !catalog_.segments.empty() &&
-                              archive_.read_header(catalog_.segments.front().name, oldest, why) &&
-                              oldest.prev == 0;
+  const bool from_log_start = options_.check_everything && archive_.holds_log_start(catalog_, oldest);
   if (from_log_start) {
     r_.base = "the log's start";
   } else if (!load_base(catalog_)) {

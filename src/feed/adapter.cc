@@ -555,14 +555,7 @@ int run_adapter(const AdapterOptions& options) {
   http::Options http_options;
   http_options.host = options.metrics_host;
   http_options.port = options.metrics_port;
-  http::Server metrics_server(http_options, [&registry](http::Request&& request, http::Responder r) {
-    if (request.path() != "/metrics") {
-      r.send(http::Response::error(404, "not_found", "only GET /metrics here"));
-      return;
-    }
-    http::Response response{200, registry.expose(), std::string(ops::kExpositionContentType), {}};
-    r.send(std::move(response));
-  });
+  http::Server metrics_server(http_options, http::metrics_only(registry));
   if (http::Status s = metrics_server.start(); !s.ok()) {
     spdlog::error("feed: cannot listen on {}:{} for /metrics: {}; choose another --metrics-listen",
                   options.metrics_host, options.metrics_port, s.error);

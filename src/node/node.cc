@@ -11,18 +11,10 @@
 #include "codec/snapshot.h"
 #include "log/etcd/etcd_log.h"
 #include "log/file/file_log.h"
+#include "ops/wall_clock.h"
 
 namespace betcore::node {
-namespace {
-
-// Wall-clock ms, for the archive hold and lags (never the state machine's).
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
+using ops::wall_ms;
 
 Node::Node(NodeOptions options, ops::Registry& metrics)
     : options_(std::move(options)),

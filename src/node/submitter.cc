@@ -7,15 +7,10 @@
 
 #include "codec/batch.h"
 #include "domain/assert.h"
+#include "ops/wall_clock.h"
 
 namespace betcore::node {
 namespace {
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Sequence numbers must never repeat across restarts of this node (a batch
 // appended by an earlier run must not answer a request of this one), so they
@@ -114,7 +109,7 @@ SubmitStatus Submitter::submit_all(std::vector<std::string> encoded, std::vector
   return SubmitStatus::accepted;
 }
 
-int64_t Submitter::now_ms() const { return options_.clock_ms ? options_.clock_ms() : wall_ms(); }
+int64_t Submitter::now_ms() const { return options_.clock_ms ? options_.clock_ms() : ops::wall_ms(); }
 
 bool Submitter::take_batch(std::vector<Item>& taken) {
   // Take as much as fits in one batch; the rest waits for the next one.

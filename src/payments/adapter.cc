@@ -338,7 +338,7 @@ int run_adapter(const AdapterOptions& options) {
     if (path == "/webhooks/gateway" && request.method == http::Method::post) {
       adapter.webhooks().handle(std::move(request), std::move(r));
     } else if (path == "/metrics") {
-      r.send(http::Response{200, registry.expose(), std::string(ops::kExpositionContentType), {}});
+      r.send(http::metrics_response(registry));
     } else if (path == "/health/live" || path == "/health/ready") {
       r.send(http::Response::json(200, R"({"status":"ok"})"));
     } else if (path == "/reconcile" && request.method == http::Method::post) {

@@ -114,14 +114,6 @@ class Load {
   std::vector<Acked> acked_;
 };
 
-// The value of the series `name` (no labels) in a /metrics text; -1 if absent.
-double metric(const std::string& text, const std::string& name) {
-  size_t at = text.find("\n" + name + " ");
-  if (at == std::string::npos) return -1;
-  size_t end = text.find('\n', at + 1);
-  return std::stod(text.substr(at + name.size() + 2, end - at - name.size() - 2));
-}
-
 // A finished command line: its exit status and its output.
 struct Ran {
   ExitStatus status;
@@ -208,8 +200,7 @@ class BackupTest : public ::testing::Test {
     const uint64_t head = applied(node_port_);
     double archived = -1;
     ASSERT_TRUE(eventually(60s, [&] {
-      archived = metric(tools::HttpClient("127.0.0.1", archiver_port_).get("/metrics").body,
-                        "betcore_backup_archived_position");
+      archived = archiver_metric("betcore_backup_archived_position");
       return archived >= static_cast<double>(head);
     })) << "the archiver reached " << archived << " of " << head << "\n"
         << last_lines(archiver_.read_log());

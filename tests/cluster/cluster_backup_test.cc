@@ -21,13 +21,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-double metric(const std::string& text, const std::string& name) {
-  size_t at = text.find("\n" + name + " ");
-  if (at == std::string::npos) return -1;
-  size_t end = text.find('\n', at + 1);
-  return std::stod(text.substr(at + name.size() + 2, end - at - name.size() - 2));
-}
-
 test::ExitStatus run_betcore(const std::vector<std::string>& args, const fs::path& log, std::string& output) {
   test::SpawnOptions o;
   o.program = test::betcore_binary().string();
@@ -109,13 +102,13 @@ TEST(ClusterBackup, AnArchiverFollowsTheClusterHoldsItsCompactionAndItsArchiveRe
   }
   double archived = -1;
   ASSERT_TRUE(test::eventually(60s, [&] {
-    archived = metric(tools::HttpClient("127.0.0.1", archiver_port).get("/metrics").body,
+    archived = test::metric(tools::HttpClient("127.0.0.1", archiver_port).get("/metrics").body,
                       "betcore_backup_archived_position");
     return archived >= static_cast<double>(head);
   })) << "archived " << archived << " of " << head << "\n" << test::last_lines(archiver.read_log());
   EXPECT_EQ(archiver.read_log().find("GAP"), std::string::npos)
       << "the cluster compacted past the archive: " << test::last_lines(archiver.read_log());
-  EXPECT_EQ(metric(tools::HttpClient("127.0.0.1", archiver_port).get("/metrics").body, "betcore_backup_gaps_total"), 0);
+  EXPECT_EQ(test::metric(tools::HttpClient("127.0.0.1", archiver_port).get("/metrics").body, "betcore_backup_gaps_total"), 0);
 
   ASSERT_TRUE(run_betcore({"backup", "verify", "--archive", (dir / "archive").string(), "--key", (dir / "key").string()},
                           dir / "verify.log", out)

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "support/process.h"
 #include "tools/ports.h"
@@ -44,5 +45,9 @@ bool eventually(std::chrono::milliseconds timeout, const std::function<bool()>& 
 // that is not started.
 Process start_server(const std::function<SpawnOptions(uint16_t)>& options,
                      const std::string& ready_path, uint16_t& port, const std::string& what);
+
+// The value of the series `name` in a /metrics text whose labels include
+// every one of `labels` (e.g. {"endpoint=\"get_payout\""}); -1 when there is none.
+double metric(const std::string& text, const std::string& name, const std::vector<std::string>& labels = {});
 
 }  // namespace betcore::test

@@ -227,4 +227,11 @@ class Server {
   std::unique_ptr<Impl> impl_;
 };
 
+// GET /metrics: `registry` in the Prometheus text format (metrics_endpoint.cc).
+Response metrics_response(const ops::Registry& registry);
+// The whole HTTP surface of a process that only reports (the feed adapter,
+// the archiver): GET /metrics, and 404 to anything else. `registry` must
+// outlive the server.
+Handler metrics_only(const ops::Registry& registry);
+
 }  // namespace betcore::http
