@@ -10,7 +10,11 @@
 # Environment: BETCORE_CLUSTER_HOME (state, default ./run-cluster), BETCORE_LISTEN
 # (HAProxy, default 127.0.0.1:8080), BETCORE_CLUSTER_NODES (betcore nodes, 1-9,
 # default 3), BETCORE_BIN (a betcore binary to use instead of building one),
-# BETCORE_BUILD_JOBS, BETCORE_READY_TIMEOUT_S (default 60).
+# BETCORE_BUILD_JOBS, BETCORE_READY_TIMEOUT_S (default 60), BETCORE_RESTORE
+# (on a new cluster only: `betcore restore` arguments, e.g. "--archive A --key K
+# [--to-position N]"; the new etcd is loaded from the archive before any node
+# starts, node-1 starts on the restored data, the others load its snapshot;
+# docs/runbooks/restore-from-archive.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -263,6 +267,23 @@ cmd_start() {
   if [ "$with_data" -eq 0 ]; then echo "== etcd: a new 3-member cluster"; else echo "== etcd: restarting the 3 members"; fi
   for n in "${etcd_ids[@]}"; do start_etcd "$n"; done
   wait_etcd_healthy
+  if [ -n "${BETCORE_RESTORE:-}" ]; then
+    if [ "$with_data" -ne 0 ] || [ -e "$home/node-1/data" ]; then
+      echo "BETCORE_RESTORE loads only a new cluster, and $home holds one: move it aside first" >&2
+      cmd_stop
+      exit 1
+    fi
+    echo "== restoring from the archive into etcd and node-1 (betcore restore $BETCORE_RESTORE)"
+    mkdir -p "$home/node-1"
+    # shellcheck disable=SC2086 # the arguments are words on purpose
+    if ! "$betcore" restore $BETCORE_RESTORE --data-dir "$home/node-1/data" --etcd "$log_url" \
+        > "$home/restore.json"; then
+      echo "the restore failed (above); the etcd members are stopped again" >&2
+      cmd_stop
+      exit 1
+    fi
+    echo "restored: $(cat "$home/restore.json")"
+  fi
   echo "== betcore: $nodes nodes on $log_url"
   for n in $(seq 1 "$nodes"); do start_node "$n"; done
   for n in $(seq 1 "$nodes"); do wait_node_ready "$n"; done

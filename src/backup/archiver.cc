@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <array>
 #include <thread>
@@ -135,6 +137,7 @@ void Archiver::step(int wait_ms, bool flush) {
       }
       rewound_ = true;
     }
+    if (!base_checked_) check_source_base();
     if (!rewound_) take_entries(got.value().entries);
   } else if (got.error().code == log::Errc::compacted && pending_.empty()) {
     start_after_compaction(got.error());
@@ -329,6 +332,34 @@ void Archiver::start_after_compaction(const log::Error& why) {
   replica_ = std::move(next);
   prev_ = position;
   archived_ = position;
+}
+
+// A cluster restored from an archive (`betcore restore --etcd`) goes on after
+// its base position. This archive may follow it only if its history is the
+// same up to there: it ends exactly at the base with the same state (then
+// the archive remembers it in source-base.json), or it went on from there
+// before (source-base.json says so). An archive past the base otherwise holds
+// another history after it: archiving stops, as for a rewound source.
+void Archiver::check_source_base() {
+  std::optional<SourceBase> base = source_.base();
+  base_checked_ = true;
+  if (!base || archived_.load() < base->position) return;  // behind: the compacted path
+  constexpr const char* kMarker = "source-base.json";
+  const nlohmann::json mine = {{"position", base->position}, {"digest", base->digest}};
+  std::string text, error;
+  if (archive_.read(kMarker, text, error) && nlohmann::json::parse(text, nullptr, false) == mine) return;
+  if (archived_.load() == base->position && prove_state(replica_->state()).digest == base->digest) {
+    if (!archive_.write(kMarker, mine.dump(), error)) spdlog::warn("archiver: {}", error);
+    spdlog::info("archiver: the cluster was restored from this archive at position {} (digest {}): "
+                 "archiving goes on",
+                 base->position, base->digest);
+    return;
+  }
+  spdlog::critical("archiver: the cluster was restored at position {} (digest {}), but this archive "
+                   "goes on to {} with another history: archiving stopped. Start a new archive "
+                   "directory for the restored cluster (keep this one)",
+                   base->position, base->digest, archived_.load());
+  rewound_ = true;
 }
 
 }  // namespace betcore::backup

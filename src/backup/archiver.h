@@ -71,6 +71,7 @@ class Archiver {
   bool write_snapshot(const Replica& replica);
   void prune();
   void start_after_compaction(const log::Error& why);
+  void check_source_base();
   ArchiveProgress progress();
 
   const ArchiverOptions options_;
@@ -97,6 +98,7 @@ class Archiver {
   bool source_idle_ = false;  // the last read found nothing new: the archive is at the head
   bool idle_digested_ = false;  // the archive's newest segment, written while idle, has a digest
   bool rewound_ = false;      // the source's log went back behind the archive: archiving stopped
+  bool base_checked_ = false;  // the source's base (a restored cluster) was checked against the archive
   std::atomic<uint64_t> archived_{0};
   std::atomic<uint64_t> head_{0};
 

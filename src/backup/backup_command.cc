@@ -15,6 +15,7 @@
 #include "api/http/http_server.h"
 #include "api/time_format.h"
 #include "backup/archiver.h"
+#include "backup/etcd_restore.h"
 #include "backup/etcd_source.h"
 #include "backup/restore.h"
 #include "backup/verify.h"
@@ -234,7 +235,7 @@ nlohmann::json report_json(const RestoreReport& r) {
 void add_restore(CLI::App& app) {
   struct Flags {
     ArchiveFlags archive;
-    std::string data_dir, to_position, to_time;
+    std::string data_dir, to_position, to_time, etcd;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* cmd = app.add_subcommand(
@@ -245,11 +246,20 @@ void add_restore(CLI::App& app) {
       ->required();
   cmd->add_option("--to-position", f->to_position, "The last log position to include");
   cmd->add_option("--to-time", f->to_time, "The last batch time to include (RFC 3339)");
+  cmd->add_option("--etcd", f->etcd,
+                  "Also load this fresh etcd cluster (etcd://host:port,.../CLUSTER) so a new cluster "
+                  "of nodes starts from the restored state; give each node a copy of --data-dir");
   cmd->callback([f] {
     Key key;
     Archive archive;
     open_or_exit(f->archive, false, key, archive);
     RestoreTarget target = target_or_exit(f->to_position, f->to_time);
+    std::string error;
+    // Before the work: a cluster that ran is never loaded.
+    if (!f->etcd.empty() && !check_fresh_cluster(f->etcd, error)) {
+      spdlog::error("restore: {}", error);
+      std::exit(2);
+    }
     RestoreOptions options;
     options.progress = [](uint64_t position, uint64_t batches) {
       std::cerr << "restore: at position " << position << ", " << batches << " batches replayed\n";
@@ -261,7 +271,6 @@ void add_restore(CLI::App& app) {
       spdlog::error("restore failed: {}", r.error);
       std::exit(1);
     }
-    std::string error;
     if (!write_data_dir(f->data_dir, r.encoded, r.position, error)) {
       spdlog::error("restore: {}", error);
       std::exit(1);
@@ -271,7 +280,25 @@ void add_restore(CLI::App& app) {
         "after it were not restored. Start it with `betcore node --data {}`\n",
         r.position, time_text(r.time_ms), r.commands, r.digest, r.proof, r.batches_after,
         f->data_dir);
-    std::cout << report_json(r).dump() << std::endl;
+    nlohmann::json out = report_json(r);
+    if (!f->etcd.empty()) {
+      log::etcd::BaseRecord base{r.position, r.digest, r.time_ms, archive.dir()};
+      ClusterLoad loaded;
+      if (!load_cluster(f->etcd, base, loaded, error)) {
+        spdlog::error("restore: the data directory {} is written, but the etcd cluster is not "
+                      "loaded: {}",
+                      f->data_dir, error);
+        std::exit(1);
+      }
+      std::cerr << fmt::format(
+          "restore: etcd cluster '{}' loaded: its log goes on at position {} (etcd revision {} is "
+          "position {}). Copy {} to every node's --data, then start the nodes with --log {}\n",
+          loaded.cluster, r.position + 1, loaded.base_revision, r.position, f->data_dir, f->etcd);
+      out["etcd"] = {{"cluster", loaded.cluster},
+                     {"base_revision", loaded.base_revision},
+                     {"offset", loaded.offset}};
+    }
+    std::cout << out.dump() << std::endl;
     std::exit(0);
   });
 }

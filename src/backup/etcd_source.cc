@@ -68,6 +68,11 @@ log::Result<SourceRead> EtcdSource::read(uint64_t from, const ArchiveProgress& p
   return out;
 }
 
+std::optional<SourceBase> EtcdSource::base() const {
+  if (log_->base_position() == 0) return std::nullopt;
+  return SourceBase{log_->base().position, log_->base().digest};
+}
+
 bool EtcdSource::fetch_state(std::string& encoded, uint64_t& position, std::string& error) {
   error = "no --node to fetch a snapshot from";
   for (const tools::Url& node : options_.nodes) {

@@ -31,6 +31,7 @@ class EtcdSource final : public LogSource {
   log::Result<SourceRead> read(uint64_t from, const ArchiveProgress& progress, int wait_ms) override;
   bool fetch_state(std::string& encoded, uint64_t& position, std::string& error) override;
   std::string describe() const override;
+  std::optional<SourceBase> base() const override;
 
  private:
   EtcdSource(EtcdSourceOptions options, log::etcd::Target target);

@@ -27,6 +27,13 @@ struct SourceRead {
   uint64_t head = 0;                // the source's log head (0: unknown)
 };
 
+// Where a cluster loaded by `betcore restore --etcd` starts: its log goes on
+// after this restored position and state (docs/backup.md, "A new cluster").
+struct SourceBase {
+  uint64_t position = 0;
+  std::string digest;
+};
+
 class LogSource {
  public:
   virtual ~LogSource() = default;
@@ -37,6 +44,9 @@ class LogSource {
   // needs next): its canonical encoding and position. False with `error`.
   virtual bool fetch_state(std::string& encoded, uint64_t& position, std::string& error) = 0;
   virtual std::string describe() const = 0;
+  // The source's base, when it was restored from an archive; known after a
+  // successful read.
+  virtual std::optional<SourceBase> base() const { return std::nullopt; }
 };
 
 // An embedded node over HTTP, with a `backup` token.

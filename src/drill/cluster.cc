@@ -84,23 +84,16 @@ bool DrillCluster::start(std::string& why) {
   trader = token_hex(rng);
   payments = token_hex(rng);
   feed = token_hex(rng);
+  backup = token_hex(rng);
   {
     std::ofstream t(root_ / "tokens");
     t << "admin " << admin << "\ntrader " << trader << "\npayments " << payments << "\nfeed " << feed
-      << "\n";
+      << "\nbackup " << backup << "\n";
   }
   for (int i = 0; i < kEtcdMembers; ++i) {
     if (!start_etcd(i, true, why)) return false;
   }
-  log::etcd::Client client(log::etcd::ClientOptions{endpoint_list()});
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!client.range("health", "", {}, 1000).ok()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      why = "etcd did not become healthy in 30 s:\n" + etcd[0].process.read_log();
-      return false;
-    }
-    sleep_ms(100);
-  }
+  if (!wait_etcd(30'000, why)) return false;
   for (int i = 0; i < kNodes; ++i) {
     // Each node's data on a tmpfs of its own: the drill can fill it.
     fs::create_directories(node_dir(i));
@@ -114,13 +107,27 @@ bool DrillCluster::start(std::string& why) {
     if (!start_node(i, why)) return false;
   }
   for (int i = 0; i < kNodes; ++i) {
-    if (!wait_ready(i, 60'000)) {
+    if (!wait_node_ready(i, 60'000)) {
       why = nodes[static_cast<size_t>(i)].name + " did not become ready:\n" +
             nodes[static_cast<size_t>(i)].process.read_log();
       return false;
     }
   }
   return start_haproxy(why);
+}
+
+bool DrillCluster::wait_etcd(int timeout_ms, std::string& why) {
+  log::etcd::Client client(log::etcd::ClientOptions{endpoint_list()});
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!client.range("health", "", {}, 1000).ok()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      why = fmt::format("etcd did not become healthy in {} s:\n{}", timeout_ms / 1000,
+                        etcd[0].process.read_log());
+      return false;
+    }
+    sleep_ms(100);
+  }
+  return true;
 }
 
 bool DrillCluster::start_etcd(int i, bool initial, std::string& why) {
@@ -224,7 +231,7 @@ bool DrillCluster::start_haproxy(std::string& why, int attempt) {
   return false;
 }
 
-bool DrillCluster::wait_ready(int i, int timeout_ms) {
+bool DrillCluster::wait_node_ready(int i, int timeout_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (std::chrono::steady_clock::now() < deadline) {
     if (node_ready(i)) return true;

@@ -40,7 +40,7 @@ class DrillCluster {
   ~DrillCluster() { stop_all(); }
 
   std::vector<Proc> etcd, nodes;
-  std::string admin, trader, payments, feed;  // bearer tokens (in <root>/tokens)
+  std::string admin, trader, payments, feed, backup;  // bearer tokens (in <root>/tokens)
   uint16_t haproxy_port = 0, stats_port = 0;
 
   std::string etcd_ip(int i) const;
@@ -48,11 +48,16 @@ class DrillCluster {
   std::string endpoints() const;                   // "ip:2379,ip:2379,ip:2379"
   std::vector<std::string> endpoint_list() const;  // the same, one an entry
   std::filesystem::path node_dir(int i) const;
+  std::filesystem::path root() const { return root_; }
 
   // Tokens, etcd, node tmpfs mounts, nodes, HAProxy; false with `why`.
   bool start(std::string& why);
   bool start_etcd(int i, bool initial, std::string& why);
   bool start_node(int i, std::string& why);
+  // Until a quorum read answers; false with `why` (etcd-1's log) after `timeout_ms`.
+  bool wait_etcd(int timeout_ms, std::string& why);
+  // Until node `i` is ready; false if it exits or `timeout_ms` passes.
+  bool wait_node_ready(int i, int timeout_ms);
 
   bool node_ready(int i) const;
   bool etcd_healthy(int i) const;
@@ -68,7 +73,6 @@ class DrillCluster {
 
  private:
   bool start_haproxy(std::string& why, int attempt = 1);
-  bool wait_ready(int i, int timeout_ms);
 
   TestNet& net_;
   std::filesystem::path root_;

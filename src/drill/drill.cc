@@ -26,6 +26,7 @@
 #include "drill/payments.h"
 #include "drill/recorder.h"
 #include "drill/report.h"
+#include "drill/site_loss.h"
 #include "drill/testnet.h"
 #include "drill/workload.h"
 
@@ -150,11 +151,8 @@ bool run_cluster(const DrillOptions& o, TestNet& net, const fs::path& root,
                  const std::vector<const FaultRow*>& kinds, DrillReport& report) {
   std::error_code ec;
   std::string self = fs::read_symlink("/proc/self/exe", ec).string();
-  std::string tmpl = o.haproxy_template.empty()
-                         ? std::string(BETCORE_SOURCE_DIR) + "/deploy/haproxy/betcore.cfg.in"
-                         : o.haproxy_template;
   std::string why;
-  DrillCluster cluster(net, root, self, tmpl);
+  DrillCluster cluster(net, root, self, o.haproxy_template);
   if (!cluster.start(why)) {
     std::fprintf(stderr, "betcore drill: the cluster did not start: %s\n", why.c_str());
     return false;
@@ -219,15 +217,29 @@ bool run_cluster(const DrillOptions& o, TestNet& net, const fs::path& root,
 
 }  // namespace
 
-int run_drill(const DrillOptions& o) {
+int run_drill(const DrillOptions& options) {
   restart_clock();
+  DrillOptions o = options;
+  if (o.haproxy_template.empty()) {
+    o.haproxy_template = std::string(BETCORE_SOURCE_DIR) + "/deploy/haproxy/betcore.cfg.in";
+  }
+  if (o.scenario != "faults" && o.scenario != "site-loss") {
+    std::fprintf(stderr, "betcore drill: --scenario is faults or site-loss, not %s\n", o.scenario.c_str());
+    return 2;
+  }
   std::vector<const FaultRow*> kinds;
   if (!preflight(o, kinds) || !lock_machine()) return 2;
   fs::path out = fs::absolute(o.out);
   fs::path root = out / "run";
   clear_run_dir(root);
-  std::printf("betcore drill: seed %llu, at least %d faults, %.1f min; report in %s\n",
-              static_cast<unsigned long long>(o.seed), o.faults, o.minutes, out.c_str());
+  if (o.scenario == "site-loss") {
+    std::printf("betcore drill: seed %llu, the whole site lost after %.1f min of load and restored from the "
+                "archive; report in %s\n",
+                static_cast<unsigned long long>(o.seed), o.minutes, out.c_str());
+  } else {
+    std::printf("betcore drill: seed %llu, at least %d faults, %.1f min; report in %s\n",
+                static_cast<unsigned long long>(o.seed), o.faults, o.minutes, out.c_str());
+  }
   std::fflush(stdout);
   TestNet net(o.subnet);
   std::string why;
@@ -237,7 +249,9 @@ int run_drill(const DrillOptions& o) {
   }
   DrillReport report;
   report.seed = o.seed;
-  if (!run_cluster(o, net, root, kinds, report)) return 2;
+  const bool ran = o.scenario == "site-loss" ? run_site_loss(o, net, root, report)
+                                             : run_cluster(o, net, root, kinds, report);
+  if (!ran) return 2;
   net.destroy();
   report.wall_s = now_ms() / 1000.0;
   write_report(out, report);
@@ -269,6 +283,13 @@ void add_drill_command(CLI::App& root) {
   cmd->add_option("--kinds", o->kinds, "Only these fault kinds (repeatable)");
   cmd->add_option("--haproxy-config", o->haproxy_template,
                   "HAProxy config template (deploy/haproxy/betcore.cfg.in)");
+  cmd->add_option("--scenario", o->scenario,
+                  "faults: the nemesis' faults in turn; site-loss: every node and etcd member lost after "
+                  "--minutes of load, a new cluster restored from the continuous archive")
+      ->capture_default_str();
+  cmd->add_option("--rpo-max-ms", o->rpo_max_ms,
+                  "site-loss: fail when a write acknowledged longer than this before the loss is lost")
+      ->capture_default_str();
   cmd->add_flag("--keep", o->keep, "Keep the processes' data directories and logs under OUT/run");
   cmd->callback([o] { std::exit(run_drill(*o)); });
 }

@@ -29,6 +29,10 @@ struct DrillOptions {
   std::vector<std::string> kinds;    // only these fault kinds (empty: all)
   std::string haproxy_template;      // deploy/haproxy/betcore.cfg.in
   bool keep = false;                 // keep the processes' data and logs
+  // "faults": the nemesis' faults in turn; "site-loss": the whole site lost
+  // after --minutes of load, a new cluster restored from the archive.
+  std::string scenario = "faults";
+  int rpo_max_ms = 5'000;            // site-loss: an acknowledged write older than this lost fails the run
 };
 
 // Exit codes: 0 every invariant held; 1 a violation (the report says which);

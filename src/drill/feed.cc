@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "drill/clock.h"
+#include "drill/probe.h"
 #include "tools/ports.h"
 
 namespace betcore::drill {
@@ -17,17 +18,6 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kQueue = "betcore.feed.drill";
-
-// Polls GET `path` until 200, the process exits or `timeout_ms` passes.
-bool wait_ready(tools::Process& p, uint16_t port, const std::string& path, int timeout_ms) {
-  const int64_t deadline = now_ms() + timeout_ms;
-  while (now_ms() < deadline && p.running()) {
-    tools::HttpClient c("127.0.0.1", port, {.connect_timeout_ms = 500, .request_timeout_ms = 2000});
-    if (c.get(path).status == 200) return true;
-    sleep_ms(200);
-  }
-  return false;
-}
 
 // The market's status through HAProxy ("" when unreachable).
 std::string market_status(tools::HttpClient& c, const DrillCluster& cluster,
@@ -76,7 +66,7 @@ bool DrillFeed::start(const DrillCluster& cluster, std::string& why) {
             "--rate", std::to_string(kFeedRate), "--alive-interval-ms", "500"};
   o.log_path = (root_ / "feed-provider.log").string();
   provider_ = tools::Process::spawn(o);
-  if (!wait_ready(provider_, provider_port_, "/v1/state", 20000)) {
+  if (!wait_http_ready(provider_, provider_port_, "/v1/state", 20000)) {
     why = "betcore feed-provider did not start; see " + o.log_path;
     return false;
   }
@@ -107,7 +97,7 @@ bool DrillFeed::start_adapter(std::string& why) {
             "--metrics-listen", "127.0.0.1:" + std::to_string(metrics_port_)};
   o.log_path = (root_ / ("feed." + std::to_string(++adapter_runs_) + ".log")).string();
   adapter_ = tools::Process::spawn(o);
-  if (wait_ready(adapter_, metrics_port_, "/metrics", 20000)) return true;
+  if (wait_http_ready(adapter_, metrics_port_, "/metrics", 20000)) return true;
   why = "betcore feed did not start; see " + o.log_path;
   return false;
 }

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "drill/clock.h"
+#include "drill/probe.h"
 #include "tools/http_client.h"
 #include "tools/ports.h"
 
@@ -24,32 +25,6 @@ using nlohmann::json;
 constexpr int kReadyTimeoutMs = 30'000;
 
 bool starts_with(const std::string& s, std::string_view prefix) { return s.rfind(prefix, 0) == 0; }
-
-// Polls GET `path` until 200, the process exits or `timeout_ms` passes.
-bool wait_ready(tools::Process& p, uint16_t port, const std::string& path, int timeout_ms) {
-  const int64_t deadline = now_ms() + timeout_ms;
-  while (now_ms() < deadline && p.running()) {
-    tools::HttpClient c("127.0.0.1", port, {.connect_timeout_ms = 500, .request_timeout_ms = 2000});
-    if (c.get(path).status == 200) return true;
-    sleep_ms(200);
-  }
-  return false;
-}
-
-// The value of the series `name` whose labels include each of `labels`;
-// 0 when there is none (a counter is exposed once counted).
-double metric(const std::string& text, const std::string& name,
-              const std::vector<std::string>& labels) {
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind(name, 0) != 0 || line.size() <= name.size()) continue;
-    if (line[name.size()] != ' ' && line[name.size()] != '{') continue;
-    bool all = true;
-    for (const std::string& l : labels) all = all && line.find(l) != std::string::npos;
-    if (all) return std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return 0;
-}
 
 }  // namespace
 
@@ -101,7 +76,7 @@ bool DrillPayments::start(const DrillCluster& cluster, std::string& why) {
             "--settle-ms", "100", "--fail-share", "0.05", "--seed", std::to_string(seed_)};
   o.log_path = (root_ / "payment-gateway.log").string();
   gateway_ = tools::Process::spawn(o);
-  if (!wait_ready(gateway_, gateway_port_, "/control/stats", kReadyTimeoutMs)) {
+  if (!wait_http_ready(gateway_, gateway_port_, "/control/stats", kReadyTimeoutMs)) {
     why = "betcore payment-gateway did not start; see " + o.log_path;
     return false;
   }
@@ -129,7 +104,7 @@ bool DrillPayments::start_adapter(std::string& why) {
   o.args = adapter_args();
   o.log_path = (root_ / ("payments." + std::to_string(++adapter_runs_) + ".log")).string();
   adapter_ = tools::Process::spawn(o);
-  if (wait_ready(adapter_, adapter_port_, "/health/ready", kReadyTimeoutMs)) return true;
+  if (wait_http_ready(adapter_, adapter_port_, "/health/ready", kReadyTimeoutMs)) return true;
   why = "betcore payments did not start; see " + o.log_path;
   return false;
 }
@@ -158,15 +133,15 @@ BreakerCounts DrillPayments::breaker(const char* endpoint) {
   tools::Response r = tools::HttpClient("127.0.0.1", adapter_port_).get("/metrics");
   if (r.status != 200) return b;
   const std::string ep = fmt::format("endpoint=\"{}\"", endpoint);
-  b.state = metric(r.body, "betcore_payments_breaker_state", {ep});
-  b.opened = metric(r.body, "betcore_payments_breaker_transitions_total", {ep, "to=\"open\""});
+  b.state = metric_value(r.body, "betcore_payments_breaker_state", {ep});
+  b.opened = metric_value(r.body, "betcore_payments_breaker_transitions_total", {ep, "to=\"open\""});
   b.half_opened =
-      metric(r.body, "betcore_payments_breaker_transitions_total", {ep, "to=\"half_open\""});
+      metric_value(r.body, "betcore_payments_breaker_transitions_total", {ep, "to=\"half_open\""});
   b.half_open_calls =
-      metric(r.body, "betcore_payments_breaker_calls_permitted_total", {ep, "state=\"half_open\""});
-  b.failed = metric(r.body, "betcore_payments_gateway_calls_total", {ep, "result=\"failed\""});
+      metric_value(r.body, "betcore_payments_breaker_calls_permitted_total", {ep, "state=\"half_open\""});
+  b.failed = metric_value(r.body, "betcore_payments_gateway_calls_total", {ep, "result=\"failed\""});
   b.not_permitted =
-      metric(r.body, "betcore_payments_gateway_calls_total", {ep, "result=\"not_permitted\""});
+      metric_value(r.body, "betcore_payments_gateway_calls_total", {ep, "result=\"not_permitted\""});
   return b;
 }
 

@@ -7,7 +7,9 @@
 
 namespace betcore::drill {
 
-Recorder::Recorder(const std::vector<std::string>& endpoints) {
+Recorder::Recorder(const std::vector<std::string>& endpoints, std::vector<log::Entry> before)
+    : entries_(std::move(before)) {
+  if (!entries_.empty()) last_.store(entries_.back().position.value);
   log::etcd::EtcdLogOptions o;
   o.node_id = "drill-recorder";
   o.cluster = kCluster;

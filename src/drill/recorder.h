@@ -17,7 +17,10 @@ namespace betcore::drill {
 // Thread affinity: its own reader thread; the accessors from any thread.
 class Recorder {
  public:
-  explicit Recorder(const std::vector<std::string>& endpoints);
+  // Records from the log's start, or after `before` (the batches up to a
+  // restored position: a cluster loaded by `betcore restore --etcd` holds
+  // only those after it).
+  explicit Recorder(const std::vector<std::string>& endpoints, std::vector<log::Entry> before = {});
   ~Recorder() { stop(); }
   void stop();
 

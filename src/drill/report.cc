@@ -214,7 +214,45 @@ json report_json(const DrillReport& r) {
                     {"reads", s.reads}, {"errors", s.errors}, {"p50_ms", s.p50_ms}, {"p99_ms", s.p99_ms}});
   }
   j["seconds"] = secs;
+  if (r.site_loss.ran) {
+    const SiteLossRecord& l = r.site_loss;
+    j["site_loss"] = {{"lost_at_ms", l.lost_at_ms},
+                      {"log_head_at_loss", l.log_head_at_loss},
+                      {"archived_at_loss", l.archived_at_loss},
+                      {"restored_position", l.restored_position},
+                      {"digest", l.digest},
+                      {"digest_checked", l.digest_checked},
+                      {"proof", l.proof},
+                      {"commands_restored", l.commands_restored},
+                      {"restore_seconds", l.restore_s},
+                      {"serving_after_ms", l.serving_after_ms},
+                      {"first_write_acknowledged_after_ms", l.first_ack_after_ms},
+                      {"acknowledged_before_loss_restored", l.acked_kept},
+                      {"acknowledged_before_loss_lost", l.acked_lost},
+                      {"rpo_ms", l.rpo_ms}};
+  }
   return j;
+}
+
+// The site-loss scenario's table (site_loss.h); "" for a faults run.
+std::string site_loss_html(const SiteLossRecord& l) {
+  if (!l.ran) return "";
+  std::string h = "<h2>The whole site lost, a new cluster restored from the archive</h2><table>\n";
+  h += fmt::format("<tr><th>lost at</th><td>{:.1f} s: every node and etcd member killed, data deleted; log head {}, "
+                   "archived {}</td></tr>\n",
+                   l.lost_at_ms / 1000.0, l.log_head_at_loss, l.archived_at_loss);
+  h += fmt::format("<tr><th>RPO: acknowledged writes lost</th><td>{}, the oldest acknowledged {} ms before the loss "
+                   "({} acknowledged before it restored)</td></tr>\n",
+                   l.acked_lost, l.rpo_ms, l.acked_kept);
+  h += fmt::format("<tr><th>restored</th><td>position {}, {} commands, digest {} ({})</td></tr>\n",
+                   l.restored_position, l.commands_restored, html_escape(l.digest), html_escape(l.proof));
+  h += fmt::format("<tr><th>restore time (<code>betcore restore --etcd</code>)</th><td>{:.2f} s</td></tr>\n",
+                   l.restore_s);
+  h += fmt::format("<tr><th>serving again after the loss (new etcd, restore, every node ready)</th><td>{}</td></tr>\n",
+                   seconds(l.serving_after_ms));
+  h += fmt::format("<tr><th>first write the new cluster acknowledged, after the loss</th><td>{}</td></tr>\n",
+                   seconds(l.first_ack_after_ms));
+  return h + "</table>\n";
 }
 
 // The per-kind recovery table, the timeline and the client errors.
@@ -290,6 +328,7 @@ std::string report_html(const DrillReport& r) {
     for (const std::string& f : r.failures) h += "<li>" + html_escape(f) + "</li>\n";
     h += "</ul>\n";
   }
+  h += site_loss_html(r.site_loss);
   h += "<h2>Over time</h2>\n";
   h += chart(r, "acknowledged writes per second", "1/s", {{"acknowledged", acks}});
   h += chart(r, "write latency", "ms", {{"p50", p50}, {"p99", p99}});
@@ -325,6 +364,16 @@ void print_summary(const DrillReport& r, const std::filesystem::path& dir) {
                 st.empty() ? "-" : seconds(static_cast<int64_t>(percentile(st, 0.5))).c_str(),
                 st.empty() ? "-" : seconds(*std::max_element(st.begin(), st.end())).c_str(),
                 det.empty() ? "not seen" : seconds(static_cast<int64_t>(percentile(det, 0.5))).c_str());
+  }
+  if (r.site_loss.ran) {
+    const SiteLossRecord& l = r.site_loss;
+    std::printf("  site lost at %.1f s: restored position %llu (%llu commands) in %.2f s, serving again after %s\n",
+                l.lost_at_ms / 1000.0, static_cast<unsigned long long>(l.restored_position),
+                static_cast<unsigned long long>(l.commands_restored), l.restore_s, seconds(l.serving_after_ms).c_str());
+    std::printf("  RPO: %llu acknowledged writes lost, the oldest acknowledged %lld ms before the loss; first "
+                "write acknowledged by the new cluster %s after the loss\n",
+                static_cast<unsigned long long>(l.acked_lost), static_cast<long long>(l.rpo_ms),
+                seconds(l.first_ack_after_ms).c_str());
   }
   std::printf("  client errors (retried):\n");
   for (const auto& [kind, n] : r.client_errors) std::printf("    %-26s %llu\n", kind.c_str(), static_cast<unsigned long long>(n));

@@ -50,6 +50,27 @@ struct SecondStats {
   double p50_ms = 0, p99_ms = 0;
 };
 
+// `betcore drill --scenario site-loss`: the whole site lost under load and a
+// new cluster restored from the continuous archive (site_loss.h).
+struct SiteLossRecord {
+  bool ran = false;
+  int64_t lost_at_ms = 0;              // since the drill started
+  uint64_t log_head_at_loss = 0;       // the last position the drill's recorder held
+  uint64_t archived_at_loss = 0;       // the archiver's last reported position before the loss
+  uint64_t restored_position = 0;
+  std::string digest;                  // of the restored state, as `betcore restore` proved it
+  bool digest_checked = false;
+  std::string proof;
+  uint64_t commands_restored = 0;      // commands in the restored state
+  double restore_s = 0;                // `betcore restore --etcd`, wall
+  int64_t serving_after_ms = -1;       // loss -> every node ready on the restored state
+  int64_t new_cluster_from_ms = 0;     // the restore done, the first node starting: later answers are the new cluster's
+  int64_t first_ack_after_ms = -1;     // loss -> the first write the new cluster acknowledged
+  uint64_t acked_kept = 0;             // writes the old cluster acknowledged, restored
+  uint64_t acked_lost = 0;             // the old cluster acknowledged them after the restored position
+  int64_t rpo_ms = 0;                  // the oldest of those: acknowledged this long before the loss (0: none)
+};
+
 struct DrillReport {
   uint64_t seed = 0;
   double wall_s = 0;
@@ -61,6 +82,7 @@ struct DrillReport {
   bool replicas_agree = true;
   std::map<std::string, uint64_t> client_errors;
   std::vector<SecondStats> seconds;
+  SiteLossRecord site_loss;
 };
 
 // Fills the derived parts: per-second series, errors by type, each fault's

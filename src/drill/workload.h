@@ -45,6 +45,8 @@ class Workload {
   void stop();
 
   std::vector<DrillOp> ops() const;
+  // After a restore to `position`: reads sent from now on need only see it.
+  void rewind_acked_index(uint64_t position) { acked_index_.store(position); }
   const std::vector<std::string>& accounts() const { return accounts_; }
 
  private:

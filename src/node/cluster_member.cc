@@ -336,8 +336,11 @@ void ClusterMember::maintain() {
   auto holds = read_hold_records(log_);
   if (!holds.ok()) return;  // never compact without knowing what is held
   for (const HoldRecord& h : holds.value()) target = std::min(target, h.needs_from);
-  if (target > 1 && static_cast<int64_t>(target) > compacted_to_) {
-    auto done = client_.compact(static_cast<int64_t>(target));
+  // In etcd's revisions (a restored cluster's positions are offset from
+  // them; nothing at or below its base is in etcd).
+  const int64_t revision = log_.revision_of(log::Position{target});
+  if (target > 1 && revision > 1 && static_cast<int64_t>(target) > compacted_to_) {
+    auto done = client_.compact(revision);
     if (!done.ok()) {
       spdlog::warn("log compaction to {} failed: {}", target, done.error().message);
       return;

@@ -81,6 +81,15 @@ LocalCluster::~LocalCluster() {
   for (auto& e : etcd_) e.process.stop(2'000);
 }
 
+void LocalCluster::kill_everything() {
+  for (auto& n : nodes_) {
+    if (n->running()) n->kill9();
+  }
+  for (int i = 0; i < etcd_members(); ++i) kill_etcd(i);
+  haproxy_.kill(SIGKILL);
+  haproxy_.wait(5'000);
+}
+
 fs::path LocalCluster::node_data(int i) const { return root_ / ("node-" + std::to_string(i + 1)); }
 
 std::string LocalCluster::etcd_endpoints() const {
@@ -173,6 +182,7 @@ bool LocalCluster::start(std::string& why) {
       e.peer_port = test::reserve_port();
     }
   }
+  if (options_.before_nodes && !options_.before_nodes(*this, why)) return false;
   for (int i = 0; i < nodes(); ++i) {
     if (!start_node(i, why)) return false;
   }

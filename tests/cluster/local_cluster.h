@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -26,6 +27,9 @@ struct ClusterOptions {
   bool haproxy = true;
   std::string name = "t";                      // the betcore cluster name in etcd keys
   std::vector<std::string> node_args;          // on every node, e.g. --checkpoint-every-commands
+  // Run once etcd is up, before any node starts (e.g. `betcore restore
+  // --etcd`). False with `why` fails the start.
+  std::function<bool(class LocalCluster&, std::string& why)> before_nodes;
 };
 
 class LocalCluster {
@@ -55,6 +59,9 @@ class LocalCluster {
   std::string node_id(int i) const { return "node-" + std::to_string(i + 1); }
   bool start_node(int i, std::string& why);
   fs::path node_data(int i) const;
+
+  // Every process at once (SIGKILL): nodes, etcd members, HAProxy.
+  void kill_everything();
 
   // --- HAProxy ---
   uint16_t haproxy_port() const { return haproxy_port_; }

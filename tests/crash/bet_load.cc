@@ -58,6 +58,11 @@ void Load::finish() {
   join();
 }
 
+void Load::abort() {
+  abort_.store(true);
+  join();
+}
+
 std::vector<Op> Load::ops() const {
   std::vector<Op> all;
   for (const auto& v : ops_) all.insert(all.end(), v.begin(), v.end());

@@ -60,6 +60,9 @@ class Load {
   void start();
   // Stops starting new requests and waits for every pending one to settle.
   void finish();
+  // Stops at once: a request in flight keeps its last, maybe indefinite,
+  // answer (the service is gone and will not answer it).
+  void abort();
   uint64_t max_acked_index() const { return max_acked_.load(); }
   uint64_t answered() const { return answered_.load(); }
   std::vector<Op> ops() const;

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <random>
 
+#include <nlohmann/json.hpp>
+
 #include "log/etcd/channel.h"
 
 namespace betcore::log::etcd {
@@ -43,6 +45,61 @@ EtcdLog::EtcdLog(std::shared_ptr<Client> client, EtcdLogOptions options)
 
 EtcdLog::~EtcdLog() { close(); }
 
+std::string BaseRecord::to_json() const {
+  return nlohmann::json{{"position", position},
+                        {"digest", digest},
+                        {"time_ms", time_ms},
+                        {"restored_from", restored_from}}
+      .dump();
+}
+
+bool BaseRecord::parse(const std::string& text, BaseRecord& out, std::string& error) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object() || !j.contains("position") || !j["position"].is_number_unsigned()) {
+    error = "the base record is not {\"position\": N, ...}: " + text.substr(0, 200);
+    return false;
+  }
+  out.position = j["position"].get<uint64_t>();
+  out.digest = j.value("digest", "");
+  out.time_ms = j.value("time_ms", int64_t{0});
+  out.restored_from = j.value("restored_from", "");
+  return true;
+}
+
+Result<Ok> EtcdLog::load_base(int timeout_ms) {
+  if (base_known_.load()) return Ok{};
+  std::lock_guard lock(base_mu_);
+  if (base_known_.load()) return Ok{};
+  auto r = client_->range(keys_.base_key(), "", {}, timeout_ms);
+  if (!r.ok()) return r.error();
+  if (!r.value().kvs.empty()) {
+    const KeyValue& kv = r.value().kvs.front();
+    BaseRecord base;
+    std::string error;
+    if (!BaseRecord::parse(kv.value, base, error)) {
+      return Error{Errc::corrupt, error + " (at " + kv.key +
+                                      ", written by betcore restore --etcd): the cluster's positions "
+                                      "are unknown; restore into a fresh etcd cluster again"};
+    }
+    base_ = base;
+    base_position_.store(base.position);
+    offset_.store(static_cast<int64_t>(base.position) - kv.mod_revision);
+    spdlog::info("log: restored from an archive at position {}; etcd revision {} is position {}",
+                 base.position, kv.mod_revision, base.position);
+  }
+  base_known_.store(true);
+  return Ok{};
+}
+
+int64_t EtcdLog::revision_of(Position p) const {
+  if (p.value <= base_position_.load()) return 0;
+  return static_cast<int64_t>(p.value) - offset_.load();
+}
+
+Position EtcdLog::position_of(int64_t revision) const {
+  return Position{static_cast<uint64_t>(revision + offset_.load())};
+}
+
 namespace {
 
 int backoff_ms(int attempt) {
@@ -66,6 +123,9 @@ Result<Position> EtcdLog::append(std::string_view batch) {
     if (closed_) return Error{Errc::closed, "the log is closed"};
   }
   const std::string value(batch);
+  if (auto b = load_base(options_.append_attempt_timeout_ms); !b.ok()) {
+    return Error{Errc::unavailable, "cannot read the cluster's base from etcd: " + b.error().message};
+  }
   const auto deadline = Clock::now() + std::chrono::milliseconds(options_.append_timeout_ms);
   bool maybe_written = false;
   std::string last_error = "no attempt finished in time";
@@ -82,7 +142,7 @@ Result<Position> EtcdLog::append(std::string_view batch) {
         last_rev_ = kvs.empty() ? 0 : kvs.front().mod_revision;
         last_rev_known_ = true;
         if (!kvs.empty() && kvs.front().value == value) {
-          return Position{static_cast<uint64_t>(kvs.front().mod_revision)};
+          return position_of(kvs.front().mod_revision);
         }
         continue;
       }
@@ -92,11 +152,11 @@ Result<Position> EtcdLog::append(std::string_view batch) {
         const Client::CasResult& cas = r.value();
         if (cas.written) {
           last_rev_ = cas.revision;
-          return Position{static_cast<uint64_t>(cas.revision)};
+          return position_of(cas.revision);
         }
         last_rev_ = cas.exists ? cas.mod_revision : 0;
         if (cas.exists && cas.value == value) {
-          return Position{static_cast<uint64_t>(cas.mod_revision)};  // an earlier attempt landed
+          return position_of(cas.mod_revision);  // an earlier attempt landed
         }
         continue;  // an earlier batch of ours landed late: try on top of it
       }
@@ -127,6 +187,7 @@ Result<Position> EtcdLog::append(std::string_view batch) {
 }
 
 Result<Position> EtcdLog::head() {
+  if (auto b = load_base(options_.head_timeout_ms); !b.ok()) return b.error();
   RangeOptions o;
   o.limit = 1;
   o.newest_mod_first = true;
@@ -134,8 +195,10 @@ Result<Position> EtcdLog::head() {
   auto r = client_->range(keys_.log_prefix(), prefix_end(keys_.log_prefix()), o,
                           options_.head_timeout_ms);
   if (!r.ok()) return r.error();
-  if (r.value().kvs.empty()) return Position{0};
-  auto head = static_cast<uint64_t>(r.value().kvs.front().mod_revision);
+  // No batch yet: a fresh cluster's log is empty, a restored one's ends at
+  // its base.
+  if (r.value().kvs.empty()) return Position{base_position_.load()};
+  auto head = position_of(r.value().kvs.front().mod_revision).value;
   uint64_t seen = quorum_head_.load();
   while (head > seen && !quorum_head_.compare_exchange_weak(seen, head)) {
   }
@@ -196,6 +259,15 @@ void EtcdLog::restart_watch(std::unique_lock<std::mutex>& lock, uint64_t from) {
 
 Result<std::vector<Entry>> EtcdLog::read(Position from, size_t entries_max, size_t bytes_max,
                                          int wait_ms) {
+  if (auto b = load_base(std::max(wait_ms, 500)); !b.ok()) return b.error();
+  if (from.value <= base_position_.load()) {
+    const uint64_t base = base_position_.load();
+    return Error{Errc::compacted,
+                 fmt::format("this cluster was restored from an archive at position {}; position {} "
+                             "is only in the archive (betcore restore)",
+                             base, from.value),
+                 base + 1};
+  }
   std::unique_lock lock(mu_);
   if (closed_) return Error{Errc::closed, "the log is closed"};
   if (!session_ || from.value != expected_) restart_watch(lock, from.value);
@@ -248,7 +320,7 @@ void EtcdLog::watch_loop(Session* s) {
     auto* create = req.mutable_create_request();
     create->set_key(prefix);
     create->set_range_end(end);
-    create->set_start_revision(static_cast<int64_t>(next));
+    create->set_start_revision(revision_of(Position{next}));
     create->set_progress_notify(true);
     // Catch-up answers are split near etcd's request size limit, never one
     // huge message.
@@ -298,11 +370,11 @@ void EtcdLog::watch_loop(Session* s) {
       for (const auto& ev : resp.events()) {
         if (ev.type() != mvccpb::Event::PUT) continue;
         const auto& kv = ev.kv();
-        auto rev = static_cast<uint64_t>(kv.mod_revision());
-        if (rev < next) continue;  // never twice
+        const uint64_t pos = position_of(kv.mod_revision()).value;
+        if (pos < next) continue;  // never twice
         buffered_bytes_ += kv.value().size();
-        buffer_.push_back(Entry{Position{rev}, kv.value()});
-        next = rev + 1;
+        buffer_.push_back(Entry{Position{pos}, kv.value()});
+        next = pos + 1;
       }
       watch_next_.store(next);
       cv_.notify_all();
@@ -334,12 +406,12 @@ void EtcdLog::watch_loop(Session* s) {
     if (compacted) {
       std::lock_guard lock(mu_);
       if (s->stop.load()) return;
+      const uint64_t first = std::max(position_of(compact_rev).value, base_position_.load() + 1);
       error_ = std::make_unique<Error>(Error{
-          Errc::compacted,
-          fmt::format("the log was compacted up to {}; position {} is gone", compact_rev, next),
-          static_cast<uint64_t>(compact_rev)});
+          Errc::compacted, fmt::format("the log was compacted up to {}; position {} is gone", first, next),
+          first});
       cv_.notify_all();
-      spdlog::warn("log watch: position {} was compacted (etcd keeps from {})", next, compact_rev);
+      spdlog::warn("log watch: position {} was compacted (etcd keeps from {})", next, first);
       return;
     }
     if (s->stop.load()) break;

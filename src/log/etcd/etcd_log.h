@@ -1,7 +1,12 @@
 // The etcd backend of the log port (cluster mode).
 //
 // Keys (docs/cluster.md): a batch is one Put of /betcore/<cluster>/log/<node>;
-// the revision of that put is the batch's position. Every node watches the
+// the revision of that put is the batch's position, plus the cluster's base
+// offset: 0, or for a cluster loaded by `betcore restore --etcd` the restored
+// position minus the revision of its /betcore/<cluster>/base key, so the
+// positions of a restored cluster go on from the archive's (docs/backup.md).
+// Positions at or below the base are not in etcd: read() answers compacted
+// (the node then loads a peer's snapshot). Every node watches the
 // prefix /betcore/<cluster>/log/ from the position after its last applied
 // batch. A broken watch reconnects to the next member and resumes from the
 // position after the last batch it delivered: no gap, nothing twice. A watch
@@ -49,6 +54,19 @@ struct Keys {
   // An archiver's claim on the log (betcore backup run --etcd; docs/backup.md).
   std::string holds_prefix() const { return root + "holds/"; }
   std::string hold_key(const std::string& name) const { return holds_prefix() + name; }
+  // Written once by `betcore restore --etcd` on a fresh cluster: the restored
+  // position (BaseRecord); never rewritten, its mod_revision fixes the offset.
+  std::string base_key() const { return root + "base"; }
+};
+
+// The value at Keys::base_key().
+struct BaseRecord {
+  uint64_t position = 0;   // the restored state's log position
+  std::string digest;      // its state digest
+  int64_t time_ms = 0;     // the time of its last batch
+  std::string restored_from;  // the archive, for people
+  std::string to_json() const;
+  static bool parse(const std::string& text, BaseRecord& out, std::string& error);
 };
 
 class EtcdLog final : public Log {
@@ -68,6 +86,17 @@ class EtcdLog final : public Log {
   void close() override;
   bool append_failure_is_permanent(Errc) const override { return false; }
 
+  // The etcd revision of a position, and back (the base offset; loaded by
+  // the first head(), append() or read()). revision_of answers 0 for a
+  // position at or below the base.
+  int64_t revision_of(Position p) const;
+  Position position_of(int64_t revision) const;
+  // The restored position of a cluster loaded by `betcore restore --etcd`
+  // (0: the log starts at 1). Valid once any call above succeeded.
+  uint64_t base_position() const { return base_position_.load(); }
+  // The whole base record (position 0: none); the same validity.
+  const BaseRecord& base() const { return base_; }
+
   uint64_t needed_from() const { return needed_from_.load(); }
   uint64_t watch_reconnects() const { return reconnects_.load(); }
   bool watch_connected() const { return connected_.load(); }
@@ -80,6 +109,8 @@ class EtcdLog final : public Log {
   void restart_watch(std::unique_lock<std::mutex>& lock, uint64_t from);
   void watch_loop(Session* s);
   void keeper_loop(Session* s);
+  // Reads the base key once (etcd unreachable: the error, and again next call).
+  Result<Ok> load_base(int timeout_ms);
 
   std::shared_ptr<Client> client_;
   const EtcdLogOptions options_;
@@ -96,6 +127,12 @@ class EtcdLog final : public Log {
   std::unique_ptr<Error> error_;        // guarded by mu_: e.g. compacted (sticky per session)
   bool closed_ = false;                 // guarded by mu_
   std::unique_ptr<Session> session_;    // guarded by mu_ (replaced by the reader only)
+
+  std::mutex base_mu_;                     // one base read at a time
+  std::atomic<bool> base_known_{false};
+  BaseRecord base_;                        // written once, before base_known_
+  std::atomic<int64_t> offset_{0};         // position = revision + offset_
+  std::atomic<uint64_t> base_position_{0};
 
   std::atomic<uint64_t> needed_from_{1};
   std::atomic<uint64_t> quorum_head_{0};  // the newest head() answer
