@@ -8,13 +8,19 @@
 #      the log's start (no snapshot within the run): commands/s, and the time
 #      for a million commands when there are that many.
 # A benchmark, not a test. Usage: scripts/backup-bench.sh [SECONDS of load, default 45]
+# BETCORE_BENCH_KEEP=1 keeps its directory (the archive, to profile a restore);
+# BETCORE_ARCHIVER_NICE=N runs the archiver at that nice level (default 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-45}
 bin=${BETCORE_BIN:-build/betcore}
 dir=$(mktemp -d /tmp/betcore-backup-bench.XXXXXX)
 base=${BETCORE_BENCH_PORT_BASE:-23600}
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
+if [ -n "${BETCORE_BENCH_KEEP:-}" ]; then
+  trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; echo "kept: $dir"' EXIT
+else
+  trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
+fi
 ./scripts/write-tokens.sh "$dir/tokens"
 "$bin" backup keygen --out "$dir/key" >/dev/null
 
@@ -37,7 +43,7 @@ kill %1; wait %1 2>/dev/null || true
 
 echo "== 1b. with \`betcore backup run\` following the node (segments every 1 s, snapshots every 600 s: the defaults)"
 start_node archived $((base + 1))
-"$bin" backup run --node "http://127.0.0.1:$((base + 1))" --tokens "$dir/tokens" --archive "$dir/archive" \
+nice -n "${BETCORE_ARCHIVER_NICE:-0}" "$bin" backup run --node "http://127.0.0.1:$((base + 1))" --tokens "$dir/tokens" --archive "$dir/archive" \
   --key "$dir/key" --metrics-listen "127.0.0.1:$((base + 2))" > "$dir/archiver.log" 2>&1 &
 sleep 1
 bench $((base + 1)) archived

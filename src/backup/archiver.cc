@@ -49,6 +49,24 @@ Archiver::Archiver(ArchiverOptions options, const Archive& archive, const Key& k
                               "Archive files pruned by retention")),
       last_segment_time_(metrics.gauge("betcore_backup_last_segment_timestamp_seconds",
                                        "Unix time the newest segment was written")) {
+  // The last `betcore backup verify` of this archive, from its report file
+  // (read on each scrape: a verify runs from a timer, in another process).
+  auto last_verify = [this](const char* field) {
+    std::string text, error;
+    if (!archive_.read("last-verify.json", text, error)) return -1.0;
+    const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    if (!j.is_object()) return -1.0;
+    if (std::string_view(field) == "ok") return j.value("ok", false) ? 1.0 : 0.0;
+    return static_cast<double>(j.value("finished_at_ms", int64_t{0})) / 1000.0;
+  };
+  callbacks_.push_back(metrics.gauge_callback(
+      "betcore_backup_last_verify_ok",
+      "1: the last betcore backup verify of this archive passed; 0: it failed; -1: none on record",
+      {}, [last_verify] { return last_verify("ok"); }));
+  callbacks_.push_back(metrics.gauge_callback(
+      "betcore_backup_last_verify_timestamp_seconds",
+      "Unix time the last betcore backup verify of this archive finished (-1: none on record)", {},
+      [last_verify] { return last_verify("finished_at_ms"); }));
   callbacks_.push_back(metrics.gauge_callback(
       "betcore_backup_archived_position", "The last log position durably in the archive", {},
       [this] { return static_cast<double>(archived_.load()); }));

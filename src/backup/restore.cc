@@ -37,6 +37,7 @@ class Restorer {
  private:
   bool load_base(const Catalog& catalog);
   bool replay_segment(const SegmentRef& seg, bool first);
+  void reserve_for_replay();
   bool check_digest_at_segment_end(const SegmentRef& seg, const std::string& recorded);
   bool check_snapshot_at(uint64_t position);
   bool capture();
@@ -157,6 +158,22 @@ bool Restorer::capture() {
   }
   target_done_ = true;
   return true;
+}
+
+// The last segment's (plain) header counts the commands applied at its
+// end: room for them up front spares the replay growing its tables by
+// copying (the restore's largest cost after the commands themselves).
+void Restorer::reserve_for_replay() {
+  if (catalog_.segments.empty()) return;
+  FileHeader last;
+  std::string error;
+  if (!archive_.read_header(catalog_.segments.back().name, last, error)) return;  // replay says why
+  if (last.commands <= replica_->commands()) return;
+  try {
+    replica_->reserve_for(last.commands - replica_->commands());
+  } catch (const std::exception&) {
+    // No room to reserve: the tables grow as they go.
+  }
 }
 
 bool Restorer::check_digest_at_segment_end(const SegmentRef& seg, const std::string& recorded) {
@@ -301,6 +318,7 @@ void Restorer::run() {
     return;
   }
   expected_prev_ = base_position_;
+  reserve_for_replay();
   bool first = true;
   for (const SegmentRef& seg : catalog_.segments) {
     if (seg.last <= base_position_) continue;

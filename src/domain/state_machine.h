@@ -75,6 +75,8 @@ class StateMachine {
 
   // Replaces the whole state (snapshot restore).
   void reset(std::unique_ptr<State> state);
+  // Room for `commands` more commands (State::reserve_for).
+  void reserve_for(uint64_t commands) { state_->reserve_for(commands); }
 
   // Check every account after every command (O(accounts) each time): on in
   // tests and the simulator; the node runs verify_ledger at checkpoints.

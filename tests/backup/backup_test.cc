@@ -339,9 +339,13 @@ TEST_F(BackupTest, UnderLoadAKilledArchiverAndASshTargetDownFor20sLeaveNoGapNoDu
   }
   EXPECT_EQ(next, head + 1);
 
+  EXPECT_EQ(archiver_metric("betcore_backup_last_verify_ok"), -1) << "no verify has run yet";
   Ran verify = betcore({"backup", "verify", "--archive", archive_.string(), "--key", key_.string()});
   ASSERT_TRUE(verify.status.success()) << verify.output;
   EXPECT_TRUE(verify.last_json.value("ok", false)) << verify.output;
+  // The archiver reports the verify's result (from ARCHIVE/last-verify.json).
+  EXPECT_EQ(archiver_metric("betcore_backup_last_verify_ok"), 1);
+  EXPECT_GT(archiver_metric("betcore_backup_last_verify_timestamp_seconds"), 1.7e9);
   EXPECT_EQ(verify.last_json.value("last_position", 0ull), head);
   EXPECT_GE(verify.last_json.value("restore_points", 0ull), 2u);
 
