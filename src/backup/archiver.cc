@@ -17,6 +17,9 @@
 namespace betcore::backup {
 namespace {
 
+// Which restored cluster this archive follows (check_source_base).
+constexpr const char* kSourceBase = "source-base.json";
+
 // Archive lag buckets, seconds: the RPO lives around one segment interval.
 constexpr std::array<double, 14> kLagBuckets = {0.05, 0.1, 0.25, 0.5, 0.75, 1,  1.25,
                                                 1.5,  2,   3,    5,   10,   30, 60};
@@ -338,6 +341,9 @@ void Archiver::start_after_compaction(const log::Error& why) {
     spdlog::info("archiver: the log no longer starts at its beginning; the archive starts from the "
                  "source's snapshot at position {}",
                  position);
+    // A new archive of a restored cluster: its history is the source's.
+    if (std::optional<SourceBase> base = source_.base()) remember_source_base(*base);
+    base_checked_ = true;
   } else {
     gaps_.inc();
     spdlog::critical(
@@ -352,6 +358,12 @@ void Archiver::start_after_compaction(const log::Error& why) {
   archived_ = position;
 }
 
+void Archiver::remember_source_base(const SourceBase& base) {
+  const nlohmann::json mine = {{"position", base.position}, {"digest", base.digest}};
+  std::string error;
+  if (!archive_.write(kSourceBase, mine.dump(), error)) spdlog::warn("archiver: {}", error);
+}
+
 // A cluster restored from an archive (`betcore restore --etcd`) goes on after
 // its base position. This archive may follow it only if its history is the
 // same up to there: it ends exactly at the base with the same state (then
@@ -362,12 +374,11 @@ void Archiver::check_source_base() {
   std::optional<SourceBase> base = source_.base();
   base_checked_ = true;
   if (!base || archived_.load() < base->position) return;  // behind: the compacted path
-  constexpr const char* kMarker = "source-base.json";
   const nlohmann::json mine = {{"position", base->position}, {"digest", base->digest}};
   std::string text, error;
-  if (archive_.read(kMarker, text, error) && nlohmann::json::parse(text, nullptr, false) == mine) return;
+  if (archive_.read(kSourceBase, text, error) && nlohmann::json::parse(text, nullptr, false) == mine) return;
   if (archived_.load() == base->position && prove_state(replica_->state()).digest == base->digest) {
-    if (!archive_.write(kMarker, mine.dump(), error)) spdlog::warn("archiver: {}", error);
+    remember_source_base(*base);
     spdlog::info("archiver: the cluster was restored from this archive at position {} (digest {}): "
                  "archiving goes on",
                  base->position, base->digest);

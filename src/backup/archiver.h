@@ -72,6 +72,7 @@ class Archiver {
   void prune();
   void start_after_compaction(const log::Error& why);
   void check_source_base();
+  void remember_source_base(const SourceBase& base);
   ArchiveProgress progress();
 
   const ArchiverOptions options_;

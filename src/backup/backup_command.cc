@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -255,9 +256,16 @@ void add_restore(CLI::App& app) {
     open_or_exit(f->archive, false, key, archive);
     RestoreTarget target = target_or_exit(f->to_position, f->to_time);
     std::string error;
-    // Before the work: a cluster that ran is never loaded.
+    // Before the work: a cluster that ran is never loaded, a directory that
+    // holds data is never written.
     if (!f->etcd.empty() && !check_fresh_cluster(f->etcd, error)) {
       spdlog::error("restore: {}", error);
+      std::exit(2);
+    }
+    if (std::error_code ec; std::filesystem::exists(f->data_dir, ec) && !std::filesystem::is_empty(f->data_dir, ec)) {
+      spdlog::error("restore: {} is not empty: restore into a new directory (a restore never overwrites a "
+                    "node's data)",
+                    f->data_dir);
       std::exit(2);
     }
     RestoreOptions options;
@@ -285,9 +293,11 @@ void add_restore(CLI::App& app) {
       log::etcd::BaseRecord base{r.position, r.digest, r.time_ms, archive.dir()};
       ClusterLoad loaded;
       if (!load_cluster(f->etcd, base, loaded, error)) {
-        spdlog::error("restore: the data directory {} is written, but the etcd cluster is not "
-                      "loaded: {}",
-                      f->data_dir, error);
+        // Nothing half done: the directory was empty or absent before.
+        std::error_code ec;
+        std::filesystem::remove_all(f->data_dir, ec);
+        spdlog::error("restore: the etcd cluster is not loaded (and {} is removed again): {}", f->data_dir,
+                      error);
         std::exit(1);
       }
       std::cerr << fmt::format(

@@ -23,10 +23,13 @@ struct ClusterLoad {
 };
 
 // Checks that the cluster at `log_url` (etcd://host:port,.../CLUSTER) holds
-// no betcore key yet. False with what to do in `error`.
+// no betcore key yet, but a base (an earlier attempt of a restore). False
+// with what to do in `error`.
 bool check_fresh_cluster(const std::string& log_url, std::string& error);
 
-// Writes the base record, only if the cluster still holds no betcore key.
+// Writes the base record, only if the cluster still holds no betcore key;
+// a base already there is accepted only if it is exactly this one (the same
+// restore run again after an attempt whose answer was lost).
 bool load_cluster(const std::string& log_url, const log::etcd::BaseRecord& base, ClusterLoad& out,
                   std::string& error);
 

@@ -10,8 +10,10 @@
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
+#include "codec/batch.h"
 #include "drill/checks.h"
 #include "drill/clock.h"
 #include "drill/cluster.h"
@@ -19,6 +21,7 @@
 #include "drill/probe.h"
 #include "drill/recorder.h"
 #include "drill/workload.h"
+#include "sim/model.h"
 #include "tools/http_client.h"
 #include "tools/ports.h"
 
@@ -171,14 +174,28 @@ bool restore_site(DrillCluster& c, DrillArchive& archive, const std::string& sel
   return true;
 }
 
+// The commands of the restored history (positions up to the restored one).
+std::set<std::string> keys_in(const std::vector<log::Entry>& entries) {
+  std::set<std::string> keys;
+  for (const log::Entry& e : entries) {
+    codec::DecodedBatch b = codec::decode_batch(e.batch);
+    for (const domain::Command& c : b.commands) keys.insert(sim::op_key(c));
+  }
+  return keys;
+}
+
 // The client's record against the new history. Answers given before the
-// new cluster was started (`new_from_ms`) came from the old one: writes
-// acknowledged there at positions after the restored one are lost (counted:
-// the RPO); reads answered there saw that lost history, and reads sent
-// until then may ask for positions of it (the workload's acknowledged index
-// was rewound just before `new_from_ms`, and a read takes its send time
-// before that index): all leave the check.
-std::vector<DrillOp> as_restored(const std::vector<DrillOp>& ops, int64_t new_from_ms, SiteLossRecord& rec) {
+// new cluster was started (`new_from_ms`) came from the old one. A write the
+// old cluster answered at a position after the restored one is checked as a
+// request without an answer (it may be in the restored history: a retry's
+// answer can name a later position than its first copy); acknowledged and
+// not in the restored history (`restored_keys`), it is lost (counted: the
+// RPO). Reads answered there saw the lost history, and reads sent until
+// then may ask for positions of it (the workload's acknowledged index was
+// rewound just before `new_from_ms`, and a read takes its send time before
+// that index): they leave the check.
+std::vector<DrillOp> as_restored(const std::vector<DrillOp>& ops, int64_t new_from_ms,
+                                 const std::set<std::string>& restored_keys, SiteLossRecord& rec) {
   std::vector<DrillOp> out;
   const uint64_t p = rec.restored_position;
   for (const DrillOp& op : ops) {
@@ -192,10 +209,14 @@ std::vector<DrillOp> as_restored(const std::vector<DrillOp>& ops, int64_t new_fr
         continue;
       }
     } else if (old_cluster && op.h.index > p) {
-      if (op.status < 300) {
+      if (op.status < 300 && !restored_keys.count(op.h.key)) {
         ++rec.acked_lost;
         rec.rpo_ms = std::max(rec.rpo_ms, rec.lost_at_ms - op.h.answered_ms);
       }
+      DrillOp unanswered = op;
+      unanswered.h.answered = false;
+      unanswered.answer_lost = true;
+      out.push_back(std::move(unanswered));
       continue;
     } else if (old_cluster && op.status < 300) {
       ++rec.acked_kept;
@@ -264,6 +285,7 @@ bool run_site_loss(const DrillOptions& o, TestNet& net, const fs::path& root, Dr
   for (log::Entry& e : recorder->entries()) {
     if (e.position.value <= rec.restored_position) before.push_back(std::move(e));
   }
+  const std::set<std::string> restored_keys = keys_in(before);
   if (recorder->last() < rec.restored_position) {
     report.failures.push_back(fmt::format("the drill's recorder held the log to {} only, the archive to {}",
                                           recorder->last(), rec.restored_position));
@@ -283,7 +305,11 @@ bool run_site_loss(const DrillOptions& o, TestNet& net, const fs::path& root, Dr
   archive.stop();
   if (!recorder->problem().empty()) report.failures.push_back(recorder->problem());
   const std::vector<DrillOp> all = load.ops();
-  std::vector<DrillOp> ops = as_restored(all, rec.new_cluster_from_ms > 0 ? rec.new_cluster_from_ms : now_ms(), rec);
+  std::vector<DrillOp> ops =
+      as_restored(all, rec.new_cluster_from_ms > 0 ? rec.new_cluster_from_ms : now_ms(), restored_keys, rec);
+  if (restored && rec.first_ack_after_ms < 0) {
+    report.failures.push_back("the restored cluster acknowledged no write in the 5 s of load after it");
+  }
   if (rec.rpo_ms > o.rpo_max_ms) {
     report.failures.push_back(fmt::format("a write acknowledged {} ms before the loss was lost (RPO bound {} ms)",
                                           rec.rpo_ms, o.rpo_max_ms));

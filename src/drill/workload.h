@@ -30,6 +30,9 @@ struct DrillOp {
   std::vector<Attempt> indefinite;
   int status = 0;
   int64_t latency_ms = 0;
+  // Site loss (site_loss.h): its answer named a position of the lost
+  // history, so it is checked as a request without an answer.
+  bool answer_lost = false;
 };
 
 // Thread affinity: set_up, start and stop from the run loop; ops() from

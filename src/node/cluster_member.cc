@@ -335,6 +335,7 @@ void ClusterMember::maintain() {
   // long as its lease: an archiver gone longer loses its claim).
   auto holds = read_hold_records(log_);
   if (!holds.ok()) return;  // never compact without knowing what is held
+  if (!log_.base_known()) return;  // nor without knowing how positions map to revisions
   for (const HoldRecord& h : holds.value()) target = std::min(target, h.needs_from);
   // In etcd's revisions (a restored cluster's positions are offset from
   // them; nothing at or below its base is in etcd).

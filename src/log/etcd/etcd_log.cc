@@ -81,9 +81,11 @@ Result<Ok> EtcdLog::load_base(int timeout_ms) {
                                       ", written by betcore restore --etcd): the cluster's positions "
                                       "are unknown; restore into a fresh etcd cluster again"};
     }
+    // The offset before the position: revision_of() reads them in the
+    // other order.
     base_ = base;
-    base_position_.store(base.position);
     offset_.store(static_cast<int64_t>(base.position) - kv.mod_revision);
+    base_position_.store(base.position);
     spdlog::info("log: restored from an archive at position {}; etcd revision {} is position {}",
                  base.position, kv.mod_revision, base.position);
   }
@@ -260,7 +262,7 @@ void EtcdLog::restart_watch(std::unique_lock<std::mutex>& lock, uint64_t from) {
 Result<std::vector<Entry>> EtcdLog::read(Position from, size_t entries_max, size_t bytes_max,
                                          int wait_ms) {
   if (auto b = load_base(std::max(wait_ms, 500)); !b.ok()) return b.error();
-  if (from.value <= base_position_.load()) {
+  if (base_position_.load() > 0 && from.value <= base_position_.load()) {
     const uint64_t base = base_position_.load();
     return Error{Errc::compacted,
                  fmt::format("this cluster was restored from an archive at position {}; position {} "

@@ -94,6 +94,8 @@ class EtcdLog final : public Log {
   // The restored position of a cluster loaded by `betcore restore --etcd`
   // (0: the log starts at 1). Valid once any call above succeeded.
   uint64_t base_position() const { return base_position_.load(); }
+  // Whether the base was read (revision_of and position_of hold only then).
+  bool base_known() const { return base_known_.load(); }
   // The whole base record (position 0: none); the same validity.
   const BaseRecord& base() const { return base_; }
 
