@@ -17,6 +17,7 @@
 #include "drill/clock.h"
 #include "drill/faults.h"
 #include "drill/payments.h"
+#include "ops/wall_clock.h"
 
 namespace betcore::drill {
 namespace {
@@ -108,6 +109,16 @@ void judge_breakers(FaultContext& ctx, FaultRecord& f) {
     opened += b.opened - at.opened;
     failed += b.failed - at.failed;
     refused += b.not_permitted - at.not_permitted;
+    // Detected: when the first breaker opened in the fault (the adapter
+    // noticed the gateway failing and stopped sending to it). The gauge
+    // holds the last opening: read at the settle mark when it had opened by
+    // then (a later half-open trial may open it again).
+    const BreakerCounts& first = settled.opened > at.opened ? settled : b;
+    if (first.opened > at.opened && first.last_opened_s > 0) {
+      const int64_t fault_start_wall_ms = ops::wall_ms() - (now_ms() - f.start_ms);
+      const int64_t detect = static_cast<int64_t>(first.last_opened_s * 1000) - fault_start_wall_ms;
+      if (detect >= 0 && (f.detect_ms < 0 || detect < f.detect_ms)) f.detect_ms = detect;
+    }
   }
   f.detail = fmt::format("{}; breakers opened {} times, {} calls failed, {} not let through",
                          f.detail, opened, failed, refused);

@@ -142,6 +142,7 @@ BreakerCounts DrillPayments::breaker(const char* endpoint) {
   b.failed = metric_value(r.body, "betcore_payments_gateway_calls_total", {ep, "result=\"failed\""});
   b.not_permitted =
       metric_value(r.body, "betcore_payments_gateway_calls_total", {ep, "result=\"not_permitted\""});
+  b.last_opened_s = metric_value(r.body, "betcore_payments_breaker_last_opened_timestamp_seconds", {ep});
   return b;
 }
 

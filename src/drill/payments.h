@@ -36,6 +36,7 @@ inline constexpr const char* kPayEndpoints[] = {"create_payout", "get_payout"};
 struct BreakerCounts {
   double state = -1;  // 0 closed, 1 open, 2 half-open; -1 unreadable
   double opened = 0, half_opened = 0, half_open_calls = 0, failed = 0, not_permitted = 0;
+  double last_opened_s = 0;  // Unix time it last opened (0: never)
 };
 
 // A deposit the drill made at the gateway (its webhook credits it).

@@ -37,6 +37,7 @@ void Breaker::transition(BreakerState to, Clock::time_point now) {
     case BreakerState::open:
       opened_at_ = now;
       ++counts_.opened;
+      counts_.last_opened = now;
       break;
     case BreakerState::half_open:
       half_open_granted_ = 0;

@@ -44,6 +44,7 @@ struct BreakerCounts {
   uint64_t opened = 0;     // transitions into open
   uint64_t half_opened = 0;
   uint64_t closed = 0;     // transitions from half-open back to closed
+  std::chrono::steady_clock::time_point last_opened{};  // the last transition into open (epoch: never)
 };
 
 // Thread-safe. The clock is passed in so tests can drive it.

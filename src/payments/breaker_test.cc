@@ -72,6 +72,7 @@ TEST(Breaker, HalfOpenLetsOnlyTheTrialsThroughThenClosesOrReopens) {
   auto t = Clock::now();
   for (int i = 0; i < 5; ++i) call(b, true, t);
   ASSERT_EQ(b.state(), BreakerState::open);
+  EXPECT_EQ(b.counts().last_opened, t);  // when it opened (the adapter's "detected")
   t += milliseconds(1000);
   Permit p1 = b.try_acquire(t), p2 = b.try_acquire(t), p3 = b.try_acquire(t);
   EXPECT_EQ(b.state(), BreakerState::half_open);
@@ -81,11 +82,13 @@ TEST(Breaker, HalfOpenLetsOnlyTheTrialsThroughThenClosesOrReopens) {
   b.record(p2, true, t);
   b.record(p3, false, t);  // 2 of 3 failed: open again
   EXPECT_EQ(b.state(), BreakerState::open);
+  const auto reopened_at = t;
   t += milliseconds(1000);
   for (int i = 0; i < 3; ++i) call(b, false, t);
   EXPECT_EQ(b.state(), BreakerState::closed);
   const BreakerCounts c = b.counts();
   EXPECT_EQ(c.opened, 2u);
+  EXPECT_EQ(c.last_opened, reopened_at);
   EXPECT_EQ(c.half_opened, 2u);
   EXPECT_EQ(c.closed, 1u);
   EXPECT_EQ(c.granted_half_open, 6u);

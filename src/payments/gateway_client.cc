@@ -69,6 +69,16 @@ GatewayEndpoints::GatewayEndpoints(const GatewayConfig& config, ops::Registry& r
         "betcore_payments_breaker_transitions_total", "Circuit breaker transitions, by new state",
         {{"endpoint", kEndpoints[e]}, {"to", "open"}},
         [b] { return static_cast<double>(b->counts().opened); }));
+    m.callbacks.push_back(r.gauge_callback(
+        "betcore_payments_breaker_last_opened_timestamp_seconds",
+        "Unix time the breaker of each gateway endpoint last opened (0: never): when the adapter "
+        "noticed the gateway failing",
+        {{"endpoint", kEndpoints[e]}}, [b] {
+          const Breaker::Clock::time_point at = b->counts().last_opened;
+          if (at == Breaker::Clock::time_point{}) return 0.0;
+          const auto ago = std::chrono::duration<double>(Breaker::Clock::now() - at).count();
+          return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count() - ago;
+        }));
     m.callbacks.push_back(r.counter_callback(
         "betcore_payments_breaker_transitions_total", "Circuit breaker transitions, by new state",
         {{"endpoint", kEndpoints[e]}, {"to", "half_open"}},
