@@ -346,6 +346,9 @@ TEST_F(BackupTest, UnderLoadAKilledArchiverAndASshTargetDownFor20sLeaveNoGapNoDu
   // The archiver reports the verify's result (from ARCHIVE/last-verify.json).
   EXPECT_EQ(archiver_metric("betcore_backup_last_verify_ok"), 1);
   EXPECT_GT(archiver_metric("betcore_backup_last_verify_timestamp_seconds"), 1.7e9);
+  // What Prometheus scrapes from the archiver and the node lints clean.
+  EXPECT_EQ(promtool_check_metrics(archiver_port_), "");
+  EXPECT_EQ(promtool_check_metrics(node_port_), "");
   EXPECT_EQ(verify.last_json.value("last_position", 0ull), head);
   EXPECT_GE(verify.last_json.value("restore_points", 0ull), 2u);
 

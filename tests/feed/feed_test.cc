@@ -200,6 +200,8 @@ TEST_F(FeedTest, PricesEndAsTheProvidersLastThroughKillsRestartsDuplicatesReorde
       tools::HttpClient("127.0.0.1", node_port_).get("/v1/ledger/balance", tokens_.admin).body);
   EXPECT_EQ(balance.value("total", int64_t{-1}), 0) << balance.dump();
   EXPECT_EQ(balance.value("balanced", false), true) << balance.dump();
+  // What Prometheus scrapes from the adapter lints clean.
+  EXPECT_EQ(promtool_check_metrics(adapter_port_), "");
 }
 
 TEST_F(FeedTest, ASilentProducerShutsItsMarketsAndRecoveryReopensThem) {

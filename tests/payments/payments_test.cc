@@ -326,6 +326,9 @@ TEST_F(PaymentsTest, ThousandWithdrawalsPaidExactlyOnceThroughErrorsTimeoutsAnOu
   json report;
   EXPECT_EQ(reconcile_once(false, &report), 0) << report.dump(2);
   EXPECT_EQ(report["checked"]["gateway_payouts"], kWithdrawals) << report.dump(2);
+  // What Prometheus scrapes from the adapter and the node lints clean.
+  EXPECT_EQ(promtool_check_metrics(adapter_port_), "");
+  EXPECT_EQ(promtool_check_metrics(node_port_), "");
 }
 
 TEST_F(PaymentsTest, DuplicatedReorderedStormedWebhooksCreditEachDepositOnceAndForgeriesAreRefused) {

@@ -1,8 +1,12 @@
 #include "support/net.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -93,6 +97,30 @@ double metric(const std::string& text, const std::string& name, const std::vecto
     if (all) return std::stod(line.substr(line.rfind(' ') + 1));
   }
   return -1;
+}
+
+std::string promtool_check_metrics(uint16_t port) {
+  tools::Response r = tools::HttpClient("127.0.0.1", port).get("/metrics");
+  if (r.status != 200) return "GET /metrics answered " + std::to_string(r.status) + " " + r.error;
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("betcore-promtool-" + std::to_string(::getpid()) + "-" +
+                                                    std::to_string(port));
+  fs::create_directories(dir);
+  std::ofstream(dir / "metrics.txt") << r.body;
+  SpawnOptions o;
+  o.program = "/usr/bin/promtool";
+  o.args = {"check", "metrics"};
+  o.stdin_path = (dir / "metrics.txt").string();
+  o.log_path = (dir / "promtool.log").string();
+  Process p = Process::spawn(o);
+  if (!p.started()) return "cannot run promtool (scripts/install-deps.sh installs it): " + p.spawn_error();
+  auto st = p.wait(30'000);
+  std::string out = p.read_log();
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  if (!st) return "promtool did not finish in 30 s";
+  if (!st->success() || !out.empty()) return "promtool check metrics: " + (out.empty() ? "failed" : out);
+  return "";
 }
 
 }  // namespace betcore::test

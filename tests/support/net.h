@@ -50,4 +50,9 @@ Process start_server(const std::function<SpawnOptions(uint16_t)>& options,
 // every one of `labels` (e.g. {"endpoint=\"get_payout\""}); -1 when there is none.
 double metric(const std::string& text, const std::string& name, const std::vector<std::string>& labels = {});
 
+// `promtool check metrics` (Debian's prometheus package) on the /metrics
+// text of 127.0.0.1:`port`: "" when it passes (names, units, types, help),
+// else what promtool or the fetch said.
+std::string promtool_check_metrics(uint16_t port);
+
 }  // namespace betcore::test
