@@ -24,9 +24,14 @@ namespace {
 void run_with_huge_pages(int argc, char** argv) {
   // BETCORE_REEXEC: once only, even where exec drops GLIBC_TUNABLES
   // (a setuid or file-capability binary).
-  if (argc < 2 || std::getenv("GLIBC_TUNABLES") != nullptr || std::getenv("BETCORE_REEXEC") != nullptr) return;
+  if (argc < 2 || std::getenv("GLIBC_TUNABLES") != nullptr ||
+      std::getenv("BETCORE_REEXEC") != nullptr)
+    return;
   const std::string_view cmd = argv[1];
-  const bool builds_state = cmd == "restore" || (cmd == "backup" && argc > 2 && (std::string_view(argv[2]) == "verify" || std::string_view(argv[2]) == "run"));
+  const bool builds_state =
+      cmd == "restore" ||
+      (cmd == "backup" && argc > 2 &&
+       (std::string_view(argv[2]) == "verify" || std::string_view(argv[2]) == "run"));
   if (!builds_state) return;
   ::setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1);
   ::setenv("BETCORE_REEXEC", "1", 1);

@@ -56,8 +56,10 @@ bool find_keys(Connected& c, Found& found, std::string& error) {
 
 std::string not_fresh(const Connected& c, const std::string& key) {
   return fmt::format(
-      "etcd at {} already holds betcore keys for cluster '{}' (e.g. {}): a restore loads only a fresh "
-      "cluster, never one that ran. Start new etcd members on empty data directories (or use another "
+      "etcd at {} already holds betcore keys for cluster '{}' (e.g. {}): a restore loads only a "
+      "fresh "
+      "cluster, never one that ran. Start new etcd members on empty data directories (or use "
+      "another "
       "cluster name in the etcd:// URL), then run the restore before any node starts",
       fmt::join(c.target.endpoints, ","), c.target.cluster, key);
 }
@@ -94,9 +96,10 @@ bool load_cluster(const std::string& log_url, const log::etcd::BaseRecord& base,
     }
     if (found.base) {
       if (found.base_value != value) {
-        error = fmt::format("{} already holds another restore's base ({}): start new etcd members on "
-                            "empty data directories and restore again",
-                            keys.base_key(), found.base_value);
+        error = fmt::format(
+            "{} already holds another restore's base ({}): start new etcd members on "
+            "empty data directories and restore again",
+            keys.base_key(), found.base_value);
         return false;
       }
       out.base_revision = found.base_revision;  // this restore's, written by an earlier attempt
@@ -113,8 +116,8 @@ bool load_cluster(const std::string& log_url, const log::etcd::BaseRecord& base,
     // Not written, or no answer: what is there now decides (the loop).
     if (!put.ok()) error = put.error().message;
   }
-  error = fmt::format("writing {} failed: {}. Check etcd, then run the same restore again", keys.base_key(),
-                      error.empty() ? "etcd did not take it" : error);
+  error = fmt::format("writing {} failed: {}. Check etcd, then run the same restore again",
+                      keys.base_key(), error.empty() ? "etcd did not take it" : error);
   return false;
 }
 

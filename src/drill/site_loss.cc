@@ -2,9 +2,8 @@
 // cluster from the archive, check everything (site_loss.h).
 #include "drill/site_loss.h"
 
-#include <signal.h>
-
 #include <fmt/format.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -70,18 +69,30 @@ class DrillArchive {
 
   bool start(std::string& why) {
     std::string out;
-    if (!fs::exists(key_) &&
-        !run_betcore(self_, {"backup", "keygen", "--out", key_.string()}, c_.root() / "keygen.log",
-                     30'000, out)) {
+    if (!fs::exists(key_) && !run_betcore(self_, {"backup", "keygen", "--out", key_.string()},
+                                          c_.root() / "keygen.log", 30'000, out)) {
       why = "betcore backup keygen failed: " + out;
       return false;
     }
     port_ = tools::reserve_port();
     tools::SpawnOptions o;
     o.program = self_;
-    o.args = {"backup", "run", "--etcd", log_url(), "--tokens", (c_.root() / "tokens").string(),
-              "--archive", dir_.string(), "--key", key_.string(), "--snapshot-every-s", "10",
-              "--metrics-listen", fmt::format("127.0.0.1:{}", port_), "--hold-name", "drill"};
+    o.args = {"backup",
+              "run",
+              "--etcd",
+              log_url(),
+              "--tokens",
+              (c_.root() / "tokens").string(),
+              "--archive",
+              dir_.string(),
+              "--key",
+              key_.string(),
+              "--snapshot-every-s",
+              "10",
+              "--metrics-listen",
+              fmt::format("127.0.0.1:{}", port_),
+              "--hold-name",
+              "drill"};
     for (int i = 0; i < kNodes; ++i) {
       o.args.insert(o.args.end(), {"--node", "http://" + c_.node_ip(i) + ":8080"});
     }
@@ -95,8 +106,10 @@ class DrillArchive {
   }
 
   uint64_t archived() {
-    tools::HttpClient h("127.0.0.1", port_, {.connect_timeout_ms = 500, .request_timeout_ms = 2000});
-    return static_cast<uint64_t>(metric_value(h.get("/metrics").body, "betcore_backup_archived_position"));
+    tools::HttpClient h("127.0.0.1", port_,
+                        {.connect_timeout_ms = 500, .request_timeout_ms = 2000});
+    return static_cast<uint64_t>(
+        metric_value(h.get("/metrics").body, "betcore_backup_archived_position"));
   }
 
   void kill() {
@@ -123,9 +136,11 @@ void lose_site(DrillCluster& c) {
   for (Proc& n : c.nodes) c.kill9(n);
   for (Proc& e : c.etcd) c.kill9(e);
   std::error_code ec;
-  for (int i = 0; i < kEtcdMembers; ++i) fs::remove_all(c.root() / c.etcd[static_cast<size_t>(i)].name, ec);
+  for (int i = 0; i < kEtcdMembers; ++i)
+    fs::remove_all(c.root() / c.etcd[static_cast<size_t>(i)].name, ec);
   for (int i = 0; i < kNodes; ++i) {
-    for (const auto& entry : fs::directory_iterator(c.node_dir(i), ec)) fs::remove_all(entry.path(), ec);
+    for (const auto& entry : fs::directory_iterator(c.node_dir(i), ec))
+      fs::remove_all(entry.path(), ec);
   }
 }
 
@@ -140,10 +155,11 @@ bool restore_site(DrillCluster& c, DrillArchive& archive, const std::string& sel
   say("new etcd members up; restoring from the archive");
   std::string out;
   const int64_t t0 = now_ms();
-  const bool ok = run_betcore(self,
-                              {"restore", "--archive", archive.dir().string(), "--key", archive.key().string(),
-                               "--data-dir", c.node_dir(0).string(), "--etcd", archive.log_url()},
-                              c.root() / "restore.log", 600'000, out);
+  const bool ok =
+      run_betcore(self,
+                  {"restore", "--archive", archive.dir().string(), "--key", archive.key().string(),
+                   "--data-dir", c.node_dir(0).string(), "--etcd", archive.log_url()},
+                  c.root() / "restore.log", 600'000, out);
   rec.restore_s = static_cast<double>(now_ms() - t0) / 1000.0;
   const json report = last_json(out);
   if (!ok || !report.is_object()) {
@@ -159,14 +175,16 @@ bool restore_site(DrillCluster& c, DrillArchive& archive, const std::string& sel
   // before this came from the new cluster.
   load.rewind_acked_index(rec.restored_position);
   rec.new_cluster_from_ms = now_ms();
-  say(fmt::format("restored position {} ({} commands) in {:.2f} s, digest {} ({})", rec.restored_position,
-                  rec.commands_restored, rec.restore_s, rec.digest, rec.proof));
+  say(fmt::format("restored position {} ({} commands) in {:.2f} s, digest {} ({})",
+                  rec.restored_position, rec.commands_restored, rec.restore_s, rec.digest,
+                  rec.proof));
   // node-1 first, on the restored data; the others start empty and load
   // its snapshot.
   for (int i = 0; i < kNodes; ++i) {
     if (!c.start_node(i, why)) return false;
     if (!c.wait_node_ready(i, 120'000)) {
-      why = c.nodes[static_cast<size_t>(i)].name + " did not become ready on the restored cluster:\n" +
+      why = c.nodes[static_cast<size_t>(i)].name +
+            " did not become ready on the restored cluster:\n" +
             c.nodes[static_cast<size_t>(i)].process.read_log();
       return false;
     }
@@ -205,7 +223,8 @@ std::vector<DrillOp> as_restored(const std::vector<DrillOp>& ops, int64_t new_fr
       if (rec.first_ack_after_ms < 0 || t < rec.first_ack_after_ms) rec.first_ack_after_ms = t;
     }
     if (op.h.read) {
-      if ((old_cluster && op.h.index > p) || (op.h.first_sent_ms <= new_from_ms && op.h.must_include > p)) {
+      if ((old_cluster && op.h.index > p) ||
+          (op.h.first_sent_ms <= new_from_ms && op.h.must_include > p)) {
         continue;
       }
     } else if (old_cluster && op.h.index > p) {
@@ -238,7 +257,8 @@ bool run_site_loss(const DrillOptions& o, TestNet& net, const fs::path& root, Dr
     std::fprintf(stderr, "betcore drill: the cluster did not start: %s\n", why.c_str());
     return false;
   }
-  say(fmt::format("cluster up: etcd {}, HAProxy 127.0.0.1:{}", cluster.endpoints(), cluster.haproxy_port));
+  say(fmt::format("cluster up: etcd {}, HAProxy 127.0.0.1:{}", cluster.endpoints(),
+                  cluster.haproxy_port));
   DrillArchive archive(cluster, self);
   if (!archive.start(why)) {
     std::fprintf(stderr, "betcore drill: %s\n", why.c_str());
@@ -264,7 +284,8 @@ bool run_site_loss(const DrillOptions& o, TestNet& net, const fs::path& root, Dr
   archive.kill();
   recorder->stop();  // it knew the old cluster's positions; a new one reads the new
   rec.log_head_at_loss = recorder->last();
-  say(fmt::format("SITE LOST: every node and etcd member killed, their data deleted (log head {}, "
+  say(
+      fmt::format("SITE LOST: every node and etcd member killed, their data deleted (log head {}, "
                   "archived {})",
                   rec.log_head_at_loss, rec.archived_at_loss));
   FaultRecord f;
@@ -287,36 +308,42 @@ bool run_site_loss(const DrillOptions& o, TestNet& net, const fs::path& root, Dr
   }
   const std::set<std::string> restored_keys = keys_in(before);
   if (recorder->last() < rec.restored_position) {
-    report.failures.push_back(fmt::format("the drill's recorder held the log to {} only, the archive to {}",
-                                          recorder->last(), rec.restored_position));
+    report.failures.push_back(
+        fmt::format("the drill's recorder held the log to {} only, the archive to {}",
+                    recorder->last(), rec.restored_position));
   }
   recorder = std::make_unique<Recorder>(cluster.endpoint_list(), std::move(before));
   if (restored) {
-    say(fmt::format("serving again {:.1f} s after the loss; the same archive goes on", rec.serving_after_ms / 1000.0));
+    say(fmt::format("serving again {:.1f} s after the loss; the same archive goes on",
+                    rec.serving_after_ms / 1000.0));
     if (!archive.start(why)) report.failures.push_back("the archiver did not start again: " + why);
   }
   report.faults_ended_ms = now_ms();
   sleep_ms(5'000);
   load.stop();
   report.load_stopped_ms = now_ms();
-  const bool converged = restored && converge(cluster, wait_for_log_head(cluster, *recorder), report.failures, 120'000);
+  const bool converged = restored && converge(cluster, wait_for_log_head(cluster, *recorder),
+                                              report.failures, 120'000);
   monitor.stop();
   recorder->stop();
   archive.stop();
   if (!recorder->problem().empty()) report.failures.push_back(recorder->problem());
   const std::vector<DrillOp> all = load.ops();
-  std::vector<DrillOp> ops =
-      as_restored(all, rec.new_cluster_from_ms > 0 ? rec.new_cluster_from_ms : now_ms(), restored_keys, rec);
+  std::vector<DrillOp> ops = as_restored(
+      all, rec.new_cluster_from_ms > 0 ? rec.new_cluster_from_ms : now_ms(), restored_keys, rec);
   if (restored && rec.first_ack_after_ms < 0) {
-    report.failures.push_back("the restored cluster acknowledged no write in the 5 s of load after it");
+    report.failures.push_back(
+        "the restored cluster acknowledged no write in the 5 s of load after it");
   }
   if (rec.rpo_ms > o.rpo_max_ms) {
-    report.failures.push_back(fmt::format("a write acknowledged {} ms before the loss was lost (RPO bound {} ms)",
-                                          rec.rpo_ms, o.rpo_max_ms));
+    report.failures.push_back(
+        fmt::format("a write acknowledged {} ms before the loss was lost (RPO bound {} ms)",
+                    rec.rpo_ms, o.rpo_max_ms));
   }
-  say(fmt::format("restored {} writes the old cluster acknowledged; lost {} it acknowledged, the oldest {} ms "
-                  "before the loss; the new cluster acknowledged its first write {:.2f} s after the loss",
-                  rec.acked_kept, rec.acked_lost, rec.rpo_ms, rec.first_ack_after_ms / 1000.0));
+  say(fmt::format(
+      "restored {} writes the old cluster acknowledged; lost {} it acknowledged, the oldest {} ms "
+      "before the loss; the new cluster acknowledged its first write {:.2f} s after the loss",
+      rec.acked_kept, rec.acked_lost, rec.rpo_ms, rec.first_ack_after_ms / 1000.0));
   if (restored) check_run(cluster, ops, recorder->entries(), converged, report);
   fill_report(report, ops_for_report(all), monitor.samples());
   cluster.stop_all(o.keep);
