@@ -17,6 +17,7 @@
 #include "tools/server_process.h"
 #include "tools/tokens_file.h"
 #include "ops/metrics.h"
+#include "ops/process_metrics.h"
 
 namespace betcore {
 namespace {
@@ -76,6 +77,7 @@ int run_node(const NodeFlags& f) {
   const sigset_t stop_signals = tools::block_stop_signals();
 
   ops::Registry metrics;
+  const auto process_series = ops::register_process_metrics(metrics);
   node::NodeOptions no = f.node;
   no.data_dir = f.data_dir;
   no.log_url = f.log_url;

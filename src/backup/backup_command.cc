@@ -21,6 +21,7 @@
 #include "backup/restore.h"
 #include "backup/verify.h"
 #include "ops/metrics.h"
+#include "ops/process_metrics.h"
 #include "tools/server_process.h"
 
 namespace betcore::backup {
@@ -96,6 +97,7 @@ int run_archiver(const RunFlags& f) {
   tools::listen_flag_or_exit("--metrics-listen", f.metrics_listen, host, port);
 
   ops::Registry registry;
+  const auto process_series = ops::register_process_metrics(registry);
   http::Options http_options;
   http_options.host = host;
   http_options.port = port;

@@ -25,6 +25,7 @@
 #include "tools/backoff.h"
 #include "feed/feed_state.h"
 #include "ops/metrics.h"
+#include "ops/process_metrics.h"
 #include "tools/server_process.h"
 
 namespace betcore::feed {
@@ -552,6 +553,7 @@ int run_adapter(const AdapterOptions& options) {
   const sigset_t stop_signals = tools::block_stop_signals();
 
   ops::Registry registry;
+  const auto process_series = ops::register_process_metrics(registry);
   http::Options http_options;
   http_options.host = options.metrics_host;
   http_options.port = options.metrics_port;

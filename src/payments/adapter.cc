@@ -15,6 +15,7 @@
 
 #include "api/http/http_server.h"
 #include "ops/metrics.h"
+#include "ops/process_metrics.h"
 #include "payments/progress.h"
 #include "payments/signature.h"
 #include "tools/backoff.h"
@@ -325,6 +326,7 @@ int run_adapter(const AdapterOptions& options) {
     if (p) start = *p;
   }
   ops::Registry registry;
+  const auto process_series = ops::register_process_metrics(registry);
   Adapter adapter(options, registry, start);
 
   http::Options http_options;

@@ -627,6 +627,20 @@ TEST_F(ApiHappyPath, MetricsCountRequestsAndCommits) {
   EXPECT_EQ(delta("betcore_batch_commands_count"), 2);
   EXPECT_EQ(delta("betcore_batch_commands_sum"), 2);
   EXPECT_EQ(delta("betcore_log_append_seconds_count"), 2);
+
+  // The process series every Prometheus client exposes, with sane values.
+  EXPECT_GT(metric(text, "process_cpu_seconds_total").value_or(-1), 0);
+  EXPECT_GT(metric(text, "process_resident_memory_bytes").value_or(-1), 1 << 20);
+  EXPECT_GE(metric(text, "process_virtual_memory_bytes").value_or(-1),
+            metric(text, "process_resident_memory_bytes").value_or(0));
+  EXPECT_GT(metric(text, "process_open_fds").value_or(-1), 3);  // the log, a socket, ...
+  EXPECT_GE(metric(text, "process_max_fds").value_or(-1), metric(text, "process_open_fds").value_or(0));
+  const double started = metric(text, "process_start_time_seconds").value_or(-1);
+  const double now_s = static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
+                                               std::chrono::system_clock::now().time_since_epoch())
+                                               .count());
+  EXPECT_GT(started, now_s - 600) << "the node started within this test run";
+  EXPECT_LE(started, now_s + 1);
 }
 
 }  // namespace
