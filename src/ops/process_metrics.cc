@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 
@@ -43,7 +44,8 @@ double open_fds() {
 
 double max_fds() {
   rlimit r{};
-  if (::getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return 0;
+  if (::getrlimit(RLIMIT_NOFILE, &r) != 0) return 0;
+  if (r.rlim_cur == RLIM_INFINITY) return std::numeric_limits<double>::infinity();
   return static_cast<double>(r.rlim_cur);
 }
 
