@@ -14,6 +14,7 @@
 
 #include "drill/clock.h"
 #include "drill/probe.h"
+#include "ops/metrics.h"
 #include "tools/http_client.h"
 #include "tools/ports.h"
 
@@ -133,16 +134,18 @@ BreakerCounts DrillPayments::breaker(const char* endpoint) {
   tools::Response r = tools::HttpClient("127.0.0.1", adapter_port_).get("/metrics");
   if (r.status != 200) return b;
   const std::string ep = fmt::format("endpoint=\"{}\"", endpoint);
-  b.state = metric_value(r.body, "betcore_payments_breaker_state", {ep});
-  b.opened = metric_value(r.body, "betcore_payments_breaker_transitions_total", {ep, "to=\"open\""});
-  b.half_opened =
-      metric_value(r.body, "betcore_payments_breaker_transitions_total", {ep, "to=\"half_open\""});
+  // 0 when a series is not there yet (a counter is exposed once counted).
+  auto value = [&](const char* name, const std::vector<std::string>& labels) {
+    return ops::sample_value(r.body, name, labels).value_or(0);
+  };
+  b.state = value("betcore_payments_breaker_state", {ep});
+  b.opened = value("betcore_payments_breaker_transitions_total", {ep, "to=\"open\""});
+  b.half_opened = value("betcore_payments_breaker_transitions_total", {ep, "to=\"half_open\""});
   b.half_open_calls =
-      metric_value(r.body, "betcore_payments_breaker_calls_permitted_total", {ep, "state=\"half_open\""});
-  b.failed = metric_value(r.body, "betcore_payments_gateway_calls_total", {ep, "result=\"failed\""});
-  b.not_permitted =
-      metric_value(r.body, "betcore_payments_gateway_calls_total", {ep, "result=\"not_permitted\""});
-  b.last_opened_s = metric_value(r.body, "betcore_payments_breaker_last_opened_timestamp_seconds", {ep});
+      value("betcore_payments_breaker_calls_permitted_total", {ep, "state=\"half_open\""});
+  b.failed = value("betcore_payments_gateway_calls_total", {ep, "result=\"failed\""});
+  b.not_permitted = value("betcore_payments_gateway_calls_total", {ep, "result=\"not_permitted\""});
+  b.last_opened_s = value("betcore_payments_breaker_last_opened_timestamp_seconds", {ep});
   return b;
 }
 

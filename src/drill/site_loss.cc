@@ -10,7 +10,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "codec/batch.h"
 #include "drill/checks.h"
@@ -20,6 +19,7 @@
 #include "drill/probe.h"
 #include "drill/recorder.h"
 #include "drill/workload.h"
+#include "ops/metrics.h"
 #include "sim/model.h"
 #include "tools/http_client.h"
 #include "tools/ports.h"
@@ -48,16 +48,6 @@ bool run_betcore(const std::string& self, const std::vector<std::string>& args, 
   if (!st) p.stop(2'000);
   output = p.read_log();
   return st && st->success();
-}
-
-// The last JSON object line of `output` (a betcore command's report).
-json last_json(const std::string& output) {
-  json out;
-  std::istringstream lines(output);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.starts_with("{\"")) out = json::parse(line, nullptr, false);
-  }
-  return out;
 }
 
 // The continuous archive of the drill's cluster: key, archive directory,
@@ -109,7 +99,7 @@ class DrillArchive {
     tools::HttpClient h("127.0.0.1", port_,
                         {.connect_timeout_ms = 500, .request_timeout_ms = 2000});
     return static_cast<uint64_t>(
-        metric_value(h.get("/metrics").body, "betcore_backup_archived_position"));
+        ops::sample_value(h.get("/metrics").body, "betcore_backup_archived_position").value_or(0));
   }
 
   void kill() {
@@ -161,7 +151,7 @@ bool restore_site(DrillCluster& c, DrillArchive& archive, const std::string& sel
                    "--data-dir", c.node_dir(0).string(), "--etcd", archive.log_url()},
                   c.root() / "restore.log", 600'000, out);
   rec.restore_s = static_cast<double>(now_ms() - t0) / 1000.0;
-  const json report = last_json(out);
+  const json report = json::parse(tools::last_json_line(out), nullptr, false);
   if (!ok || !report.is_object()) {
     why = "betcore restore --etcd failed:\n" + out;
     return false;

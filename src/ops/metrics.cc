@@ -387,4 +387,22 @@ void Registry::expose_to(std::string& out) const {
   }
 }
 
+std::optional<double> sample_value(std::string_view text, std::string_view name,
+                                   const std::vector<std::string>& labels) {
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view line = text.substr(at, end - at);
+    at = end + 1;
+    if (!line.starts_with(name) || line.size() <= name.size()) continue;
+    if (line[name.size()] != ' ' && line[name.size()] != '{') continue;
+    bool all = true;
+    for (const std::string& l : labels) all = all && line.find(l) != std::string_view::npos;
+    if (!all) continue;
+    return std::stod(std::string(line.substr(line.rfind(' ') + 1)));
+  }
+  return std::nullopt;
+}
+
 }  // namespace betcore::ops

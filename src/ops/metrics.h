@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -167,5 +168,12 @@ class Registry {
 // otherwise the shortest text that reads back to the same double; "+Inf",
 // "-Inf", "NaN". Appends to `out`.
 void append_value(std::string& out, double value);
+
+// The value of the first sample of `name` in exposition `text` whose labels
+// include every one of `labels` (each written as in the text, e.g.
+// `endpoint="get_payout"`); nullopt when there is none. For the tools and
+// tests that read another process's /metrics.
+std::optional<double> sample_value(std::string_view text, std::string_view name,
+                                   const std::vector<std::string>& labels = {});
 
 }  // namespace betcore::ops

@@ -224,5 +224,18 @@ TEST(MetricsDeathTest, ProgrammerErrorsStopTheProcess) {
   EXPECT_DEATH(r.histogram("betcore_h2", "H.", {}, unsorted), "increasing");
 }
 
+TEST(Metrics, SampleValueFindsTheSeriesWithTheLabelsAsked) {
+  Registry r;
+  r.counter("betcore_calls_total", "Calls.", {{"endpoint", "a"}, {"result", "ok"}}).inc(3);
+  r.counter("betcore_calls_total", "Calls.", {{"endpoint", "b"}, {"result", "ok"}}).inc(5);
+  r.gauge("betcore_calls", "Not the counter.").set(9);
+  const std::string text = r.expose();
+  EXPECT_EQ(sample_value(text, "betcore_calls_total", {"endpoint=\"b\""}), 5);
+  EXPECT_EQ(sample_value(text, "betcore_calls_total"), 3);  // the first
+  EXPECT_EQ(sample_value(text, "betcore_calls"), 9);       // a name, not a prefix
+  EXPECT_EQ(sample_value(text, "betcore_calls_total", {"endpoint=\"c\""}), std::nullopt);
+  EXPECT_EQ(sample_value(text, "betcore_missing"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace betcore::ops

@@ -244,4 +244,13 @@ std::string Process::read_log() const {
   return text.str();
 }
 
+std::string last_json_line(const std::string& output) {
+  std::string last;
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("{\"")) last = line;
+  }
+  return last;
+}
+
 }  // namespace betcore::tools

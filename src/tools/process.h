@@ -90,4 +90,8 @@ class Process {
   std::string spawn_error_;
 };
 
+// The last line of a betcore command's output that is a JSON object (its
+// report: `betcore restore`, `betcore backup verify`), or "" when none.
+std::string last_json_line(const std::string& output);
+
 }  // namespace betcore::tools

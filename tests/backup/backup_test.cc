@@ -144,10 +144,7 @@ class BackupTest : public ::testing::Test {
     }
     ran.status = *st;
     ran.output += p.read_log();
-    std::istringstream lines(ran.output);
-    for (std::string line; std::getline(lines, line);) {
-      if (line.starts_with("{\"")) ran.last_json = json::parse(line, nullptr, false);
-    }
+    ran.last_json = json::parse(tools::last_json_line(ran.output), nullptr, false);
     return ran;
   }
 

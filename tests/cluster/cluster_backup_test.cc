@@ -40,13 +40,32 @@ test::ExitStatus run_betcore(const std::vector<std::string>& args, const fs::pat
   return *st;
 }
 
-json last_json(const std::string& output) {
-  json out;
-  std::istringstream lines(output);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.starts_with("{\"")) out = json::parse(line, nullptr, false);
+json last_json(const std::string& output) { return json::parse(tools::last_json_line(output), nullptr, false); }
+
+// Waits (60 s at most) until the archiver serving /metrics on `port` has
+// archived `position`: true, or false with how far it got and its log.
+::testing::AssertionResult archived_to(uint16_t port, uint64_t position, const test::Process& archiver) {
+  double archived = -1;
+  if (test::eventually(60s, [&] {
+        archived = test::metric(tools::HttpClient("127.0.0.1", port).get("/metrics").body,
+                                "betcore_backup_archived_position");
+        return archived >= static_cast<double>(position);
+      })) {
+    return ::testing::AssertionSuccess();
   }
-  return out;
+  return ::testing::AssertionFailure() << "archived " << archived << " of " << position << "\n"
+                                       << test::last_lines(archiver.read_log());
+}
+
+// A deposit through `client`, retried until definite: its index, or 0 after
+// a gtest failure.
+uint64_t deposit(crash::JsonClient& client, const test::TestTokens& tokens, const std::string& ref,
+                 const std::string& account, int64_t amount) {
+  crash::Reply dep = client.post_until_definite(
+      "/v1/deposits", json{{"payment_ref", ref}, {"account_id", account}, {"amount", amount}}.dump(),
+      tokens.payments, 30'000, nullptr);
+  EXPECT_EQ(dep.status, 201) << dep.describe();
+  return dep.status == 201 ? dep.json.value("index", uint64_t{0}) : 0;
 }
 
 // Long: one scenario (load, a killed archiver, compaction), then its checks.
@@ -104,12 +123,7 @@ TEST(ClusterBackup, AnArchiverFollowsTheClusterHoldsItsCompactionAndItsArchiveRe
     ASSERT_EQ(r.status, 200) << r.body;
     head = json::parse(r.body).at("applied_index").get<uint64_t>();
   }
-  double archived = -1;
-  ASSERT_TRUE(test::eventually(60s, [&] {
-    archived = test::metric(tools::HttpClient("127.0.0.1", archiver_port).get("/metrics").body,
-                      "betcore_backup_archived_position");
-    return archived >= static_cast<double>(head);
-  })) << "archived " << archived << " of " << head << "\n" << test::last_lines(archiver.read_log());
+  ASSERT_TRUE(archived_to(archiver_port, head, archiver));
   EXPECT_EQ(archiver.read_log().find("GAP"), std::string::npos)
       << "the cluster compacted past the archive: " << test::last_lines(archiver.read_log());
   EXPECT_EQ(test::metric(tools::HttpClient("127.0.0.1", archiver_port).get("/metrics").body, "betcore_backup_gaps_total"), 0);
@@ -285,22 +299,13 @@ TEST(ClusterBackup, EveryNodeAndEtcdMemberLostUnderLoadANewClusterRestoredFromTh
   // The new cluster takes writes at positions after the restored one, and
   // the same archive goes on with it.
   crash::JsonClient client(site.api_port(), 15'000);
-  crash::Reply dep = client.post_until_definite(
-      "/v1/deposits", json{{"payment_ref", "after-restore"}, {"account_id", crash::account_ids()[0]}, {"amount", 500}}.dump(),
-      site.tokens().payments, 30'000, nullptr);
-  ASSERT_EQ(dep.status, 201) << dep.describe();
-  const uint64_t new_index = dep.json.value("index", 0ull);
-  EXPECT_GT(new_index, position);
+  const uint64_t new_index = deposit(client, site.tokens(), "after-restore", crash::account_ids()[0], 500);
+  ASSERT_GT(new_index, position);
   archiver = test::start_server(
       [&](uint16_t p) { return archiver_options(dir.path(), site.log_url(), node_ports(site), site.tokens().file, p); },
       "/metrics", archiver_port, "betcore backup run --etcd (the restored cluster)");
   ASSERT_TRUE(archiver.started());
-  double archived = -1;
-  ASSERT_TRUE(test::eventually(60s, [&] {
-    archived = test::metric(tools::HttpClient("127.0.0.1", archiver_port).get("/metrics").body,
-                            "betcore_backup_archived_position");
-    return archived >= static_cast<double>(new_index);
-  })) << "archived " << archived << " of " << new_index << "\n" << test::last_lines(archiver.read_log());
+  ASSERT_TRUE(archived_to(archiver_port, new_index, archiver));
   EXPECT_NE(archiver.read_log().find("archiving goes on"), std::string::npos) << test::last_lines(archiver.read_log());
   archiver.stop(10'000);
   ASSERT_TRUE(run_betcore({"backup", "verify", "--archive", (dir / "archive").string(), "--key", (dir / "key").string()},
@@ -329,16 +334,9 @@ TEST(ClusterBackup, EveryNodeAndEtcdMemberLostUnderLoadANewClusterRestoredFromTh
       },
       "/metrics", archiver_port, "betcore backup run --etcd (a new archive)");
   ASSERT_TRUE(archiver.started());
-  dep = client.post_until_definite(
-      "/v1/deposits", json{{"payment_ref", "after-new-archive"}, {"account_id", crash::account_ids()[1]}, {"amount", 700}}.dump(),
-      site.tokens().payments, 30'000, nullptr);
-  ASSERT_EQ(dep.status, 201) << dep.describe();
-  const uint64_t newest = dep.json.value("index", 0ull);
-  ASSERT_TRUE(test::eventually(60s, [&] {
-    archived = test::metric(tools::HttpClient("127.0.0.1", archiver_port).get("/metrics").body,
-                            "betcore_backup_archived_position");
-    return archived >= static_cast<double>(newest);
-  })) << "archived " << archived << " of " << newest << "\n" << test::last_lines(archiver.read_log());
+  const uint64_t newest = deposit(client, site.tokens(), "after-new-archive", crash::account_ids()[1], 700);
+  ASSERT_GT(newest, new_index);
+  ASSERT_TRUE(archived_to(archiver_port, newest, archiver));
   EXPECT_EQ(archiver.read_log().find("archiving stopped"), std::string::npos) << test::last_lines(archiver.read_log());
   archiver.stop(10'000);
   ASSERT_TRUE(run_betcore({"backup", "verify", "--archive", (dir / "archive2").string(), "--key", (dir / "key").string()},

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "ops/metrics.h"
 #include "support/process.h"
 #include "tools/http_client.h"
 
@@ -85,18 +86,7 @@ Process start_server(const std::function<SpawnOptions(uint16_t)>& options,
 // The value of the series `name` whose labels include every one of `labels`
 // (e.g. {"endpoint=\"get_payout\""}); -1 when there is none.
 double metric(const std::string& text, const std::string& name, const std::vector<std::string>& labels) {
-  size_t at = 0;
-  while ((at = text.find("\n" + name, at)) != std::string::npos) {
-    const size_t end = text.find('\n', at + 1);
-    const std::string line = text.substr(at + 1, end - at - 1);
-    at = end;
-    const char after = line.size() > name.size() ? line[name.size()] : '\0';
-    if (after != ' ' && after != '{') continue;
-    bool all = true;
-    for (const std::string& l : labels) all = all && line.find(l) != std::string::npos;
-    if (all) return std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return -1;
+  return ops::sample_value(text, name, labels).value_or(-1);
 }
 
 std::string promtool_check_metrics(uint16_t port) {
