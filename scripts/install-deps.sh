@@ -16,8 +16,9 @@ packages=(
   etcd-server etcd-client haproxy
   # the odds feed: the broker (tests start their own) and its C client
   rabbitmq-server librabbitmq-dev libssl-dev
-  # alert rules: promtool checks and unit-tests deploy/prometheus
-  prometheus
+  # alert rules: promtool checks and unit-tests deploy/prometheus; a test runs
+  # Prometheus and Alertmanager against a local cluster
+  prometheus prometheus-alertmanager
   curl procps python3 iproute2 jq
   # rebuilds of unchanged sources (scripts/test.sh uses it when present)
   ccache

@@ -28,7 +28,8 @@ Applier::Applier(ApplierOptions options, log::Log& log, Waiters& waiters, ops::R
       refused_(metrics.counter("betcore_batches_refused_total",
                                "Log entries that failed their checks and were not applied")),
       apply_seconds_(metrics.histogram("betcore_batch_apply_seconds",
-                                       "Time to apply one batch, answers included")) {
+                                       "Time to apply one batch, answers included")),
+      business_(metrics) {
   if (initial) machine_.reset(std::move(initial));
   machine_.set_full_check_after_each_command(options_.full_ledger_check);
   applied_.store(machine_.state().applied.value);
@@ -39,7 +40,14 @@ Applier::Applier(ApplierOptions options, log::Log& log, Waiters& waiters, ops::R
 
 Applier::~Applier() { stop(); }
 
-void Applier::start() { thread_ = std::thread([this] { run(); }); }
+void Applier::start() {
+  {
+    std::shared_lock lock(state_mu_);
+    business_.recount(machine_.state());
+  }
+  live_ = true;
+  thread_ = std::thread([this] { run(); });
+}
 
 void Applier::stop() {
   stopping_.store(true);
@@ -117,15 +125,17 @@ void Applier::apply_entry(const log::Entry& entry) {
     CollectingSink sink;
     uint32_t seq = 0;
     for (size_t i = 0; i < batch.commands.size(); ++i) {
-      domain::Outcome out = machine_.apply(batch.commands[i], journal_ != nullptr ? &sink : nullptr);
-      if (journal_ != nullptr && !sink.events.empty()) {
+      domain::Outcome out =
+          machine_.apply(batch.commands[i], journal_ != nullptr || live_ ? &sink : nullptr);
+      if (live_) business_.observe(batch.commands[i], out, sink.events, machine_.state());
+      if (journal_ != nullptr) {
         for (const domain::DomainEvent& e : sink.events) {
           std::string line;
           renderer_(e, machine_.state(), entry.position.value, ++seq, line);
           journal_->append(entry.position.value, seq, std::move(line));
         }
-        sink.events.clear();
       }
+      sink.events.clear();
       if (!mine) continue;
       if (WriteDone done = waiters_.take(batch.header.first_seq + i)) {
         WriteResult r;
@@ -181,6 +191,7 @@ void Applier::replace_state(std::unique_ptr<domain::State> state) {
     c = Checkpoint{s.applied.value, s.commands_applied, codec::state_digest(s)};
     applied_.store(s.applied.value, std::memory_order_release);
     if (journal_ != nullptr) journal_->restart_at(s.applied.value + 1);
+    if (live_) business_.recount(s);
   }
   {
     std::lock_guard lock(checkpoint_mu_);

@@ -19,6 +19,7 @@
 
 #include "domain/state_machine.h"
 #include "log/log.h"
+#include "node/business_metrics.h"
 #include "node/event_journal.h"
 #include "node/waiters.h"
 #include "ops/metrics.h"
@@ -76,6 +77,8 @@ class Applier {
   // Applies everything in the log now, on the calling thread (startup
   // replay). Returns the number of commands in the batches it applied.
   uint64_t replay();
+  // Starts the applier thread. From here on the business series
+  // (business_metrics.h) count what is applied.
   void start();
   void stop();
 
@@ -142,6 +145,8 @@ class Applier {
   ops::Counter& batches_;
   ops::Counter& refused_;
   ops::Histogram& apply_seconds_;
+  BusinessMetrics business_;
+  bool live_ = false;  // set by start() before the thread runs; read by it
 };
 
 }  // namespace betcore::node

@@ -22,17 +22,26 @@ ClusterMember::ClusterMember(ClusterMemberOptions options, log::etcd::EtcdLog& l
                                    "Compactions of the etcd log done by this node")),
       defrags_(metrics.counter("betcore_etcd_defragmentations_total",
                                "etcd members defragmented by this node")),
-      divergences_(metrics.counter("betcore_divergences_total",
-                                   "Checkpoints at which a peer's digest differed from this node's")) {
+      divergences_(
+          metrics.counter("betcore_divergences_total",
+                          "Checkpoints at which a peer's digest differed from this node's")),
+      round_trip_seconds_(metrics.histogram(
+          "betcore_etcd_round_trip_seconds",
+          "Time of the quorum read of the log head this node makes every tick: its round trip "
+          "through etcd's leader")) {
   callbacks_.push_back(metrics.gauge_callback(
       "betcore_log_lag_seconds", "Age of the oldest log head this node has not applied yet", {},
       [this] { return lag_seconds(); }));
   callbacks_.push_back(metrics.gauge_callback(
       "betcore_divergent", "1 when this node's digest differs from the majority's", {},
       [this] { return divergent_.load() ? 1.0 : 0.0; }));
-  callbacks_.push_back(metrics.gauge_callback(
-      "betcore_log_watch_reconnects", "Times the log watch broke and was resumed", {},
+  callbacks_.push_back(metrics.counter_callback(
+      "betcore_log_watch_reconnects_total", "Times the log watch broke and was resumed", {},
       [this] { return static_cast<double>(log_.watch_reconnects()); }));
+  callbacks_.push_back(metrics.gauge_callback(
+      "betcore_etcd_raft_term",
+      "The highest etcd Raft term this node has seen: each step up is an election", {},
+      [this] { return static_cast<double>(log_.raft_term()); }));
   callbacks_.push_back(metrics.gauge_callback(
       "betcore_cluster_nodes", "betcore nodes registered in the cluster (as last read)", {},
       [this] { return static_cast<double>(peers().size()); }));
@@ -95,7 +104,9 @@ void ClusterMember::publish_now() {
 }
 
 void ClusterMember::sample_head() {
+  const auto t0 = Clock::now();
   auto head = log_.head();
+  if (head.ok()) round_trip_seconds_.observe(Clock::now() - t0);
   uint64_t applied = sources_.applied();
   std::lock_guard lock(mu_);
   auto now = Clock::now();

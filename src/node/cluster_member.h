@@ -150,6 +150,7 @@ class ClusterMember {
   ops::Counter& compactions_;
   ops::Counter& defrags_;
   ops::Counter& divergences_;
+  ops::Histogram& round_trip_seconds_;
   std::vector<ops::Registration> callbacks_;
 };
 

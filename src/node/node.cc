@@ -1,11 +1,12 @@
 #include "node/node.h"
 
-#include <spdlog/spdlog.h>
-
 #include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
 #include "codec/batch.h"
 #include "codec/snapshot.h"
@@ -15,6 +16,20 @@
 
 namespace betcore::node {
 using ops::wall_ms;
+
+namespace {
+
+// The size of the file system holding `path`, or what it has free for an
+// unprivileged writer (a root-owned node still should not eat the reserve);
+// NaN when it cannot be read, so a rule sees no value rather than a zero.
+double filesystem_bytes(const std::string& path, bool size) {
+  struct statvfs v {};
+  if (::statvfs(path.c_str(), &v) != 0) return std::numeric_limits<double>::quiet_NaN();
+  const auto blocks = size ? v.f_blocks : v.f_bavail;
+  return static_cast<double>(blocks) * static_cast<double>(v.f_frsize);
+}
+
+}  // namespace
 
 Node::Node(NodeOptions options, ops::Registry& metrics)
     : options_(std::move(options)),
@@ -162,6 +177,20 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
   node->callbacks_.push_back(metrics.gauge_callback(
       "betcore_applied_index", "The last log position this node applied", {},
       [n] { return static_cast<double>(n->applier_->applied()); }));
+  node->callbacks_.push_back(metrics.gauge_callback(
+      "betcore_log_head_index",
+      "The last log position committed, as this node last read it (head - applied: the lag)", {},
+      [n] { return static_cast<double>(n->status().log_head); }));
+  // The data directory's file system: a rule predicts when it fills
+  // (deploy/prometheus/betcore.rules.yml, BetcoreDiskFillPredicted).
+  const std::string data_dir = o.data_dir;
+  node->callbacks_.push_back(
+      metrics.gauge_callback("betcore_data_filesystem_avail_bytes",
+                             "Bytes free to this node on the file system of its data directory", {},
+                             [data_dir] { return filesystem_bytes(data_dir, false); }));
+  node->callbacks_.push_back(metrics.gauge_callback(
+      "betcore_data_filesystem_size_bytes", "Size of the file system of the data directory", {},
+      [data_dir] { return filesystem_bytes(data_dir, true); }));
   node->callbacks_.push_back(metrics.gauge_callback(
       "betcore_submit_queue_commands", "Commands waiting in the submit queue", {},
       [n] { return static_cast<double>(n->submitter_->queued()); }));

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "ops/build_info.h"
 #include "ops/wall_clock.h"
 
 namespace betcore::ops {
@@ -94,6 +95,10 @@ std::vector<Registration> register_process_metrics(Registry& registry) {
   out.push_back(registry.gauge_callback("process_start_time_seconds",
                                         "Start time of the process since unix epoch in seconds.",
                                         {}, [started] { return started; }));
+  out.push_back(registry.gauge_callback(
+      "betcore_build_info", "The build this process runs: its version and git revision (always 1)",
+      {{"version", std::string(build_version())}, {"revision", std::string(build_revision())}},
+      [] { return 1.0; }));
   return out;
 }
 

@@ -1,7 +1,8 @@
 // The process series every Prometheus client library exposes (the
 // `process_*` names of the Prometheus docs, "Process metrics"): CPU time,
 // resident and virtual memory, open and maximum file descriptors, start
-// time. Each betcore process with a /metrics registers them once.
+// time. Each betcore process with a /metrics registers them once, with
+// betcore_build_info (build_info.h) beside them.
 #pragma once
 
 #include <vector>

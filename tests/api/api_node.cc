@@ -5,7 +5,8 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <sstream>
+
+#include "ops/metrics.h"
 
 namespace betcore::apitest {
 
@@ -165,20 +166,19 @@ json snapshot(ApiNode& node, const Visible& what) {
 }
 
 std::optional<double> metric(const std::string& exposition, std::string_view series) {
-  std::istringstream in(exposition);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
-        line[series.size()] == ' ') {
-      std::string value = line.substr(series.size() + 1);
-      try {
-        return std::stod(value);
-      } catch (...) {
-        return std::nullopt;
-      }
+  // `name{a="x",b="y"}` → the name and its labels, for the one sample reader.
+  const size_t brace = series.find('{');
+  std::vector<std::string> labels;
+  if (brace != std::string_view::npos && series.ends_with('}')) {
+    std::string_view inner = series.substr(brace + 1, series.size() - brace - 2);
+    for (size_t start = 0; start < inner.size();) {
+      size_t end = inner.find("\",", start);
+      end = end == std::string_view::npos ? inner.size() : end + 1;
+      labels.emplace_back(inner.substr(start, end - start));
+      start = end + 1;
     }
   }
-  return std::nullopt;
+  return ops::sample_value(exposition, series.substr(0, brace), labels);
 }
 
 }  // namespace betcore::apitest

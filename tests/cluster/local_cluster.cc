@@ -29,13 +29,6 @@ std::string first_existing(std::initializer_list<const char*> paths) {
   return "";
 }
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
   for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
     s.replace(at, from.size(), to);
@@ -43,6 +36,13 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
 }
 
 }  // namespace
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 std::string etcd_binary() { return first_existing({"/usr/bin/etcd", "/usr/local/bin/etcd"}); }
 std::string haproxy_binary() { return first_existing({"/usr/sbin/haproxy", "/usr/local/sbin/haproxy"}); }

@@ -103,6 +103,9 @@ class LocalCluster {
   test::Process haproxy_;
 };
 
+// The whole of a file ("" when it cannot be read): a process's log.
+std::string read_file(const fs::path& p);
+
 // The etcd and HAProxy binaries this harness runs; empty when missing.
 std::string etcd_binary();
 std::string haproxy_binary();

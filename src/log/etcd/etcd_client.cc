@@ -273,6 +273,7 @@ Result<RangeResult> Client::range(const std::string& key, const std::string& ran
   if (!st.ok()) return call_error(Errc::unavailable, "range", st);
   RangeResult r;
   r.revision = resp.header().revision();
+  r.raft_term = resp.header().raft_term();
   r.kvs.reserve(static_cast<size_t>(resp.kvs_size()));
   for (const auto& kv : resp.kvs()) {
     r.kvs.push_back(KeyValue{kv.key(), kv.value(), kv.create_revision(), kv.mod_revision(), kv.lease()});

@@ -42,6 +42,7 @@ struct KeyValue {
 
 struct RangeResult {
   int64_t revision = 0;  // the store's revision when the range was read
+  uint64_t raft_term = 0;  // the answering member's Raft term (each election raises it)
   std::vector<KeyValue> kvs;
 };
 

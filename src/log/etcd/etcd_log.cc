@@ -197,6 +197,9 @@ Result<Position> EtcdLog::head() {
   auto r = client_->range(keys_.log_prefix(), prefix_end(keys_.log_prefix()), o,
                           options_.head_timeout_ms);
   if (!r.ok()) return r.error();
+  for (uint64_t t = raft_term_.load();
+       r.value().raft_term > t && !raft_term_.compare_exchange_weak(t, r.value().raft_term);) {
+  }
   // No batch yet: a fresh cluster's log is empty, a restored one's ends at
   // its base.
   if (r.value().kvs.empty()) return Position{base_position_.load()};

@@ -101,6 +101,8 @@ class EtcdLog final : public Log {
 
   uint64_t needed_from() const { return needed_from_.load(); }
   uint64_t watch_reconnects() const { return reconnects_.load(); }
+  // The highest etcd Raft term head() has seen: each step up is an election.
+  uint64_t raft_term() const { return raft_term_.load(); }
   bool watch_connected() const { return connected_.load(); }
   Client& client() { return *client_; }
   const Keys& keys() const { return keys_; }
@@ -140,6 +142,7 @@ class EtcdLog final : public Log {
   std::atomic<uint64_t> quorum_head_{0};  // the newest head() answer
   std::atomic<uint64_t> watch_next_{0};   // the next position the watch will deliver
   std::atomic<uint64_t> reconnects_{0};
+  std::atomic<uint64_t> raft_term_{0};
   std::atomic<bool> connected_{false};
 };
 
