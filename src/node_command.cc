@@ -161,6 +161,18 @@ void add_node_command(CLI::App& root) {
   cmd->add_option("--archive-silent-ms", flags->node.archive.silent_ms,
                   "Alert when an archiver that read this node's log has not for this long")
       ->capture_default_str();
+  cmd->add_option("--guard-sample-ms", flags->node.guard.sample_ms,
+                  "The guard samples its signals this often (anomalies, incidents, remediation; "
+                  "docs/monitoring.md); 0: no guard")
+      ->capture_default_str()->check(CLI::Range(0, 60'000));
+  cmd->add_option("--guard-warmup-samples", flags->node.guard.warmup_samples,
+                  "Samples the guard learns from before it judges a signal")
+      ->capture_default_str()->check(CLI::Range(5, 100'000));
+  cmd->add_option("--guard-raise-after-samples", flags->node.guard.raise_after_samples,
+                  "Samples in a row out of band before the guard raises an anomaly")
+      ->capture_default_str()->check(CLI::Range(1, 1'000));
+  cmd->add_flag("!--guard-recommend-only", flags->node.guard.remediate,
+                "The guard records what it would do but changes nothing (admission, rotation)");
   cmd->add_flag("--truncate-corrupt-tail", flags->node.truncate_corrupt_tail,
                 "Cut off a corrupt last log record instead of refusing to start (that batch may have been acknowledged)");
   cmd->add_flag("--full-ledger-check", flags->node.full_ledger_check,

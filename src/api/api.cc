@@ -128,6 +128,8 @@ constexpr std::array<RouteRow, static_cast<size_t>(Route::count_)> kRoutes = {{
      A::roles({backup}), routes::log_read},
     {Route::alerts, "alerts", Verb::get, "/v1/alerts",
      A::roles({admin}), routes::alerts},
+    {Route::incidents, "incidents", Verb::get, "/v1/incidents",
+     A::roles({admin}), routes::incidents},
     {Route::health_live, "health_live", Verb::get, "/health/live",
      A::no_token(), routes::health_live},
     {Route::health_ready, "health_ready", Verb::get, "/health/ready",

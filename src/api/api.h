@@ -22,7 +22,7 @@ enum class Route : uint8_t {
   create_event, create_market, get_market, prices, suspend, resume, close, settle, resettle,
   place_bet, get_bet, stream,
   feed_prices, feed_prices_batch, feed_alive, producers,
-  cluster, snapshot, log_read, alerts, health_live, health_ready, metrics, dashboard,
+  cluster, snapshot, log_read, alerts, incidents, health_live, health_ready, metrics, dashboard,
   not_found,
   count_,
 };

@@ -148,6 +148,19 @@ void alerts(Services& services, Call& call) {
   call.answer.send(json_response(200, std::move(body)));
 }
 
+// The guard's incidents, newest first (node/guard.h): {"incidents":[...]}.
+void incidents(Services& services, Call& call) {
+  std::string body = "{\"incidents\":[";
+  bool first = true;
+  for (const node::Incident& i : services.node.incidents(100)) {
+    if (!first) body += ',';
+    first = false;
+    body += node::incident_json(i);
+  }
+  body += "]}";
+  call.answer.send(json_response(200, std::move(body)));
+}
+
 void dashboard(Services& services, Call& call) {
   node::NodeStatus st = services.node.status();
   http::Response r;

@@ -89,6 +89,7 @@ void health_live(Services& services, Call& call);
 void health_ready(Services& services, Call& call);
 void metrics(Services& services, Call& call);
 void alerts(Services& services, Call& call);
+void incidents(Services& services, Call& call);
 void dashboard(Services& services, Call& call);
 void cluster(Services& services, Call& call);
 void snapshot(Services& services, Call& call);

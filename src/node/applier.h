@@ -102,6 +102,8 @@ class Applier {
   // catch-up, on the calling thread). True when it got there.
   bool catch_up(uint64_t target, int timeout_ms, const std::function<void()>& progress);
   uint64_t batches_refused() const { return refused_.value(); }
+  uint64_t commands_applied() const { return commands_.value(); }
+  const BusinessMetrics& business() const { return business_; }
 
  private:
   struct PendingRead {

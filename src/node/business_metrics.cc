@@ -85,6 +85,14 @@ void BusinessMetrics::recount(const domain::State& s) {
   open_bets_.set(static_cast<double>(open_bets_count_));
 }
 
+double BusinessMetrics::bets_accepted() const { return static_cast<double>(bets_[0]->value()); }
+
+double BusinessMetrics::bets_refused() const {
+  uint64_t n = 0;
+  for (size_t i = 1; i < bets_.size(); ++i) n += bets_[i]->value();
+  return static_cast<double>(n);
+}
+
 void BusinessMetrics::observe(const domain::Command& command, const domain::Outcome& outcome,
                               std::span<const domain::DomainEvent> events, const domain::State& s) {
   if (std::holds_alternative<domain::PlaceBet>(command)) {

@@ -42,6 +42,10 @@ class BusinessMetrics {
   void observe(const domain::Command& command, const domain::Outcome& outcome,
                std::span<const domain::DomainEvent> events, const domain::State& s);
 
+  // Totals so far, for the guard. Thread-safe.
+  double bets_accepted() const;
+  double bets_refused() const;
+
  private:
   struct PerCurrency {
     ops::Counter* stakes = nullptr;

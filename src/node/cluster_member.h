@@ -100,6 +100,9 @@ class ClusterMember {
   // Alerts raised by the agreement check (for /v1/alerts), newest last.
   std::vector<std::string> alerts() const;
   std::vector<PeerRecord> peers() const;
+  // The quorum reads of the head this node makes every tick (the guard's
+  // round trip to etcd).
+  const ops::Histogram& round_trip_seconds() const { return round_trip_seconds_; }
   // The archivers' holds, as read last.
   std::vector<HoldRecord> holds() const;
   double lag_seconds() const;

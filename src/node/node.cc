@@ -40,12 +40,41 @@ Node::Node(NodeOptions options, ops::Registry& metrics)
       snapshot_seconds_(metrics.histogram("betcore_snapshot_write_seconds",
                                           "Time to compress and write one snapshot durably")) {}
 
+// What the guard may change in this node (guard.h).
+class Node::Actuator final : public GuardActuator {
+ public:
+  explicit Actuator(Node& node) : n_(node) {}
+  size_t queue_limit_configured() const override { return n_.options_.queue_commands_max; }
+  void set_queue_limit(size_t limit) override { n_.submitter_->set_queue_limit(limit); }
+  void set_out_of_rotation(const std::string& reason) override {
+    std::lock_guard lock(n_.rotation_mu_);
+    n_.out_of_rotation_ = reason;
+  }
+  // Most of the other nodes ready, at least one: draining this one leaves
+  // the service up. Two slow nodes cannot both leave (each sees the other
+  // not ready).
+  bool peers_can_take_traffic() override {
+    if (!n_.cluster_) return false;
+    size_t others = 0, ready = 0;
+    for (const PeerRecord& p : n_.cluster_->peers()) {
+      if (p.id == n_.options_.node_id) continue;
+      ++others;
+      if (p.ready) ++ready;
+    }
+    return ready >= 1 && 2 * ready > others;
+  }
+
+ private:
+  Node& n_;
+};
+
 Node::~Node() { stop(); }
 
 std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, EventRenderer renderer,
                                  std::string& error) {
   std::unique_ptr<Node> node(new Node(std::move(options), metrics));
   const NodeOptions& o = node->options_;
+  node->options_.guard.incidents_path = o.data_dir + "/incidents.jsonl";
 
   node->snapshots_ = std::make_unique<SnapshotStore>(o.data_dir + "/snapshots", o.snapshots_kept);
   if (!node->snapshots_->init(error)) return nullptr;
@@ -192,6 +221,10 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
       "betcore_data_filesystem_size_bytes", "Size of the file system of the data directory", {},
       [data_dir] { return filesystem_bytes(data_dir, true); }));
   node->callbacks_.push_back(metrics.gauge_callback(
+      "betcore_submit_queue_limit_commands",
+      "The submit queue's bound in force (the guard may lower it under a surge)", {},
+      [n] { return static_cast<double>(n->submitter_->queue_limit()); }));
+  node->callbacks_.push_back(metrics.gauge_callback(
       "betcore_submit_queue_commands", "Commands waiting in the submit queue", {},
       [n] { return static_cast<double>(n->submitter_->queued()); }));
   if (node->archive_watch_) {
@@ -242,11 +275,17 @@ void Node::start() {
     cluster_->start();
     head_thread_ = std::thread([this] { head_loop(); });
   }
+  if (options_.guard.sample_ms > 0) {
+    actuator_ = std::make_unique<Actuator>(*this);
+    guard_ = std::make_unique<Guard>(options_.guard, options_.node_id, *actuator_, metrics_);
+    guard_->start([this] { return guard_sample(); });
+  }
   started_.store(true);
 }
 
 void Node::stop() {
   if (!started_.exchange(false)) return;
+  if (guard_) guard_->stop();
   if (cluster_) cluster_->stop();
   {
     std::lock_guard lock(head_mu_);
@@ -373,10 +412,46 @@ NodeStatus Node::status() const {
     s.not_ready_reason = "log unreachable: " + head.error().message;
   } else if (std::string why = cluster_ ? cluster_->not_ready_reason() : ""; !why.empty()) {
     s.not_ready_reason = why;
+  } else if (std::string out = out_of_rotation(); !out.empty()) {
+    s.not_ready_reason = out;
   } else {
     s.ready = true;
   }
   return s;
+}
+
+std::string Node::out_of_rotation() const {
+  std::lock_guard lock(rotation_mu_);
+  return out_of_rotation_;
+}
+
+std::vector<Incident> Node::incidents(size_t max) const {
+  return guard_ ? guard_->incidents(max) : std::vector<Incident>{};
+}
+
+GuardSample Node::guard_sample() const {
+  GuardSample g;
+  g.at_ms = wall_ms();
+  const BusinessMetrics& business = applier_->business();
+  g.bets_accepted_total = business.bets_accepted();
+  g.bets_refused_total = business.bets_refused();
+  g.commands_applied_total = static_cast<double>(applier_->commands_applied());
+  const ops::Histogram::Snapshot append = submitter_->append_seconds().snapshot();
+  g.append_count = static_cast<double>(append.count);
+  g.append_sum_s = append.sum;
+  const NodeStatus st = status();
+  g.head = static_cast<double>(st.log_head);
+  g.applied = static_cast<double>(st.applied_index);
+  g.queued = static_cast<double>(st.queued);
+  g.etcd_round_trip_count = g.etcd_round_trip_sum_s = std::numeric_limits<double>::quiet_NaN();
+  if (cluster_) {
+    const ops::Histogram::Snapshot rt = cluster_->round_trip_seconds().snapshot();
+    g.etcd_round_trip_count = static_cast<double>(rt.count);
+    g.etcd_round_trip_sum_s = rt.sum;
+  }
+  g.disk_free_bytes = filesystem_bytes(options_.data_dir, false);
+  g.disk_size_bytes = filesystem_bytes(options_.data_dir, true);
+  return g;
 }
 
 ClusterView Node::cluster_view() const {

@@ -19,6 +19,7 @@
 #include "node/archive_watch.h"
 #include "node/cluster_member.h"
 #include "node/event_journal.h"
+#include "node/guard.h"
 #include "node/snapshot_store.h"
 #include "node/submitter.h"
 #include "node/waiters.h"
@@ -54,6 +55,9 @@ struct NodeOptions {
   // Embedded mode: the archiver's hold on the log and the archive alerts
   // (hold_path is set to DATA/archive-hold by open()).
   ArchiveWatchOptions archive;
+  // Anomaly detection and remediation (guard.h); incidents_path is set to
+  // DATA/incidents.jsonl by open(). sample_ms 0: no guard.
+  GuardOptions guard;
 };
 
 // What /v1/cluster shows.
@@ -127,6 +131,8 @@ class Node {
   log::Result<std::vector<log::Entry>> read_log_for_archive(const ArchiveReport& report,
                                                             size_t bytes_max, int wait_ms);
   std::vector<ArchiveAlert> archive_alerts() const;
+  // The guard's incidents, newest first (empty without a guard).
+  std::vector<Incident> incidents(size_t max) const;
   const NodeOptions& options() const { return options_; }
 
  private:
@@ -136,6 +142,9 @@ class Node {
   std::unique_ptr<domain::State> bootstrap(const log::Error& why);
   void compact_below_snapshots();
   std::optional<int64_t> stamp_at(uint64_t position) const;
+  GuardSample guard_sample() const;
+  std::string out_of_rotation() const;
+  class Actuator;
 
   NodeOptions options_;
   ops::Registry& metrics_;
@@ -171,6 +180,11 @@ class Node {
   std::vector<HeadWaiter> head_waiters_;  // guarded by head_mu_
   bool head_stopping_ = false;            // guarded by head_mu_
   std::thread head_thread_;
+
+  std::unique_ptr<Actuator> actuator_;
+  std::unique_ptr<Guard> guard_;
+  mutable std::mutex rotation_mu_;
+  std::string out_of_rotation_;  // guarded by rotation_mu_; non-empty: not ready
 
   ops::Counter& snapshots_written_;
   ops::Counter& snapshot_failures_;

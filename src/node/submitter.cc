@@ -34,6 +34,7 @@ Submitter::Submitter(SubmitterOptions options, log::Log& log, Waiters& waiters,
       log_(log),
       waiters_(waiters),
       next_seq_(initial_seq(options_.clock_ms)),
+      queue_limit_(options_.queue_commands_max),
       batches_(metrics.counter("betcore_batches_appended_total", "Batches appended to the log")),
       overloaded_(metrics.counter("betcore_submit_overloaded_total",
                                   "Commands refused because the submit queue was full")),
@@ -82,7 +83,7 @@ SubmitStatus Submitter::submit(std::string encoded, WriteDone done) {
   {
     std::lock_guard lock(mu_);
     if (stopping_ || !healthy_.load()) return SubmitStatus::unavailable;
-    if (queue_.size() >= options_.queue_commands_max) {
+    if (queue_.size() >= queue_limit()) {
       overloaded_.inc();
       return SubmitStatus::overloaded;
     }
@@ -97,7 +98,7 @@ SubmitStatus Submitter::submit_all(std::vector<std::string> encoded, std::vector
   {
     std::lock_guard lock(mu_);
     if (stopping_ || !healthy_.load()) return SubmitStatus::unavailable;
-    if (queue_.size() + encoded.size() > options_.queue_commands_max) {
+    if (queue_.size() + encoded.size() > queue_limit()) {
       overloaded_.inc(encoded.size());
       return SubmitStatus::overloaded;
     }

@@ -56,6 +56,13 @@ class Submitter {
   bool pump();
 
   size_t queued() const;
+  // The admission bound in force: options' queue_commands_max unless the
+  // guard tightened it (guard.h). Thread-safe.
+  size_t queue_limit() const { return queue_limit_.load(std::memory_order_relaxed); }
+  // REQUIRES: 1 <= limit. Thread-safe; requests already queued stay queued.
+  void set_queue_limit(size_t limit) { queue_limit_.store(limit, std::memory_order_relaxed); }
+  // Append latency (write + fsync, or the quorum commit), for the guard.
+  const ops::Histogram& append_seconds() const { return append_seconds_; }
   // False once an append failed in a way that needs a restart (file log).
   bool healthy() const { return healthy_.load(); }
   std::string failure() const;
@@ -75,6 +82,7 @@ class Submitter {
   Waiters& waiters_;
   uint64_t next_seq_;  // submitter thread only
 
+  std::atomic<size_t> queue_limit_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Item> queue_;  // guarded by mu_

@@ -77,7 +77,7 @@ void HoltWinters::learn(double x) {
 void Trend::add(double t, double value) {
   if (!std::isfinite(t) || !std::isfinite(value)) return;
   points_.emplace_back(t, value);
-  while (points_.size() > window_) points_.pop_front();
+  while (points_.size() > points_max_ || t - points_.front().first > window_t_) points_.pop_front();
 }
 
 std::optional<double> Trend::slope() const {

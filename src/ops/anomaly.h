@@ -95,11 +95,18 @@ class HoltWinters {
   std::vector<double> season_;  // additive offsets, one per position in the season
 };
 
-// Least squares over the last `window` samples of (t, value).
+// Least squares over the samples of (t, value) of the last `window_t` (at
+// most `points_max` of them).
 class Trend {
  public:
-  explicit Trend(size_t window) : window_(window) {}
+  explicit Trend(double window_t, size_t points_max = 4096)
+      : window_t_(window_t), points_max_(points_max) {}
   void add(double t, double value);
+  // The time the samples cover (0 with fewer than two): a prediction from a
+  // few seconds of a signal that moves in bursts is noise.
+  double span() const {
+    return points_.size() < 2 ? 0 : points_.back().first - points_.front().first;
+  }
   // Units of value per unit of t; nullopt with fewer than 3 samples.
   std::optional<double> slope() const;
   // Time from the last sample until the fitted line reaches `limit` (it must
@@ -108,7 +115,8 @@ class Trend {
   size_t samples() const { return points_.size(); }
 
  private:
-  size_t window_;
+  double window_t_;
+  size_t points_max_;
   std::deque<std::pair<double, double>> points_;
 };
 

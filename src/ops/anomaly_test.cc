@@ -119,7 +119,7 @@ TEST(HoltWinters, LearnsADailyShapeAndFlagsTheSameRateAtTheWrongHour) {
 }
 
 TEST(Trend, PredictsWhenAFallingValueReachesItsLimit) {
-  Trend t(60);
+  Trend t(100);
   EXPECT_FALSE(t.time_to(0).has_value());
   for (int s = 0; s < 60; ++s) t.add(s, 1000.0 - 5.0 * s);  // 5 units/s down, at 705 at t=59
   ASSERT_TRUE(t.slope().has_value());
@@ -127,6 +127,9 @@ TEST(Trend, PredictsWhenAFallingValueReachesItsLimit) {
   ASSERT_TRUE(t.time_to(0).has_value());
   EXPECT_NEAR(*t.time_to(0), 141, 1e-6);
   EXPECT_FALSE(t.time_to(2000).has_value()) << "moving away from it";
+  EXPECT_EQ(t.span(), 59);
+  for (int s = 60; s < 200; ++s) t.add(s, 1000.0 - 5.0 * s);
+  EXPECT_EQ(t.span(), 100) << "only the window is kept";
   Trend flat(10);
   for (int s = 0; s < 10; ++s) flat.add(s, 7);
   EXPECT_FALSE(flat.time_to(0).has_value());

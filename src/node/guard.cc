@@ -1,0 +1,508 @@
+// The guard (guard.h): signals, models, incidents and the two actions.
+#include "node/guard.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+namespace betcore::node {
+namespace {
+
+constexpr size_t kSeriesMax = 600;
+
+struct SignalSpec {
+  const char* name;
+  const char* unit;  // how values read: "s", "/s", "ratio", "positions"
+  double spread_min;
+  double spread_min_ratio;
+  const char* runbook;
+  const char* recommendation;
+};
+
+// What each signal means, and what a person should do when it is out of band.
+const SignalSpec kSpecs[] = {
+    {"bet_rate", "/s", 20, 0.8, "docs/runbooks/slo-burn.md#betcoreoverloaded",
+     "A surge (a big match) passes by itself; a drop to zero means bets cannot reach this node: "
+     "check HAProxy, the clients and the feed (stale feeds close markets)."},
+    {"refusal_ratio", "ratio", 0.05, 0.5, "docs/runbooks/slo-burn.md",
+     "Bets are refused more than usual: look at betcore_bets_total by outcome (odds_changed: a "
+     "fast-moving feed; market_not_open: a stale feed or suspended markets; insufficient_funds: "
+     "the payment side)."},
+    {"append_latency", "s", 0.002, 1.0, "docs/runbooks/slo-burn.md#betcoreappendslow",
+     "The disk (embedded) or the path to etcd (cluster) is slow: check iostat on this host, and "
+     "which etcd member leads (move the leadership off a slow one)."},
+    {"apply_lag", "positions", 1000, 1.0, "docs/runbooks/node-lost.md",
+     "This node applies behind the log: CPU starvation or a slow etcd watch; it answers not ready "
+     "when too far behind."},
+    {"etcd_round_trip", "s", 0.002, 1.0, "docs/runbooks/etcd-leader-lost.md",
+     "The round trip to etcd's leader is slow: a busy or slow-disk leader, or the network; "
+     "etcdctl endpoint status shows which member leads."},
+};
+
+const SignalSpec& spec_of(const std::string& name) {
+  for (const SignalSpec& s : kSpecs) {
+    if (name == s.name) return s;
+  }
+  return kSpecs[0];
+}
+
+std::string utc(int64_t ms) {
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string show(double v, const std::string& unit) {
+  if (!std::isfinite(v)) return "n/a";
+  if (unit == "s") return v < 1 ? fmt::format("{:.1f} ms", v * 1000) : fmt::format("{:.2f} s", v);
+  if (unit == "ratio") return fmt::format("{:.1f}%", v * 100);
+  if (unit == "/s") return fmt::format("{:.0f}/s", v);
+  return fmt::format("{:.0f} {}", v, unit);
+}
+
+double delta(double now, double before) {
+  return std::isfinite(now) && std::isfinite(before) ? now - before : NAN;
+}
+
+}  // namespace
+
+struct Guard::Signal {
+  std::string name;
+  ops::Detector<ops::EwmaBand> detector;
+  std::string incident_id;  // "" when none is open
+  double last = NAN;
+  std::optional<ops::Band> last_band;
+};
+
+std::string incident_json(const Incident& i) {
+  nlohmann::json j{{"id", i.id},
+                   {"signal", i.signal},
+                   {"kind", i.kind},
+                   {"severity", i.severity},
+                   {"started_at", utc(i.started_ms)},
+                   {"started_ms", i.started_ms},
+                   {"open", i.ended_ms == 0},
+                   {"seen", i.seen},
+                   {"value", i.value},
+                   {"expected", nlohmann::json::object({{"value", i.expected},
+                                                        {"low", i.expected_low},
+                                                        {"high", i.expected_high}})},
+                   {"worst", i.worst},
+                   {"action", i.action},
+                   {"action_effect", i.action_effect},
+                   {"recommendation", i.recommendation},
+                   {"runbook", i.runbook}};
+  if (i.ended_ms != 0) {
+    j["ended_at"] = utc(i.ended_ms);
+    j["ended_ms"] = i.ended_ms;
+  }
+  nlohmann::json timeline = nlohmann::json::array();
+  for (const IncidentEvent& e : i.timeline)
+    timeline.push_back({{"at", utc(e.at_ms)}, {"at_ms", e.at_ms}, {"what", e.what}});
+  j["timeline"] = std::move(timeline);
+  nlohmann::json series = nlohmann::json::array();
+  for (const auto& [at, v] : i.series) series.push_back({at, std::isfinite(v) ? v : 0.0});
+  j["series"] = std::move(series);
+  return j.dump();
+}
+
+Guard::Guard(GuardOptions options, std::string node_id, GuardActuator& actuator,
+             ops::Registry& metrics)
+    : o_(std::move(options)),
+      node_id_(std::move(node_id)),
+      actuator_(actuator),
+      disk_trend_(1'800),
+      queue_trend_(30),
+      commit_rate_(ops::EwmaBand::Options{0.2, 4, 0, 0, 1}),
+      daily_(ops::HoltWinters(ops::HoltWinters::Options{1440, 0.3, 0.01, 0.2, 4, 20, 1.0}), 3, 3,
+             120),
+      raised_total_(&metrics.counter("betcore_guard_anomalies_total",
+                                     "Anomalies and exhaustion warnings the guard raised")) {
+  for (const char* a :
+       {"admission_tighten", "admission_relax", "rotation_out", "rotation_in", "recommend"}) {
+    actions_[a] =
+        &metrics.counter("betcore_guard_actions_total",
+                         "Actions the guard took (recommend: it only advised)", {{"action", a}});
+  }
+  callbacks_.push_back(
+      metrics.gauge_callback("betcore_guard_open_incidents", "Incidents the guard has open now", {},
+                             [this] { return static_cast<double>(open_incidents()); }));
+}
+
+Guard::~Guard() { stop(); }
+
+void Guard::start(Sampler sampler) {
+  thread_ = std::thread([this, sampler = std::move(sampler)] {
+    std::unique_lock lock(run_mu_);
+    while (!stopping_) {
+      run_cv_.wait_for(lock, std::chrono::milliseconds(o_.sample_ms), [&] { return stopping_; });
+      if (stopping_) break;
+      lock.unlock();
+      step(sampler());
+      lock.lock();
+    }
+  });
+}
+
+void Guard::stop() {
+  {
+    std::lock_guard lock(run_mu_);
+    stopping_ = true;
+  }
+  run_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Guard::Signal& Guard::signal(const std::string& name) {
+  auto it = signals_.find(name);
+  if (it != signals_.end()) return *it->second;
+  const SignalSpec& spec = spec_of(name);
+  ops::EwmaBand::Options bo;
+  bo.alpha = 0.05;
+  bo.k = 4;
+  bo.spread_min = spec.spread_min;
+  bo.spread_min_ratio = spec.spread_min_ratio;
+  bo.warmup_samples = o_.warmup_samples;
+  // A change that lasts 10 minutes is the new normal.
+  const size_t relearn = static_cast<size_t>(std::max(1, 600'000 / std::max(1, o_.sample_ms)));
+  auto sig = std::make_unique<Signal>(
+      Signal{name,
+             ops::Detector<ops::EwmaBand>(ops::EwmaBand(bo), o_.raise_after_samples,
+                                          o_.clear_after_samples, relearn),
+             "", NAN, std::nullopt});
+  return *signals_.emplace(name, std::move(sig)).first->second;
+}
+
+void Guard::step(const GuardSample& s) {
+  if (!last_ || s.at_ms <= last_->at_ms) {
+    last_ = s;
+    return;
+  }
+  const GuardSample& p = *last_;
+  const double dt = static_cast<double>(s.at_ms - p.at_ms) / 1000.0;
+  const double accepted = delta(s.bets_accepted_total, p.bets_accepted_total);
+  const double refused = delta(s.bets_refused_total, p.bets_refused_total);
+  judge("bet_rate", accepted / dt, s.at_ms);
+  if (accepted + refused >= 10) judge("refusal_ratio", refused / (accepted + refused), s.at_ms);
+  const double appends = delta(s.append_count, p.append_count);
+  if (appends > 0)
+    judge("append_latency", delta(s.append_sum_s, p.append_sum_s) / appends, s.at_ms);
+  judge("apply_lag", std::max(0.0, s.head - s.applied), s.at_ms);
+  const double trips = delta(s.etcd_round_trip_count, p.etcd_round_trip_count);
+  double round_trip = NAN;
+  if (trips > 0) {
+    round_trip = delta(s.etcd_round_trip_sum_s, p.etcd_round_trip_sum_s) / trips;
+    judge("etcd_round_trip", round_trip, s.at_ms);
+  }
+  const double commit_rate = delta(s.commands_applied_total, p.commands_applied_total) / dt;
+  if (std::isfinite(commit_rate)) commit_rate_.learn(commit_rate);
+
+  // The daily shape: one sample per minute of bets accepted.
+  if (minute_started_ms_ == 0) minute_started_ms_ = s.at_ms;
+  if (std::isfinite(accepted)) minute_bets_ += accepted;
+  if (s.at_ms - minute_started_ms_ >= 60'000) {
+    ops::Verdict v = daily_.observe(minute_bets_ / 60.0);
+    if (v.change == ops::Verdict::Change::raised) {
+      spdlog::warn(
+          "guard: the bet rate ({:.0f}/s over the last minute) is outside its usual range "
+          "for this time of day ({:.0f}..{:.0f}/s)",
+          minute_bets_ / 60.0, v.band->low, v.band->high);
+      raised_total_->inc();
+    }
+    minute_bets_ = 0;
+    minute_started_ms_ = s.at_ms;
+  }
+
+  // Exhaustion.
+  const double t = static_cast<double>(s.at_ms) / 1000.0;
+  if (std::isfinite(s.disk_free_bytes)) {
+    disk_trend_.add(t, s.disk_free_bytes);
+    // Five minutes of data at least: a build or a backup writes in bursts.
+    const auto left = disk_trend_.span() >= 300 ? disk_trend_.time_to(0) : std::nullopt;
+    exhaustion("disk_free", left.value_or(INFINITY), o_.exhaustion_warn_s, s.disk_free_bytes,
+               s.at_ms,
+               "The data disk fills at this rate: free space (old snapshots, logs of other "
+               "programs), or move the data directory to a bigger disk; the node stops taking "
+               "writes when it is full.",
+               "docs/runbooks/disk-full.md");
+  }
+  const double limit = static_cast<double>(actuator_.queue_limit_configured());
+  queue_trend_.add(t, s.queued);
+  const auto queue_left = queue_trend_.span() >= 5 ? queue_trend_.time_to(limit) : std::nullopt;
+  // The queue fills in seconds, not hours: warn when it is 30 s away.
+  exhaustion("submit_queue", queue_left.value_or(INFINITY), 30, s.queued, s.at_ms,
+             "Writes arrive faster than this node commits them: it will answer 429 overloaded. "
+             "Spread the load (HAProxy), look at the append latency.",
+             "docs/runbooks/slo-burn.md#betcoreoverloaded");
+
+  admission(s, commit_rate_.band() ? commit_rate_.band()->expected : commit_rate, s.at_ms);
+  rotation(round_trip, s.at_ms);
+  last_ = s;
+}
+
+void Guard::judge(const std::string& name, double value, int64_t at_ms) {
+  if (!std::isfinite(value)) return;
+  Signal& sig = signal(name);
+  ops::Verdict v = sig.detector.observe(value);
+  sig.last = value;
+  sig.last_band = v.band;
+  if (v.change == ops::Verdict::Change::raised) open_incident(sig, value, v, at_ms);
+  {
+    std::lock_guard lock(mu_);
+    if (Incident* i = incident_of(sig)) {
+      if (std::abs(value - i->expected) > std::abs(i->worst - i->expected)) i->worst = value;
+      if (i->series.size() < kSeriesMax) i->series.emplace_back(at_ms, value);
+    }
+  }
+  if (v.change == ops::Verdict::Change::cleared) close_incident(sig, at_ms);
+}
+
+Incident* Guard::incident_of(Signal& sig) {
+  if (sig.incident_id.empty()) return nullptr;
+  for (auto it = incidents_.rbegin(); it != incidents_.rend(); ++it) {
+    if (it->id == sig.incident_id) return &*it;
+  }
+  return nullptr;
+}
+
+void Guard::open_incident(Signal& sig, double value, const ops::Verdict& v, int64_t at_ms) {
+  const SignalSpec& spec = spec_of(sig.name);
+  Incident i;
+  i.signal = sig.name;
+  i.kind = "anomaly";
+  i.severity = "warning";
+  i.started_ms = at_ms;
+  i.value = i.worst = value;
+  i.expected = v.band->expected;
+  i.expected_low = v.band->low;
+  i.expected_high = v.band->high;
+  i.seen = fmt::format(
+      "{} {}: {}, usual range {}..{} (about {}), out of it for {} samples in a row", node_id_,
+      sig.name, show(value, spec.unit), show(v.band->low, spec.unit), show(v.band->high, spec.unit),
+      show(v.band->expected, spec.unit), o_.raise_after_samples);
+  i.recommendation = spec.recommendation;
+  i.runbook = spec.runbook;
+  i.timeline.push_back({at_ms, "detected: " + i.seen});
+  i.series.emplace_back(at_ms, value);
+  spdlog::warn("guard: anomaly: {} (runbook {})", i.seen, i.runbook);
+  raised_total_->inc();
+  std::lock_guard lock(mu_);
+  i.id = fmt::format("{}-{}", node_id_, next_id_++);
+  sig.incident_id = i.id;
+  incidents_.push_back(std::move(i));
+  while (incidents_.size() > o_.incidents_max) incidents_.pop_front();
+}
+
+void Guard::close_incident(Signal& sig, int64_t at_ms) {
+  Incident copy;
+  {
+    std::lock_guard lock(mu_);
+    Incident* i = incident_of(sig);
+    sig.incident_id.clear();
+    if (i == nullptr) return;
+    i->ended_ms = at_ms;
+    i->timeline.push_back({at_ms, fmt::format("back in its usual range ({})",
+                                              show(sig.last, spec_of(sig.name).unit))});
+    copy = *i;
+  }
+  spdlog::info("guard: {} {} is back in its usual range; incident {} closed", node_id_, sig.name,
+               copy.id);
+  persist(copy);
+}
+
+void Guard::note(Signal& sig, int64_t at_ms, std::string what) {
+  std::lock_guard lock(mu_);
+  if (Incident* i = incident_of(sig)) i->timeline.push_back({at_ms, std::move(what)});
+}
+
+void Guard::exhaustion(const std::string& name, double seconds_left, double warn_s, double value,
+                       int64_t at_ms, const std::string& recommendation,
+                       const std::string& runbook) {
+  Signal& sig = signal(name);
+  const bool warn = seconds_left < warn_s;
+  if (warn && sig.incident_id.empty()) {
+    Incident i;
+    i.signal = name;
+    i.kind = "exhaustion";
+    i.severity = seconds_left < warn_s / 4 ? "critical" : "warning";
+    i.started_ms = at_ms;
+    i.value = i.worst = value;
+    i.seen = name == "disk_free"
+                 ? fmt::format(
+                       "{} data disk: {:.1f} GiB free, full in about {:.0f} min at the last "
+                       "{:.0f} min's rate",
+                       node_id_, value / (1 << 30), seconds_left / 60, disk_trend_.span() / 60)
+                 : fmt::format("{} submit queue: {:.0f} of {} queued and rising: full soon",
+                               node_id_, value, actuator_.queue_limit_configured());
+    i.recommendation = recommendation;
+    i.runbook = runbook;
+    i.timeline.push_back({at_ms, "predicted: " + i.seen});
+    spdlog::warn("guard: exhaustion predicted: {} (runbook {})", i.seen, runbook);
+    raised_total_->inc();
+    actions_["recommend"]->inc();
+    std::lock_guard lock(mu_);
+    i.id = fmt::format("{}-{}", node_id_, next_id_++);
+    sig.incident_id = i.id;
+    incidents_.push_back(std::move(i));
+    while (incidents_.size() > o_.incidents_max) incidents_.pop_front();
+    return;
+  }
+  if (!sig.incident_id.empty()) {
+    {
+      std::lock_guard lock(mu_);
+      if (Incident* i = incident_of(sig); i != nullptr && i->series.size() < kSeriesMax) {
+        i->series.emplace_back(at_ms, value);
+      }
+    }
+    if (seconds_left > 2 * warn_s) {
+      sig.last = value;
+      close_incident(sig, at_ms);
+    }
+  }
+}
+
+void Guard::admission(const GuardSample& s, double commit_rate, int64_t at_ms) {
+  Signal& bets = signal("bet_rate");
+  const bool surge =
+      bets.detector.anomalous() && bets.last_band && bets.last > bets.last_band->expected;
+  const size_t configured = actuator_.queue_limit_configured();
+  const double rate = std::max(commit_rate, 1.0);
+  const double wait_s = s.queued / rate;
+  if (at_ms - last_admission_ms_ < o_.action_gap_ms) return;
+  if (surge && tightened_to_ == 0 && wait_s > o_.bet_latency_slo_s) {
+    const auto target = static_cast<size_t>(
+        std::clamp(rate * o_.bet_latency_slo_s, 64.0, static_cast<double>(configured)));
+    if (target >= configured) return;
+    const std::string what = fmt::format(
+        "admission: submit queue bound {} -> {} ({:.0f} commands/s committed x {:.0f} ms SLO); "
+        "the queue wait was {:.0f} ms; requests beyond it get 429 and retry",
+        configured, target, rate, o_.bet_latency_slo_s * 1000, wait_s * 1000);
+    last_admission_ms_ = at_ms;
+    if (o_.remediate) {
+      actuator_.set_queue_limit(target);
+      tightened_to_ = target;
+      actions_["admission_tighten"]->inc();
+      spdlog::warn("guard: tightened {}", what);
+      note(bets, at_ms, "action: tightened " + what);
+      std::lock_guard lock(mu_);
+      if (Incident* i = incident_of(bets)) {
+        i->action = "tightened admission";
+        i->action_effect = what;
+      }
+    } else {
+      actions_["recommend"]->inc();
+      note(bets, at_ms, "recommend (remediation off): tighten " + what);
+    }
+    return;
+  }
+  if (tightened_to_ != 0 && !surge) {
+    actuator_.set_queue_limit(configured);
+    last_admission_ms_ = at_ms;
+    actions_["admission_relax"]->inc();
+    spdlog::info("guard: the surge is over: submit queue bound back to {}", configured);
+    std::lock_guard lock(mu_);
+    for (auto it = incidents_.rbegin(); it != incidents_.rend(); ++it) {
+      if (it->signal == "bet_rate" && it->action == "tightened admission") {
+        it->timeline.push_back(
+            {at_ms, fmt::format("action reverted: submit queue bound back to {}", configured)});
+        it->action_effect += fmt::format("; relaxed back to {} at {}", configured, utc(at_ms));
+        break;
+      }
+    }
+    tightened_to_ = 0;
+  }
+}
+
+void Guard::rotation(double round_trip_s, int64_t at_ms) {
+  Signal& append = signal("append_latency");
+  if (out_since_ms_ == 0) {
+    if (!append.detector.anomalous() || !append.last_band) return;
+    const bool far =
+        append.last >= o_.far_factor * append.last_band->expected && append.last >= o_.far_floor_s;
+    if (!far || at_ms - last_rotation_ms_ < o_.action_gap_ms) return;
+    last_rotation_ms_ = at_ms;
+    const std::string reason = fmt::format(
+        "guard: append latency {} is far above its usual {}; out of the load balancer until it "
+        "recovers (docs/runbooks/slo-burn.md#betcoreappendslow)",
+        show(append.last, "s"), show(append.last_band->expected, "s"));
+    if (!o_.remediate || !actuator_.peers_can_take_traffic()) {
+      actions_["recommend"]->inc();
+      note(append, at_ms,
+           o_.remediate ? "recommend: take this node out of the load balancer (no peer "
+                          "can take its traffic, so the guard keeps it in)"
+                        : "recommend (remediation off): take this node out of the load balancer");
+      return;
+    }
+    actuator_.set_out_of_rotation(reason);
+    out_since_ms_ = at_ms;
+    actions_["rotation_out"]->inc();
+    spdlog::warn("{}", reason);
+    note(append, at_ms, "action: out of rotation (/health/ready answers 503; HAProxy drains it)");
+    std::lock_guard lock(mu_);
+    if (Incident* i = incident_of(append)) {
+      i->action = "out of rotation";
+      i->action_effect = "HAProxy stopped sending this node requests; its peers took them";
+    }
+    return;
+  }
+  // Out: back when the path to etcd is in band again for a while, or after
+  // the longest hold (then the next anomaly, if any, decides again).
+  Signal& rt = signal("etcd_round_trip");
+  const bool rt_ok = std::isfinite(round_trip_s) && rt.last_band &&
+                     rt.last_band->contains(round_trip_s) && !rt.detector.anomalous();
+  const int64_t out_for = at_ms - out_since_ms_;
+  const int64_t settle_ms = static_cast<int64_t>(o_.clear_after_samples) * o_.sample_ms;
+  if ((rt_ok && out_for >= settle_ms) || out_for >= o_.rotation_hold_max_ms) {
+    actuator_.set_out_of_rotation("");
+    out_since_ms_ = 0;
+    last_rotation_ms_ = at_ms;
+    actions_["rotation_in"]->inc();
+    append.detector.reset_episode();
+    const std::string why =
+        rt_ok ? "its round trip to etcd is back in band" : "the longest hold passed";
+    spdlog::info("guard: back in rotation: {}", why);
+    {
+      std::lock_guard lock(mu_);
+      if (Incident* i = incident_of(append)) {
+        i->timeline.push_back({at_ms, "action reverted: back in rotation (" + why + ")"});
+        i->action_effect += "; back in at " + utc(at_ms);
+      }
+    }
+    // Its latency cannot be judged while it had no traffic: the episode ends
+    // here; a slow path that persists raises a new one.
+    close_incident(append, at_ms);
+  }
+}
+
+void Guard::persist(const Incident& i) const {
+  if (o_.incidents_path.empty()) return;
+  std::ofstream out(o_.incidents_path, std::ios::app);
+  out << incident_json(i) << '\n';
+  if (!out) spdlog::warn("guard: could not append incident {} to {}", i.id, o_.incidents_path);
+}
+
+std::vector<Incident> Guard::incidents(size_t max) const {
+  std::lock_guard lock(mu_);
+  std::vector<Incident> out;
+  for (auto it = incidents_.rbegin(); it != incidents_.rend() && out.size() < max; ++it)
+    out.push_back(*it);
+  return out;
+}
+
+size_t Guard::open_incidents() const {
+  std::lock_guard lock(mu_);
+  return static_cast<size_t>(std::count_if(incidents_.begin(), incidents_.end(),
+                                           [](const Incident& i) { return i.ended_ms == 0; }));
+}
+
+}  // namespace betcore::node

@@ -1,0 +1,200 @@
+// The guard: each node watches its own key signals, learns their normal
+// shape (ops/anomaly.h), raises an anomaly when one leaves its band for long
+// enough, predicts exhaustion from trends, and takes the first safe action
+// itself, telling people what it did (docs/monitoring.md, "The guard").
+//
+// Signals, sampled every `sample_ms`:
+//   bet_rate          accepted bets per second (EWMA band; Holt-Winters on
+//                     per-minute rates for the daily shape once it has two
+//                     days of them)
+//   refusal_ratio     refused / all bet requests
+//   append_latency    mean log append (write + fsync, or etcd commit) per sample
+//   apply_lag         log head minus applied, in positions
+//   etcd_round_trip   mean quorum read of the head (cluster)
+//   disk_free         free bytes on the data directory's file system: trend
+//   submit_queue      queued commands against the admission bound: trend
+//
+// Actions, each rate-limited (`action_gap_ms`), reversible, recorded, and
+// "recommend only" when `remediate` is false:
+//   admission   a bet surge with the queue wait past the latency SLO: the
+//               submit queue bound drops to what the node commits within the
+//               SLO (rate x SLO); relaxed when the surge ends.
+//   rotation    a cluster node whose append latency is far out of band (and
+//               with most of its peers ready to take its traffic): answers
+//               /health/ready 503 so HAProxy drains it; back in when its
+//               round trip to etcd is in band again (or after
+//               `rotation_hold_max_ms`, to try again).
+// Exhaustion (disk, queue) is warned about while there is time, with what a
+// person should do.
+//
+// Every anomaly opens an incident: a timeline (what was seen, since when,
+// the expected range, what was done, what it changed, what a person must
+// still do, the runbook), served by GET /v1/incidents and appended to
+// DATA/incidents.jsonl when it closes.
+//
+// Thread: step() on one thread (the guard's own, or a test's); incidents()
+// from any thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ops/anomaly.h"
+#include "ops/metrics.h"
+
+namespace betcore::node {
+
+struct GuardOptions {
+  int sample_ms = 1'000;
+  bool remediate = true;                  // false: recommend only
+  double bet_latency_slo_s = 0.1;         // docs/runbooks/slo-burn.md
+  size_t raise_after_samples = 3;         // out of band this many in a row
+  size_t clear_after_samples = 10;        // in band this many in a row
+  size_t warmup_samples = 30;             // before any band
+  int64_t action_gap_ms = 10'000;         // between two actions of one kind
+  int64_t rotation_hold_max_ms = 60'000;  // out of rotation at most this long at a time
+  double far_factor = 4;                  // "far out of band": this many times the expected
+  double far_floor_s = 0.02;              // ... and at least this slow
+  double exhaustion_warn_s = 3'600;       // warn when a resource runs out sooner
+  size_t incidents_max = 200;             // kept in memory (newest)
+  std::string incidents_path;             // closed incidents, one JSON per line; "" none
+};
+
+// One sample of the node's signals. Totals are cumulative (the guard takes
+// differences); NaN: not available (e.g. etcd in the embedded mode).
+struct GuardSample {
+  int64_t at_ms = 0;  // wall clock
+  double bets_accepted_total = 0;
+  double bets_refused_total = 0;
+  double commands_applied_total = 0;
+  double append_count = 0;
+  double append_sum_s = 0;
+  double head = 0;
+  double applied = 0;
+  double etcd_round_trip_count = 0;
+  double etcd_round_trip_sum_s = 0;
+  double disk_free_bytes = 0;
+  double disk_size_bytes = 0;
+  double queued = 0;
+};
+
+// What the guard may do to its node.
+class GuardActuator {
+ public:
+  virtual ~GuardActuator() = default;
+  virtual size_t queue_limit_configured() const = 0;
+  virtual void set_queue_limit(size_t limit) = 0;
+  // Non-empty: /health/ready answers 503 with this reason.
+  virtual void set_out_of_rotation(const std::string& reason) = 0;
+  // True when this node is in a cluster and most of its peers are ready
+  // (someone else can take its traffic).
+  virtual bool peers_can_take_traffic() = 0;
+};
+
+struct IncidentEvent {
+  int64_t at_ms = 0;
+  std::string what;
+};
+
+struct Incident {
+  std::string id;        // "<node>-<n>"
+  std::string signal;    // bet_rate, append_latency, disk_free, ...
+  std::string kind;      // "anomaly" or "exhaustion"
+  std::string severity;  // "warning" or "critical"
+  int64_t started_ms = 0;
+  int64_t ended_ms = 0;  // 0: open
+  std::string seen;      // what was seen, for a person
+  double value = 0;      // the value that raised it
+  double expected = 0, expected_low = 0, expected_high = 0;
+  double worst = 0;            // furthest value while open
+  std::string action;          // what the guard did ("" none)
+  std::string action_effect;   // what the action changed
+  std::string recommendation;  // what a person must still do
+  std::string runbook;
+  std::vector<IncidentEvent> timeline;
+  // value per sample while open (at most 600): the report's chart
+  std::vector<std::pair<int64_t, double>> series;
+};
+
+// GET /v1/incidents's body and one line of incidents.jsonl.
+std::string incident_json(const Incident& i);
+
+class Guard {
+ public:
+  using Sampler = std::function<GuardSample()>;
+
+  Guard(GuardOptions options, std::string node_id, GuardActuator& actuator, ops::Registry& metrics);
+  ~Guard();
+
+  // Samples with `sampler` every sample_ms on a thread of its own.
+  void start(Sampler sampler);
+  void stop();
+
+  // One sample (the thread's step; tests call it directly).
+  void step(const GuardSample& s);
+
+  // Newest first, at most `max`.
+  std::vector<Incident> incidents(size_t max = 100) const;
+  size_t open_incidents() const;
+
+ private:
+  struct Signal;
+  Signal& signal(const std::string& name);
+  void judge(const std::string& name, double value, int64_t at_ms);
+  void open_incident(Signal& sig, double value, const ops::Verdict& v, int64_t at_ms);
+  void close_incident(Signal& sig, int64_t at_ms);
+  Incident* incident_of(Signal& sig);
+  void note(Signal& sig, int64_t at_ms, std::string what);
+  // Opens an exhaustion incident when `seconds_left` < `warn_s`; closes it
+  // when the prediction is past twice that.
+  void exhaustion(const std::string& name, double seconds_left, double warn_s, double value,
+                  int64_t at_ms, const std::string& recommendation, const std::string& runbook);
+  void admission(const GuardSample& s, double commit_rate, int64_t at_ms);
+  void rotation(double round_trip_s, int64_t at_ms);
+  void persist(const Incident& i) const;
+
+  const GuardOptions o_;
+  const std::string node_id_;
+  GuardActuator& actuator_;
+
+  std::optional<GuardSample> last_;                         // step() thread only
+  std::map<std::string, std::unique_ptr<Signal>> signals_;  // step() thread only
+  ops::Trend disk_trend_;
+  ops::Trend queue_trend_;
+  ops::EwmaBand commit_rate_;
+  // Per-minute bet rate for the daily shape.
+  ops::Detector<ops::HoltWinters> daily_;
+  double minute_bets_ = 0;
+  int64_t minute_started_ms_ = 0;
+
+  // Actions (step() thread only).
+  size_t tightened_to_ = 0;  // 0: not tightened
+  int64_t last_admission_ms_ = 0;
+  int64_t out_since_ms_ = 0;  // 0: in rotation
+  int64_t last_rotation_ms_ = 0;
+
+  mutable std::mutex mu_;
+  std::deque<Incident> incidents_;  // guarded by mu_; newest at the back
+  uint64_t next_id_ = 1;            // guarded by mu_
+
+  ops::Counter* raised_total_;
+  std::map<std::string, ops::Counter*> actions_;
+  std::vector<ops::Registration> callbacks_;
+
+  std::mutex run_mu_;
+  std::condition_variable run_cv_;
+  bool stopping_ = false;  // guarded by run_mu_
+  std::thread thread_;
+};
+
+}  // namespace betcore::node

@@ -1,0 +1,200 @@
+// The guard's judgement and actions on synthetic signals, with a fake node.
+#include "node/guard.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace betcore::node {
+namespace {
+
+struct FakeNode final : GuardActuator {
+  size_t configured = 16'384;
+  size_t limit = 16'384;
+  std::vector<size_t> limits_set;
+  std::string out;
+  std::vector<std::string> rotations;
+  bool peers = true;
+  size_t queue_limit_configured() const override { return configured; }
+  void set_queue_limit(size_t l) override {
+    limit = l;
+    limits_set.push_back(l);
+  }
+  void set_out_of_rotation(const std::string& reason) override {
+    out = reason;
+    rotations.push_back(reason);
+  }
+  bool peers_can_take_traffic() override { return peers; }
+};
+
+// A node's counters, advanced one second at a time.
+struct World {
+  GuardSample s;
+  World() {
+    s.at_ms = 1'700'000'000'000;
+    s.disk_free_bytes = 50e9;
+    s.disk_size_bytes = 100e9;
+    s.etcd_round_trip_count = 0;
+    s.etcd_round_trip_sum_s = 0;
+  }
+  // One second: `bets` accepted (and committed), appends of `append_s` each,
+  // `queued` waiting, etcd round trips of `rt_s`.
+  GuardSample tick(double bets, double append_s = 0.005, double queued = 0, double rt_s = 0.003,
+                   double appends = 10) {
+    s.at_ms += 1000;
+    s.bets_accepted_total += bets;
+    s.bets_refused_total += bets * 0.02;
+    s.commands_applied_total += bets;
+    s.append_count += appends;
+    s.append_sum_s += appends * append_s;
+    s.head += 10;
+    s.applied += 10;
+    s.etcd_round_trip_count += 10;
+    s.etcd_round_trip_sum_s += 10 * rt_s;
+    s.queued = queued;
+    return s;
+  }
+};
+
+// Small wobble so the bands have a spread, deterministic.
+double wobble(int i) { return 1.0 + 0.05 * std::sin(i * 0.7); }
+
+class GuardTest : public ::testing::Test {
+ protected:
+  GuardOptions options() {
+    GuardOptions o;
+    o.sample_ms = 1000;
+    o.action_gap_ms = 0;
+    return o;
+  }
+  ops::Registry metrics_;
+  FakeNode node_;
+  World world_;
+};
+
+TEST_F(GuardTest, ASteadyNodeRaisesNothingAndDoesNothing) {
+  Guard g(options(), "n1", node_, metrics_);
+  for (int i = 0; i < 900; ++i) g.step(world_.tick(100 * wobble(i), 0.005 * wobble(i + 3)));
+  EXPECT_TRUE(g.incidents().empty()) << incident_json(g.incidents().front());
+  EXPECT_TRUE(node_.limits_set.empty());
+  EXPECT_TRUE(node_.rotations.empty());
+}
+
+TEST_F(GuardTest, ASurgeTightensAdmissionAndItsEndRelaxesIt) {
+  Guard g(options(), "n1", node_, metrics_);
+  for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i)));
+  // 5x the bets, a queue that waits 2 s at 500 commands/s.
+  for (int i = 0; i < 8; ++i) g.step(world_.tick(500 * wobble(i), 0.005, 1000));
+  ASSERT_EQ(node_.limits_set.size(), 1u) << "one tightening";
+  EXPECT_LT(node_.limit, 16'384u);
+  EXPECT_GE(node_.limit, 64u);
+  std::vector<Incident> open = g.incidents();
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_EQ(open[0].signal, "bet_rate");
+  EXPECT_EQ(open[0].kind, "anomaly");
+  EXPECT_EQ(open[0].ended_ms, 0);
+  EXPECT_EQ(open[0].action, "tightened admission");
+  EXPECT_NE(open[0].seen.find("usual range"), std::string::npos) << open[0].seen;
+  EXPECT_GT(open[0].value, open[0].expected_high);
+  EXPECT_FALSE(open[0].runbook.empty());
+  EXPECT_FALSE(open[0].recommendation.empty());
+  // The surge ends: the bound comes back and the incident closes.
+  for (int i = 0; i < 20; ++i) g.step(world_.tick(100 * wobble(i)));
+  EXPECT_EQ(node_.limit, 16'384u);
+  std::vector<Incident> closed = g.incidents();
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_NE(closed[0].ended_ms, 0);
+  EXPECT_NE(closed[0].action_effect.find("relaxed back to 16384"), std::string::npos)
+      << closed[0].action_effect;
+  EXPECT_GE(closed[0].timeline.size(), 4u) << "detected, tightened, relaxed, back in range";
+}
+
+TEST_F(GuardTest, RecommendOnlyChangesNothing) {
+  GuardOptions o = options();
+  o.remediate = false;
+  Guard g(o, "n1", node_, metrics_);
+  for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i)));
+  for (int i = 0; i < 8; ++i) g.step(world_.tick(500 * wobble(i), 0.005, 1000));
+  EXPECT_TRUE(node_.limits_set.empty());
+  const std::vector<Incident> all = g.incidents();
+  ASSERT_EQ(all.size(), 1u);
+  bool recommended = false;
+  for (const IncidentEvent& e : all[0].timeline) {
+    recommended = recommended || e.what.starts_with("recommend (remediation off): tighten");
+  }
+  EXPECT_TRUE(recommended);
+}
+
+TEST_F(GuardTest, ASlowAppendPathTakesAClusterNodeOutOfRotationAndBackWhenItsRoundTripRecovers) {
+  Guard g(options(), "n2", node_, metrics_);
+  for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i), 0.005 * wobble(i)));
+  for (int i = 0; i < 5; ++i) g.step(world_.tick(100, 0.2, 0, 0.2));
+  ASSERT_EQ(node_.rotations.size(), 1u);
+  EXPECT_NE(node_.out.find("out of the load balancer"), std::string::npos) << node_.out;
+  // Out: no traffic, no appends; the round trip to etcd is normal again.
+  for (int i = 0; i < 12; ++i) g.step(world_.tick(0, 0.005, 0, 0.003, /*appends=*/0));
+  ASSERT_EQ(node_.rotations.size(), 2u);
+  EXPECT_EQ(node_.out, "");
+  bool found = false;
+  for (const Incident& i : g.incidents()) {
+    if (i.signal != "append_latency") continue;
+    found = true;
+    EXPECT_EQ(i.action, "out of rotation");
+    EXPECT_NE(i.ended_ms, 0);
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(GuardTest, AnEmbeddedNodeIsNeverDrainedOnlyAdvised) {
+  node_.peers = false;
+  Guard g(options(), "n1", node_, metrics_);
+  for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i), 0.005 * wobble(i)));
+  for (int i = 0; i < 5; ++i) g.step(world_.tick(100, 0.2));
+  EXPECT_TRUE(node_.rotations.empty());
+  const std::vector<Incident> all = g.incidents();
+  ASSERT_FALSE(all.empty());
+  bool advised = false;
+  for (const IncidentEvent& e : all[0].timeline)
+    advised = advised || e.what.starts_with("recommend:");
+  EXPECT_TRUE(advised);
+}
+
+TEST_F(GuardTest, ADiskFillingFastIsPredictedAndRecordedWhenItCloses) {
+  GuardOptions o = options();
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("guard-test-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  o.incidents_path = (dir / "incidents.jsonl").string();
+  Guard g(o, "n1", node_, metrics_);
+  // 1 GB a minute from 50 GB: full within the hour. Five minutes of it
+  // before any prediction.
+  for (int i = 0; i < 400; ++i) {
+    world_.s.disk_free_bytes -= 1e9 / 60;
+    g.step(world_.tick(100 * wobble(i)));
+    if (i == 250) {
+      EXPECT_TRUE(g.incidents().empty()) << "a prediction from under 5 minutes";
+    }
+  }
+  std::vector<Incident> all = g.incidents();
+  ASSERT_FALSE(all.empty());
+  EXPECT_EQ(all[0].signal, "disk_free");
+  EXPECT_EQ(all[0].kind, "exhaustion");
+  EXPECT_EQ(all[0].severity, "warning") << "about 45 minutes left";
+  EXPECT_NE(all[0].seen.find("full in about"), std::string::npos) << all[0].seen;
+  // Space freed: the prediction goes away and the closed incident is on disk.
+  world_.s.disk_free_bytes = 80e9;
+  for (int i = 0; i < 1900; ++i) g.step(world_.tick(100 * wobble(i)));
+  EXPECT_NE(g.incidents()[0].ended_ms, 0);
+  std::ifstream in(o.incidents_path);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  EXPECT_NE(line.find("\"signal\":\"disk_free\""), std::string::npos) << line;
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace betcore::node
