@@ -19,6 +19,8 @@ packages=(
   # alert rules: promtool checks and unit-tests deploy/prometheus; a test runs
   # Prometheus and Alertmanager against a local cluster
   prometheus prometheus-alertmanager
+  # the dashboard test opens the page in headless Chromium
+  chromium
   curl procps python3 iproute2 jq
   # rebuilds of unchanged sources (scripts/test.sh uses it when present)
   ccache

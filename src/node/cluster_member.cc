@@ -1,5 +1,7 @@
 #include "node/cluster_member.h"
 
+#include <cmath>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -212,6 +214,9 @@ std::string ClusterMember::record_json() const {
             {"checkpoints", cps},
             {"snapshot_index", sources_.snapshot_index()},
             {"needs_from", log_.needed_from()}};
+  if (sources_.append_latency_s) {
+    if (const double l = sources_.append_latency_s(); std::isfinite(l)) j["append_latency_s"] = l;
+  }
   return j.dump();
 }
 
@@ -245,6 +250,7 @@ log::Result<std::vector<PeerRecord>> read_peer_records(log::etcd::EtcdLog& log) 
       }
       p.snapshot_index = j.at("snapshot_index").get<uint64_t>();
       p.needs_from = j.at("needs_from").get<uint64_t>();
+      p.append_latency_s = j.value("append_latency_s", -1.0);
       p.updated_revision = kv.mod_revision;
       peers.push_back(std::move(p));
     } catch (const std::exception& e) {

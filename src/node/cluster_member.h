@@ -41,6 +41,7 @@ struct PeerRecord {
   uint64_t snapshot_index = 0;          // newest snapshot it can serve (0: none)
   uint64_t needs_from = 1;              // first log position it needs to restart
   int64_t updated_revision = 0;         // etcd revision of the record
+  double append_latency_s = -1;         // its guard's recent mean append (-1: not known)
 };
 
 // Every node's registration record, as etcd holds it now (a quorum read).
@@ -80,6 +81,9 @@ struct ClusterMemberSources {
   std::function<std::vector<Checkpoint>()> checkpoints;
   std::function<uint64_t()> snapshot_index;
   std::function<std::string()> local_problem;  // "" when the node itself is fine
+  // The guard's recent mean append latency (NaN: none), published so peers
+  // can tell a slow node from a slow cluster. May be empty.
+  std::function<double()> append_latency_s;
 };
 
 class ClusterMember {

@@ -195,8 +195,11 @@ void Guard::step(const GuardSample& s) {
   judge("bet_rate", accepted / dt, s.at_ms);
   if (accepted + refused >= 10) judge("refusal_ratio", refused / (accepted + refused), s.at_ms);
   const double appends = delta(s.append_count, p.append_count);
-  if (appends > 0)
-    judge("append_latency", delta(s.append_sum_s, p.append_sum_s) / appends, s.at_ms);
+  if (appends > 0) {
+    const double mean = delta(s.append_sum_s, p.append_sum_s) / appends;
+    recent_append_s_.store(mean);
+    judge("append_latency", mean, s.at_ms);
+  }
   judge("apply_lag", std::max(0.0, s.head - s.applied), s.at_ms);
   const double trips = delta(s.etcd_round_trip_count, p.etcd_round_trip_count);
   double round_trip = NAN;
@@ -435,11 +438,11 @@ void Guard::rotation(double round_trip_s, int64_t at_ms) {
         "guard: append latency {} is far above its usual {}; out of the load balancer until it "
         "recovers (docs/runbooks/slo-burn.md#betcoreappendslow)",
         show(append.last, "s"), show(append.last_band->expected, "s"));
-    if (!o_.remediate || !actuator_.peers_can_take_traffic()) {
+    if (!o_.remediate || !actuator_.peers_can_take_traffic(append.last)) {
       actions_["recommend"]->inc();
       note(append, at_ms,
-           o_.remediate ? "recommend: take this node out of the load balancer (no peer "
-                          "can take its traffic, so the guard keeps it in)"
+           o_.remediate ? "recommend: look at this node's disk and its path to etcd (the guard keeps it "
+                          "in the load balancer: no ready peer is clearly faster, or there is none)"
                         : "recommend (remediation off): take this node out of the load balancer");
       return;
     }

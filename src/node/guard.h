@@ -41,6 +41,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -96,9 +97,11 @@ class GuardActuator {
   virtual void set_queue_limit(size_t limit) = 0;
   // Non-empty: /health/ready answers 503 with this reason.
   virtual void set_out_of_rotation(const std::string& reason) = 0;
-  // True when this node is in a cluster and most of its peers are ready
-  // (someone else can take its traffic).
-  virtual bool peers_can_take_traffic() = 0;
+  // True when this node is in a cluster, most of its peers are ready, and
+  // their own recent append latency is well under `mine_s`: the slowness is
+  // this node's, not the cluster's (draining it then helps; draining it in a
+  // slow cluster only moves its load onto the others).
+  virtual bool peers_can_take_traffic(double mine_s) = 0;
 };
 
 struct IncidentEvent {
@@ -146,6 +149,9 @@ class Guard {
   // Newest first, at most `max`.
   std::vector<Incident> incidents(size_t max = 100) const;
   size_t open_incidents() const;
+  // The mean append latency of the last sample that had appends (NaN: none
+  // yet). Thread-safe.
+  double recent_append_latency_s() const { return recent_append_s_.load(); }
 
  private:
   struct Signal;
@@ -183,6 +189,7 @@ class Guard {
   int64_t out_since_ms_ = 0;  // 0: in rotation
   int64_t last_rotation_ms_ = 0;
 
+  std::atomic<double> recent_append_s_{std::numeric_limits<double>::quiet_NaN()};
   mutable std::mutex mu_;
   std::deque<Incident> incidents_;  // guarded by mu_; newest at the back
   uint64_t next_id_ = 1;            // guarded by mu_

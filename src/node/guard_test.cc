@@ -28,7 +28,7 @@ struct FakeNode final : GuardActuator {
     out = reason;
     rotations.push_back(reason);
   }
-  bool peers_can_take_traffic() override { return peers; }
+  bool peers_can_take_traffic(double) override { return peers; }
 };
 
 // A node's counters, advanced one second at a time.

@@ -2,7 +2,6 @@
 
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
-#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <chrono>
@@ -17,19 +16,6 @@
 namespace betcore::node {
 using ops::wall_ms;
 
-namespace {
-
-// The size of the file system holding `path`, or what it has free for an
-// unprivileged writer (a root-owned node still should not eat the reserve);
-// NaN when it cannot be read, so a rule sees no value rather than a zero.
-double filesystem_bytes(const std::string& path, bool size) {
-  struct statvfs v {};
-  if (::statvfs(path.c_str(), &v) != 0) return std::numeric_limits<double>::quiet_NaN();
-  const auto blocks = size ? v.f_blocks : v.f_bavail;
-  return static_cast<double>(blocks) * static_cast<double>(v.f_frsize);
-}
-
-}  // namespace
 
 Node::Node(NodeOptions options, ops::Registry& metrics)
     : options_(std::move(options)),
@@ -39,34 +25,6 @@ Node::Node(NodeOptions options, ops::Registry& metrics)
       snapshot_failures_(metrics.counter("betcore_snapshot_failures_total", "Snapshots that failed to write")),
       snapshot_seconds_(metrics.histogram("betcore_snapshot_write_seconds",
                                           "Time to compress and write one snapshot durably")) {}
-
-// What the guard may change in this node (guard.h).
-class Node::Actuator final : public GuardActuator {
- public:
-  explicit Actuator(Node& node) : n_(node) {}
-  size_t queue_limit_configured() const override { return n_.options_.queue_commands_max; }
-  void set_queue_limit(size_t limit) override { n_.submitter_->set_queue_limit(limit); }
-  void set_out_of_rotation(const std::string& reason) override {
-    std::lock_guard lock(n_.rotation_mu_);
-    n_.out_of_rotation_ = reason;
-  }
-  // Most of the other nodes ready, at least one: draining this one leaves
-  // the service up. Two slow nodes cannot both leave (each sees the other
-  // not ready).
-  bool peers_can_take_traffic() override {
-    if (!n_.cluster_) return false;
-    size_t others = 0, ready = 0;
-    for (const PeerRecord& p : n_.cluster_->peers()) {
-      if (p.id == n_.options_.node_id) continue;
-      ++others;
-      if (p.ready) ++ready;
-    }
-    return ready >= 1 && 2 * ready > others;
-  }
-
- private:
-  Node& n_;
-};
 
 Node::~Node() { stop(); }
 
@@ -255,6 +213,11 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
 }
 
 void Node::start() {
+  // Before the cluster member: its record reads the guard's latency.
+  if (options_.guard.sample_ms > 0) {
+    actuator_ = make_guard_actuator();
+    guard_ = std::make_unique<Guard>(options_.guard, options_.node_id, *actuator_, metrics_);
+  }
   snap_thread_ = std::thread([this] { snapshot_loop(); });
   applier_->start();
   submitter_->start();
@@ -270,16 +233,17 @@ void Node::start() {
       std::vector<uint64_t> kept = snapshots_->list();
       return kept.empty() ? uint64_t{0} : kept.back();
     };
-    src.local_problem = [this] { return submitter_->healthy() ? std::string() : submitter_->failure(); };
+    src.local_problem = [this] {
+      return submitter_->healthy() ? out_of_rotation() : submitter_->failure();
+    };
+    src.append_latency_s = [this] {
+      return guard_ ? guard_->recent_append_latency_s() : std::numeric_limits<double>::quiet_NaN();
+    };
     cluster_ = std::make_unique<ClusterMember>(co, *etcd_, std::move(src), metrics_);
     cluster_->start();
     head_thread_ = std::thread([this] { head_loop(); });
   }
-  if (options_.guard.sample_ms > 0) {
-    actuator_ = std::make_unique<Actuator>(*this);
-    guard_ = std::make_unique<Guard>(options_.guard, options_.node_id, *actuator_, metrics_);
-    guard_->start([this] { return guard_sample(); });
-  }
+  if (guard_) guard_->start([this] { return guard_sample(); });
   started_.store(true);
 }
 
@@ -418,40 +382,6 @@ NodeStatus Node::status() const {
     s.ready = true;
   }
   return s;
-}
-
-std::string Node::out_of_rotation() const {
-  std::lock_guard lock(rotation_mu_);
-  return out_of_rotation_;
-}
-
-std::vector<Incident> Node::incidents(size_t max) const {
-  return guard_ ? guard_->incidents(max) : std::vector<Incident>{};
-}
-
-GuardSample Node::guard_sample() const {
-  GuardSample g;
-  g.at_ms = wall_ms();
-  const BusinessMetrics& business = applier_->business();
-  g.bets_accepted_total = business.bets_accepted();
-  g.bets_refused_total = business.bets_refused();
-  g.commands_applied_total = static_cast<double>(applier_->commands_applied());
-  const ops::Histogram::Snapshot append = submitter_->append_seconds().snapshot();
-  g.append_count = static_cast<double>(append.count);
-  g.append_sum_s = append.sum;
-  const NodeStatus st = status();
-  g.head = static_cast<double>(st.log_head);
-  g.applied = static_cast<double>(st.applied_index);
-  g.queued = static_cast<double>(st.queued);
-  g.etcd_round_trip_count = g.etcd_round_trip_sum_s = std::numeric_limits<double>::quiet_NaN();
-  if (cluster_) {
-    const ops::Histogram::Snapshot rt = cluster_->round_trip_seconds().snapshot();
-    g.etcd_round_trip_count = static_cast<double>(rt.count);
-    g.etcd_round_trip_sum_s = rt.sum;
-  }
-  g.disk_free_bytes = filesystem_bytes(options_.data_dir, false);
-  g.disk_size_bytes = filesystem_bytes(options_.data_dir, true);
-  return g;
 }
 
 ClusterView Node::cluster_view() const {

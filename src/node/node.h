@@ -95,6 +95,11 @@ std::unique_ptr<domain::State> bootstrap_from_peers(const std::vector<PeerSnapsh
                                                     const FetchSnapshot& fetch, SnapshotStore& store,
                                                     log::Log& log, std::mutex* store_mu = nullptr);
 
+// The size of the file system holding `path`, or what it has free for an
+// unprivileged writer (a root-owned node still should not eat the reserve);
+// NaN when it cannot be read, so a rule sees no value rather than a zero.
+double filesystem_bytes(const std::string& path, bool size);
+
 class Node {
  public:
   // Loads the newest good snapshot, opens the log (recovering its tail as
@@ -142,9 +147,11 @@ class Node {
   std::unique_ptr<domain::State> bootstrap(const log::Error& why);
   void compact_below_snapshots();
   std::optional<int64_t> stamp_at(uint64_t position) const;
+  // The guard's side of the node (node_guard.cc).
   GuardSample guard_sample() const;
   std::string out_of_rotation() const;
   class Actuator;
+  std::unique_ptr<GuardActuator> make_guard_actuator();
 
   NodeOptions options_;
   ops::Registry& metrics_;
@@ -181,7 +188,7 @@ class Node {
   bool head_stopping_ = false;            // guarded by head_mu_
   std::thread head_thread_;
 
-  std::unique_ptr<Actuator> actuator_;
+  std::unique_ptr<GuardActuator> actuator_;
   std::unique_ptr<Guard> guard_;
   mutable std::mutex rotation_mu_;
   std::string out_of_rotation_;  // guarded by rotation_mu_; non-empty: not ready

@@ -365,10 +365,15 @@ TEST_F(BackupTest, UnderLoadAKilledArchiverAndASshTargetDownFor20sLeaveNoGapNoDu
   EXPECT_TRUE(get_json(port2, "/v1/ledger/balance").value("balanced", false));
   EXPECT_EQ(get_json(port2, "/v1/ledger/balance").value("total", 1), 0);
 
-  // Restore to each checkpoint the node reported: the same digest.
+  // Restore to the checkpoints the node reported: the same digest. Only
+  // those retention still covers: with a snapshot every 2 s it keeps the 4
+  // newest, and prunes the log below the oldest once the other site holds
+  // it, so when the early checkpoints are gone depends on the timing.
   ASSERT_FALSE(checkpoints.empty()) << "the node reported no checkpoint";
+  const uint64_t restorable_from = ranges.front().first - 1;
   int n = 0;
   for (const auto& [index, digest] : checkpoints) {
+    if (index < restorable_from) continue;
     Ran at = betcore({"restore", "--archive", archive_.string(), "--key", key_.string(), "--to-position",
                       std::to_string(index), "--data-dir", (dir_ / ("at-" + std::to_string(index))).string()});
     ASSERT_TRUE(at.status.success()) << at.output;
@@ -377,6 +382,7 @@ TEST_F(BackupTest, UnderLoadAKilledArchiverAndASshTargetDownFor20sLeaveNoGapNoDu
     EXPECT_TRUE(at.last_json.value("digest_checked", false)) << at.output;
     if (++n == 3) break;
   }
+  EXPECT_GT(n, 0) << "no checkpoint at or after the oldest restore point " << restorable_from;
 
   // The other site holds the same files, byte for byte, and restores too
   // (the archiver keeps shipping and pruning meanwhile: compare until equal).
