@@ -171,6 +171,9 @@ void add_node_command(CLI::App& root) {
   cmd->add_option("--guard-raise-after-samples", flags->node.guard.raise_after_samples,
                   "Samples in a row out of band before the guard raises an anomaly")
       ->capture_default_str()->check(CLI::Range(1, 1'000));
+  cmd->add_flag("--guard-drain", flags->node.guard.drain,
+                "Let the guard take a slow cluster node out of the load balancer (off: HAProxy's "
+                "configuration cuts a server's sessions when it is marked down)");
   cmd->add_flag("!--guard-recommend-only", flags->node.guard.remediate,
                 "The guard records what it would do but changes nothing (admission, rotation)");
   cmd->add_flag("--truncate-corrupt-tail", flags->node.truncate_corrupt_tail,

@@ -10,12 +10,15 @@
 #include <ctime>
 #include <fstream>
 #include <limits>
-#include <nlohmann/json.hpp>
+
+#include "node/incident_report.h"
+#include "ops/wall_clock.h"
 
 namespace betcore::node {
 namespace {
 
 constexpr size_t kSeriesMax = 600;
+constexpr size_t kTimelineMax = 50;
 
 struct SignalSpec {
   const char* name;
@@ -46,7 +49,16 @@ const SignalSpec kSpecs[] = {
      "etcdctl endpoint status shows which member leads."},
 };
 
+// The exhaustion signals: their unit, for the texts.
+const SignalSpec kExhaustionSpecs[] = {
+    {"disk_free", "bytes", 0, 0, "docs/runbooks/disk-full.md", ""},
+    {"submit_queue", "commands", 0, 0, "docs/runbooks/slo-burn.md#betcoreoverloaded", ""},
+};
+
 const SignalSpec& spec_of(const std::string& name) {
+  for (const SignalSpec& s : kExhaustionSpecs) {
+    if (name == s.name) return s;
+  }
   for (const SignalSpec& s : kSpecs) {
     if (name == s.name) return s;
   }
@@ -82,39 +94,10 @@ struct Guard::Signal {
   std::string incident_id;  // "" when none is open
   double last = NAN;
   std::optional<ops::Band> last_band;
+  int64_t judged_ms = 0;  // the last sample that had data for it
+  bool advised = false;   // the open incident has its recommendation
 };
 
-std::string incident_json(const Incident& i) {
-  nlohmann::json j{{"id", i.id},
-                   {"signal", i.signal},
-                   {"kind", i.kind},
-                   {"severity", i.severity},
-                   {"started_at", utc(i.started_ms)},
-                   {"started_ms", i.started_ms},
-                   {"open", i.ended_ms == 0},
-                   {"seen", i.seen},
-                   {"value", i.value},
-                   {"expected", nlohmann::json::object({{"value", i.expected},
-                                                        {"low", i.expected_low},
-                                                        {"high", i.expected_high}})},
-                   {"worst", i.worst},
-                   {"action", i.action},
-                   {"action_effect", i.action_effect},
-                   {"recommendation", i.recommendation},
-                   {"runbook", i.runbook}};
-  if (i.ended_ms != 0) {
-    j["ended_at"] = utc(i.ended_ms);
-    j["ended_ms"] = i.ended_ms;
-  }
-  nlohmann::json timeline = nlohmann::json::array();
-  for (const IncidentEvent& e : i.timeline)
-    timeline.push_back({{"at", utc(e.at_ms)}, {"at_ms", e.at_ms}, {"what", e.what}});
-  j["timeline"] = std::move(timeline);
-  nlohmann::json series = nlohmann::json::array();
-  for (const auto& [at, v] : i.series) series.push_back({at, std::isfinite(v) ? v : 0.0});
-  j["series"] = std::move(series);
-  return j.dump();
-}
 
 Guard::Guard(GuardOptions options, std::string node_id, GuardActuator& actuator,
              ops::Registry& metrics)
@@ -126,6 +109,7 @@ Guard::Guard(GuardOptions options, std::string node_id, GuardActuator& actuator,
       commit_rate_(ops::EwmaBand::Options{0.2, 4, 0, 0, 1}),
       daily_(ops::HoltWinters(ops::HoltWinters::Options{1440, 0.3, 0.01, 0.2, 4, 20, 1.0}), 3, 3,
              120),
+      started_s_(ops::wall_ms() / 1000),
       raised_total_(&metrics.counter("betcore_guard_anomalies_total",
                                      "Anomalies and exhaustion warnings the guard raised")) {
   for (const char* a :
@@ -179,7 +163,7 @@ Guard::Signal& Guard::signal(const std::string& name) {
       Signal{name,
              ops::Detector<ops::EwmaBand>(ops::EwmaBand(bo), o_.raise_after_samples,
                                           o_.clear_after_samples, relearn),
-             "", NAN, std::nullopt});
+             "", NAN, std::nullopt, 0, false});
   return *signals_.emplace(name, std::move(sig)).first->second;
 }
 
@@ -207,25 +191,43 @@ void Guard::step(const GuardSample& s) {
     round_trip = delta(s.etcd_round_trip_sum_s, p.etcd_round_trip_sum_s) / trips;
     judge("etcd_round_trip", round_trip, s.at_ms);
   }
-  const double commit_rate = delta(s.commands_applied_total, p.commands_applied_total) / dt;
+  // This node's own commit rate (in a cluster every replica applies every
+  // node's commands; its queue drains at its own appends' pace).
+  const double commit_rate = delta(s.commands_appended_total, p.commands_appended_total) / dt;
   if (std::isfinite(commit_rate)) commit_rate_.learn(commit_rate);
 
-  // The daily shape: one sample per minute of bets accepted.
-  if (minute_started_ms_ == 0) minute_started_ms_ = s.at_ms;
-  if (std::isfinite(accepted)) minute_bets_ += accepted;
-  if (s.at_ms - minute_started_ms_ >= 60'000) {
-    ops::Verdict v = daily_.observe(minute_bets_ / 60.0);
+  learn_daily(s.at_ms, accepted);
+  predict(s);
+  expire_silent(s.at_ms);
+  admission(s, commit_rate_.band() ? commit_rate_.band()->expected : commit_rate, s.at_ms);
+  rotation(round_trip, s.at_ms);
+  last_ = s;
+}
+
+void Guard::learn_daily(int64_t at_ms, double accepted) {
+  // The daily shape: bets per second over each wall-clock minute.
+  const int64_t minute = at_ms / 60'000;
+  if (minute_ == 0) minute_ = minute;
+  if (minute != minute_) {
+    const double per_s = minute_bets_ / 60.0;
+    // A minute the node missed (down, or a gap in sampling) is skipped in
+    // the season too, so it stays in phase with the clock.
+    for (int64_t m = minute_ + 1; m < minute && m < minute_ + 1440; ++m) daily_.observe(NAN);
+    ops::Verdict v = daily_.observe(per_s);
     if (v.change == ops::Verdict::Change::raised) {
       spdlog::warn(
           "guard: the bet rate ({:.0f}/s over the last minute) is outside its usual range "
           "for this time of day ({:.0f}..{:.0f}/s)",
-          minute_bets_ / 60.0, v.band->low, v.band->high);
+          per_s, v.band->low, v.band->high);
       raised_total_->inc();
     }
     minute_bets_ = 0;
-    minute_started_ms_ = s.at_ms;
+    minute_ = minute;
   }
+  if (std::isfinite(accepted)) minute_bets_ += accepted;
+}
 
+void Guard::predict(const GuardSample& s) {
   // Exhaustion.
   const double t = static_cast<double>(s.at_ms) / 1000.0;
   if (std::isfinite(s.disk_free_bytes)) {
@@ -239,24 +241,42 @@ void Guard::step(const GuardSample& s) {
                "writes when it is full.",
                "docs/runbooks/disk-full.md");
   }
-  const double limit = static_cast<double>(actuator_.queue_limit_configured());
+  const double limit =
+      static_cast<double>(tightened_to_ != 0 ? tightened_to_ : actuator_.queue_limit_configured());
   queue_trend_.add(t, s.queued);
-  const auto queue_left = queue_trend_.span() >= 5 ? queue_trend_.time_to(limit) : std::nullopt;
+  // Only a queue already a quarter full and rising: an emptying burst's
+  // fitted line says nothing about the next 30 s.
+  const auto queue_left = queue_trend_.span() >= 5 && s.queued >= limit / 4
+                              ? queue_trend_.time_to(limit)
+                              : std::nullopt;
   // The queue fills in seconds, not hours: warn when it is 30 s away.
   exhaustion("submit_queue", queue_left.value_or(INFINITY), 30, s.queued, s.at_ms,
              "Writes arrive faster than this node commits them: it will answer 429 overloaded. "
              "Spread the load (HAProxy), look at the append latency.",
              "docs/runbooks/slo-burn.md#betcoreoverloaded");
+}
 
-  admission(s, commit_rate_.band() ? commit_rate_.band()->expected : commit_rate, s.at_ms);
-  rotation(round_trip, s.at_ms);
-  last_ = s;
+void Guard::expire_silent(int64_t at_ms) {
+  // An anomaly whose signal has had no data for a while (no traffic, no
+  // appends) cannot be judged: it closes, saying so, rather than stay open.
+  const int64_t silence_ms = 3 * static_cast<int64_t>(o_.clear_after_samples) * o_.sample_ms;
+  for (auto& [name, sig] : signals_) {
+    if (sig->incident_id.empty() || sig->judged_ms == 0 || at_ms - sig->judged_ms < silence_ms)
+      continue;
+    if (name == "append_latency" && out_since_ms_ != 0) continue;  // drained: rotation() decides
+    note(*sig, at_ms,
+         fmt::format("no data for {:.0f} s (no traffic?): cannot judge it any more",
+                     static_cast<double>(at_ms - sig->judged_ms) / 1000));
+    sig->detector.reset_episode();
+    close_incident(*sig, at_ms);
+  }
 }
 
 void Guard::judge(const std::string& name, double value, int64_t at_ms) {
   if (!std::isfinite(value)) return;
   Signal& sig = signal(name);
   ops::Verdict v = sig.detector.observe(value);
+  sig.judged_ms = at_ms;
   sig.last = value;
   sig.last_band = v.band;
   if (v.change == ops::Verdict::Change::raised) open_incident(sig, value, v, at_ms);
@@ -297,13 +317,17 @@ void Guard::open_incident(Signal& sig, double value, const ops::Verdict& v, int6
   i.runbook = spec.runbook;
   i.timeline.push_back({at_ms, "detected: " + i.seen});
   i.series.emplace_back(at_ms, value);
+  sig.advised = false;
   spdlog::warn("guard: anomaly: {} (runbook {})", i.seen, i.runbook);
   raised_total_->inc();
-  std::lock_guard lock(mu_);
-  i.id = fmt::format("{}-{}", node_id_, next_id_++);
-  sig.incident_id = i.id;
-  incidents_.push_back(std::move(i));
-  while (incidents_.size() > o_.incidents_max) incidents_.pop_front();
+  {
+    std::lock_guard lock(mu_);
+    i.id = fmt::format("{}-{}-{}", node_id_, started_s_, next_id_++);
+    sig.incident_id = i.id;
+    incidents_.push_back(i);
+    while (incidents_.size() > o_.incidents_max) incidents_.pop_front();
+  }
+  report(i);
 }
 
 void Guard::close_incident(Signal& sig, int64_t at_ms) {
@@ -324,8 +348,15 @@ void Guard::close_incident(Signal& sig, int64_t at_ms) {
 }
 
 void Guard::note(Signal& sig, int64_t at_ms, std::string what) {
-  std::lock_guard lock(mu_);
-  if (Incident* i = incident_of(sig)) i->timeline.push_back({at_ms, std::move(what)});
+  std::optional<Incident> copy;
+  {
+    std::lock_guard lock(mu_);
+    if (Incident* i = incident_of(sig); i != nullptr && i->timeline.size() < kTimelineMax) {
+      i->timeline.push_back({at_ms, std::move(what)});
+      copy = *i;
+    }
+  }
+  if (copy) report(*copy);
 }
 
 void Guard::exhaustion(const std::string& name, double seconds_left, double warn_s, double value,
@@ -340,24 +371,30 @@ void Guard::exhaustion(const std::string& name, double seconds_left, double warn
     i.severity = seconds_left < warn_s / 4 ? "critical" : "warning";
     i.started_ms = at_ms;
     i.value = i.worst = value;
-    i.seen = name == "disk_free"
-                 ? fmt::format(
-                       "{} data disk: {:.1f} GiB free, full in about {:.0f} min at the last "
-                       "{:.0f} min's rate",
-                       node_id_, value / (1 << 30), seconds_left / 60, disk_trend_.span() / 60)
-                 : fmt::format("{} submit queue: {:.0f} of {} queued and rising: full soon",
-                               node_id_, value, actuator_.queue_limit_configured());
+    i.seen =
+        name == "disk_free"
+            ? fmt::format(
+                  "{} data disk: {:.1f} GiB free, full in about {:.0f} min at the last "
+                  "{:.0f} min's rate",
+                  node_id_, value / (1 << 30), seconds_left / 60, disk_trend_.span() / 60)
+            : fmt::format("{} submit queue: {:.0f} of {} queued and rising: full in about {:.0f} s",
+                          node_id_, value,
+                          tightened_to_ != 0 ? tightened_to_ : actuator_.queue_limit_configured(),
+                          seconds_left);
     i.recommendation = recommendation;
     i.runbook = runbook;
     i.timeline.push_back({at_ms, "predicted: " + i.seen});
     spdlog::warn("guard: exhaustion predicted: {} (runbook {})", i.seen, runbook);
     raised_total_->inc();
     actions_["recommend"]->inc();
-    std::lock_guard lock(mu_);
-    i.id = fmt::format("{}-{}", node_id_, next_id_++);
-    sig.incident_id = i.id;
-    incidents_.push_back(std::move(i));
-    while (incidents_.size() > o_.incidents_max) incidents_.pop_front();
+    {
+      std::lock_guard lock(mu_);
+      i.id = fmt::format("{}-{}-{}", node_id_, started_s_, next_id_++);
+      sig.incident_id = i.id;
+      incidents_.push_back(i);
+      while (incidents_.size() > o_.incidents_max) incidents_.pop_front();
+    }
+    report(i);
     return;
   }
   if (!sig.incident_id.empty()) {
@@ -383,46 +420,55 @@ void Guard::admission(const GuardSample& s, double commit_rate, int64_t at_ms) {
   const double wait_s = s.queued / rate;
   if (at_ms - last_admission_ms_ < o_.action_gap_ms) return;
   if (surge && tightened_to_ == 0 && wait_s > o_.bet_latency_slo_s) {
-    const auto target = static_cast<size_t>(
-        std::clamp(rate * o_.bet_latency_slo_s, 64.0, static_cast<double>(configured)));
+    // Never below the floor: a feed batch (256 changes) or a settlement
+    // must still fit in an empty queue.
+    const double floor = static_cast<double>(std::min(o_.queue_floor, configured));
+    const auto target = static_cast<size_t>(std::max(rate * o_.bet_latency_slo_s, floor));
     if (target >= configured) return;
     const std::string what = fmt::format(
-        "admission: submit queue bound {} -> {} ({:.0f} commands/s committed x {:.0f} ms SLO); "
-        "the queue wait was {:.0f} ms; requests beyond it get 429 and retry",
-        configured, target, rate, o_.bet_latency_slo_s * 1000, wait_s * 1000);
+        "admission: submit queue bound {} -> {} ({:.0f} commands/s committed x {:.0f} ms SLO, at "
+        "least {}); the queue wait was {:.0f} ms; requests beyond it get 429 and retry",
+        configured, target, rate, o_.bet_latency_slo_s * 1000, o_.queue_floor, wait_s * 1000);
     last_admission_ms_ = at_ms;
-    if (o_.remediate) {
-      actuator_.set_queue_limit(target);
-      tightened_to_ = target;
-      actions_["admission_tighten"]->inc();
-      spdlog::warn("guard: tightened {}", what);
-      note(bets, at_ms, "action: tightened " + what);
+    if (!o_.remediate) {
+      actions_["recommend"]->inc();
+      note(bets, at_ms, "recommend (remediation off): tighten " + what);
+      return;
+    }
+    actuator_.set_queue_limit(target);
+    tightened_to_ = target;
+    actions_["admission_tighten"]->inc();
+    spdlog::warn("guard: tightened {}", what);
+    {
       std::lock_guard lock(mu_);
       if (Incident* i = incident_of(bets)) {
         i->action = "tightened admission";
         i->action_effect = what;
       }
-    } else {
-      actions_["recommend"]->inc();
-      note(bets, at_ms, "recommend (remediation off): tighten " + what);
     }
+    note(bets, at_ms, "action: tightened " + what);
     return;
   }
   if (tightened_to_ != 0 && !surge) {
     actuator_.set_queue_limit(configured);
     last_admission_ms_ = at_ms;
+    tightened_to_ = 0;
     actions_["admission_relax"]->inc();
     spdlog::info("guard: the surge is over: submit queue bound back to {}", configured);
-    std::lock_guard lock(mu_);
-    for (auto it = incidents_.rbegin(); it != incidents_.rend(); ++it) {
-      if (it->signal == "bet_rate" && it->action == "tightened admission") {
-        it->timeline.push_back(
-            {at_ms, fmt::format("action reverted: submit queue bound back to {}", configured)});
-        it->action_effect += fmt::format("; relaxed back to {} at {}", configured, utc(at_ms));
-        break;
+    std::optional<Incident> changed;
+    {
+      std::lock_guard lock(mu_);
+      for (auto it = incidents_.rbegin(); it != incidents_.rend(); ++it) {
+        if (it->signal == "bet_rate" && it->action == "tightened admission") {
+          it->timeline.push_back(
+              {at_ms, fmt::format("action reverted: submit queue bound back to {}", configured)});
+          it->action_effect += fmt::format("; relaxed back to {} at {}", configured, utc(at_ms));
+          changed = *it;
+          break;
+        }
       }
     }
-    tightened_to_ = 0;
+    if (changed) report(*changed);
   }
 }
 
@@ -434,32 +480,46 @@ void Guard::rotation(double round_trip_s, int64_t at_ms) {
         append.last >= o_.far_factor * append.last_band->expected && append.last >= o_.far_floor_s;
     if (!far || at_ms - last_rotation_ms_ < o_.action_gap_ms) return;
     last_rotation_ms_ = at_ms;
+    while (!rotations_.empty() && at_ms - rotations_.front() > 3'600'000) rotations_.pop_front();
     const std::string reason = fmt::format(
         "guard: append latency {} is far above its usual {}; out of the load balancer until it "
         "recovers (docs/runbooks/slo-burn.md#betcoreappendslow)",
         show(append.last, "s"), show(append.last_band->expected, "s"));
-    if (!o_.remediate || !actuator_.peers_can_take_traffic(append.last)) {
-      actions_["recommend"]->inc();
-      note(append, at_ms,
-           o_.remediate ? "recommend: look at this node's disk and its path to etcd (the guard keeps it "
-                          "in the load balancer: no ready peer is clearly faster, or there is none)"
-                        : "recommend (remediation off): take this node out of the load balancer");
+    const bool peers_fast = actuator_.peers_can_take_traffic(append.last);
+    const bool allowed = o_.remediate && o_.drain && peers_fast &&
+                         static_cast<int>(rotations_.size()) < o_.rotations_per_hour_max;
+    if (!allowed) {
+      if (!append.advised) {
+        append.advised = true;
+        actions_["recommend"]->inc();
+        note(append, at_ms,
+             !peers_fast
+                 ? "recommend: look at this node's disk and its path to etcd (no ready peer "
+                   "is clearly faster, or there is none: draining it would not help)"
+                 : "recommend: take this node out of the load balancer (its peers are at "
+                   "most half as slow) and look at its disk and its path to etcd");
+      }
       return;
     }
+    rotations_.push_back(at_ms);
     actuator_.set_out_of_rotation(reason);
     out_since_ms_ = at_ms;
     actions_["rotation_out"]->inc();
     spdlog::warn("{}", reason);
-    note(append, at_ms, "action: out of rotation (/health/ready answers 503; HAProxy drains it)");
-    std::lock_guard lock(mu_);
-    if (Incident* i = incident_of(append)) {
-      i->action = "out of rotation";
-      i->action_effect = "HAProxy stopped sending this node requests; its peers took them";
+    {
+      std::lock_guard lock(mu_);
+      if (Incident* i = incident_of(append)) {
+        i->action = "out of rotation";
+        i->action_effect = "HAProxy stopped sending this node requests; its peers took them";
+      }
     }
+    note(append, at_ms, "action: out of rotation (/health/ready answers 503; HAProxy drains it)");
     return;
   }
-  // Out: back when the path to etcd is in band again for a while, or after
-  // the longest hold (then the next anomaly, if any, decides again).
+  // Out: back when the path to etcd is in band again (its detector clear)
+  // and it has been out for clear_after samples, or after the longest hold
+  // (then the next anomaly, if any, decides again; at most
+  // rotations_per_hour_max times an hour).
   Signal& rt = signal("etcd_round_trip");
   const bool rt_ok = std::isfinite(round_trip_s) && rt.last_band &&
                      rt.last_band->contains(round_trip_s) && !rt.detector.anomalous();
@@ -487,7 +547,15 @@ void Guard::rotation(double round_trip_s, int64_t at_ms) {
   }
 }
 
+void Guard::report(const Incident& i) const {
+  if (o_.reports_dir.empty()) return;
+  std::string error;
+  if (!write_incident_report(o_.reports_dir, i, error))
+    spdlog::warn("guard: incident report: {}", error);
+}
+
 void Guard::persist(const Incident& i) const {
+  report(i);
   if (o_.incidents_path.empty()) return;
   std::ofstream out(o_.incidents_path, std::ios::app);
   out << incident_json(i) << '\n';

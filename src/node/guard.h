@@ -57,7 +57,15 @@ namespace betcore::node {
 
 struct GuardOptions {
   int sample_ms = 1'000;
-  bool remediate = true;                  // false: recommend only
+  bool remediate = true;  // false: recommend only
+  // Take a slow cluster node out of the load balancer. Off by default:
+  // HAProxy's configuration (deploy/haproxy) shuts a server's sessions when
+  // it is marked down, so a drain by readiness would cut requests in flight
+  // and streams; until a drain that lets them finish exists, the guard only
+  // recommends it.
+  bool drain = false;
+  size_t queue_floor = 1'024;  // admission never below this (a feed batch is 256)
+  int rotations_per_hour_max = 3;
   double bet_latency_slo_s = 0.1;         // docs/runbooks/slo-burn.md
   size_t raise_after_samples = 3;         // out of band this many in a row
   size_t clear_after_samples = 10;        // in band this many in a row
@@ -69,6 +77,7 @@ struct GuardOptions {
   double exhaustion_warn_s = 3'600;       // warn when a resource runs out sooner
   size_t incidents_max = 200;             // kept in memory (newest)
   std::string incidents_path;             // closed incidents, one JSON per line; "" none
+  std::string reports_dir;                // <id>.html and <id>.json per incident; "" none
 };
 
 // One sample of the node's signals. Totals are cumulative (the guard takes
@@ -78,6 +87,7 @@ struct GuardSample {
   double bets_accepted_total = 0;
   double bets_refused_total = 0;
   double commands_applied_total = 0;
+  double commands_appended_total = 0;  // by this node (its own commit rate)
   double append_count = 0;
   double append_sum_s = 0;
   double head = 0;
@@ -165,9 +175,14 @@ class Guard {
   // when the prediction is past twice that.
   void exhaustion(const std::string& name, double seconds_left, double warn_s, double value,
                   int64_t at_ms, const std::string& recommendation, const std::string& runbook);
+  void learn_daily(int64_t at_ms, double accepted);  // Holt-Winters, per minute
+  void predict(const GuardSample& s);                // disk and queue exhaustion
+  void expire_silent(int64_t at_ms);                 // incidents with no more data
   void admission(const GuardSample& s, double commit_rate, int64_t at_ms);
   void rotation(double round_trip_s, int64_t at_ms);
   void persist(const Incident& i) const;
+  // Rewrites the incident's report (incident_report.h) after each change.
+  void report(const Incident& i) const;
 
   const GuardOptions o_;
   const std::string node_id_;
@@ -181,7 +196,7 @@ class Guard {
   // Per-minute bet rate for the daily shape.
   ops::Detector<ops::HoltWinters> daily_;
   double minute_bets_ = 0;
-  int64_t minute_started_ms_ = 0;
+  int64_t minute_ = 0;  // wall-clock minute being summed (at_ms / 60000)
 
   // Actions (step() thread only).
   size_t tightened_to_ = 0;  // 0: not tightened
@@ -189,6 +204,8 @@ class Guard {
   int64_t out_since_ms_ = 0;  // 0: in rotation
   int64_t last_rotation_ms_ = 0;
 
+  std::deque<int64_t> rotations_;  // times of rotations out, the last hour (step thread)
+  const int64_t started_s_;        // in incident ids: unique across restarts
   std::atomic<double> recent_append_s_{std::numeric_limits<double>::quiet_NaN()};
   mutable std::mutex mu_;
   std::deque<Incident> incidents_;  // guarded by mu_; newest at the back

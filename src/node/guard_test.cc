@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,7 @@ struct World {
     s.bets_accepted_total += bets;
     s.bets_refused_total += bets * 0.02;
     s.commands_applied_total += bets;
+    s.commands_appended_total += bets;
     s.append_count += appends;
     s.append_sum_s += appends * append_s;
     s.head += 10;
@@ -69,6 +71,8 @@ class GuardTest : public ::testing::Test {
     GuardOptions o;
     o.sample_ms = 1000;
     o.action_gap_ms = 0;
+    o.drain = true;
+    o.queue_floor = 64;
     return o;
   }
   ops::Registry metrics_;
@@ -169,6 +173,7 @@ TEST_F(GuardTest, ADiskFillingFastIsPredictedAndRecordedWhenItCloses) {
       std::filesystem::temp_directory_path() / ("guard-test-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   o.incidents_path = (dir / "incidents.jsonl").string();
+  o.reports_dir = (dir / "incidents").string();
   Guard g(o, "n1", node_, metrics_);
   // 1 GB a minute from 50 GB: full within the hour. Five minutes of it
   // before any prediction.
@@ -193,7 +198,64 @@ TEST_F(GuardTest, ADiskFillingFastIsPredictedAndRecordedWhenItCloses) {
   std::string line;
   ASSERT_TRUE(std::getline(in, line));
   EXPECT_NE(line.find("\"signal\":\"disk_free\""), std::string::npos) << line;
+  // Its report: the page and the JSON, with the chart and the timeline.
+  const std::string id = g.incidents()[0].id;
+  std::ifstream html(dir / "incidents" / (id + ".html"));
+  const std::string page((std::istreambuf_iterator<char>(html)), {});
+  EXPECT_NE(page.find("<svg"), std::string::npos);
+  EXPECT_NE(page.find("<polyline"), std::string::npos);
+  EXPECT_NE(page.find("full in about"), std::string::npos);
+  EXPECT_NE(page.find("docs/runbooks/disk-full.md"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(dir / "incidents" / (id + ".json")));
   std::filesystem::remove_all(dir);
+}
+
+TEST_F(GuardTest, AdmissionNeverDropsBelowTheFloorSoAFeedBatchStillFits) {
+  GuardOptions o = options();
+  o.queue_floor = 1'024;
+  Guard g(o, "n1", node_, metrics_);
+  for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i)));
+  for (int i = 0; i < 8; ++i) g.step(world_.tick(500 * wobble(i), 0.005, 3000));
+  ASSERT_EQ(node_.limits_set.size(), 1u);
+  EXPECT_EQ(node_.limit, 1'024u) << "500/s x 100 ms is 50: the floor wins";
+}
+
+TEST_F(GuardTest, ByDefaultASlowNodeIsOnlyAdvisedToBeDrainedOnce) {
+  GuardOptions o = options();
+  o.drain = GuardOptions{}.drain;
+  ASSERT_FALSE(o.drain) << "draining by readiness cuts HAProxy's sessions: off by default";
+  Guard g(o, "n2", node_, metrics_);
+  for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i), 0.005 * wobble(i)));
+  for (int i = 0; i < 30; ++i) g.step(world_.tick(100, 0.2));
+  EXPECT_TRUE(node_.rotations.empty());
+  const std::vector<Incident> all = g.incidents();
+  int advised = 0;
+  for (const Incident& i : all) {
+    for (const IncidentEvent& e : i.timeline)
+      advised += e.what.starts_with("recommend: take this node out") ? 1 : 0;
+  }
+  EXPECT_EQ(advised, 1) << "once per incident, not every sample";
+}
+
+TEST_F(GuardTest, AnIncidentWhoseSignalHasNoMoreDataClosesSayingSo) {
+  node_.peers = false;
+  Guard g(options(), "n1", node_, metrics_);
+  for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i), 0.005 * wobble(i)));
+  for (int i = 0; i < 5; ++i) g.step(world_.tick(100, 0.2));
+  ASSERT_EQ(g.open_incidents(), 1u);
+  // Traffic stops: no appends, nothing to judge the latency by.
+  for (int i = 0; i < 40; ++i) g.step(world_.tick(0, 0.005, 0, 0.003, /*appends=*/0));
+  bool found = false;
+  for (const Incident& i : g.incidents()) {
+    if (i.signal != "append_latency")
+      continue;  // (the bet rate's drop to 0 is an anomaly of its own)
+    found = true;
+    EXPECT_NE(i.ended_ms, 0) << "closed";
+    bool said = false;
+    for (const IncidentEvent& e : i.timeline) said = said || e.what.starts_with("no data for");
+    EXPECT_TRUE(said);
+  }
+  EXPECT_TRUE(found);
 }
 
 }  // namespace

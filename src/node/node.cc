@@ -33,6 +33,7 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
   std::unique_ptr<Node> node(new Node(std::move(options), metrics));
   const NodeOptions& o = node->options_;
   node->options_.guard.incidents_path = o.data_dir + "/incidents.jsonl";
+  node->options_.guard.reports_dir = o.data_dir + "/incidents";
 
   node->snapshots_ = std::make_unique<SnapshotStore>(o.data_dir + "/snapshots", o.snapshots_kept);
   if (!node->snapshots_->init(error)) return nullptr;

@@ -67,6 +67,7 @@ GuardSample Node::guard_sample() const {
   g.bets_accepted_total = business.bets_accepted();
   g.bets_refused_total = business.bets_refused();
   g.commands_applied_total = static_cast<double>(applier_->commands_applied());
+  g.commands_appended_total = static_cast<double>(submitter_->commands_appended());
   const ops::Histogram::Snapshot append = submitter_->append_seconds().snapshot();
   g.append_count = static_cast<double>(append.count);
   g.append_sum_s = append.sum;

@@ -61,6 +61,8 @@ class Submitter {
   size_t queue_limit() const { return queue_limit_.load(std::memory_order_relaxed); }
   // REQUIRES: 1 <= limit. Thread-safe; requests already queued stay queued.
   void set_queue_limit(size_t limit) { queue_limit_.store(limit, std::memory_order_relaxed); }
+  // Commands this node appended (its own commit rate), for the guard.
+  uint64_t commands_appended() const { return static_cast<uint64_t>(batch_commands_.snapshot().sum); }
   // Append latency (write + fsync, or the quorum commit), for the guard.
   const ops::Histogram& append_seconds() const { return append_seconds_; }
   // False once an append failed in a way that needs a restart (file log).

@@ -72,6 +72,19 @@ void HoltWinters::learn(double x) {
   ++n_;
 }
 
+void HoltWinters::skip() {
+  if (n_ < season_.size()) {
+    ++n_;  // the shape is still being learned: keep its slot empty (0)
+    return;
+  }
+  // Learn the forecast: the level, trend and season stay as they were
+  // expected to be, and the phase advances.
+  const double f = forecast();
+  const double mae = mae_;
+  learn(f);
+  mae_ = mae;
+}
+
 // ---- Trend ------------------------------------------------------------------
 
 void Trend::add(double t, double value) {

@@ -24,6 +24,7 @@
 // (seconds). Thread: one owner.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -56,6 +57,7 @@ class EwmaBand {
   // The band for the next sample; nullopt while warming up.
   std::optional<Band> band() const;
   void learn(double x);
+  void skip() {}  // a sample not learned: nothing to keep in step with
   size_t samples() const { return n_; }
 
  private:
@@ -82,6 +84,9 @@ class HoltWinters {
   // shape, then the size of the forecast's errors).
   std::optional<Band> band() const;
   void learn(double x);
+  // A sample not learned (out of band): the season still moves on one step,
+  // learning its own forecast, so the daily shape stays in phase.
+  void skip();
   size_t samples() const { return n_; }
 
  private:
@@ -139,9 +144,15 @@ class Detector {
         clear_after_(clear_after),
         relearn_after_(relearn_after) {}
 
+  // A missing sample (NaN) judges nothing; the model keeps its phase.
   Verdict observe(double x) {
     Verdict v;
     v.band = model_.band();
+    v.anomalous = anomalous_;
+    if (!std::isfinite(x)) {
+      model_.skip();
+      return v;
+    }
     v.out_of_band = v.band.has_value() && !v.band->contains(x);
     if (v.out_of_band) {
       in_band_run_ = 0;
@@ -162,7 +173,11 @@ class Detector {
     // The model learns only the normal: no out-of-band sample and nothing
     // while an anomaly stands, unless it has stood so long it is the normal.
     const bool relearn = relearn_after_ > 0 && anomalous_run_ >= relearn_after_;
-    if ((!v.out_of_band && !anomalous_) || relearn) model_.learn(x);
+    if ((!v.out_of_band && !anomalous_) || relearn) {
+      model_.learn(x);
+    } else {
+      model_.skip();
+    }
     v.anomalous = anomalous_;
     return v;
   }
