@@ -98,7 +98,6 @@ struct Guard::Signal {
   bool advised = false;   // the open incident has its recommendation
 };
 
-
 Guard::Guard(GuardOptions options, std::string node_id, GuardActuator& actuator,
              ops::Registry& metrics)
     : o_(std::move(options)),
@@ -431,8 +430,11 @@ void Guard::admission(const GuardSample& s, double commit_rate, int64_t at_ms) {
         configured, target, rate, o_.bet_latency_slo_s * 1000, o_.queue_floor, wait_s * 1000);
     last_admission_ms_ = at_ms;
     if (!o_.remediate) {
-      actions_["recommend"]->inc();
-      note(bets, at_ms, "recommend (remediation off): tighten " + what);
+      if (!bets.advised) {  // once per incident, not every action_gap_ms
+        bets.advised = true;
+        actions_["recommend"]->inc();
+        note(bets, at_ms, "recommend (remediation off): tighten " + what);
+      }
       return;
     }
     actuator_.set_queue_limit(target);

@@ -122,7 +122,7 @@ TEST_F(GuardTest, RecommendOnlyChangesNothing) {
   o.remediate = false;
   Guard g(o, "n1", node_, metrics_);
   for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i)));
-  for (int i = 0; i < 8; ++i) g.step(world_.tick(500 * wobble(i), 0.005, 1000));
+  for (int i = 0; i < 30; ++i) g.step(world_.tick(500 * wobble(i), 0.005, 1000));
   EXPECT_TRUE(node_.limits_set.empty());
   const std::vector<Incident> all = g.incidents();
   ASSERT_EQ(all.size(), 1u);
@@ -131,6 +131,9 @@ TEST_F(GuardTest, RecommendOnlyChangesNothing) {
     recommended = recommended || e.what.starts_with("recommend (remediation off): tighten");
   }
   EXPECT_TRUE(recommended);
+  int advice = 0;
+  for (const IncidentEvent& e : all[0].timeline) advice += e.what.starts_with("recommend") ? 1 : 0;
+  EXPECT_EQ(advice, 1) << "once per incident, not every 10 s while the surge lasts";
 }
 
 TEST_F(GuardTest, ASlowAppendPathTakesAClusterNodeOutOfRotationAndBackWhenItsRoundTripRecovers) {
