@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -41,22 +42,32 @@ int steady_seconds() {
   return v != nullptr ? std::max(10, std::atoi(v)) : 12;
 }
 
-// Posts one small single bet every `gap_ms` until stopped: a steady rate.
+constexpr const char* kSteadyAccount = "steady";
+
+// Posts one small single bet every `gap_ms` until stopped: a steady rate, on
+// an account of its own (the surge's bets drain the others' balances), by
+// the trader, each retried with the same id while the answer is indefinite
+// (a 429 while admission is tight is one).
 class SteadyBets {
  public:
   SteadyBets(uint16_t port, const test::TestTokens& tokens, int gap_ms)
       : thread_([this, port, &tokens, gap_ms] {
           JsonClient c(port);
           for (int n = 0; !stop_.load(); ++n) {
-            const std::string account = fmt::format("acct-{:02}", n % crash::kAccounts);
             json body{{"bet_id", fmt::format("steady-{}", n)},
-                      {"account_id", account},
+                      {"account_id", kSteadyAccount},
                       {"stake", 100},
                       {"legs",
                        json::array(
                            {{{"market_id", "mk-0"}, {"selection_id", "home"}, {"odds", "2.10"}}})}};
-            Reply r = c.post("/v1/bets", body.dump(), tokens.punter(account));
-            if (r.status != 201) failures_.fetch_add(1);
+            int indefinite = 0;
+            Reply r =
+                c.post_until_definite("/v1/bets", body.dump(), tokens.trader, 10'000, &indefinite);
+            if (r.status != 201) {
+              failures_.fetch_add(1);
+              std::lock_guard lock(mu_);
+              last_failure_ = r.describe();
+            }
             std::this_thread::sleep_for(std::chrono::milliseconds(gap_ms));
           }
         }) {}
@@ -66,10 +77,16 @@ class SteadyBets {
     if (thread_.joinable()) thread_.join();
   }
   int failures() const { return failures_.load(); }
+  std::string last_failure() {
+    std::lock_guard lock(mu_);
+    return last_failure_;
+  }
 
  private:
   std::atomic<bool> stop_{false};
   std::atomic<int> failures_{0};
+  std::mutex mu_;
+  std::string last_failure_;
   std::thread thread_;
 };
 
@@ -99,6 +116,24 @@ TEST(GuardSurge, ASteadyRateRaisesNothingAndASurgeIsDetectedShownAndClosed) {
   std::string why;
   ASSERT_TRUE(node.start(why)) << why;
   ASSERT_NO_FATAL_FAILURE(crash::set_up_book(node.port(), tokens));
+
+  // The steady bets' own account, funded for the whole run.
+  JsonClient setup(node.port());
+  ASSERT_EQ(
+      setup
+          .post("/v1/accounts", json{{"account_id", kSteadyAccount}, {"currency", "EUR"}}.dump(),
+                tokens.admin)
+          .status,
+      201);
+  ASSERT_EQ(setup
+                .post("/v1/deposits",
+                      json{{"payment_ref", "steady-fund"},
+                           {"account_id", kSteadyAccount},
+                           {"amount", 100'000'000}}
+                          .dump(),
+                      tokens.payments)
+                .status,
+            201);
 
   // Only an admin reads incidents.
   EXPECT_EQ(JsonClient(node.port()).get("/v1/incidents", tokens.punter("acct-00")).status, 403);
@@ -163,7 +198,7 @@ TEST(GuardSurge, ASteadyRateRaisesNothingAndASurgeIsDetectedShownAndClosed) {
     return true;
   })) << incidents(node.port(), tokens).dump(2);
   steady->stop();
-  EXPECT_EQ(steady->failures(), 0);
+  EXPECT_EQ(steady->failures(), 0) << steady->last_failure();
   const std::string metrics = JsonClient(node.port()).get("/metrics", "").body;
   EXPECT_GE(test::metric(metrics, "betcore_guard_anomalies_total"), 1);
   EXPECT_EQ(test::metric(metrics, "betcore_submit_queue_limit_commands"), 16'384);
