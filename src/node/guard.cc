@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <ctime>
 #include <fstream>
 #include <limits>
 
@@ -63,15 +62,6 @@ const SignalSpec& spec_of(const std::string& name) {
     if (name == s.name) return s;
   }
   return kSpecs[0];
-}
-
-std::string utc(int64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 std::string show(double v, const std::string& unit) {
@@ -346,6 +336,18 @@ void Guard::close_incident(Signal& sig, int64_t at_ms) {
   persist(copy);
 }
 
+void Guard::record_action(Signal& sig, int64_t at_ms, const std::string& action,
+                          const std::string& effect, std::string what) {
+  {
+    std::lock_guard lock(mu_);
+    if (Incident* i = incident_of(sig)) {
+      i->action = action;
+      i->action_effect = effect;
+    }
+  }
+  note(sig, at_ms, std::move(what));  // rewrites the report with the action in it
+}
+
 void Guard::note(Signal& sig, int64_t at_ms, std::string what) {
   std::optional<Incident> copy;
   {
@@ -441,14 +443,7 @@ void Guard::admission(const GuardSample& s, double commit_rate, int64_t at_ms) {
     tightened_to_ = target;
     actions_["admission_tighten"]->inc();
     spdlog::warn("guard: tightened {}", what);
-    {
-      std::lock_guard lock(mu_);
-      if (Incident* i = incident_of(bets)) {
-        i->action = "tightened admission";
-        i->action_effect = what;
-      }
-    }
-    note(bets, at_ms, "action: tightened " + what);
+    record_action(bets, at_ms, "tightened admission", what, "action: tightened " + what);
     return;
   }
   if (tightened_to_ != 0 && !surge) {
@@ -464,7 +459,8 @@ void Guard::admission(const GuardSample& s, double commit_rate, int64_t at_ms) {
         if (it->signal == "bet_rate" && it->action == "tightened admission") {
           it->timeline.push_back(
               {at_ms, fmt::format("action reverted: submit queue bound back to {}", configured)});
-          it->action_effect += fmt::format("; relaxed back to {} at {}", configured, utc(at_ms));
+          it->action_effect +=
+              fmt::format("; relaxed back to {} at {}", configured, ops::utc_text(at_ms));
           changed = *it;
           break;
         }
@@ -508,14 +504,9 @@ void Guard::rotation(double round_trip_s, int64_t at_ms) {
     out_since_ms_ = at_ms;
     actions_["rotation_out"]->inc();
     spdlog::warn("{}", reason);
-    {
-      std::lock_guard lock(mu_);
-      if (Incident* i = incident_of(append)) {
-        i->action = "out of rotation";
-        i->action_effect = "HAProxy stopped sending this node requests; its peers took them";
-      }
-    }
-    note(append, at_ms, "action: out of rotation (/health/ready answers 503; HAProxy drains it)");
+    record_action(append, at_ms, "out of rotation",
+                  "HAProxy stopped sending this node requests; its peers took them",
+                  "action: out of rotation (/health/ready answers 503; HAProxy drains it)");
     return;
   }
   // Out: back when the path to etcd is in band again (its detector clear)
@@ -540,7 +531,7 @@ void Guard::rotation(double round_trip_s, int64_t at_ms) {
       std::lock_guard lock(mu_);
       if (Incident* i = incident_of(append)) {
         i->timeline.push_back({at_ms, "action reverted: back in rotation (" + why + ")"});
-        i->action_effect += "; back in at " + utc(at_ms);
+        i->action_effect += "; back in at " + ops::utc_text(at_ms);
       }
     }
     // Its latency cannot be judged while it had no traffic: the episode ends

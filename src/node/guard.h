@@ -171,6 +171,9 @@ class Guard {
   void close_incident(Signal& sig, int64_t at_ms);
   Incident* incident_of(Signal& sig);
   void note(Signal& sig, int64_t at_ms, std::string what);
+  // Sets the open incident's action and its effect, then notes `what`.
+  void record_action(Signal& sig, int64_t at_ms, const std::string& action,
+                     const std::string& effect, std::string what);
   // Opens an exhaustion incident when `seconds_left` < `warn_s`; closes it
   // when the prediction is past twice that.
   void exhaustion(const std::string& name, double seconds_left, double warn_s, double value,

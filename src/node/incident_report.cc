@@ -5,10 +5,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+
+#include "ops/wall_clock.h"
 
 namespace betcore::node {
 namespace {
@@ -39,23 +40,8 @@ std::string esc(const std::string& s) {
   return out;
 }
 
-std::string utc(int64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
-}
-
-std::string iso(int64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+// For people reading the report.
+std::string utc(int64_t ms) { return ops::utc_text(ms, "%Y-%m-%d %H:%M:%S UTC"); }
 
 // The signal over the incident: its line, the expected range as a band, a
 // mark at each timeline event.
@@ -117,7 +103,7 @@ std::string incident_json(const Incident& i) {
                    {"signal", i.signal},
                    {"kind", i.kind},
                    {"severity", i.severity},
-                   {"started_at", iso(i.started_ms)},
+                   {"started_at", ops::utc_text(i.started_ms)},
                    {"started_ms", i.started_ms},
                    {"open", i.ended_ms == 0},
                    {"seen", i.seen},
@@ -131,12 +117,12 @@ std::string incident_json(const Incident& i) {
                    {"recommendation", i.recommendation},
                    {"runbook", i.runbook}};
   if (i.ended_ms != 0) {
-    j["ended_at"] = iso(i.ended_ms);
+    j["ended_at"] = ops::utc_text(i.ended_ms);
     j["ended_ms"] = i.ended_ms;
   }
   nlohmann::json timeline = nlohmann::json::array();
   for (const IncidentEvent& e : i.timeline)
-    timeline.push_back({{"at", iso(e.at_ms)}, {"at_ms", e.at_ms}, {"what", e.what}});
+    timeline.push_back({{"at", ops::utc_text(e.at_ms)}, {"at_ms", e.at_ms}, {"what", e.what}});
   j["timeline"] = std::move(timeline);
   nlohmann::json series = nlohmann::json::array();
   for (const auto& [at, v] : i.series) series.push_back({at, std::isfinite(v) ? v : 0.0});

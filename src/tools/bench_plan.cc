@@ -9,6 +9,8 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "ops/wall_clock.h"
+
 namespace betcore::tools {
 
 namespace {
@@ -115,12 +117,7 @@ std::string deposit_body(const BenchPlan& plan, size_t account) {
 }
 
 std::string rfc3339_utc_from_now(int64_t offset_s) {
-  std::time_t t = std::time(nullptr) + static_cast<std::time_t>(offset_s);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return ops::utc_text((static_cast<int64_t>(std::time(nullptr)) + offset_s) * 1000);
 }
 
 }  // namespace betcore::tools
