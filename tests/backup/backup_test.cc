@@ -241,6 +241,24 @@ class BackupTest : public ::testing::Test {
   }
 
   // The archive's segment files by name: (first, last), in order.
+  std::vector<uint64_t> snapshot_positions() const {
+    std::vector<uint64_t> out;
+    for (const auto& e : fs::directory_iterator(archive_ / "snapshots")) {
+      if (e.path().extension() == ".bcsnap") out.push_back(std::stoull(e.path().filename().string().substr(0, 20)));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  // The oldest position a restore can reach: the log's start while the
+  // archive holds it, else the oldest snapshot. The segments are listed
+  // first: retention removes snapshots before the log below them.
+  uint64_t restorable_from(const std::vector<std::pair<uint64_t, uint64_t>>& ranges) const {
+    auto snapshots = snapshot_positions();
+    if (!ranges.empty() && ranges.front().first == 1) return 0;
+    return snapshots.empty() ? UINT64_MAX : snapshots.front();
+  }
+
   std::vector<std::pair<uint64_t, uint64_t>> segment_ranges() const {
     std::vector<std::pair<uint64_t, uint64_t>> out;
     for (const auto& e : fs::directory_iterator(archive_ / "segments")) {
@@ -317,21 +335,23 @@ TEST_F(BackupTest, UnderLoadAKilledArchiverAndASshTargetDownFor20sLeaveNoGapNoDu
   ASSERT_GT(load.count(), 100u) << "the load wrote too little to test anything";
   wait_archived();
   const uint64_t head = applied(node_port_);
+  // With the load stopped the archiver takes one last snapshot, at the head,
+  // and prunes by retention right after it; then it prunes no more (it prunes
+  // only after a new snapshot) and the archive changes only by shipping.
+  // Checking before that snapshot would race its prune.
+  ASSERT_TRUE(eventually(30s, [&] {
+    auto s = snapshot_positions();
+    return !s.empty() && s.back() == head;
+  })) << "no archive snapshot at the head " << head << "\n" << last_lines(archiver_.read_log());
 
   // No gap and no duplicate: the segments tile the log exactly, from the
   // oldest restore point retention keeps (a snapshot, or the log's start)
-  // to the head.
+  // to the head. Segments wholly below that snapshot may still be there:
+  // retention prunes them only once the other site has confirmed the
+  // snapshot, which after its outage can come later than the last prune.
   auto ranges = segment_ranges();
   ASSERT_FALSE(ranges.empty());
-  uint64_t oldest_snapshot = UINT64_MAX;
-  for (const auto& e : fs::directory_iterator(archive_ / "snapshots")) {
-    if (e.path().extension() == ".bcsnap") oldest_snapshot = std::min<uint64_t>(oldest_snapshot, std::stoull(e.path().filename().string().substr(0, 20)));
-  }
-  // The oldest restore point: the log's start while the archive holds it,
-  // else the oldest snapshot. Segments wholly below that snapshot may still
-  // be there: retention prunes them once the other site has confirmed the
-  // snapshot, which after its outage can come later than this check.
-  const uint64_t restorable_from = ranges.front().first == 1 ? 0 : oldest_snapshot;
+  const uint64_t restorable_from = this->restorable_from(ranges);
   size_t k = 0;
   while (k < ranges.size() && restorable_from > 0 && ranges[k].second <= restorable_from) ++k;
   ASSERT_LT(k, ranges.size()) << "no segment after the oldest snapshot " << restorable_from;
@@ -378,9 +398,13 @@ TEST_F(BackupTest, UnderLoadAKilledArchiverAndASshTargetDownFor20sLeaveNoGapNoDu
   // newest, and prunes the log below the oldest once the other site holds
   // it, so when the early checkpoints are gone depends on the timing.
   ASSERT_FALSE(checkpoints.empty()) << "the node reported no checkpoint";
+  // The newest first: they are the ones retention is sure to keep (a prune
+  // caught mid-way when restorable_from was read can only have raised it).
+  const uint64_t restorable_now = this->restorable_from(segment_ranges());
   int n = 0;
-  for (const auto& [index, digest] : checkpoints) {
-    if (index < restorable_from) continue;
+  for (auto it = checkpoints.rbegin(); it != checkpoints.rend(); ++it) {
+    const auto& [index, digest] = *it;
+    if (index < restorable_now) continue;
     Ran at = betcore({"restore", "--archive", archive_.string(), "--key", key_.string(), "--to-position",
                       std::to_string(index), "--data-dir", (dir_ / ("at-" + std::to_string(index))).string()});
     ASSERT_TRUE(at.status.success()) << at.output;
@@ -389,7 +413,7 @@ TEST_F(BackupTest, UnderLoadAKilledArchiverAndASshTargetDownFor20sLeaveNoGapNoDu
     EXPECT_TRUE(at.last_json.value("digest_checked", false)) << at.output;
     if (++n == 3) break;
   }
-  EXPECT_GT(n, 0) << "no checkpoint at or after the oldest restore point " << restorable_from;
+  EXPECT_GT(n, 0) << "no checkpoint at or after the oldest restore point " << restorable_now;
 
   // The other site holds the same files, byte for byte, and restores too
   // (the archiver keeps shipping and pruning meanwhile: compare until equal).
