@@ -26,6 +26,8 @@ packages=(
   ccache
   # failover drills: network partitions between network namespaces
   nftables
+  # the drill's slow disk: a FUSE file system with slow fsyncs (betcore-slowfs)
+  fuse3 libfuse3-dev
   # backups: archive files sealed with libsodium, the remote copy shipped with
   # ssh (the shipper's tests start their own sshd)
   openssh-server openssh-client libsodium-dev

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "drill/clock.h"
 #include "log/etcd/etcd_client.h"
@@ -91,6 +92,7 @@ bool DrillCluster::start(std::string& why) {
       << "\nbackup " << backup << "\n";
   }
   for (int i = 0; i < kEtcdMembers; ++i) {
+    if (!slowfs.empty() && !mount_slowfs(i, why)) return false;
     if (!start_etcd(i, true, why)) return false;
   }
   if (!wait_etcd(30'000, why)) return false;
@@ -177,6 +179,7 @@ bool DrillCluster::start_node(int i, std::string& why) {
              "--log", "etcd://" + endpoints() + "/" + kCluster,
              "--checkpoint-every-commands", "3000", "--http-threads", "2"};
   // clang-format on
+  so.args.insert(so.args.end(), node_args.begin(), node_args.end());
   so.log_path = (root_ / fmt::format("{}-run{}.log", p.name, p.runs++)).string();
   p.process = tools::Process::spawn(so);
   p.paused = false;
@@ -315,6 +318,51 @@ void DrillCluster::stop_all(bool keep) {
     ::umount2(m.c_str(), MNT_DETACH);
   }
   mounted_.clear();
+  for (size_t i = 0; i < slowfs_.size(); ++i) {
+    if (!slowfs_[i].started()) continue;
+    ::umount2((root_ / etcd[i].name).c_str(), MNT_DETACH);  // the file system's process then exits
+    if (!slowfs_[i].wait(3'000)) slowfs_[i].kill(SIGKILL);
+  }
+  slowfs_.clear();
+}
+
+fs::path DrillCluster::etcd_fsync_delay_file(int i) const {
+  return root_ / (etcd[static_cast<size_t>(i)].name + "-fsync-delay-ms");
+}
+
+void DrillCluster::set_etcd_fsync_delay(int i, int ms) {
+  // Written whole then renamed: the file system reads it every 100 ms.
+  const fs::path f = etcd_fsync_delay_file(i);
+  std::ofstream(f.string() + ".tmp") << ms << "\n";
+  std::error_code ec;
+  fs::rename(f.string() + ".tmp", f, ec);
+}
+
+// etcd member i's data directory: a betcore-slowfs mount over <name>-disk.
+bool DrillCluster::mount_slowfs(int i, std::string& why) {
+  const std::string name = etcd[static_cast<size_t>(i)].name;
+  const fs::path point = root_ / name, source = root_ / (name + "-disk");
+  fs::create_directories(point);
+  fs::create_directories(source);
+  set_etcd_fsync_delay(i, 0);
+  slowfs_.resize(kEtcdMembers);
+  tools::SpawnOptions so;
+  so.program = slowfs;
+  so.args = {source.string(), point.string(), etcd_fsync_delay_file(i).string(), "-o", "allow_other"};
+  so.log_path = (root_ / (name + "-slowfs.log")).string();
+  tools::Process& p = slowfs_[static_cast<size_t>(i)];
+  p = tools::Process::spawn(so);
+  for (int waited = 0; waited < 5'000; waited += 50) {
+    std::ifstream mounts("/proc/mounts");
+    for (std::string dev, at, rest; mounts >> dev >> at && std::getline(mounts, rest);) {
+      if (at == point.string()) return true;
+    }
+    if (!p.running()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  why = "betcore-slowfs did not mount " + point.string() + " (needs /dev/fuse and fuse3; run "
+        "scripts/install-deps.sh): " + p.read_log();
+  return false;
 }
 
 }  // namespace betcore::drill

@@ -41,6 +41,12 @@ class DrillCluster {
 
   std::vector<Proc> etcd, nodes;
   std::string admin, trader, payments, feed, backup;  // bearer tokens (in <root>/tokens)
+  // Set before start(). Non-empty: each etcd member's data directory is a
+  // betcore-slowfs mount (this program) whose fsyncs take as long as
+  // etcd_fsync_delay_file(i) says: the slow_disk fault.
+  std::string slowfs;
+  // More flags for every node (the guard's, in the detection drill).
+  std::vector<std::string> node_args;
   uint16_t haproxy_port = 0, stats_port = 0;
 
   std::string etcd_ip(int i) const;
@@ -48,6 +54,9 @@ class DrillCluster {
   std::string endpoints() const;                   // "ip:2379,ip:2379,ip:2379"
   std::vector<std::string> endpoint_list() const;  // the same, one an entry
   std::filesystem::path node_dir(int i) const;
+  std::filesystem::path etcd_fsync_delay_file(int i) const;
+  // Every fsync of etcd member i's data takes `ms` longer (needs slowfs).
+  void set_etcd_fsync_delay(int i, int ms);
   std::filesystem::path root() const { return root_; }
 
   // Tokens, etcd, node tmpfs mounts, nodes, HAProxy; false with `why`.
@@ -79,7 +88,10 @@ class DrillCluster {
   std::string betcore_;
   std::string template_;
   tools::Process haproxy_;
+  bool mount_slowfs(int i, std::string& why);
+
   std::vector<std::filesystem::path> mounted_;
+  std::vector<tools::Process> slowfs_;  // one per etcd member, when slowfs is set
 };
 
 }  // namespace betcore::drill

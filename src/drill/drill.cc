@@ -18,6 +18,7 @@
 
 #include "drill/checks.h"
 #include "drill/clock.h"
+#include "drill/detection.h"
 #include "drill/cluster.h"
 #include "drill/faults.h"
 #include "drill/feed.h"
@@ -223,8 +224,9 @@ int run_drill(const DrillOptions& options) {
   if (o.haproxy_template.empty()) {
     o.haproxy_template = std::string(BETCORE_SOURCE_DIR) + "/deploy/haproxy/betcore.cfg.in";
   }
-  if (o.scenario != "faults" && o.scenario != "site-loss") {
-    std::fprintf(stderr, "betcore drill: --scenario is faults or site-loss, not %s\n", o.scenario.c_str());
+  if (o.scenario != "faults" && o.scenario != "site-loss" && o.scenario != "detection") {
+    std::fprintf(stderr, "betcore drill: --scenario is faults, site-loss or detection, not %s\n",
+                 o.scenario.c_str());
     return 2;
   }
   std::vector<const FaultRow*> kinds;
@@ -236,6 +238,10 @@ int run_drill(const DrillOptions& options) {
     std::printf("betcore drill: seed %llu, the whole site lost after %.1f min of load and restored from the "
                 "archive; report in %s\n",
                 static_cast<unsigned long long>(o.seed), o.minutes, out.c_str());
+  } else if (o.scenario == "detection") {
+    std::printf("betcore drill: seed %llu, a slow etcd disk, a slow etcd member and a bet surge, each "
+                "caught only by the guards; report in %s\n",
+                static_cast<unsigned long long>(o.seed), out.c_str());
   } else {
     std::printf("betcore drill: seed %llu, at least %d faults, %.1f min; report in %s\n",
                 static_cast<unsigned long long>(o.seed), o.faults, o.minutes, out.c_str());
@@ -249,8 +255,9 @@ int run_drill(const DrillOptions& options) {
   }
   DrillReport report;
   report.seed = o.seed;
-  const bool ran = o.scenario == "site-loss" ? run_site_loss(o, net, root, report)
-                                             : run_cluster(o, net, root, kinds, report);
+  const bool ran = o.scenario == "site-loss"   ? run_site_loss(o, net, root, report)
+                   : o.scenario == "detection" ? run_detection(o, net, root, report)
+                                               : run_cluster(o, net, root, kinds, report);
   if (!ran) return 2;
   net.destroy();
   report.wall_s = now_ms() / 1000.0;
@@ -285,7 +292,8 @@ void add_drill_command(CLI::App& root) {
                   "HAProxy config template (deploy/haproxy/betcore.cfg.in)");
   cmd->add_option("--scenario", o->scenario,
                   "faults: the nemesis' faults in turn; site-loss: every node and etcd member lost after "
-                  "--minutes of load, a new cluster restored from the continuous archive")
+                  "--minutes of load, a new cluster restored from the continuous archive; detection: a slow "
+                  "etcd disk, a slow etcd member and a bet surge, which only the nodes' guards catch")
       ->capture_default_str();
   cmd->add_option("--rpo-max-ms", o->rpo_max_ms,
                   "site-loss: fail when a write acknowledged longer than this before the loss is lost")

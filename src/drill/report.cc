@@ -231,7 +231,49 @@ json report_json(const DrillReport& r) {
                       {"acknowledged_before_loss_lost", l.acked_lost},
                       {"rpo_ms", l.rpo_ms}};
   }
+  json guarded = json::array();
+  for (const GuardedFault& g : r.guarded) {
+    guarded.push_back({{"kind", g.kind}, {"target", g.target}, {"detail", g.detail}, {"start_ms", g.start_ms},
+                       {"end_ms", g.end_ms}, {"detected_after_ms", g.detected_after_ms},
+                       {"detected_by", g.detected_by}, {"remediated_after_ms", g.remediated_after_ms},
+                       {"action", g.action}, {"action_needed", g.action_needed},
+                       {"bet_p99_before_ms", g.p99_before_ms}, {"bet_p99_fault_ms", g.p99_fault_ms},
+                       {"bet_p99_after_action_ms", g.p99_after_ms},
+                       {"bets_refused_overloaded", g.bets_refused_overloaded}});
+  }
+  if (!r.guarded.empty()) {
+    j["detection"] = {{"faults", guarded}, {"bet_latency_slo_ms", r.bet_latency_slo_ms},
+                      {"targets", {{"detected_within_ms", 10'000}, {"remediated_within_ms", 20'000}}}};
+  }
   return j;
+}
+
+// The detection scenario's table (detection.h); "" for other runs.
+std::string guarded_html(const DrillReport& r) {
+  if (r.guarded.empty()) return "";
+  auto met = [](bool ok) { return ok ? "ok" : "bad"; };
+  auto ms = [](double v) { return v < 0 ? std::string("-") : fmt::format("{:.0f} ms", v); };
+  std::string h = fmt::format(
+      "<h2>Faults only detection catches</h2><p>Targets: detected within 10 s, remediated within 20 s, "
+      "the p99 of bets placed after the action within the {:.0f} ms SLO.</p><table><tr><th>fault</th><th>on</th>"
+      "<th>detected after</th><th>by</th><th>remediated after</th><th>action</th><th>bet p99 before</th>"
+      "<th>during, before the action</th><th>after the action</th><th>429s</th></tr>\n",
+      r.bet_latency_slo_ms);
+  for (const GuardedFault& g : r.guarded) {
+    const bool detected = g.detected_after_ms >= 0 && g.detected_after_ms <= 10'000;
+    const bool remediated = g.remediated_after_ms >= 0 ? g.remediated_after_ms <= 20'000 : !g.action_needed;
+    const bool in_slo = g.p99_after_ms >= 0 ? g.p99_after_ms <= r.bet_latency_slo_ms
+                                            : g.p99_fault_ms <= r.bet_latency_slo_ms;
+    h += fmt::format(
+        "<tr><td>{}</td><td>{}</td><td class='{}'>{}</td><td>{}</td><td class='{}'>{}</td><td>{}</td><td>{}</td>"
+        "<td>{}</td><td class='{}'>{}</td><td>{}</td></tr>\n",
+        g.kind, html_escape(g.target), met(detected), seconds(g.detected_after_ms), html_escape(g.detected_by),
+        met(remediated), g.remediated_after_ms < 0 && !g.action_needed ? "none needed" : seconds(g.remediated_after_ms),
+        html_escape(g.action.empty() ? "-" : g.action), ms(g.p99_before_ms), ms(g.p99_fault_ms), met(in_slo),
+        ms(g.p99_after_ms), g.bets_refused_overloaded);
+  }
+  return h + "</table>\n<p>Each node's incidents, with the guard's timeline, are in its data directory "
+             "(<code>incidents/</code>) and at <code>GET /v1/incidents</code>.</p>\n";
 }
 
 // The site-loss scenario's table (site_loss.h); "" for a faults run.
@@ -329,6 +371,7 @@ std::string report_html(const DrillReport& r) {
     h += "</ul>\n";
   }
   h += site_loss_html(r.site_loss);
+  h += guarded_html(r);
   h += "<h2>Over time</h2>\n";
   h += chart(r, "acknowledged writes per second", "1/s", {{"acknowledged", acks}});
   h += chart(r, "write latency", "ms", {{"p50", p50}, {"p99", p99}});
@@ -346,7 +389,7 @@ void write_report(const std::filesystem::path& dir, const DrillReport& r) {
 
 void print_summary(const DrillReport& r, const std::filesystem::path& dir) {
   std::printf("\nbetcore drill: %s\n", r.failures.empty() ? "every invariant held" : "INVARIANTS VIOLATED");
-  std::printf("  faults injected            %zu\n", r.faults.size());
+  std::printf("  faults injected            %zu\n", r.faults.size() + r.guarded.size());
   std::printf("  acknowledged writes lost   %llu\n", static_cast<unsigned long long>(r.acknowledged_lost));
   std::printf("  replicas agree             %s\n", r.replicas_agree ? "yes" : "no");
   std::printf("  writes acknowledged        %llu (rejected %llu), reads %llu\n",
@@ -354,7 +397,7 @@ void print_summary(const DrillReport& r, const std::filesystem::path& dir) {
               static_cast<unsigned long long>(r.reads));
   std::printf("  log checked                %llu entries, %llu commands\n", static_cast<unsigned long long>(r.log_entries),
               static_cast<unsigned long long>(r.log_commands));
-  std::printf("  recovery by fault type (first acknowledged write sent after the fault):\n");
+  if (!r.faults.empty()) std::printf("  recovery by fault type (first acknowledged write sent after the fault):\n");
   for (auto& [kind, k] : by_kind(r)) {
     std::vector<int64_t> rec = k.recover, det = k.detect;
     std::vector<int64_t> st = k.stall;
@@ -374,6 +417,16 @@ void print_summary(const DrillReport& r, const std::filesystem::path& dir) {
                 "write acknowledged by the new cluster %s after the loss\n",
                 static_cast<unsigned long long>(l.acked_lost), static_cast<long long>(l.rpo_ms),
                 seconds(l.first_ack_after_ms).c_str());
+  }
+  if (!r.guarded.empty()) std::printf("  faults only detection catches (targets: detected <= 10 s, remediated <= 20 s, bet p99 after <= %.0f ms):\n", r.bet_latency_slo_ms);
+  for (const GuardedFault& g : r.guarded) {
+    std::printf("  %-17s detected after %-9s remediated after %-11s bet p99 %s before, %s during, %s after "
+                "the action\n      by %s\n      action: %s\n",
+                g.kind.c_str(), seconds(g.detected_after_ms).c_str(),
+                g.remediated_after_ms < 0 && !g.action_needed ? "(none needed)" : seconds(g.remediated_after_ms).c_str(),
+                fmt::format("{:.0f} ms", g.p99_before_ms).c_str(), fmt::format("{:.0f} ms", g.p99_fault_ms).c_str(),
+                fmt::format("{:.0f} ms", g.p99_after_ms).c_str(), g.detected_by.c_str(),
+                g.action.empty() ? "-" : g.action.c_str());
   }
   std::printf("  client errors (retried):\n");
   for (const auto& [kind, n] : r.client_errors) std::printf("    %-26s %llu\n", kind.c_str(), static_cast<unsigned long long>(n));

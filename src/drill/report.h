@@ -71,6 +71,25 @@ struct SiteLossRecord {
   int64_t rpo_ms = 0;                  // the oldest of those: acknowledged this long before the loss (0: none)
 };
 
+// `betcore drill --scenario detection`: a fault only the guard's detection
+// catches (nothing goes down), what the guard saw and did (detection.h).
+struct GuardedFault {
+  std::string kind;    // slow_disk, slow_etcd_member, bet_surge
+  std::string target;  // "etcd-2 (leader)", "the punters"
+  std::string detail;
+  int64_t start_ms = 0, end_ms = 0;  // since the drill started
+  int64_t detected_after_ms = -1;    // the first incident the guard opened
+  std::string detected_by;           // "node-1: append_latency (200.0 ms, usual 5.0 ms..)"
+  int64_t remediated_after_ms = -1;  // the guard's first action
+  std::string action;                // what it did ("" none)
+  bool action_needed = true;         // false: a fault the guard may rightly leave alone
+  // Acknowledged bets' latency (sent to answered, retries included), p99:
+  // before the fault, while it lasted before the action, after the action
+  // (from 2 s after it to the heal). -1: no bets.
+  double p99_before_ms = -1, p99_fault_ms = -1, p99_after_ms = -1;
+  uint64_t bets_refused_overloaded = 0;  // 429 answers while it lasted (retried)
+};
+
 struct DrillReport {
   uint64_t seed = 0;
   double wall_s = 0;
@@ -83,6 +102,8 @@ struct DrillReport {
   std::map<std::string, uint64_t> client_errors;
   std::vector<SecondStats> seconds;
   SiteLossRecord site_loss;
+  std::vector<GuardedFault> guarded;  // the detection scenario
+  double bet_latency_slo_ms = 100;    // docs/runbooks/slo-burn.md
 };
 
 // Fills the derived parts: per-second series, errors by type, each fault's

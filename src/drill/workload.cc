@@ -228,6 +228,11 @@ void Workload::punter(int client) {
   std::mt19937_64 rng(seed_ * 1000 + static_cast<uint64_t>(client));
   uint64_t n = 0;
   while (!stop_.load()) {
+    if (client >= active_.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    if (const int pace = pace_ms_.load(); pace > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pace));
     const std::string& account =
         accounts_[static_cast<size_t>(client * kAccountsPerClient) + rng() % kAccountsPerClient];
     std::string id = fmt::format("{}-{}", client, ++n);

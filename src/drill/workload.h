@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <mutex>
 #include <random>
 #include <string>
@@ -51,6 +52,11 @@ class Workload {
   // After a restore to `position`: reads sent from now on need only see it.
   void rewind_acked_index(uint64_t position) { acked_index_.store(position); }
   const std::vector<std::string>& accounts() const { return accounts_; }
+  // Only the first `n` punters send requests (the others wait): the
+  // detection drill's surge raises it.
+  void set_active_clients(int n) { active_.store(n); }
+  // Each punter waits this long between its requests (0: none).
+  void set_pace_ms(int ms) { pace_ms_.store(ms); }
 
  private:
   uint64_t acked_index() const { return acked_index_.load(); }
@@ -71,6 +77,8 @@ class Workload {
   std::vector<std::string> accounts_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
+  std::atomic<int> active_{std::numeric_limits<int>::max()};
+  std::atomic<int> pace_ms_{0};
   std::atomic<uint64_t> acked_index_{0};  // the highest log index of an acknowledged write
   mutable std::mutex mu_;
   std::vector<DrillOp> ops_;  // guarded by mu_

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <limits>
 
+#include "node/guard_internal.h"
 #include "node/incident_report.h"
 #include "ops/wall_clock.h"
 
@@ -64,29 +65,7 @@ const SignalSpec& spec_of(const std::string& name) {
   return kSpecs[0];
 }
 
-std::string show(double v, const std::string& unit) {
-  if (!std::isfinite(v)) return "n/a";
-  if (unit == "s") return v < 1 ? fmt::format("{:.1f} ms", v * 1000) : fmt::format("{:.2f} s", v);
-  if (unit == "ratio") return fmt::format("{:.1f}%", v * 100);
-  if (unit == "/s") return fmt::format("{:.0f}/s", v);
-  return fmt::format("{:.0f} {}", v, unit);
-}
-
-double delta(double now, double before) {
-  return std::isfinite(now) && std::isfinite(before) ? now - before : NAN;
-}
-
 }  // namespace
-
-struct Guard::Signal {
-  std::string name;
-  ops::Detector<ops::EwmaBand> detector;
-  std::string incident_id;  // "" when none is open
-  double last = NAN;
-  std::optional<ops::Band> last_band;
-  int64_t judged_ms = 0;  // the last sample that had data for it
-  bool advised = false;   // the open incident has its recommendation
-};
 
 Guard::Guard(GuardOptions options, std::string node_id, GuardActuator& actuator,
              ops::Registry& metrics)
@@ -102,7 +81,9 @@ Guard::Guard(GuardOptions options, std::string node_id, GuardActuator& actuator,
       raised_total_(&metrics.counter("betcore_guard_anomalies_total",
                                      "Anomalies and exhaustion warnings the guard raised")) {
   for (const char* a :
-       {"admission_tighten", "admission_relax", "rotation_out", "rotation_in", "recommend"}) {
+       {"admission_tighten", "admission_relax", "rotation_out", "rotation_in", "leader_move",
+        "leave_member",
+        "recommend"}) {
     actions_[a] =
         &metrics.counter("betcore_guard_actions_total",
                          "Actions the guard took (recommend: it only advised)", {{"action", a}});
@@ -190,6 +171,7 @@ void Guard::step(const GuardSample& s) {
   expire_silent(s.at_ms);
   admission(s, commit_rate_.band() ? commit_rate_.band()->expected : commit_rate, s.at_ms);
   rotation(round_trip, s.at_ms);
+  leadership(s.at_ms);
   last_ = s;
 }
 
@@ -307,6 +289,8 @@ void Guard::open_incident(Signal& sig, double value, const ops::Verdict& v, int6
   i.timeline.push_back({at_ms, "detected: " + i.seen});
   i.series.emplace_back(at_ms, value);
   sig.advised = false;
+  sig.leader_advised = false;
+  sig.members_noted = false;
   spdlog::warn("guard: anomaly: {} (runbook {})", i.seen, i.runbook);
   raised_total_->inc();
   {

@@ -24,6 +24,11 @@
 //               /health/ready 503 so HAProxy drains it; back in when its
 //               round trip to etcd is in band again (or after
 //               `rotation_hold_max_ms`, to try again).
+//   leadership  the log slow and an etcd member far slower than the fastest
+//               (its WAL fsync, or its Status round trip): this node stops
+//               using it (its calls and its watch go to another member);
+//               and if it leads, the leadership moves to the fastest voting
+//               follower (etcd's MoveLeader; guard_leadership.cc).
 // Exhaustion (disk, queue) is warned about while there is time, with what a
 // person should do.
 //
@@ -36,7 +41,9 @@
 // from any thread.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -66,6 +73,7 @@ struct GuardOptions {
   bool drain = false;
   size_t queue_floor = 1'024;  // admission never below this (a feed batch is 256)
   int rotations_per_hour_max = 3;
+  int leader_moves_per_hour_max = 3;
   double bet_latency_slo_s = 0.1;         // docs/runbooks/slo-burn.md
   size_t raise_after_samples = 3;         // out of band this many in a row
   size_t clear_after_samples = 10;        // in band this many in a row
@@ -99,6 +107,25 @@ struct GuardSample {
   double queued = 0;
 };
 
+// One etcd member as the guard sees it when the log is slow.
+struct EtcdMemberSpeed {
+  uint64_t id = 0;
+  std::string name;
+  std::string endpoint;  // its client URL's host:port
+  bool leader = false;
+  bool usable = false;  // a healthy voting member
+  double status_s = std::numeric_limits<double>::quiet_NaN();  // its Status round trip
+  // Its mean WAL fsync since the previous look (from its /metrics; NaN: not
+  // known yet).
+  double fsync_s = std::numeric_limits<double>::quiet_NaN();
+  // The slower of the two known.
+  double slowness() const {
+    if (std::isnan(fsync_s)) return status_s;
+    if (std::isnan(status_s)) return fsync_s;
+    return std::max(status_s, fsync_s);
+  }
+};
+
 // What the guard may do to its node.
 class GuardActuator {
  public:
@@ -112,6 +139,21 @@ class GuardActuator {
   // this node's, not the cluster's (draining it then helps; draining it in a
   // slow cluster only moves its load onto the others).
   virtual bool peers_can_take_traffic(double mine_s) = 0;
+  // The etcd members, each with how slow it is now (empty: not a cluster, or
+  // etcd did not answer).
+  virtual std::vector<EtcdMemberSpeed> etcd_member_speeds() { return {}; }
+  // This node stops using the member at `endpoint` for its calls and its
+  // watch; false when it did not use it.
+  virtual bool leave_etcd_member(const std::string& endpoint) {
+    (void)endpoint;
+    return false;
+  }
+  // Asks the etcd leader to hand its leadership to member `to`.
+  virtual bool move_etcd_leader(uint64_t to, std::string& error) {
+    (void)to;
+    error = "not in a cluster";
+    return false;
+  }
 };
 
 struct IncidentEvent {
@@ -183,6 +225,7 @@ class Guard {
   void expire_silent(int64_t at_ms);                 // incidents with no more data
   void admission(const GuardSample& s, double commit_rate, int64_t at_ms);
   void rotation(double round_trip_s, int64_t at_ms);
+  void leadership(int64_t at_ms);  // guard_leadership.cc
   void persist(const Incident& i) const;
   // Rewrites the incident's report (incident_report.h) after each change.
   void report(const Incident& i) const;
@@ -208,6 +251,8 @@ class Guard {
   int64_t last_rotation_ms_ = 0;
 
   std::deque<int64_t> rotations_;  // times of rotations out, the last hour (step thread)
+  int64_t last_leader_look_ms_ = 0;
+  std::deque<int64_t> leader_moves_;  // times of leadership moves, the last hour (step thread)
   const int64_t started_s_;        // in incident ids: unique across restarts
   std::atomic<double> recent_append_s_{std::numeric_limits<double>::quiet_NaN()};
   mutable std::mutex mu_;

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -30,6 +31,36 @@ struct FakeNode final : GuardActuator {
     rotations.push_back(reason);
   }
   bool peers_can_take_traffic(double) override { return peers; }
+  // etcd: three members, the leader's WAL fsync `leader_fsync_s`.
+  double leader_fsync_s = 0.002;
+  uint64_t leader = 1;
+  std::vector<uint64_t> moves;
+  std::vector<EtcdMemberSpeed> etcd_member_speeds() override {
+    std::vector<EtcdMemberSpeed> out;
+    for (uint64_t id = 1; id <= 3; ++id) {
+      EtcdMemberSpeed m;
+      m.id = id;
+      m.name = "etcd-" + std::to_string(id);
+      m.endpoint = m.name + ":2379";
+      m.leader = id == leader;
+      m.usable = true;
+      m.status_s = 0.001;
+      m.fsync_s = id == 1 ? leader_fsync_s : 0.002 + 0.001 * static_cast<double>(id);
+      out.push_back(m);
+    }
+    return out;
+  }
+  std::vector<std::string> left;  // members this node stopped using
+  bool leave_etcd_member(const std::string& endpoint) override {
+    if (std::find(left.begin(), left.end(), endpoint) != left.end()) return false;
+    left.push_back(endpoint);
+    return true;
+  }
+  bool move_etcd_leader(uint64_t to, std::string&) override {
+    moves.push_back(to);
+    leader = to;
+    return true;
+  }
 };
 
 // A node's counters, advanced one second at a time.
@@ -154,6 +185,57 @@ TEST_F(GuardTest, ASlowAppendPathTakesAClusterNodeOutOfRotationAndBackWhenItsRou
     EXPECT_NE(i.ended_ms, 0);
   }
   EXPECT_TRUE(found);
+}
+
+TEST_F(GuardTest, ASlowEtcdLeaderDiskMovesTheLeadershipToTheFastestFollowerOnce) {
+  node_.peers = false;  // the whole cluster is slow: no node is drained
+  Guard g(options(), "n1", node_, metrics_);
+  for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i), 0.005 * wobble(i)));
+  node_.leader_fsync_s = 0.2;  // etcd-1 leads on a slow disk
+  for (int i = 0; i < 5; ++i) g.step(world_.tick(100, 0.2, 0, 0.2));
+  ASSERT_EQ(node_.moves.size(), 1u);
+  EXPECT_EQ(node_.moves[0], 2u) << "to the follower with the fastest fsync";
+  // Still slow for a while (the incident is open): no second move.
+  for (int i = 0; i < 3; ++i) g.step(world_.tick(100, 0.2, 0, 0.2));
+  EXPECT_EQ(node_.moves.size(), 1u);
+  bool found = false;
+  for (const Incident& i : g.incidents()) {
+    if (i.signal != "append_latency") continue;
+    found = true;
+    EXPECT_EQ(i.action, "etcd leadership moved");
+    bool said = false;
+    for (const IncidentEvent& e : i.timeline) said = said || e.what.find("from etcd-1 to etcd-2") != std::string::npos;
+    EXPECT_TRUE(said) << incident_json(i);
+  }
+  EXPECT_TRUE(found);
+  EXPECT_TRUE(node_.rotations.empty());
+}
+
+TEST_F(GuardTest, ASlowFollowerOrRecommendOnlyLeavesTheLeadershipWhereItIs) {
+  node_.peers = false;
+  {
+    Guard g(options(), "n1", node_, metrics_);
+    for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i), 0.005 * wobble(i)));
+    node_.leader = 2;  // etcd-1, slow, follows
+    node_.leader_fsync_s = 0.2;
+    for (int i = 0; i < 8; ++i) g.step(world_.tick(100, 0.2, 0, 0.2));
+    EXPECT_TRUE(node_.moves.empty());
+    // This node's own calls leave it, once.
+    EXPECT_EQ(node_.left, std::vector<std::string>{"etcd-1:2379"});
+  }
+  GuardOptions o = options();
+  o.remediate = false;
+  ops::Registry metrics;
+  Guard g(o, "n1", node_, metrics);
+  for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i), 0.005 * wobble(i)));
+  node_.leader = 1;
+  for (int i = 0; i < 8; ++i) g.step(world_.tick(100, 0.2, 0, 0.2));
+  EXPECT_TRUE(node_.moves.empty());
+  int advice = 0;
+  for (const Incident& i : g.incidents()) {
+    for (const IncidentEvent& e : i.timeline) advice += e.what.starts_with("recommend: move the etcd leadership to etcd-2") ? 1 : 0;
+  }
+  EXPECT_EQ(advice, 1);
 }
 
 TEST_F(GuardTest, AnEmbeddedNodeIsNeverDrainedOnlyAdvised) {

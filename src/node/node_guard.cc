@@ -4,11 +4,13 @@
 #include <sys/statvfs.h>
 
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "node/node.h"
 #include "ops/wall_clock.h"
+#include "tools/http_client.h"
 
 namespace betcore::node {
 
@@ -43,8 +45,78 @@ class Node::Actuator final : public GuardActuator {
     return ready_and_fast >= 1 && 2 * ready_and_fast > others;
   }
 
+  // Each member's Status round trip (etcd_client), and its mean WAL fsync
+  // since the last look, from the counters on its /metrics.
+  std::vector<EtcdMemberSpeed> etcd_member_speeds() override {
+    if (n_.etcd_ == nullptr) return {};
+    // Three Status probes 50 ms apart each: a stalling member shows.
+    auto members = n_.etcd_->client().members(500, 3, 50);
+    if (!members.ok()) return {};
+    std::vector<EtcdMemberSpeed> out;
+    for (const log::etcd::Member& m : members.value()) {
+      EtcdMemberSpeed s;
+      s.id = m.id;
+      s.name = m.name;
+      s.endpoint = m.endpoint;
+      s.leader = m.leader;
+      s.usable = m.healthy && !m.learner;
+      s.status_s = m.error.empty() ? m.status_s : std::numeric_limits<double>::quiet_NaN();
+      s.fsync_s = fsync_since_last_look(m);
+      out.push_back(std::move(s));
+    }
+    return out;
+  }
+
+  bool leave_etcd_member(const std::string& endpoint) override {
+    return n_.etcd_ != nullptr && n_.etcd_->leave_member(endpoint);
+  }
+
+  bool move_etcd_leader(uint64_t to, std::string& error) override {
+    if (n_.etcd_ == nullptr) {
+      error = "not in a cluster";
+      return false;
+    }
+    // The leader as it is now: another node's guard may have moved it.
+    auto members = n_.etcd_->client().members(500);
+    if (!members.ok()) {
+      error = members.error().message;
+      return false;
+    }
+    for (const log::etcd::Member& m : members.value()) {
+      if (!m.leader) continue;
+      if (m.id == to) return true;
+      auto moved = n_.etcd_->client().move_leader(m.endpoint, to, 5'000);
+      if (!moved.ok()) error = moved.error().message;
+      return moved.ok();
+    }
+    error = "no member leads";
+    return false;
+  }
+
  private:
+  double fsync_since_last_look(const log::etcd::Member& m) {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const size_t colon = m.endpoint.rfind(':');
+    if (colon == std::string::npos) return nan;
+    tools::HttpClientOptions o;
+    o.connect_timeout_ms = 300;
+    o.request_timeout_ms = 500;
+    tools::HttpClient http(m.endpoint.substr(0, colon),
+                           static_cast<uint16_t>(std::stoi(m.endpoint.substr(colon + 1))), o);
+    const tools::Response r = http.get("/metrics");
+    if (!r.ok()) return nan;
+    const auto sum = ops::sample_value(r.body, "etcd_disk_wal_fsync_duration_seconds_sum");
+    const auto count = ops::sample_value(r.body, "etcd_disk_wal_fsync_duration_seconds_count");
+    if (!sum || !count) return nan;
+    auto& [last_sum, last_count] = fsync_seen_[m.id];
+    const double mean = *count > last_count && last_count > 0 ? (*sum - last_sum) / (*count - last_count) : nan;
+    last_sum = *sum;
+    last_count = *count;
+    return mean;
+  }
+
   Node& n_;
+  std::map<uint64_t, std::pair<double, double>> fsync_seen_;  // member -> (sum, count) at the last look
 };
 
 std::unique_ptr<GuardActuator> Node::make_guard_actuator() {

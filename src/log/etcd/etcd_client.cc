@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "log/etcd/channel.h"
 
@@ -341,7 +343,20 @@ Result<Ok> Client::defragment(const std::string& endpoint, int timeout_ms) {
   return Ok{};
 }
 
-Result<std::vector<Member>> Client::members(int status_timeout_ms) {
+Result<Ok> Client::move_leader(const std::string& leader_endpoint, uint64_t target_id,
+                               int timeout_ms) {
+  Channel& ch = channel_for(leader_endpoint);
+  grpc::ClientContext ctx;
+  set_deadline(ctx, timeout_ms);
+  pb::MoveLeaderRequest req;
+  req.set_targetid(target_id);
+  pb::MoveLeaderResponse resp;
+  grpc::Status st = ch.maintenance->MoveLeader(&ctx, req, &resp);
+  if (!st.ok()) return call_error(Errc::unavailable, "move of the leadership from " + leader_endpoint, st);
+  return Ok{};
+}
+
+Result<std::vector<Member>> Client::members(int status_timeout_ms, int probes, int probe_gap_ms) {
   pb::MemberListRequest req;
   pb::MemberListResponse resp;
   grpc::Status st = with_failover(*this, [&](Channel& ch) {
@@ -365,11 +380,24 @@ Result<std::vector<Member>> Client::members(int status_timeout_ms) {
     std::string& ep = member.endpoint;
     ep = member.client_urls.front();
     if (size_t p = ep.find("://"); p != std::string::npos) ep = ep.substr(p + 3);
-    grpc::ClientContext ctx;
-    set_deadline(ctx, status_timeout_ms);
+    // `probes` Status calls `probe_gap_ms` apart: a member that stalls
+    // now and then (CPU-starved) is not judged by one lucky answer.
     pb::StatusRequest sreq;
     pb::StatusResponse sresp;
-    grpc::Status sst = channel_for(ep).maintenance->Status(&ctx, sreq, &sresp);
+    grpc::Status sst;
+    double took = 0;
+    int answered = 0;
+    for (int probe = 0; probe < std::max(1, probes); ++probe) {
+      if (probe > 0) std::this_thread::sleep_for(std::chrono::milliseconds(probe_gap_ms));
+      grpc::ClientContext ctx;
+      set_deadline(ctx, status_timeout_ms);
+      const auto t0 = std::chrono::steady_clock::now();
+      sst = channel_for(ep).maintenance->Status(&ctx, sreq, &sresp);
+      if (!sst.ok()) break;
+      took += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      ++answered;
+    }
+    member.status_s = answered > 0 ? took / answered : 0;
     if (!sst.ok()) {
       member.error = describe(sst);
     } else {

@@ -67,6 +67,7 @@ struct Member {
   int64_t db_size_in_use = 0;
   uint64_t raft_index = 0;
   uint64_t raft_term = 0;
+  double status_s = 0;  // how long its Status took to answer (the mean of the probes)
   std::string error;
 };
 
@@ -115,9 +116,17 @@ class Client {
   // member while it runs, so callers do one member at a time.
   Result<Ok> defragment(const std::string& endpoint, int timeout_ms);
 
+  // Asks the leader, at its client endpoint `leader_endpoint`, to hand its
+  // leadership to member `target_id` (etcd's MoveLeader: the target catches
+  // up, then campaigns). unavailable when it did not happen.
+  Result<Ok> move_leader(const std::string& leader_endpoint, uint64_t target_id, int timeout_ms);
+
   // MemberList, then Status of every member (in parallel is not needed: a
   // handful of members, each with a short deadline).
-  Result<std::vector<Member>> members(int status_timeout_ms = 500);
+  // With `probes` > 1, each member's Status is asked that many times,
+  // `probe_gap_ms` apart, and status_s is the mean.
+  Result<std::vector<Member>> members(int status_timeout_ms = 500, int probes = 1,
+                                      int probe_gap_ms = 0);
 
   const std::vector<std::string>& endpoints() const { return options_.endpoints; }
   // The endpoint calls go to now; `rotate` moves to the next one.

@@ -29,6 +29,7 @@ struct EtcdLog::Session {
   uint64_t seen_next = 0;         // the watch's next position at the keeper's last look
   Clock::time_point next_moved{}; // when that last changed
   std::shared_ptr<grpc::ClientContext> ctx;
+  std::string endpoint;  // the member this attempt watches through
   grpc::ClientReaderWriter<pb::WatchRequest, pb::WatchResponse>* stream = nullptr;
   Clock::time_point last_message{};
   Clock::time_point probe_sent{};
@@ -318,6 +319,7 @@ void EtcdLog::watch_loop(Session* s) {
       std::lock_guard l(s->mu);
       if (s->stop.load()) break;
       s->ctx = ctx;  // from here on, stop cancels it
+      s->endpoint = ch.endpoint;
     }
     std::unique_ptr<grpc::ClientReaderWriter<pb::WatchRequest, pb::WatchResponse>> stream =
         ch.watch->Watch(ctx.get());
@@ -436,6 +438,27 @@ void EtcdLog::watch_loop(Session* s) {
     s->cv.wait_for(l, std::chrono::milliseconds(wait), [&] { return s->stop.load(); });
   }
   connected_.store(false);
+}
+
+bool EtcdLog::leave_member(const std::string& endpoint) {
+  bool left = false;
+  const size_t at = client_->current();
+  if (client_->channel(at).endpoint == endpoint) {
+    client_->rotate(at);
+    left = true;
+  }
+  std::lock_guard lock(mu_);
+  if (session_ != nullptr) {
+    Session* s = session_.get();
+    std::lock_guard l(s->mu);
+    if (s->ctx != nullptr && s->stream != nullptr && s->endpoint == endpoint) {
+      s->keeper_cancelled = true;
+      s->cancel_reason = "leaving " + endpoint + ", a slow member";
+      s->ctx->TryCancel();
+      left = true;
+    }
+  }
+  return left;
 }
 
 void EtcdLog::keeper_loop(Session* s) {

@@ -105,6 +105,10 @@ class EtcdLog final : public Log {
   uint64_t raft_term() const { return raft_term_.load(); }
   bool watch_connected() const { return connected_.load(); }
   Client& client() { return *client_; }
+  // Moves this log's calls and its watch off the member at `endpoint` (host:
+  // port), found slow: the client's current endpoint moves on, and a watch
+  // through it reconnects through the next member. False when neither used it.
+  bool leave_member(const std::string& endpoint);
   const Keys& keys() const { return keys_; }
 
  private:

@@ -1,0 +1,115 @@
+// The guard's leadership action (guard.h): when the log is slow and an etcd
+// member is far slower than the others, this node stops using it, and if it
+// leads, the leadership moves to the fastest voting follower.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "node/guard.h"
+#include "node/guard_internal.h"
+
+namespace betcore::node {
+namespace {
+
+std::string describe(const EtcdMemberSpeed& m) {
+  return fmt::format("{} (WAL fsync {}, Status {})", m.name, show(m.fsync_s, "s"), show(m.status_s, "s"));
+}
+
+std::string describe_all(const std::vector<EtcdMemberSpeed>& members) {
+  std::string all;
+  for (const EtcdMemberSpeed& m : members) {
+    all += fmt::format("{}{}{}", all.empty() ? "" : "; ", describe(m), m.leader ? " leads" : "");
+  }
+  return all;
+}
+
+// `m` far slower than `than`: `far_factor` times and `far_floor_s` at least.
+bool far_slower(const EtcdMemberSpeed& m, const EtcdMemberSpeed& than, const GuardOptions& o) {
+  const double slow = m.slowness();
+  return std::isfinite(slow) && slow >= o.far_factor * std::max(than.slowness(), 0.001) &&
+         slow >= o.far_floor_s;
+}
+
+}  // namespace
+
+// Looks at the members once a sample while the append latency or the round
+// trip to etcd has an anomaly open (the first look only learns the fsync
+// counters; the second can act). A slow follower only loses this node's
+// calls: commits go on with the leader and the other followers.
+void Guard::leadership(int64_t at_ms) {
+  Signal* sig = nullptr;
+  for (const char* name : {"append_latency", "etcd_round_trip"}) {
+    Signal& s = signal(name);
+    if (!s.incident_id.empty() && s.detector.anomalous()) {
+      sig = &s;
+      break;
+    }
+  }
+  if (sig == nullptr || at_ms - last_leader_look_ms_ < o_.sample_ms / 2) return;
+  last_leader_look_ms_ = at_ms;
+  const std::vector<EtcdMemberSpeed> members = actuator_.etcd_member_speeds();
+  const EtcdMemberSpeed* leader = nullptr;
+  const EtcdMemberSpeed* best = nullptr;     // the fastest voting follower
+  const EtcdMemberSpeed* fastest = nullptr;  // the fastest member
+  for (const EtcdMemberSpeed& m : members) {
+    if (!m.usable || !std::isfinite(m.slowness())) {
+      if (m.leader) leader = &m;
+      continue;
+    }
+    if (fastest == nullptr || m.slowness() < fastest->slowness()) fastest = &m;
+    if (m.leader) {
+      leader = &m;
+    } else if (best == nullptr || m.slowness() < best->slowness()) {
+      best = &m;
+    }
+  }
+  if (!sig->members_noted && !members.empty()) {
+    sig->members_noted = true;
+    note(*sig, at_ms, "etcd members: " + describe_all(members));
+  }
+  // A slow member this node talks to: it stops (its own calls only; cheap
+  // and undone by the next failover).
+  for (const EtcdMemberSpeed& m : members) {
+    if (fastest == nullptr || &m == fastest || !far_slower(m, *fastest, o_)) continue;
+    if (o_.remediate && actuator_.leave_etcd_member(m.endpoint)) {
+      actions_["leave_member"]->inc();
+      spdlog::warn("guard: stopped using etcd member {}: it is far slower than {}", describe(m), describe(*fastest));
+      record_action(*sig, at_ms, "left a slow etcd member",
+                    fmt::format("this node's calls and log watch go to another member than {}", m.name),
+                    fmt::format("action: this node's calls and log watch moved off {}: it is far slower than {}",
+                                describe(m), describe(*fastest)));
+    }
+  }
+  if (leader == nullptr || best == nullptr || !far_slower(*leader, *best, o_)) return;
+  if (!leader_moves_.empty() && at_ms - leader_moves_.back() < o_.action_gap_ms) return;
+  while (!leader_moves_.empty() && at_ms - leader_moves_.front() > 3'600'000) leader_moves_.pop_front();
+  const std::string seen = fmt::format("the etcd leader {} is far slower than {}", describe(*leader),
+                                       describe(*best));
+  if (!o_.remediate || static_cast<int>(leader_moves_.size()) >= o_.leader_moves_per_hour_max) {
+    if (!sig->leader_advised) {
+      sig->leader_advised = true;
+      actions_["recommend"]->inc();
+      note(*sig, at_ms,
+           fmt::format("recommend: move the etcd leadership to {} (etcdctl move-leader {:x}): {}{}",
+                       best->name, best->id, seen,
+                       o_.remediate ? "; the guard moved it too often this hour" : ""));
+    }
+    return;
+  }
+  std::string error;
+  if (!actuator_.move_etcd_leader(best->id, error)) {
+    // Another node's guard may have moved it a moment ago: look again next
+    // sample.
+    spdlog::warn("guard: could not move the etcd leadership to {}: {}", best->name, error);
+    return;
+  }
+  leader_moves_.push_back(at_ms);
+  actions_["leader_move"]->inc();
+  spdlog::warn("guard: moved the etcd leadership from {} to {}: {}", leader->name, best->name, seen);
+  record_action(*sig, at_ms, "etcd leadership moved",
+                fmt::format("commits no longer wait for {}; {} leads", leader->name, best->name),
+                fmt::format("action: moved the etcd leadership from {} to {}: {}. Still to do: look "
+                            "at {}'s disk and host (docs/runbooks/etcd-leader-lost.md)",
+                            leader->name, best->name, seen, leader->name));
+}
+
+}  // namespace betcore::node
