@@ -171,11 +171,16 @@ void add_node_command(CLI::App& root) {
   cmd->add_option("--guard-raise-after-samples", flags->node.guard.raise_after_samples,
                   "Samples in a row out of band before the guard raises an anomaly")
       ->capture_default_str()->check(CLI::Range(1, 1'000));
+  cmd->add_option("--guard-disk-trend-min-s", flags->node.guard.disk_trend_min_s,
+                  "Seconds of free-space samples before the guard predicts a full disk (a build or "
+                  "a backup writes in bursts)")
+      ->capture_default_str()->check(CLI::Range(1, 86'400));
   cmd->add_flag("--guard-drain", flags->node.guard.drain,
                 "Let the guard take a slow cluster node out of the load balancer (off: HAProxy's "
                 "configuration cuts a server's sessions when it is marked down)");
   cmd->add_flag("!--guard-recommend-only", flags->node.guard.remediate,
-                "The guard records what it would do but changes nothing (admission, rotation)");
+                "The guard records what it would do but changes nothing (admission, rotation, etcd "
+                "members, snapshots)");
   cmd->add_flag("--truncate-corrupt-tail", flags->node.truncate_corrupt_tail,
                 "Cut off a corrupt last log record instead of refusing to start (that batch may have been acknowledged)");
   cmd->add_flag("--full-ledger-check", flags->node.full_ledger_check,

@@ -82,7 +82,7 @@ Guard::Guard(GuardOptions options, std::string node_id, GuardActuator& actuator,
                                      "Anomalies and exhaustion warnings the guard raised")) {
   for (const char* a :
        {"admission_tighten", "admission_relax", "rotation_out", "rotation_in", "leader_move",
-        "leave_member",
+        "leave_member", "disk_prune",
         "recommend"}) {
     actions_[a] =
         &metrics.counter("betcore_guard_actions_total",
@@ -203,8 +203,9 @@ void Guard::predict(const GuardSample& s) {
   const double t = static_cast<double>(s.at_ms) / 1000.0;
   if (std::isfinite(s.disk_free_bytes)) {
     disk_trend_.add(t, s.disk_free_bytes);
-    // Five minutes of data at least: a build or a backup writes in bursts.
-    const auto left = disk_trend_.span() >= 300 ? disk_trend_.time_to(0) : std::nullopt;
+    // Five minutes of data at least (by default): a build or a backup
+    // writes in bursts.
+    const auto left = disk_trend_.span() >= o_.disk_trend_min_s ? disk_trend_.time_to(0) : std::nullopt;
     exhaustion("disk_free", left.value_or(INFINITY), o_.exhaustion_warn_s, s.disk_free_bytes,
                s.at_ms,
                "The data disk fills at this rate: free space (old snapshots, logs of other "
@@ -380,6 +381,7 @@ void Guard::exhaustion(const std::string& name, double seconds_left, double warn
       while (incidents_.size() > o_.incidents_max) incidents_.pop_front();
     }
     report(i);
+    if (name == "disk_free") free_disk(sig, at_ms);
     return;
   }
   if (!sig.incident_id.empty()) {

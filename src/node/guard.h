@@ -24,6 +24,9 @@
 //               /health/ready 503 so HAProxy drains it; back in when its
 //               round trip to etcd is in band again (or after
 //               `rotation_hold_max_ms`, to try again).
+//   disk        a full data disk predicted: only the newest snapshot is
+//               kept and the log below it compacted (guard_disk.cc); not
+//               undone (the next snapshots bring the usual number back).
 //   leadership  the log slow and an etcd member far slower than the fastest
 //               (its WAL fsync, or its Status round trip): this node stops
 //               using it (its calls and its watch go to another member);
@@ -83,6 +86,7 @@ struct GuardOptions {
   double far_factor = 4;                  // "far out of band": this many times the expected
   double far_floor_s = 0.02;              // ... and at least this slow
   double exhaustion_warn_s = 3'600;       // warn when a resource runs out sooner
+  double disk_trend_min_s = 300;          // free-space samples this long before a prediction
   size_t incidents_max = 200;             // kept in memory (newest)
   std::string incidents_path;             // closed incidents, one JSON per line; "" none
   std::string reports_dir;                // <id>.html and <id>.json per incident; "" none
@@ -147,6 +151,13 @@ class GuardActuator {
   virtual bool leave_etcd_member(const std::string& endpoint) {
     (void)endpoint;
     return false;
+  }
+  // Frees space on the data disk (a full one is predicted): keeps only the
+  // newest snapshot and compacts the log below it. Returns the bytes freed
+  // (NaN: it could not), with what it did in `done`.
+  virtual double free_disk(std::string& done) {
+    done = "nothing to free";
+    return std::numeric_limits<double>::quiet_NaN();
   }
   // Asks the etcd leader to hand its leadership to member `to`.
   virtual bool move_etcd_leader(uint64_t to, std::string& error) {
@@ -226,6 +237,7 @@ class Guard {
   void admission(const GuardSample& s, double commit_rate, int64_t at_ms);
   void rotation(double round_trip_s, int64_t at_ms);
   void leadership(int64_t at_ms);  // guard_leadership.cc
+  void free_disk(Signal& sig, int64_t at_ms);  // guard_disk.cc
   void persist(const Incident& i) const;
   // Rewrites the incident's report (incident_report.h) after each change.
   void report(const Incident& i) const;

@@ -50,6 +50,12 @@ struct FakeNode final : GuardActuator {
     }
     return out;
   }
+  int disk_freed = 0;  // free_disk calls
+  double free_disk(std::string& done) override {
+    ++disk_freed;
+    done = "kept only the newest snapshot";
+    return 2e9;
+  }
   std::vector<std::string> left;  // members this node stopped using
   bool leave_etcd_member(const std::string& endpoint) override {
     if (std::find(left.begin(), left.end(), endpoint) != left.end()) return false;
@@ -275,6 +281,10 @@ TEST_F(GuardTest, ADiskFillingFastIsPredictedAndRecordedWhenItCloses) {
   EXPECT_EQ(all[0].kind, "exhaustion");
   EXPECT_EQ(all[0].severity, "warning") << "about 45 minutes left";
   EXPECT_NE(all[0].seen.find("full in about"), std::string::npos) << all[0].seen;
+  // The first safe action, once: old snapshots pruned, the log compacted.
+  EXPECT_EQ(node_.disk_freed, 1);
+  EXPECT_EQ(all[0].action, "pruned snapshots and compacted the log");
+  EXPECT_NE(all[0].action_effect.find("1907.3 MiB freed"), std::string::npos) << all[0].action_effect;
   // Space freed: the prediction goes away and the closed incident is on disk.
   world_.s.disk_free_bytes = 80e9;
   for (int i = 0; i < 1900; ++i) g.step(world_.tick(100 * wobble(i)));

@@ -1,8 +1,10 @@
 // The node's side of the guard (guard.h): what it samples and what the guard
 // may change in it.
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <limits>
 #include <map>
 #include <string>
@@ -65,6 +67,24 @@ class Node::Actuator final : public GuardActuator {
       out.push_back(std::move(s));
     }
     return out;
+  }
+
+  double free_disk(std::string& done) override {
+    const double before = filesystem_bytes(n_.options_.data_dir, false);
+    size_t pruned = 0;
+    {
+      std::lock_guard files(n_.snapshot_files_mu_);
+      pruned = n_.snapshots_->prune(1);
+      n_.compact_below_snapshots();
+    }
+    const double freed = filesystem_bytes(n_.options_.data_dir, false) - before;
+    const std::vector<uint64_t> kept = n_.snapshots_->list();
+    done = fmt::format(
+        "kept only the newest snapshot{} ({} older removed) and compacted the log below it: {:.1f} MiB "
+        "freed",
+        kept.empty() ? "" : fmt::format(" (index {})", kept.back()), pruned,
+        std::max(0.0, freed) / (1 << 20));
+    return freed;
   }
 
   bool leave_etcd_member(const std::string& endpoint) override {

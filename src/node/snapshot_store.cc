@@ -67,13 +67,18 @@ bool SnapshotStore::write(uint64_t index, const std::string& sealed, std::string
     error = written.error().message;
     return false;
   }
-  std::vector<uint64_t> all = list();
-  while (all.size() > keep_) {
-    std::error_code ec;
-    fs::remove(path_for(all.front()), ec);
-    all.erase(all.begin());
-  }
+  prune(keep_);
   return true;
+}
+
+size_t SnapshotStore::prune(size_t keep) {
+  std::vector<uint64_t> all = list();
+  size_t removed = 0;
+  for (size_t i = 0; i + keep < all.size(); ++i) {
+    std::error_code ec;
+    if (fs::remove(path_for(all[i]), ec)) ++removed;
+  }
+  return removed;
 }
 
 bool SnapshotStore::read_newest(std::string& bytes, uint64_t& index, std::string& error) const {

@@ -43,6 +43,9 @@ class SnapshotStore {
   // with `error` when there is none or it cannot be read.
   bool read_newest(std::string& bytes, uint64_t& index, std::string& error) const;
 
+  // Deletes all but the newest `keep` snapshots now; returns how many went.
+  size_t prune(size_t keep);
+
   // Indexes of the snapshots on disk, oldest first.
   std::vector<uint64_t> list() const;
 
