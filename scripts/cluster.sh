@@ -37,6 +37,8 @@ etcd_peer() { echo "127.0.0.1:${1}2380"; }
 etcd_endpoints=127.0.0.1:12379,127.0.0.1:22379,127.0.0.1:32379
 initial_cluster=etcd-1=http://127.0.0.1:12380,etcd-2=http://127.0.0.1:22380,etcd-3=http://127.0.0.1:32380
 node_addr() { echo "127.0.0.1:$((8080 + $1))"; }
+# HAProxy's agent check on each node (betcore node --agent-listen).
+agent_addr() { echo "127.0.0.1:$((9080 + $1))"; }
 log_url="etcd://$etcd_endpoints/$cluster_name"
 
 etcd_flags=(
@@ -168,7 +170,8 @@ start_node() {
   addr=$(node_addr "$n")
   mkdir -p "$dir"
   spawn "$dir/node.log" "$dir/node.pid" "$betcore" node --data "$dir/data" --listen "$addr" \
-    --advertise "$addr" --node-id "node-$n" --tokens "$home/tokens" --log "$log_url"
+    --advertise "$addr" --agent-listen "$(agent_addr "$n")" --node-id "node-$n" --tokens "$home/tokens" \
+    --log "$log_url"
 }
 
 wait_node_ready() {
@@ -188,7 +191,9 @@ existing_nodes() {
 
 write_haproxy_cfg() {
   local servers="" n
-  for n in $(seq 1 "$nodes"); do servers+="    server node-$n $(node_addr "$n")"$'\n'; done
+  for n in $(seq 1 "$nodes"); do
+    servers+="    server node-$n $(node_addr "$n") agent-port $(agent_addr "$n" | cut -d: -f2)"$'\n'
+  done
   mkdir -p "$home/haproxy"
   awk -v listen="$listen" -v stats="$stats" -v servers="$servers" '
     $0 == "@SERVERS@" { printf "%s", servers; next }

@@ -12,6 +12,7 @@
 #include "api/auth.h"
 #include "api/event_lines.h"
 #include "api/http/http_server.h"
+#include "node/haproxy_agent.h"
 #include "node/node.h"
 #include "tools/http_client.h"
 #include "tools/server_process.h"
@@ -25,6 +26,7 @@ namespace {
 struct NodeFlags {
   std::string data_dir;
   std::string listen = "127.0.0.1:8080";
+  std::string agent_listen;  // HAProxy's agent check ("" none)
   std::string tokens_file;
   std::string log_url;
   node::NodeOptions node;
@@ -60,6 +62,22 @@ node::FetchSnapshot peer_snapshot_fetcher(std::string admin_token) {
   };
 }
 
+// HAProxy's agent check on `listen` (none when empty); false after saying why.
+bool start_agent(const std::string& listen, node::HaproxyAgent& agent) {
+  if (listen.empty()) return true;
+  std::string host, error;
+  uint16_t port = 0;
+  if (!tools::split_host_port(listen, host, port)) {
+    spdlog::error("--agent-listen {}: expected HOST:PORT, like 127.0.0.1:8081", listen);
+    return false;
+  }
+  if (!agent.start(host, port, error)) {
+    spdlog::error("{} (--agent-listen)", error);
+    return false;
+  }
+  return true;
+}
+
 int run_node(const NodeFlags& f) {
   api::Tokens tokens;
   std::string error;
@@ -82,6 +100,7 @@ int run_node(const NodeFlags& f) {
   no.data_dir = f.data_dir;
   no.log_url = f.log_url;
   if (no.advertise_address.empty()) no.advertise_address = f.listen;
+  no.haproxy_agent = !f.agent_listen.empty();
   if (!no.log_url.empty()) {
     // A bootstrapping node fetches a peer's snapshot with the first admin
     // token of the shared tokens file.
@@ -117,9 +136,17 @@ int run_node(const NodeFlags& f) {
     node->stop();
     return 1;
   }
-  spdlog::info("betcore node {} ready on http://{}:{}", no.node_id, host, server.bound_port());
+  node::HaproxyAgent agent([&node] { return node->draining(); });
+  if (!start_agent(f.agent_listen, agent)) {
+    server.stop();
+    node->stop();
+    return 1;
+  }
+  spdlog::info("betcore node {} ready on http://{}:{}{}", no.node_id, host, server.bound_port(),
+               no.haproxy_agent ? ", HAProxy agent check on " + f.agent_listen : "");
   int sig = tools::wait_for_stop_signal(stop_signals);
   spdlog::info("signal {}: stopping (answers in flight are finished first)", sig);
+  agent.stop();
   server.stop();
   node->stop();
   spdlog::info("stopped");
@@ -140,6 +167,10 @@ void add_node_command(CLI::App& root) {
                   "Cluster: after a compaction, defragment (one at a time) the etcd members "
                   "whose file holds this much free space")
       ->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--agent-listen", flags->agent_listen,
+                  "HOST:PORT for HAProxy's agent check (deploy/haproxy/betcore.cfg.in): it answers "
+                  "\"drain\" while the guard has taken this node out of rotation, so requests in "
+                  "flight finish");
   cmd->add_option("--advertise", flags->node.advertise_address, "HOST:PORT peers use to reach this node (default: --listen)");
   cmd->add_option("--http-threads", flags->http_threads, "HTTP I/O threads")->capture_default_str()->check(CLI::Range(1, 64));
   cmd->add_option("--body-bytes-max", flags->body_bytes_max, "Largest request body (413 above)")->capture_default_str();
@@ -175,9 +206,11 @@ void add_node_command(CLI::App& root) {
                   "Seconds of free-space samples before the guard predicts a full disk (a build or "
                   "a backup writes in bursts)")
       ->capture_default_str()->check(CLI::Range(1, 86'400));
-  cmd->add_flag("--guard-drain", flags->node.guard.drain,
-                "Let the guard take a slow cluster node out of the load balancer (off: HAProxy's "
-                "configuration cuts a server's sessions when it is marked down)");
+  cmd->add_flag("!--guard-no-drain", flags->node.guard.drain,
+                "Never let the guard take a slow cluster node out of the load balancer (it advises)");
+  cmd->add_flag("--guard-drain-by-readiness", flags->node.guard.drain_by_readiness,
+                "Let the guard drain a slow node without an agent check: /health/ready answers 503 "
+                "and HAProxy's configuration then cuts its sessions");
   cmd->add_flag("!--guard-recommend-only", flags->node.guard.remediate,
                 "The guard records what it would do but changes nothing (admission, rotation, etcd "
                 "members, snapshots)");

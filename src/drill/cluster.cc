@@ -177,7 +177,8 @@ bool DrillCluster::start_node(int i, std::string& why) {
              "--data", node_dir(i).string(), "--listen", addr, "--advertise", addr,
              "--tokens", (root_ / "tokens").string(), "--node-id", p.name,
              "--log", "etcd://" + endpoints() + "/" + kCluster,
-             "--checkpoint-every-commands", "3000", "--http-threads", "2"};
+             "--checkpoint-every-commands", "3000", "--http-threads", "2",
+             "--agent-listen", node_ip(i) + ":8081"};
   // clang-format on
   so.args.insert(so.args.end(), node_args.begin(), node_args.end());
   so.log_path = (root_ / fmt::format("{}-run{}.log", p.name, p.runs++)).string();
@@ -201,7 +202,7 @@ bool DrillCluster::start_haproxy(std::string& why, int attempt) {
   std::string servers;
   for (int i = 0; i < kNodes; ++i) {
     servers +=
-        fmt::format("    server {} {}:8080\n", nodes[static_cast<size_t>(i)].name, node_ip(i));
+        fmt::format("    server {} {}:8080 agent-port 8081\n", nodes[static_cast<size_t>(i)].name, node_ip(i));
   }
   replace_line(cfg, "@LISTEN@", fmt::format("127.0.0.1:{}", haproxy_port));
   replace_line(cfg, "@STATS@", fmt::format("127.0.0.1:{}", stats_port));

@@ -470,7 +470,8 @@ void Guard::rotation(double round_trip_s, int64_t at_ms) {
         "recovers (docs/runbooks/slo-burn.md#betcoreappendslow)",
         show(append.last, "s"), show(append.last_band->expected, "s"));
     const bool peers_fast = actuator_.peers_can_take_traffic(append.last);
-    const bool allowed = o_.remediate && o_.drain && peers_fast &&
+    const bool gentle = actuator_.drains_gently();
+    const bool allowed = o_.remediate && o_.drain && peers_fast && (gentle || o_.drain_by_readiness) &&
                          static_cast<int>(rotations_.size()) < o_.rotations_per_hour_max;
     if (!allowed) {
       if (!append.advised) {
@@ -480,8 +481,11 @@ void Guard::rotation(double round_trip_s, int64_t at_ms) {
              !peers_fast
                  ? "recommend: look at this node's disk and its path to etcd (no ready peer "
                    "is clearly faster, or there is none: draining it would not help)"
-                 : "recommend: take this node out of the load balancer (its peers are at "
-                   "most half as slow) and look at its disk and its path to etcd");
+                 : std::string("recommend: take this node out of the load balancer (its peers are at "
+                               "most half as slow) and look at its disk and its path to etcd") +
+                       (gentle || o_.drain_by_readiness ? ""
+                                                        : " (the guard drains only through HAProxy's "
+                                                          "agent check: --agent-listen)"));
       }
       return;
     }
@@ -492,7 +496,9 @@ void Guard::rotation(double round_trip_s, int64_t at_ms) {
     spdlog::warn("{}", reason);
     record_action(append, at_ms, "out of rotation",
                   "HAProxy stopped sending this node requests; its peers took them",
-                  "action: out of rotation (/health/ready answers 503; HAProxy drains it)");
+                  gentle ? "action: out of rotation (HAProxy's agent check says drain: no new requests; "
+                           "those in flight and open streams finish)"
+                         : "action: out of rotation (/health/ready answers 503; HAProxy marks it down)");
     return;
   }
   // Out: back when the path to etcd is in band again (its detector clear)
@@ -503,7 +509,8 @@ void Guard::rotation(double round_trip_s, int64_t at_ms) {
   const bool rt_ok = std::isfinite(round_trip_s) && rt.last_band &&
                      rt.last_band->contains(round_trip_s) && !rt.detector.anomalous();
   const int64_t out_for = at_ms - out_since_ms_;
-  const int64_t settle_ms = static_cast<int64_t>(o_.clear_after_samples) * o_.sample_ms;
+  const int64_t settle_ms =
+      std::max(static_cast<int64_t>(o_.clear_after_samples) * o_.sample_ms, o_.rotation_hold_min_ms);
   if ((rt_ok && out_for >= settle_ms) || out_for >= o_.rotation_hold_max_ms) {
     actuator_.set_out_of_rotation("");
     out_since_ms_ = 0;

@@ -20,8 +20,8 @@
 //               submit queue bound drops to what the node commits within the
 //               SLO (rate x SLO); relaxed when the surge ends.
 //   rotation    a cluster node whose append latency is far out of band (and
-//               with most of its peers ready to take its traffic): answers
-//               /health/ready 503 so HAProxy drains it; back in when its
+//               with most of its peers ready to take its traffic): its
+//               HAProxy agent check says "drain"; back in when its
 //               round trip to etcd is in band again (or after
 //               `rotation_hold_max_ms`, to try again).
 //   disk        a full data disk predicted: only the newest snapshot is
@@ -68,12 +68,12 @@ namespace betcore::node {
 struct GuardOptions {
   int sample_ms = 1'000;
   bool remediate = true;  // false: recommend only
-  // Take a slow cluster node out of the load balancer. Off by default:
-  // HAProxy's configuration (deploy/haproxy) shuts a server's sessions when
-  // it is marked down, so a drain by readiness would cut requests in flight
-  // and streams; until a drain that lets them finish exists, the guard only
-  // recommends it.
-  bool drain = false;
+  // Take a slow cluster node out of the load balancer, through HAProxy's
+  // agent check (haproxy_agent.h: no new requests, those in flight finish).
+  bool drain = true;
+  // ... also without an agent, by answering /health/ready 503: HAProxy then
+  // marks it down and the shipped configuration closes its sessions.
+  bool drain_by_readiness = false;
   size_t queue_floor = 1'024;  // admission never below this (a feed batch is 256)
   int rotations_per_hour_max = 3;
   int leader_moves_per_hour_max = 3;
@@ -82,6 +82,8 @@ struct GuardOptions {
   size_t clear_after_samples = 10;        // in band this many in a row
   size_t warmup_samples = 30;             // before any band
   int64_t action_gap_ms = 10'000;         // between two actions of one kind
+  int64_t rotation_hold_min_ms = 30'000;  // out of rotation at least this long (no flapping: the
+                                          // node's own latency is not measured while it is out)
   int64_t rotation_hold_max_ms = 60'000;  // out of rotation at most this long at a time
   double far_factor = 4;                  // "far out of band": this many times the expected
   double far_floor_s = 0.02;              // ... and at least this slow
@@ -138,6 +140,9 @@ class GuardActuator {
   virtual void set_queue_limit(size_t limit) = 0;
   // Non-empty: /health/ready answers 503 with this reason.
   virtual void set_out_of_rotation(const std::string& reason) = 0;
+  // An HAProxy agent check answers for this node: a drain lets requests in
+  // flight finish.
+  virtual bool drains_gently() const { return false; }
   // True when this node is in a cluster, most of its peers are ready, and
   // their own recent append latency is well under `mine_s`: the slowness is
   // this node's, not the cluster's (draining it then helps; draining it in a
@@ -264,6 +269,7 @@ class Guard {
 
   std::deque<int64_t> rotations_;  // times of rotations out, the last hour (step thread)
   int64_t last_leader_look_ms_ = 0;
+  std::map<uint64_t, int> slow_looks_;  // etcd member -> looks in a row it was far slower (step thread)
   std::deque<int64_t> leader_moves_;  // times of leadership moves, the last hour (step thread)
   const int64_t started_s_;        // in incident ids: unique across restarts
   std::atomic<double> recent_append_s_{std::numeric_limits<double>::quiet_NaN()};

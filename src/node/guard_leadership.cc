@@ -29,6 +29,29 @@ bool far_slower(const EtcdMemberSpeed& m, const EtcdMemberSpeed& than, const Gua
          slow >= o.far_floor_s;
 }
 
+struct Roles {
+  const EtcdMemberSpeed* leader = nullptr;
+  const EtcdMemberSpeed* best = nullptr;     // the fastest usable voting follower
+  const EtcdMemberSpeed* fastest = nullptr;  // the fastest usable member
+};
+
+Roles roles_of(const std::vector<EtcdMemberSpeed>& members) {
+  Roles r;
+  for (const EtcdMemberSpeed& m : members) {
+    if (!m.usable || !std::isfinite(m.slowness())) {
+      if (m.leader) r.leader = &m;
+      continue;
+    }
+    if (r.fastest == nullptr || m.slowness() < r.fastest->slowness()) r.fastest = &m;
+    if (m.leader) {
+      r.leader = &m;
+    } else if (r.best == nullptr || m.slowness() < r.best->slowness()) {
+      r.best = &m;
+    }
+  }
+  return r;
+}
+
 }  // namespace
 
 // Looks at the members once a sample while the append latency or the round
@@ -44,32 +67,29 @@ void Guard::leadership(int64_t at_ms) {
       break;
     }
   }
+  if (sig == nullptr) slow_looks_.clear();
   if (sig == nullptr || at_ms - last_leader_look_ms_ < o_.sample_ms / 2) return;
   last_leader_look_ms_ = at_ms;
   const std::vector<EtcdMemberSpeed> members = actuator_.etcd_member_speeds();
-  const EtcdMemberSpeed* leader = nullptr;
-  const EtcdMemberSpeed* best = nullptr;     // the fastest voting follower
-  const EtcdMemberSpeed* fastest = nullptr;  // the fastest member
-  for (const EtcdMemberSpeed& m : members) {
-    if (!m.usable || !std::isfinite(m.slowness())) {
-      if (m.leader) leader = &m;
-      continue;
-    }
-    if (fastest == nullptr || m.slowness() < fastest->slowness()) fastest = &m;
-    if (m.leader) {
-      leader = &m;
-    } else if (best == nullptr || m.slowness() < best->slowness()) {
-      best = &m;
-    }
-  }
+  const Roles roles = roles_of(members);
+  const EtcdMemberSpeed* leader = roles.leader;
+  const EtcdMemberSpeed* best = roles.best;
+  const EtcdMemberSpeed* fastest = roles.fastest;
   if (!sig->members_noted && !members.empty()) {
     sig->members_noted = true;
     note(*sig, at_ms, "etcd members: " + describe_all(members));
   }
+  // Only a member far slower in two looks in a row is acted on: a stall of
+  // this node's own (CPU-starved) lands on one member's answers at random.
+  for (const EtcdMemberSpeed& m : members) {
+    const bool slow = fastest != nullptr && &m != fastest && far_slower(m, *fastest, o_);
+    slow_looks_[m.id] = slow ? slow_looks_[m.id] + 1 : 0;
+  }
+  auto steady_slow = [&](const EtcdMemberSpeed& m) { return slow_looks_[m.id] >= 2; };
   // A slow member this node talks to: it stops (its own calls only; cheap
   // and undone by the next failover).
   for (const EtcdMemberSpeed& m : members) {
-    if (fastest == nullptr || &m == fastest || !far_slower(m, *fastest, o_)) continue;
+    if (!steady_slow(m)) continue;
     if (o_.remediate && actuator_.leave_etcd_member(m.endpoint)) {
       actions_["leave_member"]->inc();
       spdlog::warn("guard: stopped using etcd member {}: it is far slower than {}", describe(m), describe(*fastest));
@@ -79,7 +99,7 @@ void Guard::leadership(int64_t at_ms) {
                                 describe(m), describe(*fastest)));
     }
   }
-  if (leader == nullptr || best == nullptr || !far_slower(*leader, *best, o_)) return;
+  if (leader == nullptr || best == nullptr || !steady_slow(*leader) || !far_slower(*leader, *best, o_)) return;
   if (!leader_moves_.empty() && at_ms - leader_moves_.back() < o_.action_gap_ms) return;
   while (!leader_moves_.empty() && at_ms - leader_moves_.front() > 3'600'000) leader_moves_.pop_front();
   const std::string seen = fmt::format("the etcd leader {} is far slower than {}", describe(*leader),

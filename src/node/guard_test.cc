@@ -31,6 +31,8 @@ struct FakeNode final : GuardActuator {
     rotations.push_back(reason);
   }
   bool peers_can_take_traffic(double) override { return peers; }
+  bool gentle = true;  // an HAProxy agent check answers for it
+  bool drains_gently() const override { return gentle; }
   // etcd: three members, the leader's WAL fsync `leader_fsync_s`.
   double leader_fsync_s = 0.002;
   uint64_t leader = 1;
@@ -180,7 +182,10 @@ TEST_F(GuardTest, ASlowAppendPathTakesAClusterNodeOutOfRotationAndBackWhenItsRou
   ASSERT_EQ(node_.rotations.size(), 1u);
   EXPECT_NE(node_.out.find("out of the load balancer"), std::string::npos) << node_.out;
   // Out: no traffic, no appends; the round trip to etcd is normal again.
+  // Out for 30 s at least (its own latency is not measured while out).
   for (int i = 0; i < 12; ++i) g.step(world_.tick(0, 0.005, 0, 0.003, /*appends=*/0));
+  ASSERT_EQ(node_.rotations.size(), 1u) << "back too soon";
+  for (int i = 0; i < 20; ++i) g.step(world_.tick(0, 0.005, 0, 0.003, /*appends=*/0));
   ASSERT_EQ(node_.rotations.size(), 2u);
   EXPECT_EQ(node_.out, "");
   bool found = false;
@@ -315,10 +320,12 @@ TEST_F(GuardTest, AdmissionNeverDropsBelowTheFloorSoAFeedBatchStillFits) {
   EXPECT_EQ(node_.limit, 1'024u) << "500/s x 100 ms is 50: the floor wins";
 }
 
-TEST_F(GuardTest, ByDefaultASlowNodeIsOnlyAdvisedToBeDrainedOnce) {
+TEST_F(GuardTest, WithoutAnHaproxyAgentASlowNodeIsOnlyAdvisedToBeDrainedOnce) {
   GuardOptions o = options();
   o.drain = GuardOptions{}.drain;
-  ASSERT_FALSE(o.drain) << "draining by readiness cuts HAProxy's sessions: off by default";
+  ASSERT_TRUE(o.drain) << "draining through the agent check is on by default";
+  ASSERT_FALSE(GuardOptions{}.drain_by_readiness) << "draining by readiness cuts HAProxy's sessions";
+  node_.gentle = false;  // no --agent-listen
   Guard g(o, "n2", node_, metrics_);
   for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i), 0.005 * wobble(i)));
   for (int i = 0; i < 30; ++i) g.step(world_.tick(100, 0.2));
@@ -326,8 +333,11 @@ TEST_F(GuardTest, ByDefaultASlowNodeIsOnlyAdvisedToBeDrainedOnce) {
   const std::vector<Incident> all = g.incidents();
   int advised = 0;
   for (const Incident& i : all) {
-    for (const IncidentEvent& e : i.timeline)
-      advised += e.what.starts_with("recommend: take this node out") ? 1 : 0;
+    for (const IncidentEvent& e : i.timeline) {
+      if (!e.what.starts_with("recommend: take this node out")) continue;
+      ++advised;
+      EXPECT_NE(e.what.find("--agent-listen"), std::string::npos) << e.what;
+    }
   }
   EXPECT_EQ(advised, 1) << "once per incident, not every sample";
 }

@@ -377,7 +377,8 @@ NodeStatus Node::status() const {
     s.not_ready_reason = "log unreachable: " + head.error().message;
   } else if (std::string why = cluster_ ? cluster_->not_ready_reason() : ""; !why.empty()) {
     s.not_ready_reason = why;
-  } else if (std::string out = out_of_rotation(); !out.empty()) {
+  } else if (std::string out = out_of_rotation(); !out.empty() && !options_.haproxy_agent) {
+    // Without an agent check, a drain is a failed readiness check.
     s.not_ready_reason = out;
   } else {
     s.ready = true;

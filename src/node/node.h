@@ -58,6 +58,9 @@ struct NodeOptions {
   // Anomaly detection and remediation (guard.h); incidents_path is set to
   // DATA/incidents.jsonl by open(). sample_ms 0: no guard.
   GuardOptions guard;
+  // An HAProxy agent check answers for this node (--agent-listen): the guard
+  // drains it through that, and /health/ready stays 200 while it drains.
+  bool haproxy_agent = false;
 };
 
 // What /v1/cluster shows.
@@ -139,6 +142,8 @@ class Node {
   // The guard's incidents, newest first (empty without a guard).
   std::vector<Incident> incidents(size_t max) const;
   const NodeOptions& options() const { return options_; }
+  // The guard has taken it out of rotation (the agent check answers "drain").
+  bool draining() const { return !out_of_rotation().empty(); }
 
  private:
   Node(NodeOptions options, ops::Registry& metrics);
@@ -191,7 +196,7 @@ class Node {
   std::unique_ptr<GuardActuator> actuator_;
   std::unique_ptr<Guard> guard_;
   mutable std::mutex rotation_mu_;
-  std::string out_of_rotation_;  // guarded by rotation_mu_; non-empty: not ready
+  std::string out_of_rotation_;  // guarded by rotation_mu_; non-empty: draining
 
   ops::Counter& snapshots_written_;
   ops::Counter& snapshot_failures_;

@@ -33,6 +33,7 @@ class Node::Actuator final : public GuardActuator {
     std::lock_guard lock(n_.rotation_mu_);
     n_.out_of_rotation_ = reason;
   }
+  bool drains_gently() const override { return n_.options_.haproxy_agent; }
   // Most of the other nodes ready and at most half as slow as this one:
   // draining it leaves the service up and faster. A drained node publishes
   // itself not ready, so two slow nodes cannot both leave.

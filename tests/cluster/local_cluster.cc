@@ -60,6 +60,10 @@ LocalCluster::LocalCluster(fs::path root, ClusterOptions options)
     c.tokens_file = tokens_.file;
     c.logs_dir = root_ / ("node-" + std::to_string(i + 1) + "-logs");
     c.extra_args = options_.node_args;
+    // HAProxy's agent check (deploy/haproxy/betcore.cfg.in).
+    agent_ports_.push_back(test::reserve_port());
+    c.extra_args.insert(c.extra_args.end(),
+                        {"--agent-listen", fmt::format("127.0.0.1:{}", agent_ports_.back())});
     c.ready_timeout_ms = 60'000;
     nodes_.push_back(std::make_unique<crash::NodeRunner>(c));
   }
@@ -278,7 +282,8 @@ bool LocalCluster::start_haproxy_once(std::string& why, bool& bind_failed) {
   haproxy_stats_port_ = test::reserve_port();
   std::string servers;
   for (int i = 0; i < nodes(); ++i) {
-    servers += fmt::format("    server {} 127.0.0.1:{}\n", node_id(i), node(i).port());
+    servers += fmt::format("    server {} 127.0.0.1:{} agent-port {}\n", node_id(i), node(i).port(),
+                           agent_ports_[static_cast<size_t>(i)]);
   }
   // Placeholders are filled on configuration lines only (comments name them).
   std::string filled;

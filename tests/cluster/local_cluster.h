@@ -65,6 +65,7 @@ class LocalCluster {
 
   // --- HAProxy ---
   uint16_t haproxy_port() const { return haproxy_port_; }
+  uint16_t haproxy_stats_port() const { return haproxy_stats_port_; }
   // The API port clients use: HAProxy's, or node 0's without HAProxy.
   uint16_t api_port() { return options_.haproxy ? haproxy_port_ : node(0).port(); }
 
@@ -98,6 +99,7 @@ class LocalCluster {
   test::TestTokens tokens_;
   std::vector<Etcd> etcd_;
   std::vector<std::unique_ptr<crash::NodeRunner>> nodes_;
+  std::vector<uint16_t> agent_ports_;  // each node's --agent-listen port
   uint16_t haproxy_port_ = 0;
   uint16_t haproxy_stats_port_ = 0;
   test::Process haproxy_;

@@ -48,6 +48,8 @@ class NodeRunner {
 
   // SIGKILL, then reap. The data directory is left exactly as the crash left it.
   void kill9();
+  // Sends `sig` (SIGSTOP, SIGCONT...) to the running node.
+  bool signal(int sig) { return process_.kill(sig); }
   // SIGTERM (a clean stop) and reap; SIGKILL after `grace_ms`.
   test::ExitStatus stop(int grace_ms = 10'000);
   bool running() { return process_.running(); }

@@ -356,6 +356,8 @@ Result<Ok> Client::move_leader(const std::string& leader_endpoint, uint64_t targ
   return Ok{};
 }
 
+// Long: the member list, then rounds of Status calls across the members and
+// what each answer says, in one place.
 Result<std::vector<Member>> Client::members(int status_timeout_ms, int probes, int probe_gap_ms) {
   pb::MemberListRequest req;
   pb::MemberListResponse resp;
@@ -374,46 +376,57 @@ Result<std::vector<Member>> Client::members(int status_timeout_ms, int probes, i
     for (const std::string& u : m.clienturls()) member.client_urls.push_back(u);
     if (member.client_urls.empty()) {
       member.error = "not started yet (no client URL)";
-      out.push_back(std::move(member));
-      continue;
-    }
-    std::string& ep = member.endpoint;
-    ep = member.client_urls.front();
-    if (size_t p = ep.find("://"); p != std::string::npos) ep = ep.substr(p + 3);
-    // `probes` Status calls `probe_gap_ms` apart: a member that stalls
-    // now and then (CPU-starved) is not judged by one lucky answer.
-    pb::StatusRequest sreq;
-    pb::StatusResponse sresp;
-    grpc::Status sst;
-    double took = 0;
-    int answered = 0;
-    for (int probe = 0; probe < std::max(1, probes); ++probe) {
-      if (probe > 0) std::this_thread::sleep_for(std::chrono::milliseconds(probe_gap_ms));
-      grpc::ClientContext ctx;
-      set_deadline(ctx, status_timeout_ms);
-      const auto t0 = std::chrono::steady_clock::now();
-      sst = channel_for(ep).maintenance->Status(&ctx, sreq, &sresp);
-      if (!sst.ok()) break;
-      took += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      ++answered;
-    }
-    member.status_s = answered > 0 ? took / answered : 0;
-    if (!sst.ok()) {
-      member.error = describe(sst);
     } else {
-      member.version = sresp.version();
-      member.db_size = sresp.dbsize();
-      member.db_size_in_use = sresp.dbsizeinuse();
-      member.raft_index = sresp.raftindex();
-      member.raft_term = sresp.raftterm();
-      member.leader = sresp.leader() == member.id;
-      for (const std::string& e : sresp.errors()) {
-        member.error += (member.error.empty() ? "" : "; ") + e;
+      member.endpoint = member.client_urls.front();
+      if (size_t p = member.endpoint.find("://"); p != std::string::npos) {
+        member.endpoint = member.endpoint.substr(p + 3);
       }
-      member.healthy = member.error.empty() && sresp.leader() != 0;
-      if (sresp.leader() == 0) member.error = "no leader";
     }
     out.push_back(std::move(member));
+  }
+  // `probes` rounds, `probe_gap_ms` apart, each asking every member once in
+  // turn; status_s is the median of a member's answers. A member that stalls
+  // now and then shows in most of its answers; a stall of this process
+  // shows in whichever answers it lands on, of any member, and the medians
+  // stay level.
+  std::vector<std::vector<double>> took(out.size());
+  std::vector<pb::StatusResponse> answers(out.size());
+  std::vector<grpc::Status> failed(out.size());
+  for (int round = 0; round < std::max(1, probes); ++round) {
+    if (round > 0) std::this_thread::sleep_for(std::chrono::milliseconds(probe_gap_ms));
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (out[i].endpoint.empty() || !failed[i].ok()) continue;
+      grpc::ClientContext ctx;
+      set_deadline(ctx, status_timeout_ms);
+      pb::StatusRequest sreq;
+      const auto t0 = std::chrono::steady_clock::now();
+      failed[i] = channel_for(out[i].endpoint).maintenance->Status(&ctx, sreq, &answers[i]);
+      if (failed[i].ok()) took[i].push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+  }
+  for (size_t i = 0; i < out.size(); ++i) {
+    Member& member = out[i];
+    if (member.endpoint.empty()) continue;
+    if (!took[i].empty()) {
+      std::sort(took[i].begin(), took[i].end());
+      member.status_s = took[i][took[i].size() / 2];
+    }
+    if (!failed[i].ok()) {
+      member.error = describe(failed[i]);
+      continue;
+    }
+    const pb::StatusResponse& sresp = answers[i];
+    member.version = sresp.version();
+    member.db_size = sresp.dbsize();
+    member.db_size_in_use = sresp.dbsizeinuse();
+    member.raft_index = sresp.raftindex();
+    member.raft_term = sresp.raftterm();
+    member.leader = sresp.leader() == member.id;
+    for (const std::string& e : sresp.errors()) {
+      member.error += (member.error.empty() ? "" : "; ") + e;
+    }
+    member.healthy = member.error.empty() && sresp.leader() != 0;
+    if (sresp.leader() == 0) member.error = "no leader";
   }
   return out;
 }

@@ -67,7 +67,7 @@ struct Member {
   int64_t db_size_in_use = 0;
   uint64_t raft_index = 0;
   uint64_t raft_term = 0;
-  double status_s = 0;  // how long its Status took to answer (the mean of the probes)
+  double status_s = 0;  // how long its Status took to answer (the median of the probes)
   std::string error;
 };
 
@@ -123,8 +123,9 @@ class Client {
 
   // MemberList, then Status of every member (in parallel is not needed: a
   // handful of members, each with a short deadline).
-  // With `probes` > 1, each member's Status is asked that many times,
-  // `probe_gap_ms` apart, and status_s is the mean.
+  // With `probes` > 1, each member's Status is asked that many times (in
+  // rounds across the members, `probe_gap_ms` apart), and status_s is the
+  // median.
   Result<std::vector<Member>> members(int status_timeout_ms = 500, int probes = 1,
                                       int probe_gap_ms = 0);
 
