@@ -84,11 +84,12 @@ Seen look(const DrillCluster& c, int64_t since_wall) {
   return seen;
 }
 
-// A member that runs 50 ms in every 150: CPU-starved, like a throttled
-// container. Continued for good when destroyed.
+// A process that runs `run_ms` in every `run_ms + stop_ms`: CPU-starved,
+// like a throttled container. Continued for good when destroyed.
 class Throttle {
  public:
-  explicit Throttle(tools::Process& p) : p_(p), thread_([this] { run(); }) {}
+  Throttle(tools::Process& p, int run_ms, int stop_ms)
+      : p_(p), run_ms_(run_ms), stop_ms_(stop_ms), thread_([this] { run(); }) {}
   ~Throttle() {
     stop_.store(true);
     thread_.join();
@@ -99,12 +100,13 @@ class Throttle {
   void run() {
     while (!stop_.load()) {
       p_.kill(SIGSTOP);
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      std::this_thread::sleep_for(std::chrono::milliseconds(stop_ms_));
       p_.kill(SIGCONT);
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      std::this_thread::sleep_for(std::chrono::milliseconds(run_ms_));
     }
   }
   tools::Process& p_;
+  const int run_ms_, stop_ms_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
@@ -220,12 +222,33 @@ void inject_all(const DrillOptions& o, DrillCluster& c, Workload& load, DrillRep
       c, member,
       [&](GuardedFault& g) {
         if (!aim_leader(c, g, slow)) return false;
-        throttle = std::make_unique<Throttle>(c.etcd[static_cast<size_t>(slow)].process);
+        throttle = std::make_unique<Throttle>(c.etcd[static_cast<size_t>(slow)].process, 50, 100);
         g.detail = "it runs 50 ms in every 150 (SIGSTOP/SIGCONT): CPU-starved";
         return true;
       },
       [&] { throttle.reset(); }, report);
   if (report.guarded.size() > before) expect_moved(c, slow, report.guarded.back(), report);
+
+  // A betcore node starved of CPU: its own appends far slower than its
+  // peers'; its guard takes it out of HAProxy's rotation (the agent check).
+  GuardedFault node;
+  node.kind = "slow_node";
+  const int starved = static_cast<int>(o.seed % kNodes);
+  run_guarded(
+      c, node,
+      [&](GuardedFault& g) {
+        g.target = c.nodes[static_cast<size_t>(starved)].name;
+        throttle = std::make_unique<Throttle>(c.nodes[static_cast<size_t>(starved)].process, 10, 100);
+        g.detail = "it runs 10 ms in every 110 (SIGSTOP/SIGCONT): CPU-starved";
+        return true;
+      },
+      [&] { throttle.reset(); }, report);
+  if (!report.guarded.empty() && report.guarded.back().kind == "slow_node" &&
+      report.guarded.back().remediated_after_ms >= 0 &&
+      report.guarded.back().action.find("out of rotation") == std::string::npos) {
+    report.failures.push_back("slow_node: the guards' first action was not to drain it: " +
+                              report.guarded.back().action);
+  }
 
   GuardedFault surge;
   surge.kind = "bet_surge";
