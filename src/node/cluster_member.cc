@@ -9,6 +9,7 @@
 #include <map>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
+#include "ops/wall_clock.h"
 
 namespace betcore::node {
 
@@ -217,6 +218,7 @@ std::string ClusterMember::record_json() const {
   if (sources_.append_latency_s) {
     if (const double l = sources_.append_latency_s(); std::isfinite(l)) j["append_latency_s"] = l;
   }
+  j["published_ms"] = ops::wall_ms();
   return j.dump();
 }
 
@@ -251,6 +253,7 @@ log::Result<std::vector<PeerRecord>> read_peer_records(log::etcd::EtcdLog& log) 
       p.snapshot_index = j.at("snapshot_index").get<uint64_t>();
       p.needs_from = j.at("needs_from").get<uint64_t>();
       p.append_latency_s = j.value("append_latency_s", -1.0);
+      p.published_ms = j.value("published_ms", int64_t{0});
       p.updated_revision = kv.mod_revision;
       peers.push_back(std::move(p));
     } catch (const std::exception& e) {

@@ -42,6 +42,7 @@ struct PeerRecord {
   uint64_t needs_from = 1;              // first log position it needs to restart
   int64_t updated_revision = 0;         // etcd revision of the record
   double append_latency_s = -1;         // its guard's recent mean append (-1: not known)
+  int64_t published_ms = 0;             // its wall clock when it wrote the record
 };
 
 // Every node's registration record, as etcd holds it now (a quorum read).

@@ -463,13 +463,22 @@ void Guard::rotation(double round_trip_s, int64_t at_ms) {
     const bool far =
         append.last >= o_.far_factor * append.last_band->expected && append.last >= o_.far_floor_s;
     if (!far || at_ms - last_rotation_ms_ < o_.action_gap_ms) return;
+    // Only peers' records written since this anomaly began count (a
+    // cluster-wide slowdown shows in theirs too, once written: they publish
+    // every second); until they have had 2 s to, no decision.
+    int64_t since_ms = at_ms;
+    {
+      std::lock_guard lock(mu_);
+      if (Incident* i = incident_of(append)) since_ms = i->started_ms;
+    }
+    const bool peers_fast = actuator_.peers_can_take_traffic(append.last, since_ms);
+    if (!peers_fast && at_ms < since_ms + 2'000) return;
     last_rotation_ms_ = at_ms;
     while (!rotations_.empty() && at_ms - rotations_.front() > 3'600'000) rotations_.pop_front();
     const std::string reason = fmt::format(
         "guard: append latency {} is far above its usual {}; out of the load balancer until it "
         "recovers (docs/runbooks/slo-burn.md#betcoreappendslow)",
         show(append.last, "s"), show(append.last_band->expected, "s"));
-    const bool peers_fast = actuator_.peers_can_take_traffic(append.last);
     const bool gentle = actuator_.drains_gently();
     const bool allowed = o_.remediate && o_.drain && peers_fast && (gentle || o_.drain_by_readiness) &&
                          static_cast<int>(rotations_.size()) < o_.rotations_per_hour_max;

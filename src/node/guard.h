@@ -147,7 +147,10 @@ class GuardActuator {
   // their own recent append latency is well under `mine_s`: the slowness is
   // this node's, not the cluster's (draining it then helps; draining it in a
   // slow cluster only moves its load onto the others).
-  virtual bool peers_can_take_traffic(double mine_s) = 0;
+  // Only peers whose records were written at or after `since_ms` (wall
+  // clock) count: a slowdown of the whole cluster shows in all of them, but
+  // only once they have written it.
+  virtual bool peers_can_take_traffic(double mine_s, int64_t since_ms) = 0;
   // The etcd members, each with how slow it is now (empty: not a cluster, or
   // etcd did not answer).
   virtual std::vector<EtcdMemberSpeed> etcd_member_speeds() { return {}; }

@@ -30,7 +30,7 @@ struct FakeNode final : GuardActuator {
     out = reason;
     rotations.push_back(reason);
   }
-  bool peers_can_take_traffic(double) override { return peers; }
+  bool peers_can_take_traffic(double, int64_t) override { return peers; }
   bool gentle = true;  // an HAProxy agent check answers for it
   bool drains_gently() const override { return gentle; }
   // etcd: three members, the leader's WAL fsync `leader_fsync_s`.

@@ -37,13 +37,16 @@ class Node::Actuator final : public GuardActuator {
   // Most of the other nodes ready and at most half as slow as this one:
   // draining it leaves the service up and faster. A drained node publishes
   // itself not ready, so two slow nodes cannot both leave.
-  bool peers_can_take_traffic(double mine_s) override {
+  bool peers_can_take_traffic(double mine_s, int64_t since_ms) override {
     if (!n_.cluster_) return false;
     size_t others = 0, ready_and_fast = 0;
     for (const PeerRecord& p : n_.cluster_->peers()) {
       if (p.id == n_.options_.node_id) continue;
       ++others;
-      if (p.ready && p.append_latency_s >= 0 && p.append_latency_s <= mine_s / 2) ++ready_and_fast;
+      if (p.ready && p.published_ms >= since_ms && p.append_latency_s >= 0 &&
+          p.append_latency_s <= mine_s / 2) {
+        ++ready_and_fast;
+      }
     }
     return ready_and_fast >= 1 && 2 * ready_and_fast > others;
   }
