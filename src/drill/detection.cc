@@ -290,7 +290,7 @@ bool run_detection(const DrillOptions& o, TestNet& net, const fs::path& root, Dr
   int64_t quiet_from = report.load_started_ms;
   for (GuardedFault& g : report.guarded) {
     percentiles(ops, quiet_from, g);
-    quiet_from = g.end_ms + 3'000;
+    quiet_from = g.end_ms + 1'000;
   }
   check_run(cluster, ops, recorder.entries(), converged, report);
   fill_report(report, ops_for_report(ops), monitor.samples());

@@ -65,6 +65,18 @@ const SignalSpec& spec_of(const std::string& name) {
   return kSpecs[0];
 }
 
+// What a person should do about a slow node the guard does not drain.
+std::string rotation_advice(bool peers_fast, bool can_drain) {
+  if (!peers_fast) {
+    return "recommend: look at this node's disk and its path to etcd (no ready peer is clearly "
+           "faster, or there is none: draining it would not help)";
+  }
+  return std::string(
+             "recommend: take this node out of the load balancer (its peers are at most half as "
+             "slow) and look at its disk and its path to etcd") +
+         (can_drain ? "" : " (the guard drains only through HAProxy's agent check: --agent-listen)");
+}
+
 }  // namespace
 
 Guard::Guard(GuardOptions options, std::string node_id, GuardActuator& actuator,
@@ -486,15 +498,7 @@ void Guard::rotation(double round_trip_s, int64_t at_ms) {
       if (!append.advised) {
         append.advised = true;
         actions_["recommend"]->inc();
-        note(append, at_ms,
-             !peers_fast
-                 ? "recommend: look at this node's disk and its path to etcd (no ready peer "
-                   "is clearly faster, or there is none: draining it would not help)"
-                 : std::string("recommend: take this node out of the load balancer (its peers are at "
-                               "most half as slow) and look at its disk and its path to etcd") +
-                       (gentle || o_.drain_by_readiness ? ""
-                                                        : " (the guard drains only through HAProxy's "
-                                                          "agent check: --agent-listen)"));
+        note(append, at_ms, rotation_advice(peers_fast, gentle || o_.drain_by_readiness));
       }
       return;
     }
