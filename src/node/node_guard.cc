@@ -5,6 +5,7 @@
 #include <sys/statvfs.h>
 
 #include <algorithm>
+#include <charconv>
 #include <limits>
 #include <map>
 #include <string>
@@ -108,7 +109,10 @@ class Node::Actuator final : public GuardActuator {
     }
     for (const log::etcd::Member& m : members.value()) {
       if (!m.leader) continue;
-      if (m.id == to) return true;
+      if (m.id == to) {
+        error = m.name + " leads already (another node's guard moved it)";
+        return false;
+      }
       auto moved = n_.etcd_->client().move_leader(m.endpoint, to, 5'000);
       if (!moved.ok()) error = moved.error().message;
       return moved.ok();
@@ -125,8 +129,11 @@ class Node::Actuator final : public GuardActuator {
     tools::HttpClientOptions o;
     o.connect_timeout_ms = 300;
     o.request_timeout_ms = 500;
-    tools::HttpClient http(m.endpoint.substr(0, colon),
-                           static_cast<uint16_t>(std::stoi(m.endpoint.substr(colon + 1))), o);
+    uint16_t port = 0;
+    const char* digits = m.endpoint.data() + colon + 1;
+    const char* end = m.endpoint.data() + m.endpoint.size();
+    if (std::from_chars(digits, end, port).ec != std::errc{} || port == 0) return nan;
+    tools::HttpClient http(m.endpoint.substr(0, colon), port, o);
     const tools::Response r = http.get("/metrics");
     if (!r.ok()) return nan;
     const auto sum = ops::sample_value(r.body, "etcd_disk_wal_fsync_duration_seconds_sum");
