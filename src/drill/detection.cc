@@ -126,7 +126,17 @@ void run_guarded(DrillCluster& c, GuardedFault g, const std::function<bool(Guard
   Seen seen;
   for (;;) {
     sleep_ms(250);
-    seen = look(c, wall0);
+    // The earliest of every look (a node that does not answer one look
+    // loses nothing already seen).
+    const Seen now = look(c, wall0);
+    if (now.detected_wall >= 0 && (seen.detected_wall < 0 || now.detected_wall < seen.detected_wall)) {
+      seen.detected_wall = now.detected_wall;
+      seen.by = now.by;
+    }
+    if (now.acted_wall >= 0 && (seen.acted_wall < 0 || now.acted_wall < seen.acted_wall)) {
+      seen.acted_wall = now.acted_wall;
+      seen.action = now.action;
+    }
     const int64_t held = now_ms() - g.start_ms;
     if (seen.acted_wall >= 0 && ops::wall_ms() - seen.acted_wall >= kAfterActionMs) break;
     if (!g.action_needed && seen.acted_wall < 0 && held >= kSurgeMs) break;
