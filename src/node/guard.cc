@@ -53,6 +53,7 @@ const SignalSpec kSpecs[] = {
 const SignalSpec kExhaustionSpecs[] = {
     {"disk_free", "bytes", 0, 0, "docs/runbooks/disk-full.md", ""},
     {"submit_queue", "commands", 0, 0, "docs/runbooks/slo-burn.md#betcoreoverloaded", ""},
+    {"feed_producers_down", "producers", 0, 0, "docs/runbooks/integrations.md#betcorefeedsilent", ""},
 };
 
 const SignalSpec& spec_of(const std::string& name) {
@@ -95,6 +96,7 @@ Guard::Guard(GuardOptions options, std::string node_id, GuardActuator& actuator,
   for (const char* a :
        {"admission_tighten", "admission_relax", "rotation_out", "rotation_in", "leader_move",
         "leave_member", "disk_prune",
+        "feed_suspended",
         "recommend"}) {
     actions_[a] =
         &metrics.counter("betcore_guard_actions_total",
@@ -180,6 +182,7 @@ void Guard::step(const GuardSample& s) {
 
   learn_daily(s.at_ms, accepted);
   predict(s);
+  feed(s);
   expire_silent(s.at_ms);
   admission(s, commit_rate_.band() ? commit_rate_.band()->expected : commit_rate, s.at_ms);
   rotation(round_trip, s.at_ms);

@@ -33,7 +33,10 @@
 //               and if it leads, the leadership moves to the fastest voting
 //               follower (etcd's MoveLeader; guard_leadership.cc).
 // Exhaustion (disk, queue) is warned about while there is time, with what a
-// person should do.
+// person should do. A feed producer gone silent opens an incident too: the
+// state machine has already stopped its markets taking bets (the first
+// action, deterministic, on every replica); the incident says so, and what
+// a person must do, and closes when the producer is back.
 //
 // Every anomaly opens an incident: a timeline (what was seen, since when,
 // the expected range, what was done, what it changed, what a person must
@@ -111,6 +114,11 @@ struct GuardSample {
   double disk_free_bytes = 0;
   double disk_size_bytes = 0;
   double queued = 0;
+  // Odds feed producers whose alive deadline has passed (their markets take
+  // no bets), by name (NaN count: not read this sample).
+  double producers_down = std::numeric_limits<double>::quiet_NaN();
+  std::string producers_down_names;  // "p1, p2" (at most a few)
+  double markets_of_down = 0;        // open markets they price
 };
 
 // One etcd member as the guard sees it when the log is slow.
@@ -241,6 +249,7 @@ class Guard {
                   int64_t at_ms, const std::string& recommendation, const std::string& runbook);
   void learn_daily(int64_t at_ms, double accepted);  // Holt-Winters, per minute
   void predict(const GuardSample& s);                // disk and queue exhaustion
+  void feed(const GuardSample& s);                   // guard_feed.cc: silent producers
   void expire_silent(int64_t at_ms);                 // incidents with no more data
   void admission(const GuardSample& s, double commit_rate, int64_t at_ms);
   void rotation(double round_trip_s, int64_t at_ms);

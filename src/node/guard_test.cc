@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -247,6 +248,31 @@ TEST_F(GuardTest, ASlowFollowerOrRecommendOnlyLeavesTheLeadershipWhereItIs) {
     for (const IncidentEvent& e : i.timeline) advice += e.what.starts_with("recommend: move the etcd leadership to etcd-2") ? 1 : 0;
   }
   EXPECT_EQ(advice, 1);
+}
+
+TEST_F(GuardTest, ASilentFeedProducerOpensAnIncidentSayingItsMarketsTakeNoBetsAndClosesWhenItIsBack) {
+  Guard g(options(), "n1", node_, metrics_);
+  world_.s.producers_down = 0;
+  for (int i = 0; i < 40; ++i) g.step(world_.tick(100 * wobble(i)));
+  EXPECT_TRUE(g.incidents().empty());
+  world_.s.producers_down = 1;
+  world_.s.producers_down_names = "pinnacle";
+  world_.s.markets_of_down = 12;
+  for (int i = 0; i < 5; ++i) g.step(world_.tick(100 * wobble(i)));
+  std::vector<Incident> open = g.incidents();
+  ASSERT_EQ(open.size(), 1u) << "one incident, not one a sample";
+  EXPECT_EQ(open[0].signal, "feed_producers_down");
+  EXPECT_EQ(open[0].action, "markets suspended");
+  EXPECT_NE(open[0].seen.find("pinnacle"), std::string::npos) << open[0].seen;
+  EXPECT_NE(open[0].seen.find("12 open market(s)"), std::string::npos) << open[0].seen;
+  EXPECT_EQ(open[0].runbook, "docs/runbooks/integrations.md#betcorefeedsilent");
+  world_.s.producers_down = 0;
+  g.step(world_.tick(100));
+  EXPECT_NE(g.incidents()[0].ended_ms, 0);
+  // Not read this sample (NaN): nothing changes.
+  world_.s.producers_down = std::numeric_limits<double>::quiet_NaN();
+  for (int i = 0; i < 5; ++i) g.step(world_.tick(100));
+  EXPECT_EQ(g.incidents().size(), 1u);
 }
 
 TEST_F(GuardTest, AnEmbeddedNodeIsNeverDrainedOnlyAdvised) {

@@ -153,7 +153,8 @@ class Node {
   void compact_below_snapshots();
   std::optional<int64_t> stamp_at(uint64_t position) const;
   // The guard's side of the node (node_guard.cc).
-  GuardSample guard_sample() const;
+  GuardSample guard_sample();
+  void feed_sample(GuardSample& g);  // the feed producers down, read on the applier
   std::string out_of_rotation() const;
   class Actuator;
   std::unique_ptr<GuardActuator> make_guard_actuator();

@@ -6,7 +6,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <condition_variable>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <map>
 #include <string>
 #include <vector>
@@ -163,7 +166,43 @@ std::vector<Incident> Node::incidents(size_t max) const {
   return guard_ ? guard_->incidents(max) : std::vector<Incident>{};
 }
 
-GuardSample Node::guard_sample() const {
+// The odds feed producers past their alive deadline, read on the applier's
+// thread (a stale read: this node's own state); NaN when it does not answer
+// within 500 ms.
+void Node::feed_sample(GuardSample& g) {
+  struct Answer {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    double down = std::numeric_limits<double>::quiet_NaN();
+    double markets = 0;
+    std::string names;
+  };
+  auto answer = std::make_shared<Answer>();
+  read(Consistency::stale, 0, [answer](const domain::State* s) {
+    std::lock_guard lock(answer->mu);
+    answer->done = true;
+    answer->cv.notify_one();
+    if (s == nullptr) return;
+    answer->down = 0;
+    for (const domain::Producer& p : s->producers) {
+      if (!s->producer_down(p)) continue;
+      answer->down += 1;
+      if (answer->down <= 5) answer->names += (answer->names.empty() ? "" : ", ") + std::string(p.id);
+    }
+    if (answer->down == 0) return;
+    for (const domain::Market& m : s->markets) {
+      if (m.status == domain::MarketStatus::open && s->feed_silent(m)) answer->markets += 1;
+    }
+  });
+  std::unique_lock lock(answer->mu);
+  answer->cv.wait_for(lock, std::chrono::milliseconds(500), [&] { return answer->done; });
+  g.producers_down = answer->down;
+  g.producers_down_names = answer->names;
+  g.markets_of_down = answer->markets;
+}
+
+GuardSample Node::guard_sample() {
   GuardSample g;
   g.at_ms = ops::wall_ms();
   const BusinessMetrics& business = applier_->business();
@@ -184,6 +223,7 @@ GuardSample Node::guard_sample() const {
     g.etcd_round_trip_count = static_cast<double>(rt.count);
     g.etcd_round_trip_sum_s = rt.sum;
   }
+  feed_sample(g);
   g.disk_free_bytes = filesystem_bytes(options_.data_dir, false);
   g.disk_size_bytes = filesystem_bytes(options_.data_dir, true);
   return g;

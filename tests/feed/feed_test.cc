@@ -218,9 +218,28 @@ TEST_F(FeedTest, ASilentProducerShutsItsMarketsAndRecoveryReopensThem) {
       << "still taking bets " << kLimitMs + 4000 << " ms after its producer fell silent\n" << logs();
   EXPECT_TRUE(eventually(10s, [&] { return bet("m-1-1") == 201; })) << "prematch is not silent\n" << logs();
   EXPECT_EQ(json::parse(market("m-2-1").body)["status"], "suspended");
+  // The node's guard has an incident for it: what it did, what to do.
+  auto feed_incident = [&] {
+    json list = json::parse(tools::HttpClient("127.0.0.1", node_port_).get("/v1/incidents", tokens_.admin).body,
+                            nullptr, false);
+    if (!list.is_object()) return json();
+    for (const json& i : list["incidents"]) {
+      if (i.value("signal", "") == "feed_producers_down") return i;
+    }
+    return json();
+  };
+  json incident;
+  EXPECT_TRUE(eventually(5s, [&] { return !(incident = feed_incident()).is_null(); })) << logs();
+  if (!incident.is_null()) {
+    EXPECT_NE(incident.value("seen", "").find("live"), std::string::npos) << incident.dump(2);
+    EXPECT_EQ(incident.value("action", ""), "markets suspended");
+    EXPECT_TRUE(incident.value("open", false));
+  }
   // Back: the adapter recovers what the producer sent, then reopens.
   ASSERT_EQ(control("talk?producer=live").status, 200);
   EXPECT_TRUE(eventually(30s, [&] { return bet("m-2-1") == 201; })) << logs();
+  EXPECT_TRUE(eventually(5s, [&] { return !feed_incident().value("open", true); }))
+      << "the feed incident did not close: " << feed_incident().dump(2);
   EXPECT_GE(adapter_metric("betcore_feed_recoveries_total"), 1) << logs();
   json producers = json::parse(
       tools::HttpClient("127.0.0.1", node_port_).get("/v1/producers", tokens_.feed).body);
