@@ -93,6 +93,16 @@ double BusinessMetrics::bets_refused() const {
   return static_cast<double>(n);
 }
 
+std::vector<std::pair<std::string, double>> BusinessMetrics::bets_refused_by_code() const {
+  std::vector<std::pair<std::string, double>> out;
+  out.reserve(bets_.size() - 1);
+  for (size_t i = 1; i < bets_.size(); ++i) {
+    out.emplace_back(std::string(domain::code_name(static_cast<domain::Code>(i))),
+                     static_cast<double>(bets_[i]->value()));
+  }
+  return out;
+}
+
 void BusinessMetrics::observe(const domain::Command& command, const domain::Outcome& outcome,
                               std::span<const domain::DomainEvent> events, const domain::State& s) {
   if (std::holds_alternative<domain::PlaceBet>(command)) {

@@ -20,6 +20,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "domain/rejection.h"
@@ -45,6 +46,8 @@ class BusinessMetrics {
   // Totals so far, for the guard. Thread-safe.
   double bets_accepted() const;
   double bets_refused() const;
+  // Refused bets so far by refusal code (domain::code_name), every code.
+  std::vector<std::pair<std::string, double>> bets_refused_by_code() const;
 
  private:
   struct PerCurrency {

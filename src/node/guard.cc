@@ -56,7 +56,9 @@ const SignalSpec kExhaustionSpecs[] = {
     {"feed_producers_down", "producers", 0, 0, "docs/runbooks/integrations.md#betcorefeedsilent", ""},
 };
 
-const SignalSpec& spec_of(const std::string& name) {
+const SignalSpec& spec_of(const std::string& full) {
+  // refusal_ratio:<code> is read like refusal_ratio.
+  const std::string name = full.substr(0, full.find(':'));
   for (const SignalSpec& s : kExhaustionSpecs) {
     if (name == s.name) return s;
   }
@@ -161,7 +163,18 @@ void Guard::step(const GuardSample& s) {
   const double accepted = delta(s.bets_accepted_total, p.bets_accepted_total);
   const double refused = delta(s.bets_refused_total, p.bets_refused_total);
   judge("bet_rate", accepted / dt, s.at_ms);
-  if (accepted + refused >= 10) judge("refusal_ratio", refused / (accepted + refused), s.at_ms);
+  if (accepted + refused >= 10) {
+    judge("refusal_ratio", refused / (accepted + refused), s.at_ms);
+    // By reason: a code that appears or grows shows even when the others
+    // shrink (a stale feed's market_not_open while odds_changed falls).
+    for (const auto& [code, total] : s.bets_refused_by_reason) {
+      double before = 0;
+      for (const auto& [c, t] : p.bets_refused_by_reason) {
+        if (c == code) before = t;
+      }
+      judge("refusal_ratio:" + code, (total - before) / (accepted + refused), s.at_ms);
+    }
+  }
   const double appends = delta(s.append_count, p.append_count);
   if (appends > 0) {
     const double mean = delta(s.append_sum_s, p.append_sum_s) / appends;

@@ -7,7 +7,8 @@
 //   bet_rate          accepted bets per second (EWMA band; Holt-Winters on
 //                     per-minute rates for the daily shape once it has two
 //                     days of them)
-//   refusal_ratio     refused / all bet requests
+//   refusal_ratio     refused / all bet requests, and for each refusal
+//                     code (refusal_ratio:odds_changed, ...)
 //   append_latency    mean log append (write + fsync, or etcd commit) per sample
 //   apply_lag         log head minus applied, in positions
 //   etcd_round_trip   mean quorum read of the head (cluster)
@@ -103,6 +104,7 @@ struct GuardSample {
   int64_t at_ms = 0;  // wall clock
   double bets_accepted_total = 0;
   double bets_refused_total = 0;
+  std::vector<std::pair<std::string, double>> bets_refused_by_reason;  // cumulative, by refusal code
   double commands_applied_total = 0;
   double commands_appended_total = 0;  // by this node (its own commit rate)
   double append_count = 0;

@@ -275,6 +275,31 @@ TEST_F(GuardTest, ASilentFeedProducerOpensAnIncidentSayingItsMarketsTakeNoBetsAn
   EXPECT_EQ(g.incidents().size(), 1u);
 }
 
+TEST_F(GuardTest, ARefusalReasonThatWasRareRaisesItsOwnIncident) {
+  Guard g(options(), "n1", node_, metrics_);
+  double odds = 0, closed = 0;
+  auto tick = [&](double odds_per_s, double closed_per_s) {
+    odds += odds_per_s;
+    closed += closed_per_s;
+    world_.s.bets_refused_by_reason = {{"odds_changed", odds}, {"market_not_open", closed}};
+    world_.s.bets_refused_total += odds_per_s + closed_per_s;
+    return world_.tick(100);
+  };
+  for (int i = 0; i < 60; ++i) g.step(tick(2 * wobble(i), 0));
+  EXPECT_TRUE(g.incidents().empty());
+  // A feed goes stale: its markets refuse a third of the bets.
+  for (int i = 0; i < 5; ++i) g.step(tick(2, 40));
+  bool found = false;
+  for (const Incident& i : g.incidents()) {
+    if (i.signal != "refusal_ratio:market_not_open") continue;
+    found = true;
+    EXPECT_EQ(i.runbook, "docs/runbooks/slo-burn.md");
+    EXPECT_NE(i.seen.find("%"), std::string::npos) << i.seen;
+  }
+  EXPECT_TRUE(found) << (g.incidents().empty() ? "none" : incident_json(g.incidents().front()));
+  for (const Incident& i : g.incidents()) EXPECT_NE(i.signal, "refusal_ratio:odds_changed");
+}
+
 TEST_F(GuardTest, AnEmbeddedNodeIsNeverDrainedOnlyAdvised) {
   node_.peers = false;
   Guard g(options(), "n1", node_, metrics_);

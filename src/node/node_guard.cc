@@ -208,6 +208,7 @@ GuardSample Node::guard_sample() {
   const BusinessMetrics& business = applier_->business();
   g.bets_accepted_total = business.bets_accepted();
   g.bets_refused_total = business.bets_refused();
+  g.bets_refused_by_reason = business.bets_refused_by_code();
   g.commands_applied_total = static_cast<double>(applier_->commands_applied());
   g.commands_appended_total = static_cast<double>(submitter_->commands_appended());
   const ops::Histogram::Snapshot append = submitter_->append_seconds().snapshot();
