@@ -17,8 +17,6 @@
 namespace betcore::node {
 namespace {
 
-constexpr size_t kSeriesMax = 600;
-constexpr size_t kTimelineMax = 50;
 
 struct SignalSpec {
   const char* name;
@@ -54,6 +52,7 @@ const SignalSpec kExhaustionSpecs[] = {
     {"disk_free", "bytes", 0, 0, "docs/runbooks/disk-full.md", ""},
     {"submit_queue", "commands", 0, 0, "docs/runbooks/slo-burn.md#betcoreoverloaded", ""},
     {"feed_producers_down", "producers", 0, 0, "docs/runbooks/integrations.md#betcorefeedsilent", ""},
+    {"etcd_quota", "bytes", 0, 0, "docs/runbooks/disk-full.md", ""},
 };
 
 const SignalSpec& spec_of(const std::string& full) {
@@ -89,6 +88,7 @@ Guard::Guard(GuardOptions options, std::string node_id, GuardActuator& actuator,
       actuator_(actuator),
       disk_trend_(1'800),
       queue_trend_(30),
+      etcd_trend_(3'600),
       commit_rate_(ops::EwmaBand::Options{0.2, 4, 0, 0, 1}),
       daily_(ops::HoltWinters(ops::HoltWinters::Options{1440, 0.3, 0.01, 0.2, 4, 20, 1.0}), 3, 3,
              120),
@@ -226,36 +226,6 @@ void Guard::learn_daily(int64_t at_ms, double accepted) {
   if (std::isfinite(accepted)) minute_bets_ += accepted;
 }
 
-void Guard::predict(const GuardSample& s) {
-  // Exhaustion.
-  const double t = static_cast<double>(s.at_ms) / 1000.0;
-  if (std::isfinite(s.disk_free_bytes)) {
-    disk_trend_.add(t, s.disk_free_bytes);
-    // Five minutes of data at least (by default): a build or a backup
-    // writes in bursts.
-    const auto left = disk_trend_.span() >= o_.disk_trend_min_s ? disk_trend_.time_to(0) : std::nullopt;
-    exhaustion("disk_free", left.value_or(INFINITY), o_.exhaustion_warn_s, s.disk_free_bytes,
-               s.at_ms,
-               "The data disk fills at this rate: free space (old snapshots, logs of other "
-               "programs), or move the data directory to a bigger disk; the node stops taking "
-               "writes when it is full.",
-               "docs/runbooks/disk-full.md");
-  }
-  const double limit =
-      static_cast<double>(tightened_to_ != 0 ? tightened_to_ : actuator_.queue_limit_configured());
-  queue_trend_.add(t, s.queued);
-  // Only a queue already a quarter full and rising: an emptying burst's
-  // fitted line says nothing about the next 30 s.
-  const auto queue_left = queue_trend_.span() >= 5 && s.queued >= limit / 4
-                              ? queue_trend_.time_to(limit)
-                              : std::nullopt;
-  // The queue fills in seconds, not hours: warn when it is 30 s away.
-  exhaustion("submit_queue", queue_left.value_or(INFINITY), 30, s.queued, s.at_ms,
-             "Writes arrive faster than this node commits them: it will answer 429 overloaded. "
-             "Spread the load (HAProxy), look at the append latency.",
-             "docs/runbooks/slo-burn.md#betcoreoverloaded");
-}
-
 void Guard::expire_silent(int64_t at_ms) {
   // An anomaly whose signal has had no data for a while (no traffic, no
   // appends) cannot be judged: it closes, saying so, rather than stay open.
@@ -371,59 +341,6 @@ void Guard::note(Signal& sig, int64_t at_ms, std::string what) {
     }
   }
   if (copy) report(*copy);
-}
-
-void Guard::exhaustion(const std::string& name, double seconds_left, double warn_s, double value,
-                       int64_t at_ms, const std::string& recommendation,
-                       const std::string& runbook) {
-  Signal& sig = signal(name);
-  const bool warn = seconds_left < warn_s;
-  if (warn && sig.incident_id.empty()) {
-    Incident i;
-    i.signal = name;
-    i.kind = "exhaustion";
-    i.severity = seconds_left < warn_s / 4 ? "critical" : "warning";
-    i.started_ms = at_ms;
-    i.value = i.worst = value;
-    i.seen =
-        name == "disk_free"
-            ? fmt::format(
-                  "{} data disk: {:.1f} GiB free, full in about {:.0f} min at the last "
-                  "{:.0f} min's rate",
-                  node_id_, value / (1 << 30), seconds_left / 60, disk_trend_.span() / 60)
-            : fmt::format("{} submit queue: {:.0f} of {} queued and rising: full in about {:.0f} s",
-                          node_id_, value,
-                          tightened_to_ != 0 ? tightened_to_ : actuator_.queue_limit_configured(),
-                          seconds_left);
-    i.recommendation = recommendation;
-    i.runbook = runbook;
-    i.timeline.push_back({at_ms, "predicted: " + i.seen});
-    spdlog::warn("guard: exhaustion predicted: {} (runbook {})", i.seen, runbook);
-    raised_total_->inc();
-    actions_["recommend"]->inc();
-    {
-      std::lock_guard lock(mu_);
-      i.id = fmt::format("{}-{}-{}", node_id_, started_s_, next_id_++);
-      sig.incident_id = i.id;
-      incidents_.push_back(i);
-      while (incidents_.size() > o_.incidents_max) incidents_.pop_front();
-    }
-    report(i);
-    if (name == "disk_free") free_disk(sig, at_ms);
-    return;
-  }
-  if (!sig.incident_id.empty()) {
-    {
-      std::lock_guard lock(mu_);
-      if (Incident* i = incident_of(sig); i != nullptr && i->series.size() < kSeriesMax) {
-        i->series.emplace_back(at_ms, value);
-      }
-    }
-    if (seconds_left > 2 * warn_s) {
-      sig.last = value;
-      close_incident(sig, at_ms);
-    }
-  }
 }
 
 void Guard::admission(const GuardSample& s, double commit_rate, int64_t at_ms) {

@@ -14,6 +14,7 @@
 //   etcd_round_trip   mean quorum read of the head (cluster)
 //   disk_free         free bytes on the data directory's file system: trend
 //   submit_queue      queued commands against the admission bound: trend
+//   etcd_quota        the etcd database against its quota (cluster): trend
 //
 // Actions, each rate-limited (`action_gap_ms`), reversible, recorded, and
 // "recommend only" when `remediate` is false:
@@ -121,6 +122,9 @@ struct GuardSample {
   double producers_down = std::numeric_limits<double>::quiet_NaN();
   std::string producers_down_names;  // "p1, p2" (at most a few)
   double markets_of_down = 0;        // open markets they price
+  // The largest etcd member's database and etcd's quota (NaN: not read).
+  double etcd_db_bytes = std::numeric_limits<double>::quiet_NaN();
+  double etcd_quota_bytes = std::numeric_limits<double>::quiet_NaN();
 };
 
 // One etcd member as the guard sees it when the log is slow.
@@ -269,6 +273,8 @@ class Guard {
   std::map<std::string, std::unique_ptr<Signal>> signals_;  // step() thread only
   ops::Trend disk_trend_;
   ops::Trend queue_trend_;
+  ops::Trend etcd_trend_;
+  double etcd_quota_ = 0;  // the last quota read
   ops::EwmaBand commit_rate_;
   // Per-minute bet rate for the daily shape.
   ops::Detector<ops::HoltWinters> daily_;

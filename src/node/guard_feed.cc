@@ -50,7 +50,7 @@ void Guard::feed(const GuardSample& s) {
       std::lock_guard lock(mu_);
       if (Incident* i = incident_of(sig); i != nullptr) {
         i->worst = std::max(i->worst, s.producers_down);
-        if (i->series.size() < 600) i->series.emplace_back(s.at_ms, s.producers_down);
+        if (i->series.size() < kSeriesMax) i->series.emplace_back(s.at_ms, s.producers_down);
       }
     }
     if (s.producers_down == 0) {

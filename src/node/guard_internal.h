@@ -14,6 +14,9 @@
 
 namespace betcore::node {
 
+inline constexpr size_t kSeriesMax = 600;   // an incident's chart points
+inline constexpr size_t kTimelineMax = 50;  // an incident's timeline events
+
 // `v` in `unit` ("s", "ratio", "/s", or a noun) for people: "12.5 ms", "3.0%".
 inline std::string show(double v, const std::string& unit) {
   if (!std::isfinite(v)) return "n/a";

@@ -300,6 +300,35 @@ TEST_F(GuardTest, ARefusalReasonThatWasRareRaisesItsOwnIncident) {
   for (const Incident& i : g.incidents()) EXPECT_NE(i.signal, "refusal_ratio:odds_changed");
 }
 
+TEST_F(GuardTest, EtcdGrowingTowardItsQuotaIsPredictedWhileThereIsTime) {
+  Guard g(options(), "n1", node_, metrics_);
+  // 2 GiB of an 8 GiB quota, growing 2 MiB a second: at the quota in ~50 min.
+  world_.s.etcd_quota_bytes = 8.0 * (1 << 30);
+  world_.s.etcd_db_bytes = 2.0 * (1 << 30);
+  for (int i = 0; i < 400; ++i) {
+    world_.s.etcd_db_bytes += 2.0 * (1 << 20);
+    g.step(world_.tick(100 * wobble(i)));
+  }
+  bool found = false;
+  for (const Incident& i : g.incidents()) {
+    if (i.signal != "etcd_quota") continue;
+    found = true;
+    EXPECT_EQ(i.kind, "exhaustion");
+    EXPECT_NE(i.seen.find("of its 8192.0 MiB quota"), std::string::npos) << i.seen;
+    EXPECT_EQ(i.runbook, "docs/runbooks/disk-full.md");
+    EXPECT_NE(i.recommendation.find("defragment"), std::string::npos);
+  }
+  EXPECT_TRUE(found);
+  // Compacted and defragmented: far from the quota, it closes.
+  world_.s.etcd_db_bytes = 1.0 * (1 << 30);
+  for (int i = 0; i < 3700; ++i) g.step(world_.tick(100 * wobble(i)));
+  for (const Incident& i : g.incidents()) {
+    if (i.signal == "etcd_quota") {
+      EXPECT_NE(i.ended_ms, 0);
+    }
+  }
+}
+
 TEST_F(GuardTest, AnEmbeddedNodeIsNeverDrainedOnlyAdvised) {
   node_.peers = false;
   Guard g(options(), "n1", node_, metrics_);

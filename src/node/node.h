@@ -155,6 +155,8 @@ class Node {
   // The guard's side of the node (node_guard.cc).
   GuardSample guard_sample();
   void feed_sample(GuardSample& g);  // the feed producers down, read on the applier
+  void etcd_size_sample(GuardSample& g);  // etcd's database against its quota
+  uint64_t guard_samples_ = 0;  // the guard thread's
   std::string out_of_rotation() const;
   class Actuator;
   std::unique_ptr<GuardActuator> make_guard_actuator();

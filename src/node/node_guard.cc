@@ -5,11 +5,13 @@
 #include <sys/statvfs.h>
 
 #include <algorithm>
+#include <cmath>
 #include <charconv>
 #include <condition_variable>
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <map>
 #include <string>
 #include <vector>
@@ -25,6 +27,23 @@ double filesystem_bytes(const std::string& path, bool size) {
   if (::statvfs(path.c_str(), &v) != 0) return std::numeric_limits<double>::quiet_NaN();
   const auto blocks = size ? v.f_blocks : v.f_bavail;
   return static_cast<double>(blocks) * static_cast<double>(v.f_frsize);
+}
+
+// An etcd member's /metrics at its client endpoint ("host:port"), or nothing
+// within 500 ms.
+std::optional<std::string> member_metrics(const std::string& endpoint) {
+  const size_t colon = endpoint.rfind(':');
+  if (colon == std::string::npos) return std::nullopt;
+  uint16_t port = 0;
+  const char* digits = endpoint.data() + colon + 1;
+  const char* end = endpoint.data() + endpoint.size();
+  if (std::from_chars(digits, end, port).ec != std::errc{} || port == 0) return std::nullopt;
+  tools::HttpClientOptions o;
+  o.connect_timeout_ms = 300;
+  o.request_timeout_ms = 500;
+  tools::Response r = tools::HttpClient(endpoint.substr(0, colon), port, o).get("/metrics");
+  if (!r.ok()) return std::nullopt;
+  return std::move(r.body);
 }
 
 // What the guard may change in this node (guard.h).
@@ -127,20 +146,11 @@ class Node::Actuator final : public GuardActuator {
  private:
   double fsync_since_last_look(const log::etcd::Member& m) {
     const double nan = std::numeric_limits<double>::quiet_NaN();
-    const size_t colon = m.endpoint.rfind(':');
-    if (colon == std::string::npos) return nan;
-    tools::HttpClientOptions o;
-    o.connect_timeout_ms = 300;
-    o.request_timeout_ms = 500;
-    uint16_t port = 0;
-    const char* digits = m.endpoint.data() + colon + 1;
-    const char* end = m.endpoint.data() + m.endpoint.size();
-    if (std::from_chars(digits, end, port).ec != std::errc{} || port == 0) return nan;
-    tools::HttpClient http(m.endpoint.substr(0, colon), port, o);
-    const tools::Response r = http.get("/metrics");
-    if (!r.ok()) return nan;
-    const auto sum = ops::sample_value(r.body, "etcd_disk_wal_fsync_duration_seconds_sum");
-    const auto count = ops::sample_value(r.body, "etcd_disk_wal_fsync_duration_seconds_count");
+    const std::optional<std::string> text = member_metrics(m.endpoint);
+    if (!text) return nan;
+    const std::string& body = *text;
+    const auto sum = ops::sample_value(body, "etcd_disk_wal_fsync_duration_seconds_sum");
+    const auto count = ops::sample_value(body, "etcd_disk_wal_fsync_duration_seconds_count");
     if (!sum || !count) return nan;
     auto& [last_sum, last_count] = fsync_seen_[m.id];
     const double mean = *count > last_count && last_count > 0 ? (*sum - last_sum) / (*count - last_count) : nan;
@@ -202,6 +212,29 @@ void Node::feed_sample(GuardSample& g) {
   g.markets_of_down = answer->markets;
 }
 
+// Every tenth sample in a cluster: the largest etcd member's database and
+// the quota it may reach (etcd_server_quota_backend_bytes, from the leader's
+// /metrics); NaN otherwise.
+void Node::etcd_size_sample(GuardSample& g) {
+  if (etcd_ == nullptr || guard_samples_++ % 10 != 0) return;
+  auto members = etcd_->client().members(300);
+  if (!members.ok()) return;
+  double db = 0, quota = std::numeric_limits<double>::quiet_NaN();
+  for (const log::etcd::Member& m : members.value()) {
+    if (!m.error.empty()) continue;
+    db = std::max(db, static_cast<double>(m.db_size));
+    if (m.leader) {
+      if (const auto text = member_metrics(m.endpoint)) {
+        if (const auto q = ops::sample_value(*text, "etcd_server_quota_backend_bytes")) quota = *q;
+      }
+    }
+  }
+  if (db > 0 && std::isfinite(quota)) {
+    g.etcd_db_bytes = db;
+    g.etcd_quota_bytes = quota;
+  }
+}
+
 GuardSample Node::guard_sample() {
   GuardSample g;
   g.at_ms = ops::wall_ms();
@@ -225,6 +258,7 @@ GuardSample Node::guard_sample() {
     g.etcd_round_trip_sum_s = rt.sum;
   }
   feed_sample(g);
+  etcd_size_sample(g);
   g.disk_free_bytes = filesystem_bytes(options_.data_dir, false);
   g.disk_size_bytes = filesystem_bytes(options_.data_dir, true);
   return g;
