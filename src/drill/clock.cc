@@ -2,6 +2,7 @@
 #include "drill/clock.h"
 
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 namespace betcore::drill {
@@ -19,5 +20,10 @@ int64_t now_ms() {
 void restart_clock() { g_t0 = Clock::now(); }
 
 void sleep_ms(int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+void say(const std::string& line) {
+  std::printf("  [%5.1f s] %s\n", static_cast<double>(now_ms()) / 1000.0, line.c_str());
+  std::fflush(stdout);
+}
 
 }  // namespace betcore::drill

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace betcore::drill {
 
@@ -10,5 +11,7 @@ namespace betcore::drill {
 int64_t now_ms();
 void restart_clock();
 void sleep_ms(int64_t ms);
+// One line of progress on stdout, stamped with now_ms(): "  [ 12.3 s] line".
+void say(const std::string& line);
 
 }  // namespace betcore::drill

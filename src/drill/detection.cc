@@ -37,11 +37,6 @@ constexpr int kSurgeFactor = 5;
 constexpr int kPaceMs = 10;              // each punter's pause between requests
 constexpr const char* kWarmupSamples = "20";  // the guards' baseline (1 s samples)
 
-void say(const std::string& line) {
-  std::printf("  [%5.1f s] %s\n", now_ms() / 1000.0, line.c_str());
-  std::fflush(stdout);
-}
-
 // What the guards reported since a fault began (wall-clock ms).
 struct Seen {
   int64_t detected_wall = -1;

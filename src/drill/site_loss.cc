@@ -30,11 +30,6 @@ namespace {
 
 using nlohmann::json;
 
-void say(const std::string& line) {
-  std::printf("  [%5.1f s] %s\n", now_ms() / 1000.0, line.c_str());
-  std::fflush(stdout);
-}
-
 // Runs `betcore ARGS` to its end (up to `timeout_ms`); its output (stdout and
 // stderr) in `output`. True when it exited 0.
 bool run_betcore(const std::string& self, const std::vector<std::string>& args, const fs::path& log,

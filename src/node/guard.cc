@@ -167,12 +167,12 @@ void Guard::step(const GuardSample& s) {
     judge("refusal_ratio", refused / (accepted + refused), s.at_ms);
     // By reason: a code that appears or grows shows even when the others
     // shrink (a stale feed's market_not_open while odds_changed falls).
-    for (const auto& [code, total] : s.bets_refused_by_reason) {
-      double before = 0;
-      for (const auto& [c, t] : p.bets_refused_by_reason) {
-        if (c == code) before = t;
-      }
-      judge("refusal_ratio:" + code, (total - before) / (accepted + refused), s.at_ms);
+    // Every sample lists every code in the same order.
+    const auto& now = s.bets_refused_by_reason;
+    const auto& then = p.bets_refused_by_reason;
+    for (size_t k = 0; k < now.size(); ++k) {
+      const double before = k < then.size() && then[k].first == now[k].first ? then[k].second : 0;
+      judge("refusal_ratio:" + now[k].first, (now[k].second - before) / (accepted + refused), s.at_ms);
     }
   }
   const double appends = delta(s.append_count, p.append_count);
@@ -287,11 +287,15 @@ void Guard::open_incident(Signal& sig, double value, const ops::Verdict& v, int6
   i.runbook = spec.runbook;
   i.timeline.push_back({at_ms, "detected: " + i.seen});
   i.series.emplace_back(at_ms, value);
+  spdlog::warn("guard: anomaly: {} (runbook {})", i.seen, i.runbook);
+  raised_total_->inc();
+  file_incident(sig, i);
+}
+
+void Guard::file_incident(Signal& sig, Incident& i) {
   sig.advised = false;
   sig.leader_advised = false;
   sig.members_noted = false;
-  spdlog::warn("guard: anomaly: {} (runbook {})", i.seen, i.runbook);
-  raised_total_->inc();
   {
     std::lock_guard lock(mu_);
     i.id = fmt::format("{}-{}-{}", node_id_, started_s_, next_id_++);

@@ -244,6 +244,9 @@ class Guard {
   void judge(const std::string& name, double value, int64_t at_ms);
   void open_incident(Signal& sig, double value, const ops::Verdict& v, int64_t at_ms);
   void close_incident(Signal& sig, int64_t at_ms);
+  // Gives `i` its id, makes it `sig`'s open incident, keeps it, and writes
+  // its report (every kind of incident opens through here).
+  void file_incident(Signal& sig, Incident& i);
   Incident* incident_of(Signal& sig);
   void note(Signal& sig, int64_t at_ms, std::string what);
   // Sets the open incident's action and its effect, then notes `what`.

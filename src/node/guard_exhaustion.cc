@@ -86,14 +86,7 @@ void Guard::exhaustion(const std::string& name, double seconds_left, double warn
     spdlog::warn("guard: exhaustion predicted: {} (runbook {})", i.seen, runbook);
     raised_total_->inc();
     actions_["recommend"]->inc();
-    {
-      std::lock_guard lock(mu_);
-      i.id = fmt::format("{}-{}-{}", node_id_, started_s_, next_id_++);
-      sig.incident_id = i.id;
-      incidents_.push_back(i);
-      while (incidents_.size() > o_.incidents_max) incidents_.pop_front();
-    }
-    report(i);
+    file_incident(sig, i);
     if (name == "disk_free") free_disk(sig, at_ms);
     return;
   }

@@ -35,14 +35,7 @@ void Guard::feed(const GuardSample& s) {
     spdlog::warn("guard: {} (runbook {})", i.seen, i.runbook);
     raised_total_->inc();
     actions_["feed_suspended"]->inc();
-    {
-      std::lock_guard lock(mu_);
-      i.id = fmt::format("{}-{}-{}", node_id_, started_s_, next_id_++);
-      sig.incident_id = i.id;
-      incidents_.push_back(i);
-      while (incidents_.size() > o_.incidents_max) incidents_.pop_front();
-    }
-    report(i);
+    file_incident(sig, i);
     return;
   }
   if (!sig.incident_id.empty()) {
