@@ -4,6 +4,7 @@
 #include <fcntl.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -189,6 +190,32 @@ bool Archive::remove(const std::string& name, std::string& error) const {
     return false;
   }
   return true;
+}
+
+std::vector<std::string> Archive::pruned_here_only(
+    const std::map<std::string, std::string>& elsewhere) const {
+  const Catalog catalog = scan();
+  FileHeader first;
+  if (catalog.snapshots.empty() || holds_log_start(catalog, first)) return {};
+  uint64_t oldest = UINT64_MAX;
+  for (const SnapshotRef& snap : catalog.snapshots) oldest = std::min(oldest, snap.position);
+  // The 20-digit position at `at` in a file name (segments/F-L.bcseg: L).
+  auto position_at = [](const std::string& name, size_t at) {
+    uint64_t v = 0;
+    const char* b = name.data() + at;
+    const bool ok = name.size() >= at + 20 && std::from_chars(b, b + 20, v).ec == std::errc{};
+    return ok ? v : UINT64_MAX;
+  };
+  std::vector<std::string> out;
+  for (const auto& [name, ignored] : elsewhere) {
+    std::error_code ec;
+    if (std::filesystem::exists(path(name), ec)) continue;
+    const bool pruned = name.starts_with("segments/")    ? position_at(name, 9 + 21) <= oldest
+                        : name.starts_with("snapshots/") ? position_at(name, 10) < oldest
+                                                         : false;
+    if (pruned) out.push_back(name);
+  }
+  return out;
 }
 
 }  // namespace betcore::backup

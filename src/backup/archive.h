@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,12 @@ class Archive {
   // Whether the archive still holds the log from its start (its first
   // segment follows position 0); then `first` is that segment's header.
   bool holds_log_start(const Catalog& catalog, FileHeader& first) const;
+  // Of the archive file names in `elsewhere` (a remote copy's listing), those
+  // this archive's retention has pruned: not here, and below its oldest
+  // restore point (a segment ending at or below its oldest snapshot, an older
+  // snapshot). None while it holds the log's start. Files above it that are
+  // not here are not named: retention keeps no record of them.
+  std::vector<std::string> pruned_here_only(const std::map<std::string, std::string>& elsewhere) const;
 
  private:
   std::string dir_;

@@ -145,6 +145,7 @@ struct Shipper::Impl {
 
   void run();
   bool list_remote();
+  void queue_pruned_orphans();
   bool check(const RemoteResult& r);
   bool remove_pending();
   void scan_local();
@@ -231,8 +232,20 @@ bool Shipper::Impl::list_remote() {
   listed = true;
   spdlog::info("shipper: the remote copy {}:{} holds {} archive files", target.destination,
                target.path, remote.size());
+  queue_pruned_orphans();
   on_success();
   return true;
+}
+
+// Removals wait in memory: a run killed between a local prune and its remote
+// deletion left the file remote-only. Queued again (Archive::pruned_here_only).
+void Shipper::Impl::queue_pruned_orphans() {
+  const std::vector<std::string> orphans = archive.pruned_here_only(remote);
+  if (orphans.empty()) return;
+  spdlog::info("shipper: deleting {} files pruned locally that an earlier run left on the remote copy",
+               orphans.size());
+  std::lock_guard lock(mu);
+  removals.insert(removals.end(), orphans.begin(), orphans.end());
 }
 
 // A failure (but an interruption) is counted, logged when it begins, and
