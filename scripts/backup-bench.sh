@@ -21,16 +21,16 @@ if [ -n "${BETCORE_BENCH_KEEP:-}" ]; then
 else
   trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 fi
-./scripts/write-tokens.sh "$dir/tokens"
+BETCORE_BIN=$bin ./scripts/write-tokens.sh "$dir/tokens" "$dir/credentials"
 "$bin" backup keygen --out "$dir/key" >/dev/null
 
 start_node() {  # start_node NAME PORT
-  "$bin" node --data "$dir/$1" --listen "127.0.0.1:$2" --tokens "$dir/tokens" > "$dir/$1.log" 2>&1 &
+  "$bin" node --data "$dir/$1" --listen "127.0.0.1:$2" --tokens "$dir/tokens" --plain-http > "$dir/$1.log" 2>&1 &
   for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$2/health/ready" >/dev/null 2>&1 && return; sleep 0.1; done
   echo "node $1 did not start: $(tail -5 "$dir/$1.log")" >&2; exit 1
 }
 bench() {  # bench PORT RUN_ID: prints the bench's summary, returns bets/s in $rate
-  "$bin" bench --target "http://127.0.0.1:$1" --tokens "$dir/tokens" --connections 64 --duration "$secs" \
+  "$bin" bench --target "http://127.0.0.1:$1" --tokens "$dir/credentials" --connections 64 --duration "$secs" \
     --warmup 3 --accounts 10000 --markets 100 --run-id "$2" | tee "$dir/bench-$2.txt" | grep -E '^(throughput|latency)' || true
   rate=$(awk '$1=="throughput"{print $2; exit}' "$dir/bench-$2.txt")
 }
@@ -43,7 +43,7 @@ kill %1; wait %1 2>/dev/null || true
 
 echo "== 1b. with \`betcore backup run\` following the node (segments every 1 s, snapshots every 600 s: the defaults)"
 start_node archived $((base + 1))
-nice -n "${BETCORE_ARCHIVER_NICE:-0}" "$bin" backup run --node "http://127.0.0.1:$((base + 1))" --tokens "$dir/tokens" --archive "$dir/archive" \
+nice -n "${BETCORE_ARCHIVER_NICE:-0}" "$bin" backup run --node "http://127.0.0.1:$((base + 1))" --tokens "$dir/credentials" --archive "$dir/archive" \
   --key "$dir/key" --metrics-listen "127.0.0.1:$((base + 2))" > "$dir/archiver.log" 2>&1 &
 sleep 1
 bench $((base + 1)) archived
@@ -55,7 +55,7 @@ if plain > 0: print(f"archiver cost: {plain:,.0f} -> {with_:,.0f} bets/s ({(plai
 PY
 
 echo "== 2. RPO: archive lag (batch stamp -> durable in the archive)"
-head=$(curl -fsS -H "Authorization: Bearer $(awk '$1=="admin"{print $2; exit}' "$dir/tokens")" \
+head=$(curl -fsS -H "Authorization: Bearer $(awk '$1=="admin"{print $2; exit}' "$dir/credentials")" \
   "http://127.0.0.1:$((base + 1))/v1/cluster" | python3 -c 'import json,sys; print(json.load(sys.stdin)["applied_index"])')
 for _ in $(seq 1 600); do
   a=$(curl -fsS "http://127.0.0.1:$((base + 2))/metrics" | awk '$1=="betcore_backup_archived_position"{print $2}')

@@ -14,7 +14,13 @@
 # (on a new cluster only: `betcore restore` arguments, e.g. "--archive A --key K
 # [--to-position N]"; the new etcd is loaded from the archive before any node
 # starts, node-1 starts on the restored data, the others load its snapshot;
-# docs/runbooks/restore-from-archive.md).
+# docs/runbooks/restore-from-archive.md), BETCORE_PLAIN_HTTP=1 (no TLS: a
+# trusted network only).
+# TLS is on every link by default: a private CA in $BETCORE_CLUSTER_HOME/tls
+# (betcore certs), etcd with client and peer certificates, the nodes on
+# etcds:// serving HTTPS, HAProxy terminating TLS and speaking TLS to them.
+# curl and etcdctl find the CA and client certificate through CURL_CA_BUNDLE
+# and ETCDCTL_CACERT/CERT/KEY (the summary prints the lines to paste).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -26,6 +32,22 @@ betcore=${BETCORE_BIN:-$repo/build/betcore}
 ready_timeout_s=${BETCORE_READY_TIMEOUT_S:-60}
 cluster_name=local
 export ETCDCTL_API=3
+tls_dir=$home/tls
+if [ "${BETCORE_PLAIN_HTTP:-0}" = 1 ]; then
+  s=http
+  etcd_tls=() node_tls=(--plain-http) bind_tls="" server_tls=""
+else
+  s=https
+  export CURL_CA_BUNDLE=$tls_dir/ca.pem ETCDCTL_CACERT=$tls_dir/ca.pem
+  export ETCDCTL_CERT=$tls_dir/node.pem ETCDCTL_KEY=$tls_dir/node.key
+  etcd_tls=(--cert-file "$tls_dir/node.pem" --key-file "$tls_dir/node.key" --client-cert-auth
+            --trusted-ca-file "$tls_dir/ca.pem" --peer-cert-file "$tls_dir/node.pem"
+            --peer-key-file "$tls_dir/node.key" --peer-client-cert-auth
+            --peer-trusted-ca-file "$tls_dir/ca.pem")
+  node_tls=(--tls-cert "$tls_dir/node.pem" --tls-key "$tls_dir/node.key" --tls-ca "$tls_dir/ca.pem")
+  bind_tls="ssl crt $tls_dir/node.bundle.pem"
+  server_tls="ssl verify required ca-file $tls_dir/ca.pem crt $tls_dir/node.bundle.pem"
+fi
 
 [[ $nodes =~ ^[1-9]$ ]] || { echo "BETCORE_CLUSTER_NODES=$nodes: expected 1 to 9" >&2; exit 2; }
 
@@ -35,11 +57,11 @@ etcd_ids=(1 2 3)
 etcd_client() { echo "127.0.0.1:${1}2379"; }
 etcd_peer() { echo "127.0.0.1:${1}2380"; }
 etcd_endpoints=127.0.0.1:12379,127.0.0.1:22379,127.0.0.1:32379
-initial_cluster=etcd-1=http://127.0.0.1:12380,etcd-2=http://127.0.0.1:22380,etcd-3=http://127.0.0.1:32380
+initial_cluster=etcd-1=$s://127.0.0.1:12380,etcd-2=$s://127.0.0.1:22380,etcd-3=$s://127.0.0.1:32380
 node_addr() { echo "127.0.0.1:$((8080 + $1))"; }
 # HAProxy's agent check on each node (betcore node --agent-listen).
 agent_addr() { echo "127.0.0.1:$((9080 + $1))"; }
-log_url="etcd://$etcd_endpoints/$cluster_name"
+if [ "$s" = https ]; then log_url="etcds://$etcd_endpoints/$cluster_name"; else log_url="etcd://$etcd_endpoints/$cluster_name"; fi
 
 etcd_flags=(
   --initial-cluster "$initial_cluster"
@@ -142,9 +164,9 @@ start_etcd() {
   # An existing member restarts from its data (etcd then ignores the initial-cluster flags).
   [ -d "$dir/data/member" ] && state=existing
   spawn "$dir/etcd.log" "$dir/etcd.pid" /usr/bin/etcd --name "etcd-$n" --data-dir "$dir/data" \
-    --listen-client-urls "http://$(etcd_client "$n")" --advertise-client-urls "http://$(etcd_client "$n")" \
-    --listen-peer-urls "http://$(etcd_peer "$n")" --initial-advertise-peer-urls "http://$(etcd_peer "$n")" \
-    --initial-cluster-state "$state" "${etcd_flags[@]}"
+    --listen-client-urls "$s://$(etcd_client "$n")" --advertise-client-urls "$s://$(etcd_client "$n")" \
+    --listen-peer-urls "$s://$(etcd_peer "$n")" --initial-advertise-peer-urls "$s://$(etcd_peer "$n")" \
+    --initial-cluster-state "$state" "${etcd_flags[@]}" "${etcd_tls[@]}"
 }
 
 # True when every member answers a quorum read (etcdctl endpoint health).
@@ -170,12 +192,12 @@ start_node() {
   addr=$(node_addr "$n")
   mkdir -p "$dir"
   spawn "$dir/node.log" "$dir/node.pid" "$betcore" node --data "$dir/data" --listen "$addr" \
-    --advertise "$addr" --agent-listen "$(agent_addr "$n")" --node-id "node-$n" --tokens "$home/tokens" \
-    --log "$log_url"
+    --advertise "$addr" --agent-listen "$(agent_addr "$n")" --node-id "node-$n" --tokens "$home/tokens" --credentials "$home/credentials" \
+    --log "$log_url" "${node_tls[@]}"
 }
 
 wait_node_ready() {
-  wait_http_ready "http://$(node_addr "$1")/health/ready" "node-$1" "$home/node-$1/node.pid" "$home/node-$1/node.log"
+  wait_http_ready "$s://$(node_addr "$1")/health/ready" "node-$1" "$home/node-$1/node.pid" "$home/node-$1/node.log"
 }
 
 # The node numbers of this cluster home (from its directories: stop and status
@@ -195,9 +217,12 @@ write_haproxy_cfg() {
     servers+="    server node-$n $(node_addr "$n") agent-port $(agent_addr "$n" | cut -d: -f2)"$'\n'
   done
   mkdir -p "$home/haproxy"
-  awk -v listen="$listen" -v stats="$stats" -v servers="$servers" '
+  awk -v listen="$listen" -v stats="$stats" -v servers="$servers" -v bind_tls="$bind_tls" \
+      -v server_tls="$server_tls" '
     $0 == "@SERVERS@" { printf "%s", servers; next }
-    { gsub(/@LISTEN@/, listen); gsub(/@STATS@/, stats); print }
+    /^[ \t]*#/ { print; next }
+    { gsub(/@LISTEN@/, listen); gsub(/@STATS@/, stats); gsub(/@BIND_TLS@/, bind_tls);
+      gsub(/@SERVER_TLS@/, server_tls); print }
   ' "$repo/deploy/haproxy/betcore.cfg.in" > "$home/haproxy/haproxy.cfg"
   local out
   out=$(/usr/sbin/haproxy -c -f "$home/haproxy/haproxy.cfg" 2>&1) ||
@@ -267,7 +292,12 @@ cmd_start() {
   fi
 
   mkdir -p "$home"
-  ./scripts/write-tokens.sh "$home/tokens"
+  BETCORE_BIN=$betcore ./scripts/write-tokens.sh "$home/tokens" "$home/credentials"
+  if [ "$s" = https ]; then
+    # The CA is made once and kept; the certificate (etcd, nodes, HAProxy) is
+    # issued again at every start.
+    "$betcore" certs --dir "$tls_dir" --name node --host 127.0.0.1 --host localhost >/dev/null
+  fi
 
   if [ "$with_data" -eq 0 ]; then echo "== etcd: a new 3-member cluster"; else echo "== etcd: restarting the 3 members"; fi
   for n in "${etcd_ids[@]}"; do start_etcd "$n"; done
@@ -295,33 +325,37 @@ cmd_start() {
   echo "== HAProxy on $listen"
   write_haproxy_cfg
   start_haproxy
-  wait_http_ready "http://$listen/health/ready" HAProxy "$home/haproxy/haproxy.pid" "$home/haproxy/haproxy.log"
+  wait_http_ready "$s://$listen/health/ready" HAProxy "$home/haproxy/haproxy.pid" "$home/haproxy/haproxy.log"
   print_summary
 }
 
 print_summary() {
   local n admin
-  role_token() { awk -v r="$1" '$1==r {print $2; exit}' "$home/tokens"; }
+  role_token() { awk -v r="$1" '$1==r {print $2; exit}' "$home/credentials"; }
   admin=$(role_token admin)
   echo
-  echo "betcore cluster is running: http://$listen (HAProxy)"
+  echo "betcore cluster is running: $s://$listen (HAProxy)"
   for n in $(seq 1 "$nodes"); do
-    echo "  node-$n  http://$(node_addr "$n")  pid $(cat "$home/node-$n/node.pid")  log $home/node-$n/node.log"
+    echo "  node-$n  $s://$(node_addr "$n")  pid $(cat "$home/node-$n/node.pid")  log $home/node-$n/node.log"
   done
   for n in "${etcd_ids[@]}"; do
-    echo "  etcd-$n  http://$(etcd_client "$n")  pid $(cat "$home/etcd-$n/etcd.pid")  log $home/etcd-$n/etcd.log"
+    echo "  etcd-$n  $s://$(etcd_client "$n")  pid $(cat "$home/etcd-$n/etcd.pid")  log $home/etcd-$n/etcd.log"
   done
   echo "  HAProxy stats: http://$stats/  Prometheus: http://$stats/metrics  log $home/haproxy/haproxy.log"
   echo "  etcdctl: ETCDCTL_API=3 etcdctl --endpoints $etcd_endpoints endpoint status -w table"
+  if [ "$s" = https ]; then
+    echo "  TLS (CA and client certificate in $tls_dir): first paste"
+    echo "    export CURL_CA_BUNDLE=$CURL_CA_BUNDLE ETCDCTL_CACERT=$ETCDCTL_CACERT ETCDCTL_CERT=$ETCDCTL_CERT ETCDCTL_KEY=$ETCDCTL_KEY"
+  fi
   cat <<TXT
 admin token:    $admin
 trader token:   $(role_token trader)
 payments token: $(role_token payments)
 punter token for account alice: $(role_token punter)
-(all tokens: $home/tokens)
+(all tokens: $home/credentials; the nodes read only their hashes, $home/tokens)
 
 Try:
-  curl -s -H "Authorization: Bearer $admin" http://$listen/v1/cluster
+  curl -s -H "Authorization: Bearer $admin" $s://$listen/v1/cluster
 
 Status: scripts/cluster.sh status   Stop: scripts/cluster.sh stop
 TXT
@@ -350,23 +384,23 @@ cmd_status() {
   for n in "${etcd_ids[@]}"; do
     if pid=$(live_pid "$home/etcd-$n/etcd.pid"); then
       health=$(etcdctl --endpoints "$(etcd_client "$n")" --command-timeout=1s endpoint health >/dev/null 2>&1 && echo healthy || echo UNHEALTHY)
-      printf '%-8s running  pid %-7s http://%s  %s\n' "etcd-$n" "$pid" "$(etcd_client "$n")" "$health"
+      printf '%-8s running  pid %-7s %s://%s  %s\n' "etcd-$n" "$pid" "$s" "$(etcd_client "$n")" "$health"
     else
       printf '%-8s stopped\n' "etcd-$n"; all=1
     fi
   done
   for n in $(existing_nodes); do
     if pid=$(live_pid "$home/node-$n/node.pid"); then
-      code=$(http_code "http://$(node_addr "$n")/health/ready")
+      code=$(http_code "$s://$(node_addr "$n")/health/ready")
       case $code in 200) health=ready ;; 503) health="NOT READY (503)" ;; *) health="no answer on /health/ready" ;; esac
-      printf '%-8s running  pid %-7s http://%s  %s\n' "node-$n" "$pid" "$(node_addr "$n")" "$health"
+      printf '%-8s running  pid %-7s %s://%s  %s\n' "node-$n" "$pid" "$s" "$(node_addr "$n")" "$health"
     else
       printf '%-8s stopped\n' "node-$n"; all=1
     fi
   done
   if pid=$(live_pid "$home/haproxy/haproxy.pid"); then
-    code=$(http_code "http://$listen/health/ready")
-    printf '%-8s running  pid %-7s http://%s  /health/ready: %s  stats http://%s/\n' haproxy "$pid" "$listen" "${code:-none}" "$stats"
+    code=$(http_code "$s://$listen/health/ready")
+    printf '%-8s running  pid %-7s %s://%s  /health/ready: %s  stats http://%s/\n' haproxy "$pid" "$s" "$listen" "${code:-none}" "$stats"
     for n in $(existing_nodes); do echo "         node-$n in HAProxy: $(haproxy_server_status "$n")"; done
   else
     printf '%-8s stopped\n' haproxy; all=1
@@ -383,7 +417,7 @@ cmd_restart_node() {
   etcd_healthy || { echo "the etcd cluster is not healthy: fix it first (scripts/cluster.sh status)" >&2; exit 1; }
   for m in $(existing_nodes); do
     [ "$m" = "$n" ] && continue
-    [ "$(http_code "http://$(node_addr "$m")/health/ready")" = 200 ] ||
+    [ "$(http_code "$s://$(node_addr "$m")/health/ready")" = 200 ] ||
       echo "warning: node-$m is not ready; while node-$n restarts the API may be unavailable" >&2
   done
   start_ns=$(date +%s%N)

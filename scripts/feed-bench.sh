@@ -24,10 +24,10 @@ trap 'BETCORE_HOME=$dir BETCORE_AMQP_PORT=$((base + 3)) ./scripts/feed.sh stop >
 
 if [ -n "${BETCORE_URL:-}" ]; then
   node=${BETCORE_URL#http://}
-  cp "${BETCORE_TOKENS:?BETCORE_TOKENS: the tokens file of that node or cluster}" "$dir/tokens"
+  cp "${BETCORE_TOKENS:?BETCORE_TOKENS: the credentials file of that node or cluster}" "$dir/credentials"
 else
-  ./scripts/write-tokens.sh "$dir/tokens"
-  "$bin" node --data "$dir/data" --listen "$node" --tokens "$dir/tokens" --http-threads 2 > "$dir/node.log" 2>&1 &
+  BETCORE_BIN=$bin ./scripts/write-tokens.sh "$dir/tokens" "$dir/credentials"
+  "$bin" node --data "$dir/data" --listen "$node" --tokens "$dir/tokens" --http-threads 2 --plain-http > "$dir/node.log" 2>&1 &
 fi
 for _ in $(seq 1 100); do curl -fsS "http://$node/health/ready" >/dev/null 2>&1 && break; sleep 0.1; done
 # The broker (scripts/feed.sh), a provider at the asked rate, the adapter.
@@ -35,7 +35,7 @@ BETCORE_HOME=$dir BETCORE_AMQP_PORT=$((base + 3)) ./scripts/feed.sh broker
 amqp=amqp://guest:guest@127.0.0.1:$((base + 3))
 "$bin" feed-provider --amqp "$amqp" --queue bench --listen "$provider" --rate "$rate" \
   --events 200 --markets-per-event 10 > "$dir/provider.log" 2>&1 &
-"$bin" feed --amqp "$amqp" --queue bench --betcore "http://$node" --tokens "$dir/tokens" \
+"$bin" feed --amqp "$amqp" --queue bench --betcore "http://$node" --tokens "$dir/credentials" \
   --provider "http://$provider" --workers "$workers" --metrics-listen "$metrics" ${BETCORE_FEED_ARGS:-} > "$dir/adapter.log" 2>&1 &
 echo "== warming up 5 s (fixtures: 200 events, 2,000 markets)"
 sleep 5

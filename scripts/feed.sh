@@ -54,7 +54,7 @@ start() {
   fi
   if ! alive "$home/feed.pid"; then
     nohup "$repo/build/betcore" feed --amqp "$amqp" --queue betcore.feed.customer \
-      --betcore "$betcore_url" --tokens "$home/tokens" --provider "http://$provider_listen" \
+      --betcore "$betcore_url" --tokens "$home/credentials" --provider "http://$provider_listen" \
       --state-file "$home/feed.state" --metrics-listen "$metrics_listen" >> "$home/feed.log" 2>&1 &
     echo $! > "$home/feed.pid"
   fi

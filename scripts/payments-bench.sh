@@ -24,17 +24,17 @@ trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 printf 'api_key sk_bench\nwebhook_secret whsec_bench\n' > "$dir/secrets"
 if [ -n "${BETCORE_URL:-}" ]; then
   node=${BETCORE_URL#http://}
-  cp "${BETCORE_TOKENS:?BETCORE_TOKENS: the tokens file of that node or cluster}" "$dir/tokens"
+  cp "${BETCORE_TOKENS:?BETCORE_TOKENS: the credentials file of that node or cluster}" "$dir/credentials"
 else
-  ./scripts/write-tokens.sh "$dir/tokens"
-  "$repo/build/betcore" node --data "$dir/data" --listen "$node" --tokens "$dir/tokens" > "$dir/node.log" 2>&1 &
+  ./scripts/write-tokens.sh "$dir/tokens" "$dir/credentials"
+  "$repo/build/betcore" node --data "$dir/data" --listen "$node" --tokens "$dir/tokens" --plain-http > "$dir/node.log" 2>&1 &
 fi
 for _ in $(seq 1 100); do curl -fsS "http://$node/health/ready" >/dev/null 2>&1 && break; sleep 0.1; done
 "$repo/build/betcore" payment-gateway --listen "$gateway" --secrets "$dir/secrets" --settle-ms "$settle" \
   --webhook-url "http://$adapter/webhooks/gateway" > "$dir/gateway.log" 2>&1 &
 echo "== $n withdrawals, $workers adapter workers, payouts settle after $settle ms"
-python3 - "$node" "$dir/tokens" "$n" "http://$adapter/metrics" "$dir/adapter.log" \
-  "$repo/build/betcore" payments --betcore "http://$node" --tokens "$dir/tokens" --gateway "http://$gateway" \
+python3 - "$node" "$dir/credentials" "$n" "http://$adapter/metrics" "$dir/adapter.log" \
+  "$repo/build/betcore" payments --betcore "http://$node" --tokens "$dir/credentials" --gateway "http://$gateway" \
   --secrets "$dir/secrets" --listen "$adapter" --workers "$workers" --reconcile-interval-s 0 <<'PY'
 import http.client, json, re, subprocess, sys, threading, time, urllib.request
 node, tokens, n, metrics_url, adapter_log = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]

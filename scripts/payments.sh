@@ -30,7 +30,7 @@ start() {
     echo $! > "$home/payment-gateway.pid"
   fi
   if ! alive "$home/payments.pid"; then
-    nohup "$repo/build/betcore" payments --betcore "$betcore_url" --tokens "$home/tokens" \
+    nohup "$repo/build/betcore" payments --betcore "$betcore_url" --tokens "$home/credentials" \
       --gateway "http://$gateway_listen" --secrets "$secrets" --listen "$adapter_listen" \
       --state-file "$home/payments.state" >> "$home/payments.log" 2>&1 &
     echo $! > "$home/payments.pid"

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds betcore, and starts the embedded single
 # node in the background. Prints the URL, the tokens and a first bet to try.
-#   scripts/start.sh            # http://127.0.0.1:8080, state in ./run
+#   scripts/start.sh            # https://127.0.0.1:8080, state in ./run
 #   BETCORE_LISTEN=0.0.0.0:9000 BETCORE_HOME=/srv/betcore scripts/start.sh
+#   BETCORE_PLAIN_HTTP=1 scripts/start.sh   # plain HTTP (a trusted network only)
+# TLS is on: a private CA and the node's certificate are made in
+# $BETCORE_HOME/tls (`betcore certs`); curl trusts it with --cacert (or
+# CURL_CA_BUNDLE, as printed at the end).
 #   scripts/start.sh --cluster  # a local cluster instead: scripts/cluster.sh start
 # Beside the node: the odds feed (RabbitMQ, a provider and the adapter, see
 # scripts/feed.sh and docs/integrations.md), so prices move at once; and
@@ -15,7 +19,12 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = --cluster ]; then
   ./scripts/cluster.sh start
   cluster_home=$(realpath -m "${BETCORE_CLUSTER_HOME:-$PWD/run-cluster}")
-  cluster_url="http://${BETCORE_LISTEN:-127.0.0.1:8080}"
+  cluster_url="https://${BETCORE_LISTEN:-127.0.0.1:8080}"
+  if [ "${BETCORE_PLAIN_HTTP:-0}" = 1 ]; then
+    cluster_url="http://${BETCORE_LISTEN:-127.0.0.1:8080}"
+  else
+    export BETCORE_TLS_CA=$cluster_home/tls/ca.pem  # the adapters trust the cluster's CA
+  fi
   if [ "${BETCORE_NO_FEED:-0}" != 1 ]; then BETCORE_HOME="$cluster_home" ./scripts/feed.sh start "$cluster_url"; fi
   if [ "${BETCORE_NO_PAYMENTS:-0}" != 1 ]; then BETCORE_HOME="$cluster_home" ./scripts/payments.sh start "$cluster_url"; fi
   exit 0
@@ -35,14 +44,26 @@ if [ -f "$home/node.pid" ] && kill -0 "$(cat "$home/node.pid")" 2>/dev/null; the
   exit 1
 fi
 
-./scripts/write-tokens.sh "$home/tokens"
-role_token() { awk -v r="$1" '$1==r {print $2; exit}' "$home/tokens"; }
+./scripts/write-tokens.sh "$home/tokens" "$home/credentials"
+role_token() { awk -v r="$1" '$1==r {print $2; exit}' "$home/credentials"; }
 
+tls_flags=(--plain-http)
+url="http://$listen"
+if [ "${BETCORE_PLAIN_HTTP:-0}" != 1 ]; then
+  # The CA is made once and kept (clients trust it); the node's certificate
+  # is issued again on every start, for the listen host too.
+  host=${listen%:*}
+  hosts=(--host 127.0.0.1 --host localhost)
+  case "$host" in 127.0.0.1|localhost|0.0.0.0|'') ;; *) hosts+=(--host "$host") ;; esac
+  "$repo/build/betcore" certs --dir "$home/tls" --name node "${hosts[@]}" >/dev/null
+  tls_flags=(--tls-cert "$home/tls/node.pem" --tls-key "$home/tls/node.key")
+  url="https://$listen"
+  export CURL_CA_BUNDLE="$home/tls/ca.pem" BETCORE_TLS_CA="$home/tls/ca.pem"
+fi
 nohup "$repo/build/betcore" node --data "$home/data" --listen "$listen" --tokens "$home/tokens" \
-  >> "$home/node.log" 2>&1 &
+  "${tls_flags[@]}" >> "$home/node.log" 2>&1 &
 echo $! > "$home/node.pid"
 
-url="http://$listen"
 for _ in $(seq 1 100); do
   if curl -fsS "$url/health/ready" >/dev/null 2>&1; then break; fi
   if ! kill -0 "$(cat "$home/node.pid")" 2>/dev/null; then
@@ -60,12 +81,14 @@ gateway=http://${BETCORE_GATEWAY_LISTEN:-127.0.0.1:8091}
 cat <<TXT
 
 betcore is running: $url  (pid $(cat "$home/node.pid"), log $home/node.log, data $home/data)
+$([ -n "${CURL_CA_BUNDLE:-}" ] && echo "TLS: trust the private CA first (curl reads CURL_CA_BUNDLE):
+  export CURL_CA_BUNDLE=$CURL_CA_BUNDLE")
 admin token:    $(role_token admin)
 trader token:   $(role_token trader)
 payments token: $(role_token payments)
 feed token:     $(role_token feed)
 punter token for account alice: $(role_token punter)
-(all tokens: $home/tokens)
+(all tokens: $home/credentials; the node reads only their hashes, $home/tokens)
 
 Prices from the odds feed (scripts/feed.sh; docs/integrations.md):
   curl -s -H "Authorization: Bearer $(role_token feed)" $url/v1/markets/m-1-1

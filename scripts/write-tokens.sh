@@ -1,15 +1,28 @@
 #!/usr/bin/env bash
-# Writes a tokens file with random tokens (mode 600): one admin, trader,
-# payments, feed and backup token and a punter token for alice. A file that
-# exists keeps its tokens; a role it lacks (one added by a newer betcore)
-# gets a token appended. Used by scripts/start.sh and scripts/cluster.sh.
-# Usage: write-tokens.sh FILE
+# Writes a node's tokens file (hashes only, mode 600) and the matching
+# credentials file for clients (the tokens, mode 600), with `betcore token
+# add`: one admin, trader, payments, feed and backup token and a punter token
+# for alice. Files that exist keep their tokens; a role they lack (one added
+# by a newer betcore) gets a token. A tokens file of clear-text tokens (from
+# betcore before 0.13) becomes the credentials file, and the tokens file is
+# written with their hashes. Used by scripts/start.sh, scripts/cluster.sh and
+# the benchmark scripts.
+# Usage: write-tokens.sh TOKENS CREDENTIALS   (BETCORE_BIN: the betcore binary)
 set -euo pipefail
-file=${1:?usage: $0 FILE}
-token() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
+tokens=${1:?usage: $0 TOKENS CREDENTIALS}
+credentials=${2:?usage: $0 TOKENS CREDENTIALS}
+betcore=${BETCORE_BIN:-$(cd "$(dirname "$0")/.." && pwd)/build/betcore}
 umask 077
-[ -f "$file" ] || echo "# betcore tokens: <role> <token> [<account_id>] (see README, Tokens)" > "$file"
+if [ -f "$tokens" ] && [ ! -f "$credentials" ] && grep -qvE '^[[:space:]]*(#|$)|sha256:' "$tokens"; then
+  echo "write-tokens: $tokens holds clear-text tokens: moving them to $credentials and hashing them"
+  mv "$tokens" "$credentials"
+  "$betcore" token hash --in "$credentials" --out "$tokens" 2>/dev/null
+fi
+[ -f "$tokens" ] || echo "# betcore tokens: <role> sha256:<hash> [<account_id>] (betcore token add)" > "$tokens"
+[ -f "$credentials" ] || echo "# betcore credentials: <role> <token> [<account_id>] (clients read it with --tokens)" > "$credentials"
 for role in admin trader payments feed backup punter; do
-  grep -q "^$role " "$file" && continue
-  if [ "$role" = punter ]; then echo "punter $(token) alice"; else echo "$role $(token)"; fi >> "$file"
+  grep -q "^$role " "$tokens" && grep -q "^$role " "$credentials" && continue
+  account=()
+  [ "$role" = punter ] && account=(alice)
+  "$betcore" token add "$role" "${account[@]}" --tokens "$tokens" --credentials "$credentials" >/dev/null 2>&1
 done

@@ -6,12 +6,14 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "api/token_command.h"
 #include "backup/backup_command.h"
 #include "drill/drill.h"
 #include "feed/feed_command.h"
 #include "node_command.h"
 #include "payments/payments_command.h"
 #include "sim/sim_command.h"
+#include "tls/certs_command.h"
 #include "tools/bench.h"
 
 namespace {
@@ -55,6 +57,8 @@ int main(int argc, char** argv) {
   betcore::payments::add_payments_command(app);
   betcore::payments::add_gateway_command(app);
   betcore::backup::add_backup_commands(app);
+  betcore::tls::add_certs_command(app);
+  betcore::api::add_token_command(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -17,6 +17,7 @@
 #include "tools/http_client.h"
 #include "tools/server_process.h"
 #include "tools/tokens_file.h"
+#include "tls/tls.h"
 #include "ops/metrics.h"
 #include "ops/process_metrics.h"
 
@@ -28,18 +29,61 @@ struct NodeFlags {
   std::string listen = "127.0.0.1:8080";
   std::string agent_listen;  // HAProxy's agent check ("" none)
   std::string tokens_file;
+  std::string credentials_file;  // a cluster node's own admin token (peer snapshots)
   std::string log_url;
   node::NodeOptions node;
   int http_threads = 1;
   size_t body_bytes_max = 64 * 1024;
+  // TLS (docs/security.md): on unless --plain-http says otherwise.
+  tls::ServerFiles api_tls;  // the API's certificate; with etcds://, also etcd's client cert
+  std::string tls_ca;        // what signed the peers' and etcd members' certificates
+  bool plain_http = false;
+  api::RateLimits limits;
+  size_t connections_max = 10'000;
+  size_t connections_per_address_max = 1'024;
 };
+
+// The certificate's expiry for the alert (deploy/prometheus), and each
+// reload's outcome. Set at start and after every SIGHUP.
+struct TlsSeries {
+  explicit TlsSeries(ops::Registry& r)
+      : not_after(r.gauge("betcore_tls_certificate_expiry_timestamp_seconds",
+                          "When the API's TLS certificate expires (Unix seconds); 0 without TLS.")),
+        reloads_ok(r.counter("betcore_tls_reloads_total",
+                             "Certificate reloads (SIGHUP).", {{"result", "ok"}})),
+        reloads_failed(r.counter("betcore_tls_reloads_total", "Certificate reloads (SIGHUP).",
+                                 {{"result", "failed"}})) {}
+  void read_expiry(const std::string& cert_file) {
+    std::string error;
+    if (auto t = tls::cert_not_after(cert_file, &error)) not_after.set(static_cast<double>(*t));
+  }
+  ops::Gauge& not_after;
+  ops::Counter& reloads_ok;
+  ops::Counter& reloads_failed;
+};
+
+// "" when the TLS flags make sense together, else what to change.
+std::string check_tls_flags(const NodeFlags& f) {
+  const bool cert = !f.api_tls.cert_file.empty(), key = !f.api_tls.key_file.empty();
+  if (f.plain_http && (cert || key)) return "--plain-http and --tls-cert/--tls-key exclude each other";
+  if (!f.plain_http && !(cert && key)) {
+    return "TLS is on by default: give --tls-cert FILE and --tls-key FILE (scripts/start.sh and "
+           "`betcore certs` make them), or --plain-http to serve plain HTTP on a trusted network";
+  }
+  if (f.log_url.rfind("etcds://", 0) == 0 && (!cert || f.tls_ca.empty())) {
+    return "--log etcds:// (mutual TLS to etcd) needs --tls-cert/--tls-key (this node's client "
+           "certificate) and --tls-ca (the CA of the etcd members' certificates)";
+  }
+  return "";
+}
 
 // How a bootstrapping cluster node fetches a peer's newest snapshot: GET
 // /v1/snapshot with the first admin token of the shared tokens file.
-node::FetchSnapshot peer_snapshot_fetcher(std::string admin_token) {
-  return [token = std::move(admin_token)](const std::string& address, std::string& body,
-                                          std::string& err) {
-    auto url = tools::parse_url(address);
+node::FetchSnapshot peer_snapshot_fetcher(std::string admin_token, bool tls) {
+  return [token = std::move(admin_token), tls](const std::string& address, std::string& body,
+                                               std::string& err) {
+    // Every node of a cluster speaks the same scheme; peers register HOST:PORT.
+    auto url = tools::parse_url((tls ? "https://" : "http://") + address);
     if (!url) {
       err = "bad peer address '" + address + "'";
       return false;
@@ -78,7 +122,88 @@ bool start_agent(const std::string& listen, node::HaproxyAgent& agent) {
   return true;
 }
 
+// Waits for SIGINT or SIGTERM and returns it; on SIGHUP reloads the tokens
+// file and the TLS certificate (new connections get it, open ones keep
+// theirs) and says so.
+int serve_until_stopped(const sigset_t& signals, const NodeFlags& f, http::Server& server,
+                        api::Tokens& tokens, TlsSeries& tls_series) {
+  for (;;) {
+    const int sig = tools::wait_for_stop_signal(signals);
+    if (sig != SIGHUP) return sig;
+    // Tokens: a file that does not parse leaves the tokens in use as they were.
+    std::string error;
+    if (tokens.load(f.tokens_file, error)) {
+      spdlog::info("SIGHUP: reloaded {} tokens from {}", tokens.size(), f.tokens_file);
+    } else {
+      spdlog::error("SIGHUP: the tokens were not reloaded, the old ones stay in use: {}", error);
+    }
+    if (f.plain_http) continue;
+    const http::Status st = server.reload_tls();
+    if (st.ok()) {
+      tls_series.reloads_ok.inc();
+      tls_series.read_expiry(f.api_tls.cert_file);
+      spdlog::info("SIGHUP: reloaded the TLS certificate {} (new connections use it)",
+                   f.api_tls.cert_file);
+    } else {
+      tls_series.reloads_failed.inc();
+      spdlog::error("SIGHUP: the TLS certificate was not reloaded, the old one stays in use: {}",
+                    st.error);
+    }
+  }
+}
+
+// The node's options from the flags; false after saying why.
+bool node_options(const NodeFlags& f, node::NodeOptions& no) {
+  no = f.node;
+  no.data_dir = f.data_dir;
+  no.log_url = f.log_url;
+  no.etcd_tls = {f.tls_ca, f.api_tls.cert_file, f.api_tls.key_file};
+  if (no.advertise_address.empty()) no.advertise_address = f.listen;
+  no.haproxy_agent = !f.agent_listen.empty();
+  if (!no.log_url.empty()) {
+    // A bootstrapping node fetches a peer's snapshot with the first admin
+    // token of its credentials file (the tokens file holds only hashes).
+    std::string tokens_error;
+    auto file = f.credentials_file.empty()
+                    ? std::nullopt
+                    : tools::read_tokens_file(f.credentials_file, &tokens_error);
+    std::optional<std::string> admin = file ? file->first("admin") : std::nullopt;
+    if (!admin) {
+      spdlog::error("--log {}: a cluster node needs --credentials FILE with an 'admin <token>' "
+                    "line (it fetches a peer's snapshot when it bootstraps){}", no.log_url,
+                    tokens_error.empty() ? "" : ": " + tokens_error);
+      return false;
+    }
+    no.fetch_snapshot = peer_snapshot_fetcher(*admin, !f.plain_http);
+  }
+  return true;
+}
+
+http::Options server_options(const NodeFlags& f, const std::string& host, uint16_t port,
+                             ops::Registry& metrics) {
+  http::Options ho;
+  ho.host = host;
+  ho.port = port;
+  ho.threads = f.http_threads;
+  ho.body_bytes_max = f.body_bytes_max;
+  ho.metrics = &metrics;
+  ho.response_timeout_ms = 30'000;
+  if (!f.plain_http) ho.tls = f.api_tls;
+  ho.capture_headers = {"x-forwarded-for"};
+  ho.connections_max = f.connections_max;
+  ho.connections_per_address_max = f.connections_per_address_max;  // the client's address behind a trusted proxy
+  return ho;
+}
+
 int run_node(const NodeFlags& f) {
+  if (const std::string bad = check_tls_flags(f); !bad.empty()) {
+    spdlog::error("{}", bad);
+    return 2;
+  }
+  if (!f.plain_http) {
+    // Peers' snapshots and etcd's /metrics are fetched over TLS with these.
+    tls::set_default_client({f.tls_ca, f.api_tls.cert_file, f.api_tls.key_file});
+  }
   api::Tokens tokens;
   std::string error;
   if (!tokens.load(f.tokens_file, error)) {
@@ -91,29 +216,16 @@ int run_node(const NodeFlags& f) {
     spdlog::error("--listen {}: expected HOST:PORT, like 127.0.0.1:8080", f.listen);
     return 2;
   }
-  // Block the stop signals before any thread starts, so only sigwait sees them.
-  const sigset_t stop_signals = tools::block_stop_signals();
+  // Block the stop signals (and SIGHUP, the reload) before any thread
+  // starts, so only sigwait sees them.
+  sigset_t stop_signals = tools::block_stop_signals();
+  sigaddset(&stop_signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   ops::Registry metrics;
   const auto process_series = ops::register_process_metrics(metrics);
-  node::NodeOptions no = f.node;
-  no.data_dir = f.data_dir;
-  no.log_url = f.log_url;
-  if (no.advertise_address.empty()) no.advertise_address = f.listen;
-  no.haproxy_agent = !f.agent_listen.empty();
-  if (!no.log_url.empty()) {
-    // A bootstrapping node fetches a peer's snapshot with the first admin
-    // token of the shared tokens file.
-    std::string tokens_error;
-    auto file = tools::read_tokens_file(f.tokens_file, &tokens_error);
-    std::optional<std::string> admin = file ? file->first("admin") : std::nullopt;
-    if (!admin) {
-      spdlog::error("--log {}: a cluster node needs an admin token in {} (to fetch a peer's "
-                    "snapshot when it bootstraps)", no.log_url, f.tokens_file);
-      return 2;
-    }
-    no.fetch_snapshot = peer_snapshot_fetcher(*admin);
-  }
+  node::NodeOptions no;
+  if (!node_options(f, no)) return 2;
   spdlog::info("betcore node {} starting: data {}, listen {}", no.node_id, no.data_dir, f.listen);
   std::unique_ptr<node::Node> node = node::Node::open(no, metrics, api::render_event_line, error);
   if (!node) {
@@ -121,14 +233,10 @@ int run_node(const NodeFlags& f) {
     return 1;
   }
   node->start();
-  api::Api api(*node, tokens, metrics);
-  http::Options ho;
-  ho.host = host;
-  ho.port = port;
-  ho.threads = f.http_threads;
-  ho.body_bytes_max = f.body_bytes_max;
-  ho.metrics = &metrics;
-  ho.response_timeout_ms = 30'000;
+  api::Api api(*node, tokens, metrics, f.limits);
+  const http::Options ho = server_options(f, host, port, metrics);
+  TlsSeries tls_series(metrics);
+  if (!f.plain_http) tls_series.read_expiry(f.api_tls.cert_file);
   http::Server server(ho, [&api](http::Request&& r, http::Responder resp) { api.handle(std::move(r), std::move(resp)); });
   http::Status st = server.start();
   if (!st.ok()) {
@@ -142,9 +250,10 @@ int run_node(const NodeFlags& f) {
     node->stop();
     return 1;
   }
-  spdlog::info("betcore node {} ready on http://{}:{}{}", no.node_id, host, server.bound_port(),
+  spdlog::info("betcore node {} ready on {}://{}:{}{}", no.node_id, f.plain_http ? "http" : "https",
+               host, server.bound_port(),
                no.haproxy_agent ? ", HAProxy agent check on " + f.agent_listen : "");
-  int sig = tools::wait_for_stop_signal(stop_signals);
+  const int sig = serve_until_stopped(stop_signals, f, server, tokens, tls_series);
   spdlog::info("signal {}: stopping (answers in flight are finished first)", sig);
   agent.stop();
   server.stop();
@@ -155,14 +264,80 @@ int run_node(const NodeFlags& f) {
 
 }  // namespace
 
+void add_token_flags(CLI::App* cmd, NodeFlags& flags) {
+  cmd->add_option("--tokens", flags.tokens_file,
+                  "Tokens file: '<role> sha256:<hash> [<account_id>]' per line (betcore token add); "
+                  "re-read on SIGHUP")
+      ->required();
+  cmd->add_option("--credentials", flags.credentials_file,
+                  "Cluster: this node's own credentials, '<role> <token>' per line, with an admin "
+                  "token (it fetches a peer's snapshot when it bootstraps)");
+}
+
+void add_tls_flags(CLI::App* cmd, NodeFlags& flags) {
+  cmd->add_option("--tls-cert", flags.api_tls.cert_file,
+                  "The API's TLS certificate chain (PEM); re-read on SIGHUP. With --log etcds:// "
+                  "also this node's client certificate for etcd")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--tls-key", flags.api_tls.key_file, "The key of --tls-cert (PEM)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--tls-client-ca", flags.api_tls.client_ca_file,
+                  "Require API clients (HAProxy, peers) to present a certificate signed by this CA")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--tls-ca", flags.tls_ca,
+                  "The CA that signed the peers' and the etcd members' certificates")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--plain-http", flags.plain_http,
+                "Serve plain HTTP instead of HTTPS (only on a network you trust)");
+}
+
+void add_limit_flags(CLI::App* cmd, api::RateLimits& l) {
+  cmd->add_option("--rate-limit-punter-rps", l.punter_rps,
+                  "Requests a second each punter token may make (0: no limit); 429 rate_limited "
+                  "beyond")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--rate-limit-punter-burst", l.punter_burst, "Requests a punter token may make at once")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--rate-limit-service-rps", l.service_rps,
+                  "Requests a second each admin, trader, feed, payments or backup token may make "
+                  "(0: no limit)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--rate-limit-service-burst", l.service_burst, "Requests such a token may make at once")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--rate-limit-address-rps", l.address_rps,
+                  "Requests a second each client address may make (0: no limit; behind HAProxy "
+                  "give --trusted-proxy, or limit in HAProxy)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--rate-limit-address-burst", l.address_burst, "Requests an address may make at once")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--trusted-proxy", l.trusted_proxies,
+                  "An IP address (repeat) whose X-Forwarded-For names the client (HAProxy's)");
+}
+
+void add_connection_flags(CLI::App* cmd, NodeFlags& f) {
+  cmd->add_option("--connections-max", f.connections_max,
+                  "Open connections at most; more get 503 and are closed")
+      ->capture_default_str()->check(CLI::Range(1, 1'000'000));
+  cmd->add_option("--connections-per-address-max", f.connections_per_address_max,
+                  "Open connections from one client address at most (0: no cap); more get 503")
+      ->capture_default_str()->check(CLI::Range(0, 1'000'000));
+}
+
 void add_node_command(CLI::App& root) {
   auto flags = std::make_shared<NodeFlags>();
   CLI::App* cmd = root.add_subcommand("node", "Run a betcore node serving the HTTP API");
   cmd->add_option("--data", flags->data_dir, "Data directory (log and snapshots)")->required();
   cmd->add_option("--listen", flags->listen, "HOST:PORT to serve the API on")->capture_default_str();
-  cmd->add_option("--tokens", flags->tokens_file, "Tokens file: '<role> <token> [<account_id>]' per line")->required();
-  cmd->add_option("--log", flags->log_url, "etcd://HOST:PORT,HOST:PORT,.../CLUSTER: join a cluster on this etcd log (default: the embedded file log in --data)");
+  add_token_flags(cmd, *flags);
+  cmd->add_option("--log", flags->log_url, "etcds://HOST:PORT,HOST:PORT,.../CLUSTER: join a cluster on this etcd log, with mutual TLS (etcd://: plain); default: the embedded file log in --data");
   cmd->add_option("--node-id", flags->node.node_id, "This node's id")->capture_default_str();
+  add_tls_flags(cmd, *flags);
+  add_limit_flags(cmd, flags->limits);
+  add_connection_flags(cmd, *flags);
+  cmd->add_option("--log-connect-timeout-ms", flags->node.log_connect_timeout_ms,
+                  "Cluster: how long to wait for etcd at start before giving up")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 3'600'000));
   cmd->add_option("--etcd-defrag-min-free-bytes", flags->node.etcd_defrag_min_free_bytes,
                   "Cluster: after a compaction, defragment (one at a time) the etcd members "
                   "whose file holds this much free space")

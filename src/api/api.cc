@@ -283,8 +283,19 @@ Match match(std::string_view path, http::Method method) {
 
 }  // namespace
 
-Api::Api(node::Node& node, const Tokens& tokens, ops::Registry& metrics)
-    : tokens_(tokens), services_(std::make_unique<Services>(node, metrics)) {
+Api::Api(node::Node& node, const Tokens& tokens, ops::Registry& metrics, RateLimits limits)
+    : tokens_(tokens),
+      limits_(std::move(limits)),
+      punters_({limits_.punter_rps, limits_.punter_burst}),
+      services_limiter_({limits_.service_rps, limits_.service_burst}),
+      addresses_({limits_.address_rps, limits_.address_burst}),
+      services_(std::make_unique<Services>(node, metrics)) {
+  const char* kinds[] = {"punter_token", "service_token", "address"};
+  for (size_t i = 0; i < 3; ++i) {
+    rate_limited_[i] = &metrics.counter("betcore_api_rate_limited_total",
+                                        "Requests refused 429 rate_limited, by the budget they broke",
+                                        {{"budget", kinds[i]}});
+  }
   for (size_t r = 0; r < route_metrics_.size(); ++r) {
     auto m = std::make_unique<RouteMetrics>();
     ops::Labels route{{"route", std::string(kRoutes[r].name)}};
@@ -320,6 +331,15 @@ void Api::handle(http::Request&& request, http::Responder responder) {
     call.answer.send(std::move(r));
     return;
   }
+  // Health checks and scrapes come from the load balancer and Prometheus:
+  // never limited, or a busy address would take a node out of rotation.
+  const bool probe = row.route == Route::health_live || row.route == Route::health_ready ||
+                     row.route == Route::metrics;
+  if (addresses_.enabled() && !probe &&
+      over_budget(addresses_, client_address(call.req), call)) {
+    rate_limited_[2]->inc();
+    return;
+  }
   if (row.access.token_needed()) {
     call.principal = tokens_.find(call.req.authorization);
     if (call.principal == nullptr) {
@@ -337,8 +357,43 @@ void Api::handle(http::Request&& request, http::Responder responder) {
                                  " role may not call " + std::string(row.name)));
       return;
     }
+    const bool punter = call.principal->role == Role::punter;
+    RateLimiter& budget = punter ? punters_ : services_limiter_;
+    if (budget.enabled() && over_budget(budget, call.principal->token_id, call)) {
+      rate_limited_[punter ? 0 : 1]->inc();
+      return;
+    }
   }
   row.handler(*services_, call);
+}
+
+std::string_view Api::client_address(const http::Request& request) const {
+  // "127.0.0.1:5432" or "[::1]:5432": the address without the port.
+  std::string_view remote = request.remote;
+  remote = remote.substr(0, remote.rfind(':'));
+  if (remote.size() > 2 && remote.front() == '[') remote = remote.substr(1, remote.size() - 2);
+  if (std::find(limits_.trusted_proxies.begin(), limits_.trusted_proxies.end(), remote) ==
+      limits_.trusted_proxies.end()) {
+    return remote;
+  }
+  // The proxy appends the address it saw last (RFC 7239's X-Forwarded-For
+  // practice): only that entry is the proxy's word; earlier ones are the
+  // client's and can be forged.
+  std::string_view forwarded = request.header("x-forwarded-for");
+  forwarded = forwarded.substr(forwarded.rfind(',') + 1);
+  while (!forwarded.empty() && forwarded.front() == ' ') forwarded.remove_prefix(1);
+  return forwarded.empty() ? remote : forwarded;
+}
+
+bool Api::over_budget(RateLimiter& limiter, std::string_view key, Call& call) {
+  int retry_after_s = 1;
+  if (limiter.admit(key, RateLimiter::Clock::now(), retry_after_s)) return false;
+  call.answer.send(with_retry_after(
+      error(429, "rate_limited",
+            "this client is over its request budget; retry after " + std::to_string(retry_after_s) +
+                " s"),
+      retry_after_s));
+  return true;
 }
 
 }  // namespace betcore::api

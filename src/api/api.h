@@ -5,8 +5,11 @@
 
 #include <array>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "api/auth.h"
+#include "api/rate_limit.h"
 #include "api/http/http_server.h"
 #include "node/node.h"
 #include "ops/metrics.h"
@@ -29,17 +32,39 @@ enum class Route : uint8_t {
 
 struct RouteMetrics;
 struct Services;
+struct Call;
+
+// Per-client budgets (docs/security.md, "Limits"): requests a second and the
+// burst, per token and per client address; 0 means no limit. Over budget:
+// 429 rate_limited with Retry-After.
+struct RateLimits {
+  double punter_rps = 200, punter_burst = 400;  // a person never needs more
+  // admin, trader, feed, payments, backup: betcore's own services, whose
+  // rate is the platform's (the bench's trader token places 30,000 bets/s).
+  double service_rps = 0, service_burst = 0;
+  // Per client address (behind HAProxy: X-Forwarded-For from trusted_proxies).
+  double address_rps = 0, address_burst = 0;
+  std::vector<std::string> trusted_proxies;  // IP addresses whose X-Forwarded-For is believed
+};
 
 class Api {
  public:
-  Api(node::Node& node, const Tokens& tokens, ops::Registry& metrics);
+  Api(node::Node& node, const Tokens& tokens, ops::Registry& metrics, RateLimits limits = {});
   ~Api();
 
   // The http::Handler: routes one request. Runs on an HTTP I/O thread.
   void handle(http::Request&& request, http::Responder responder);
 
  private:
+  // The client's address: the peer's, or the last X-Forwarded-For hop when
+  // the peer is a trusted proxy.
+  std::string_view client_address(const http::Request& request) const;
+  bool over_budget(RateLimiter& limiter, std::string_view key, Call& call);
+
   const Tokens& tokens_;
+  RateLimits limits_;
+  RateLimiter punters_, services_limiter_, addresses_;
+  ops::Counter* rate_limited_[3] = {};  // punter, service, address
   std::array<std::unique_ptr<RouteMetrics>, static_cast<size_t>(Route::count_)> route_metrics_;
   // After route_metrics_: destroying it runs the tasks still queued, which
   // record there.

@@ -58,7 +58,9 @@ struct Call {
   // The path's {id} segment, empty where the route has none. Points into req:
   // copy it before moving the Call.
   std::string_view path_id;
-  const Principal* principal = nullptr;  // null on a route that needs no token
+  // Null on a route that needs no token. Shared: a tokens reload (SIGHUP)
+  // cannot free it under a request.
+  std::shared_ptr<const Principal> principal;
 };
 
 // What handlers reach beyond the call. Owned by the Api.

@@ -23,6 +23,7 @@
 #include "ops/metrics.h"
 #include "ops/process_metrics.h"
 #include "tools/server_process.h"
+#include "tools/tls_flags.h"
 
 namespace betcore::backup {
 namespace {
@@ -155,10 +156,11 @@ void add_run(CLI::App& backup) {
   auto f = std::make_shared<RunFlags>();
   CLI::App* cmd = backup.add_subcommand("run", "Archive a node's or a cluster's log continuously");
   add_archive_flags(cmd, f->archive);
+  tools::add_tls_client_flags(cmd);
   cmd->add_option("--node", f->nodes,
                   "The embedded node, http://HOST:PORT; with --etcd, the nodes to fetch a snapshot from "
                   "(repeatable)");
-  cmd->add_option("--etcd", f->etcd, "A cluster's log: etcd://HOST:PORT,HOST:PORT/CLUSTER (the nodes' --log)");
+  cmd->add_option("--etcd", f->etcd, "A cluster's log: etcds://HOST:PORT,HOST:PORT/CLUSTER (the nodes' --log; etcd:// when plain)");
   cmd->add_option("--hold-name", f->hold_name, "With --etcd: this archiver's name for its hold on the log")
       ->capture_default_str();
   cmd->add_option("--hold-ttl-s", f->hold_ttl_s,
@@ -245,6 +247,7 @@ void add_restore(CLI::App& app) {
       "restore",
       "Restore a node's data directory from an archive: latest, to a log position, or to a time");
   add_archive_flags(cmd, f->archive);
+  tools::add_tls_client_flags(cmd);
   cmd->add_option("--data-dir", f->data_dir, "A new, empty data directory for `betcore node`")
       ->required();
   cmd->add_option("--to-position", f->to_position, "The last log position to include");

@@ -19,7 +19,7 @@ struct Connected {
 bool connect(const std::string& log_url, Connected& c, std::string& error) {
   if (!log::etcd::parse_target(log_url, c.target, error)) return false;
   c.client = std::make_unique<log::etcd::Client>(
-      log::etcd::ClientOptions{c.target.endpoints, kCallTimeoutMs});
+      log::etcd::client_options(c.target, kCallTimeoutMs));
   return true;
 }
 

@@ -20,7 +20,7 @@ std::unique_ptr<EtcdSource> EtcdSource::open(EtcdSourceOptions options, std::str
 
 EtcdSource::EtcdSource(EtcdSourceOptions options, log::etcd::Target target)
     : options_(std::move(options)), target_(std::move(target)) {
-  client_ = std::make_shared<log::etcd::Client>(log::etcd::ClientOptions{target_.endpoints, 2'000});
+  client_ = std::make_shared<log::etcd::Client>(log::etcd::client_options(target_, 2'000));
   log::etcd::EtcdLogOptions lo;
   lo.node_id = "archiver-" + options_.name;  // never appends: the id only names its session
   lo.cluster = target_.cluster;

@@ -1,5 +1,7 @@
 // The drill's checks after the faults: convergence, the history, lost writes, every node's state.
 #include "drill/checks.h"
+#include "drill/cluster.h"
+#include "tls/tls.h"
 
 #include <fmt/format.h>
 
@@ -69,7 +71,7 @@ sim::Model check_history(const std::vector<DrillOp>& ops, const std::vector<log:
 // Node `i`'s ledger sums to zero and every account is the model's.
 void check_node_state(const DrillCluster& c, int i, const sim::Model& model,
                       std::vector<std::string>& failures) {
-  tools::HttpClient h(c.node_ip(i), 8080, tools::HttpClientOptions{1000, 5000});
+  tools::HttpClient h(c.node_ip(i), 8080, betcore_http(1000, 5000));
   const std::string& name = c.nodes[static_cast<size_t>(i)].name;
   auto ledger = h.request("GET", "/v1/ledger/balance?stale=true", "", c.admin);
   json lj = json::parse(ledger.body, nullptr, false);
@@ -102,7 +104,7 @@ uint64_t wait_for_log_head(const DrillCluster& c, const Recorder& recorder) {
   log::etcd::EtcdLogOptions o;
   o.node_id = "drill-checker";
   o.cluster = kCluster;
-  log::etcd::EtcdLog log(std::make_shared<log::etcd::Client>(log::etcd::ClientOptions{c.endpoint_list()}), o);
+  log::etcd::EtcdLog log(std::make_shared<log::etcd::Client>(log::etcd::ClientOptions{c.endpoint_list(), 2'000, tls::default_client()}), o);
   uint64_t head = 0;
   for (int tries = 0; tries < 120; ++tries) {
     auto r = log.head();
@@ -125,7 +127,7 @@ bool converge(DrillCluster& c, uint64_t log_head, std::vector<std::string>& fail
     std::set<std::string> checkpoints;
     bool all = true;
     for (int i = 0; i < kNodes; ++i) {
-      tools::HttpClient h(c.node_ip(i), 8080, tools::HttpClientOptions{500, 2000});
+      tools::HttpClient h(c.node_ip(i), 8080, betcore_http(500, 2000));
       auto r = h.request("GET", "/v1/cluster", "", c.admin);
       json j = json::parse(r.body, nullptr, false);
       if (r.status != 200 || !j.is_object()) {

@@ -12,8 +12,10 @@
 #include <sstream>
 #include <thread>
 
+#include "api/auth.h"
 #include "drill/clock.h"
 #include "log/etcd/etcd_client.h"
+#include "tls/tls.h"
 #include "tools/http_client.h"
 #include "tools/ports.h"
 
@@ -39,6 +41,19 @@ void replace_line(std::string& cfg, const std::string& placeholder, const std::s
 }
 
 }  // namespace
+
+tools::HttpClientOptions betcore_http(int connect_timeout_ms, int request_timeout_ms) {
+  tools::HttpClientOptions o;
+  o.connect_timeout_ms = connect_timeout_ms;
+  o.request_timeout_ms = request_timeout_ms;
+  o.tls = tls::default_client();
+  return o;
+}
+
+std::vector<std::string> DrillCluster::tls_client_args() const {
+  return {"--tls-ca", tls_file("ca.pem"), "--tls-cert", tls_file("node.pem"), "--tls-key",
+          tls_file("node.key")};
+}
 
 std::vector<std::string> drill_host_names() {
   std::vector<std::string> hosts;
@@ -87,9 +102,26 @@ bool DrillCluster::start(std::string& why) {
   feed = token_hex(rng);
   backup = token_hex(rng);
   {
-    std::ofstream t(root_ / "tokens");
-    t << "admin " << admin << "\ntrader " << trader << "\npayments " << payments << "\nfeed " << feed
-      << "\nbackup " << backup << "\n";
+    // The nodes' tokens file holds hashes; the clients' credentials the tokens.
+    std::ofstream t(root_ / "tokens"), c(root_ / "credentials");
+    for (const auto& [role, token] : {std::pair<std::string, std::string>{"admin", admin},
+                                      {"trader", trader}, {"payments", payments}, {"feed", feed},
+                                      {"backup", backup}}) {
+      t << role << " " << api::token_hash_text(token) << "\n";
+      c << role << " " << token << "\n";
+    }
+  }
+  {
+    // One certificate for every address of the drill: etcd's (server and
+    // peer), the nodes', HAProxy's, and the drill's own client certificate.
+    tls::CertSpec spec;
+    spec.hosts = {"127.0.0.1", "localhost"};
+    for (int i = 0; i < kEtcdMembers; ++i) spec.hosts.push_back(etcd_ip(i));
+    for (int i = 0; i < kNodes; ++i) spec.hosts.push_back(node_ip(i));
+    why = tls::ensure_ca(tls_dir().string(), "betcore drill CA");
+    if (why.empty()) why = tls::issue_cert(tls_dir().string(), tls_dir().string(), "node", spec);
+    if (!why.empty()) return false;
+    tls::set_default_client({tls_file("ca.pem"), tls_file("node.pem"), tls_file("node.key")});
   }
   for (int i = 0; i < kEtcdMembers; ++i) {
     if (!slowfs.empty() && !mount_slowfs(i, why)) return false;
@@ -119,7 +151,7 @@ bool DrillCluster::start(std::string& why) {
 }
 
 bool DrillCluster::wait_etcd(int timeout_ms, std::string& why) {
-  log::etcd::Client client(log::etcd::ClientOptions{endpoint_list()});
+  log::etcd::Client client(log::etcd::ClientOptions{endpoint_list(), 2'000, tls::default_client()});
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (!client.range("health", "", {}, 1000).ok()) {
     if (std::chrono::steady_clock::now() > deadline) {
@@ -137,7 +169,7 @@ bool DrillCluster::start_etcd(int i, bool initial, std::string& why) {
   std::string ip = etcd_ip(i);
   std::string initial_cluster;
   for (int k = 0; k < kEtcdMembers; ++k) {
-    initial_cluster += (k ? "," : "") + fmt::format("{}=http://{}:2380",
+    initial_cluster += (k ? "," : "") + fmt::format("{}=https://{}:2380",
                                                     etcd[static_cast<size_t>(k)].name, etcd_ip(k));
   }
   tools::SpawnOptions so;
@@ -146,10 +178,14 @@ bool DrillCluster::start_etcd(int i, bool initial, std::string& why) {
   // clang-format off
   so.args = {"netns", "exec", net_.host(p.host).ns, "/usr/bin/etcd",
              "--name", p.name, "--data-dir", (root_ / p.name).string(),
-             "--listen-client-urls", "http://" + ip + ":2379",
-             "--advertise-client-urls", "http://" + ip + ":2379",
-             "--listen-peer-urls", "http://" + ip + ":2380",
-             "--initial-advertise-peer-urls", "http://" + ip + ":2380",
+             "--listen-client-urls", "https://" + ip + ":2379",
+             "--advertise-client-urls", "https://" + ip + ":2379",
+             "--listen-peer-urls", "https://" + ip + ":2380",
+             "--initial-advertise-peer-urls", "https://" + ip + ":2380",
+             "--cert-file", tls_file("node.pem"), "--key-file", tls_file("node.key"),
+             "--client-cert-auth", "--trusted-ca-file", tls_file("ca.pem"),
+             "--peer-cert-file", tls_file("node.pem"), "--peer-key-file", tls_file("node.key"),
+             "--peer-client-cert-auth", "--peer-trusted-ca-file", tls_file("ca.pem"),
              "--initial-cluster", initial_cluster,
              "--initial-cluster-state", initial ? "new" : "existing",
              "--initial-cluster-token", "betcore-drill", "--max-request-bytes", "8388608",
@@ -176,7 +212,10 @@ bool DrillCluster::start_node(int i, std::string& why) {
   so.args = {"netns", "exec", net_.host(p.host).ns, betcore_, "node",
              "--data", node_dir(i).string(), "--listen", addr, "--advertise", addr,
              "--tokens", (root_ / "tokens").string(), "--node-id", p.name,
-             "--log", "etcd://" + endpoints() + "/" + kCluster,
+             "--credentials", (root_ / "credentials").string(),
+             "--log", "etcds://" + endpoints() + "/" + kCluster,
+             "--tls-cert", tls_file("node.pem"), "--tls-key", tls_file("node.key"),
+             "--tls-ca", tls_file("ca.pem"),
              "--checkpoint-every-commands", "3000", "--http-threads", "2",
              "--agent-listen", node_ip(i) + ":8081"};
   // clang-format on
@@ -207,6 +246,9 @@ bool DrillCluster::start_haproxy(std::string& why, int attempt) {
   replace_line(cfg, "@LISTEN@", fmt::format("127.0.0.1:{}", haproxy_port));
   replace_line(cfg, "@STATS@", fmt::format("127.0.0.1:{}", stats_port));
   replace_line(cfg, "@SERVERS@", servers);
+  replace_line(cfg, "@BIND_TLS@", "ssl crt " + tls_file("node.bundle.pem"));
+  replace_line(cfg, "@SERVER_TLS@", "ssl verify required ca-file " + tls_file("ca.pem") + " crt " +
+                                        tls_file("node.bundle.pem"));
   fs::path file = root_ / "haproxy.cfg";
   std::ofstream(file) << cfg;
   tools::SpawnOptions so;
@@ -218,7 +260,7 @@ bool DrillCluster::start_haproxy(std::string& why, int attempt) {
     why = "cannot start HAProxy: " + haproxy_.spawn_error();
     return false;
   }
-  tools::HttpClient c("127.0.0.1", haproxy_port, tools::HttpClientOptions{500, 1000});
+  tools::HttpClient c("127.0.0.1", haproxy_port, betcore_http(500, 1000));
   for (int k = 0; k < 100 && haproxy_.running(); ++k) {
     if (c.request("GET", "/health/ready").status == 200) return true;
     sleep_ms(100);
@@ -246,12 +288,12 @@ bool DrillCluster::wait_node_ready(int i, int timeout_ms) {
 }
 
 bool DrillCluster::node_ready(int i) const {
-  tools::HttpClient c(node_ip(i), 8080, tools::HttpClientOptions{300, 600});
+  tools::HttpClient c(node_ip(i), 8080, betcore_http(300, 600));
   return c.request("GET", "/health/ready").status == 200;
 }
 
 bool DrillCluster::etcd_healthy(int i) const {
-  tools::HttpClient c(etcd_ip(i), 2379, tools::HttpClientOptions{300, 600});
+  tools::HttpClient c(etcd_ip(i), 2379, betcore_http(300, 600));  // etcd's TLS, our cert
   auto r = c.request("GET", "/health");
   return r.status == 200 && r.body.find("\"true\"") != std::string::npos;
 }
@@ -260,7 +302,7 @@ int DrillCluster::etcd_leader() {
   for (int i = 0; i < kEtcdMembers; ++i) {
     Proc& p = etcd[static_cast<size_t>(i)];  // running() reaps, so not const
     if (p.paused || !p.process.running()) continue;
-    log::etcd::Client client(log::etcd::ClientOptions{{etcd_ip(i) + ":2379"}, 500});
+    log::etcd::Client client(log::etcd::ClientOptions{{etcd_ip(i) + ":2379"}, 500, tls::default_client()});
     auto m = client.members(300);
     if (!m.ok()) continue;
     for (const auto& mem : m.value()) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "drill/testnet.h"
+#include "tools/http_client.h"
 #include "tools/process.h"
 
 namespace betcore::drill {
@@ -33,6 +34,10 @@ struct Proc {
 // Thread affinity: the run loop and the nemesis start, stop and signal
 // processes; the monitor and the checks only probe (node_ready,
 // etcd_healthy, the addresses), which reads nothing they change.
+// Options for an HTTP client of the drill's betcore nodes or HAProxy: TLS
+// with the drill's CA (set by DrillCluster::start) and these deadlines.
+tools::HttpClientOptions betcore_http(int connect_timeout_ms = 2'000, int request_timeout_ms = 10'000);
+
 class DrillCluster {
  public:
   DrillCluster(TestNet& net, std::filesystem::path root, std::string betcore,
@@ -58,6 +63,12 @@ class DrillCluster {
   // Every fsync of etcd member i's data takes `ms` longer (needs slowfs).
   void set_etcd_fsync_delay(int i, int ms);
   std::filesystem::path root() const { return root_; }
+  // The drill runs with TLS on every link (docs/security.md): the private CA
+  // and the one certificate every process uses, for every drill address.
+  std::filesystem::path tls_dir() const { return root_ / "tls"; }
+  std::string tls_file(const std::string& name) const { return (tls_dir() / name).string(); }
+  // --tls-ca/--tls-cert/--tls-key for a betcore client command (adapters, archiver).
+  std::vector<std::string> tls_client_args() const;
 
   // Tokens, etcd, node tmpfs mounts, nodes, HAProxy; false with `why`.
   bool start(std::string& why);

@@ -52,7 +52,7 @@ Seen look(const DrillCluster& c, int64_t since_wall) {
   Seen seen;
   for (int i = 0; i < kNodes; ++i) {
     // A starved node answers slowly: 3 s.
-    tools::HttpClient http(c.node_ip(i), 8080, tools::HttpClientOptions{300, 3'000});
+    tools::HttpClient http(c.node_ip(i), 8080, betcore_http(300, 3'000));
     const tools::Response r = http.get("/v1/incidents", c.admin);
     if (!r.ok()) continue;
     const json body = json::parse(r.body, nullptr, false);

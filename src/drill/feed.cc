@@ -1,5 +1,6 @@
 // The drill's odds feed: starting, killing, probing and checking it.
 #include "drill/feed.h"
+#include "drill/cluster.h"
 
 #include <signal.h>
 
@@ -72,7 +73,7 @@ bool DrillFeed::start(const DrillCluster& cluster, std::string& why) {
   }
   metrics_port_ = tools::reserve_port();
   if (!start_adapter(why)) return false;
-  tools::HttpClient c("127.0.0.1", cluster.haproxy_port, {.connect_timeout_ms = 1000});
+  tools::HttpClient c("127.0.0.1", cluster.haproxy_port, betcore_http(1000));
   const int64_t deadline = now_ms() + 60'000;
   while (market_status(c, cluster, "m-20-5").empty()) {
     if (now_ms() > deadline) {
@@ -88,13 +89,15 @@ bool DrillFeed::start_adapter(std::string& why) {
   tools::SpawnOptions o;
   o.program = betcore_;
   o.args = {"feed", "--amqp", broker_->url(), "--queue", kQueue,
-            "--betcore", "http://127.0.0.1:" + std::to_string(cluster_->haproxy_port),
-            "--tokens", (root_ / "tokens").string(),
+            "--betcore", "https://127.0.0.1:" + std::to_string(cluster_->haproxy_port),
+            "--tokens", (root_ / "credentials").string(),
             "--provider", "http://127.0.0.1:" + std::to_string(provider_port_),
             "--limit-ms", std::to_string(kFeedLimitMs),
             "--alive-max-lag-ms", std::to_string(kFeedAliveLagMaxMs),
             "--state-file", (root_ / "feed.state").string(),
             "--metrics-listen", "127.0.0.1:" + std::to_string(metrics_port_)};
+  const auto tls_args = cluster_->tls_client_args();
+  o.args.insert(o.args.end(), tls_args.begin(), tls_args.end());
   o.log_path = (root_ / ("feed." + std::to_string(++adapter_runs_) + ".log")).string();
   adapter_ = tools::Process::spawn(o);
   if (wait_http_ready(adapter_, metrics_port_, "/metrics", 20000)) return true;
@@ -195,7 +198,7 @@ std::string DrillFeed::differences() {
     return "the provider did not answer GET /v1/state (" + std::to_string(state.status) + ")";
   }
   std::string out;
-  tools::HttpClient c("127.0.0.1", cluster_->haproxy_port);
+  tools::HttpClient c("127.0.0.1", cluster_->haproxy_port, betcore_http());
   for (const json& t : truth["markets"]) {
     std::string id = t["market_id"];
     tools::Response r = c.get("/v1/markets/" + id, cluster_->trader);

@@ -1,5 +1,6 @@
 // Probe bets on the feed's markets, and which logged commands are the feed's.
 #include "drill/feed_probe.h"
+#include "drill/cluster.h"
 
 #include <fmt/format.h>
 
@@ -36,7 +37,7 @@ const char* bets_name(Bets b) {
 }
 
 BetProbe::BetProbe(uint16_t haproxy_port, std::string trader_token, int instance)
-    : http_("127.0.0.1", haproxy_port, tools::HttpClientOptions{500, 2000}),
+    : http_("127.0.0.1", haproxy_port, betcore_http(500, 2000)),
       trader_(std::move(trader_token)),
       id_prefix_(fmt::format("{}{}-", kProbeBetPrefix, instance)) {}
 
@@ -57,7 +58,7 @@ Bets BetProbe::ask(const std::string& market_id) {
 
 bool BetProbe::create_account(uint16_t haproxy_port, const std::string& admin_token,
                               std::string& why) {
-  tools::HttpClient http("127.0.0.1", haproxy_port, tools::HttpClientOptions{1000, 5000});
+  tools::HttpClient http("127.0.0.1", haproxy_port, betcore_http(1000, 5000));
   json body{{"account_id", kProbeAccount}, {"currency", "EUR"}};
   tools::Response r;
   for (int tries = 0; tries < 60; ++tries) {

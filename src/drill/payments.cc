@@ -1,6 +1,7 @@
 // The drill's payments: starting the gateway and the adapter, the background
 // deposits, reading the adapter's breakers, waiting for the backlog.
 #include "drill/payments.h"
+#include "drill/cluster.h"
 
 #include <signal.h>
 
@@ -85,8 +86,9 @@ bool DrillPayments::start(const DrillCluster& cluster, std::string& why) {
 }
 
 std::vector<std::string> DrillPayments::adapter_args() const {
-  return {"payments", "--betcore", "http://127.0.0.1:" + std::to_string(cluster_->haproxy_port),
-          "--tokens", (root_ / "tokens").string(),
+  return {"payments", "--betcore", "https://127.0.0.1:" + std::to_string(cluster_->haproxy_port),
+          "--tls-ca", cluster_->tls_file("ca.pem"),
+          "--tokens", (root_ / "credentials").string(),
           "--gateway", "http://127.0.0.1:" + std::to_string(gateway_port_),
           "--secrets", (root_ / "gateway.secrets").string(),
           "--listen", "127.0.0.1:" + std::to_string(adapter_port_),
@@ -186,7 +188,7 @@ std::string DrillPayments::deposits_not_credited(size_t from) {
     std::lock_guard lock(deposits_mu_);
     if (from < deposits_.size()) made.assign(deposits_.begin() + static_cast<ptrdiff_t>(from), deposits_.end());
   }
-  tools::HttpClient c("127.0.0.1", cluster_->haproxy_port);
+  tools::HttpClient c("127.0.0.1", cluster_->haproxy_port, betcore_http());
   std::string out;
   size_t wrong = 0;
   for (const GatewayDeposit& d : made) {
@@ -206,7 +208,7 @@ std::string DrillPayments::deposits_not_credited(size_t from) {
 
 std::vector<std::string> DrillPayments::pending_withdrawals(bool& ok) {
   std::vector<std::string> out;
-  tools::HttpClient c("127.0.0.1", cluster_->haproxy_port);
+  tools::HttpClient c("127.0.0.1", cluster_->haproxy_port, betcore_http());
   std::string after;
   ok = false;
   for (int pages = 0; pages < 1000; ++pages) {

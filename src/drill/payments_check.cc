@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "drill/clock.h"
+#include "drill/cluster.h"
 #include "drill/payments.h"
 #include "tools/http_client.h"
 
@@ -77,7 +78,7 @@ void DrillPayments::check(const std::vector<std::string>& requested,
   if (!missing.empty()) failures.push_back("payments: gateway deposits not credited: " + missing);
   check_reconcile(failures);
   tools::Response l =
-      tools::HttpClient("127.0.0.1", cluster_->haproxy_port).get("/v1/ledger/balance", cluster_->admin);
+      tools::HttpClient("127.0.0.1", cluster_->haproxy_port, betcore_http()).get("/v1/ledger/balance", cluster_->admin);
   json lj = json::parse(l.body, nullptr, false);
   if (l.status != 200 || !lj.is_object() || lj.value("balanced", false) != true ||
       lj.value("total", int64_t{1}) != 0) {
@@ -88,7 +89,7 @@ void DrillPayments::check(const std::vector<std::string>& requested,
 void DrillPayments::check_payouts(const std::vector<std::string>& requested,
                                   std::vector<std::string>& failures) {
   tools::HttpClient gw("127.0.0.1", gateway_port_, {.request_timeout_ms = 30'000});
-  tools::HttpClient bc("127.0.0.1", cluster_->haproxy_port, {.request_timeout_ms = 30'000});
+  tools::HttpClient bc("127.0.0.1", cluster_->haproxy_port, betcore_http(2'000, 30'000));
   std::vector<json> payouts, withdrawals;
   if (!read_all(gw, "/v1/payouts", api_key_, "payouts", payouts) ||
       !read_all(bc, "/v1/withdrawals", cluster_->admin, "withdrawals", withdrawals)) {

@@ -3,6 +3,7 @@
 
 #include "drill/clock.h"
 #include "drill/cluster.h"
+#include "tls/tls.h"
 #include "log/etcd/etcd_client.h"
 
 namespace betcore::drill {
@@ -14,7 +15,7 @@ Recorder::Recorder(const std::vector<std::string>& endpoints, std::vector<log::E
   o.node_id = "drill-recorder";
   o.cluster = kCluster;
   log_ = std::make_unique<log::etcd::EtcdLog>(
-      std::make_shared<log::etcd::Client>(log::etcd::ClientOptions{endpoints}), o);
+      std::make_shared<log::etcd::Client>(log::etcd::ClientOptions{endpoints, 2'000, tls::default_client()}), o);
   thread_ = std::thread([this] { run(); });
 }
 

@@ -67,7 +67,7 @@ class DrillArchive {
               "--etcd",
               log_url(),
               "--tokens",
-              (c_.root() / "tokens").string(),
+              (c_.root() / "credentials").string(),
               "--archive",
               dir_.string(),
               "--key",
@@ -79,8 +79,10 @@ class DrillArchive {
               "--hold-name",
               "drill"};
     for (int i = 0; i < kNodes; ++i) {
-      o.args.insert(o.args.end(), {"--node", "http://" + c_.node_ip(i) + ":8080"});
+      o.args.insert(o.args.end(), {"--node", "https://" + c_.node_ip(i) + ":8080"});
     }
+    const auto tls_args = c_.tls_client_args();
+    o.args.insert(o.args.end(), tls_args.begin(), tls_args.end());
     o.log_path = (c_.root() / fmt::format("archiver-run{}.log", runs_++)).string();
     process_ = tools::Process::spawn(o);
     if (!wait_http_ready(process_, port_, "/metrics", 20'000)) {
@@ -103,7 +105,7 @@ class DrillArchive {
   }
   void stop() { process_.stop(5'000); }
 
-  std::string log_url() const { return "etcd://" + c_.endpoints() + "/" + kCluster; }
+  std::string log_url() const { return "etcds://" + c_.endpoints() + "/" + kCluster; }
   const fs::path& dir() const { return dir_; }
   const fs::path& key() const { return key_; }
 
@@ -143,7 +145,9 @@ bool restore_site(DrillCluster& c, DrillArchive& archive, const std::string& sel
   const bool ok =
       run_betcore(self,
                   {"restore", "--archive", archive.dir().string(), "--key", archive.key().string(),
-                   "--data-dir", c.node_dir(0).string(), "--etcd", archive.log_url()},
+                   "--data-dir", c.node_dir(0).string(), "--etcd", archive.log_url(), "--tls-ca",
+                   c.tls_file("ca.pem"), "--tls-cert", c.tls_file("node.pem"), "--tls-key",
+                   c.tls_file("node.key")},
                   c.root() / "restore.log", 600'000, out);
   rec.restore_s = static_cast<double>(now_ms() - t0) / 1000.0;
   const json report = json::parse(tools::last_json_line(out), nullptr, false);

@@ -1,5 +1,6 @@
 // The drill's workload: punters and a trader through HAProxy, with retries.
 #include "drill/workload.h"
+#include "drill/cluster.h"
 
 #include <fmt/format.h>
 
@@ -77,7 +78,7 @@ Workload::Workload(uint16_t port, const DrillCluster& c, int clients, uint64_t s
 }
 
 bool Workload::set_up(std::string& why) {
-  tools::HttpClient http("127.0.0.1", port_, tools::HttpClientOptions{2000, 15000});
+  tools::HttpClient http("127.0.0.1", port_, betcore_http(2000, 15000));
   std::mt19937_64 rng(seed_);
   for (const std::string& a : accounts_) {
     if (!run_op(http,
@@ -224,7 +225,7 @@ bool Workload::create_market(tools::HttpClient& http, std::mt19937_64& rng) {
 }
 
 void Workload::punter(int client) {
-  tools::HttpClient http("127.0.0.1", port_, tools::HttpClientOptions{1000, 12000});
+  tools::HttpClient http("127.0.0.1", port_, betcore_http(1000, 12000));
   std::mt19937_64 rng(seed_ * 1000 + static_cast<uint64_t>(client));
   uint64_t n = 0;
   while (!stop_.load()) {
@@ -291,7 +292,7 @@ void Workload::bet(tools::HttpClient& http, std::mt19937_64& rng, const std::str
 }
 
 void Workload::trader() {
-  tools::HttpClient http("127.0.0.1", port_, tools::HttpClientOptions{1000, 12000});
+  tools::HttpClient http("127.0.0.1", port_, betcore_http(1000, 12000));
   std::mt19937_64 rng(seed_ * 7777);
   uint64_t n = 0;
   while (!stop_.load()) {

@@ -11,6 +11,7 @@
 #include "feed/adapter.h"
 #include "feed/provider.h"
 #include "tools/server_process.h"
+#include "tools/tls_flags.h"
 
 namespace betcore::feed {
 namespace {
@@ -74,6 +75,7 @@ void add_adapter(CLI::App& app) {
   cmd->add_option("--prefetch", o->prefetch, "Unacked messages at most")->capture_default_str()
       ->check(CLI::Range(1, 65535));
   cmd->add_option("--betcore", *betcore, "A node, or HAProxy before a cluster")->capture_default_str();
+  tools::add_tls_client_flags(cmd);
   cmd->add_option("--tokens", *tokens, "The tokens file; its first feed token is used")->required();
   cmd->add_option("--provider", *provider, "The provider's recovery API, http://HOST:PORT")->required();
   cmd->add_option("--limit-ms", o->limit_ms, "How long each alive keeps a producer's markets open")

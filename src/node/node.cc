@@ -54,7 +54,9 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
   } else {
     log::etcd::Target target;
     if (!log::etcd::parse_target(o.log_url, target, error)) return nullptr;
-    auto client = std::make_shared<log::etcd::Client>(log::etcd::ClientOptions{target.endpoints});
+    log::etcd::ClientOptions co{target.endpoints, 2'000};
+    if (target.tls) co.tls = o.etcd_tls;
+    auto client = std::make_shared<log::etcd::Client>(co);
     log::etcd::EtcdLogOptions lo;
     lo.node_id = o.node_id;
     lo.cluster = target.cluster;

@@ -20,6 +20,7 @@
 #include "node/cluster_member.h"
 #include "node/event_journal.h"
 #include "node/guard.h"
+#include "tls/tls.h"
 #include "node/snapshot_store.h"
 #include "node/submitter.h"
 #include "node/waiters.h"
@@ -45,8 +46,10 @@ struct NodeOptions {
   int read_timeout_ms = 5'000;
   size_t journal_bytes_max = 64u << 20;  // events kept for /v1/stream
   // Empty: the embedded file log in DIR/log. Otherwise the etcd cluster log,
-  // "etcd://HOST:PORT,HOST:PORT/CLUSTER".
+  // "etcd://HOST:PORT,HOST:PORT/CLUSTER", or etcds:// for mutual TLS with
+  // etcd_tls's files.
   std::string log_url;
+  tls::ClientFiles etcd_tls;
   int log_connect_timeout_ms = 60'000;  // waiting for etcd at start
   int64_t etcd_defrag_min_free_bytes = 64ll << 20;  // defragment a member with this much free
   // Fetches a peer's newest snapshot file (cluster bootstrap): true with
@@ -159,6 +162,11 @@ class Node {
   uint64_t guard_samples_ = 0;  // the guard thread's
   std::string out_of_rotation() const;
   class Actuator;
+  // The files for etcd's TLS endpoints, when the log is etcds://.
+  std::optional<tls::ClientFiles> etcd_tls() const {
+    if (options_.log_url.rfind("etcds://", 0) != 0) return std::nullopt;
+    return options_.etcd_tls;
+  }
   std::unique_ptr<GuardActuator> make_guard_actuator();
 
   NodeOptions options_;

@@ -31,7 +31,8 @@ double filesystem_bytes(const std::string& path, bool size) {
 
 // An etcd member's /metrics at its client endpoint ("host:port"), or nothing
 // within 500 ms.
-std::optional<std::string> member_metrics(const std::string& endpoint) {
+std::optional<std::string> member_metrics(const std::string& endpoint,
+                                          const std::optional<tls::ClientFiles>& tls) {
   const size_t colon = endpoint.rfind(':');
   if (colon == std::string::npos) return std::nullopt;
   uint16_t port = 0;
@@ -41,6 +42,7 @@ std::optional<std::string> member_metrics(const std::string& endpoint) {
   tools::HttpClientOptions o;
   o.connect_timeout_ms = 300;
   o.request_timeout_ms = 500;
+  o.tls = tls;  // with etcds://, etcd serves /metrics on its TLS client port too
   tools::Response r = tools::HttpClient(endpoint.substr(0, colon), port, o).get("/metrics");
   if (!r.ok()) return std::nullopt;
   return std::move(r.body);
@@ -146,7 +148,7 @@ class Node::Actuator final : public GuardActuator {
  private:
   double fsync_since_last_look(const log::etcd::Member& m) {
     const double nan = std::numeric_limits<double>::quiet_NaN();
-    const std::optional<std::string> text = member_metrics(m.endpoint);
+    const std::optional<std::string> text = member_metrics(m.endpoint, n_.etcd_tls());
     if (!text) return nan;
     const std::string& body = *text;
     const auto sum = ops::sample_value(body, "etcd_disk_wal_fsync_duration_seconds_sum");
@@ -224,7 +226,7 @@ void Node::etcd_size_sample(GuardSample& g) {
     if (!m.error.empty()) continue;
     db = std::max(db, static_cast<double>(m.db_size));
     if (m.leader) {
-      if (const auto text = member_metrics(m.endpoint)) {
+      if (const auto text = member_metrics(m.endpoint, etcd_tls())) {
         if (const auto q = ops::sample_value(*text, "etcd_server_quota_backend_bytes")) quota = *q;
       }
     }

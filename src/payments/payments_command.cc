@@ -12,6 +12,7 @@
 #include "payments/payments_command.h"
 #include "payments/secrets.h"
 #include "tools/server_process.h"
+#include "tools/tls_flags.h"
 
 namespace betcore::payments {
 namespace {
@@ -75,6 +76,7 @@ void add_payments_command(CLI::App& app) {
   auto once = std::make_shared<bool>(false);
   auto repair = std::make_shared<bool>(false);
   cmd->add_option("--betcore", *betcore, "A node, or HAProxy before a cluster")->capture_default_str();
+  tools::add_tls_client_flags(cmd);
   cmd->add_option("--tokens", *tokens, "The tokens file; its first payments token is used")->required();
   cmd->add_option("--gateway", *gateway, "The payment gateway, http://HOST:PORT")->required();
   cmd->add_option("--secrets", *secrets,

@@ -13,6 +13,7 @@
 #include "tools/bench_report.h"
 #include "tools/bench_setup.h"
 #include "tools/tokens_file.h"
+#include "tools/tls_flags.h"
 
 namespace betcore::tools {
 
@@ -101,7 +102,7 @@ int run_bench_or_throw(const BenchOptions& o, std::ostream& out, std::ostream& e
   for (const auto& text : target_texts) {
     auto url = parse_url(text);
     if (!url) {
-      err << "bench: --target `" << text << "` is not an http URL like " << kDefaultTarget << "\n";
+      err << "bench: --target `" << text << "` is not an http(s) URL like " << kDefaultTarget << "\n";
       return kBenchExitUsage;
     }
     targets.push_back(*url);
@@ -145,7 +146,7 @@ int run_bench_or_throw(const BenchOptions& o, std::ostream& out, std::ostream& e
 
   BenchReport report;
   report.run_id = run_id;
-  for (const auto& t : targets) report.targets.push_back("http://" + t.host_port() + t.path);
+  for (const auto& t : targets) report.targets.push_back(t.origin() + t.path);
   report.connections = o.connections;
   report.threads = std::min(o.threads, o.connections);
   report.accounts = o.accounts;
@@ -180,6 +181,7 @@ void add_bench_command(CLI::App& root) {
   CLI::App* cmd = root.add_subcommand("bench",
                                       "Closed-loop load test: place bets over HTTP and "
                                       "report throughput and latency");
+  add_tls_client_flags(cmd);
   cmd->add_option("--target", o->targets,
                   "Node URL, repeatable; each connection starts on one and fails over to the "
                   "next (default http://127.0.0.1:8080)");

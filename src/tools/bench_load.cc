@@ -8,6 +8,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -22,6 +23,7 @@
 #include <optional>
 #include <thread>
 
+#include "tls/asio_context.h"
 #include "tools/splitmix.h"
 
 namespace betcore::tools {
@@ -48,6 +50,9 @@ struct Shared {
   const BenchPlan& plan;
   LoadOptions options;
   std::vector<tcp::resolver::results_type> endpoints;  // per target
+  // Per target: its TLS context (null for http://) and host (SNI, name check).
+  std::vector<std::shared_ptr<asio::ssl::context>> tls;
+  std::vector<std::string> hosts;
   // Per target: the request line and fixed headers up to "Content-Length: ".
   std::vector<std::string> prefixes;
   Clock::time_point warm_at;
@@ -75,7 +80,17 @@ class Connection {
  private:
   void connect();
   void on_connect(error_code ec);
+  void connected();
   void send();
+  // Writes and reads go through TLS when the target is https.
+  template <class Fn>
+  void with_stream(Fn&& fn) {
+    if (tls_) {
+      fn(*tls_);
+    } else {
+      fn(stream_);
+    }
+  }
   void on_write(error_code ec);
   void on_read(error_code ec);
   void on_answer(Clock::time_point now);
@@ -89,6 +104,7 @@ class Connection {
   uint32_t id_;
   size_t target_;
   beast::tcp_stream stream_;
+  std::unique_ptr<asio::ssl::stream<beast::tcp_stream&>> tls_;  // over stream_, per connection
   asio::steady_timer timer_;
   beast::flat_buffer buffer_;
   std::optional<http::response_parser<http::string_body>> parser_;
@@ -159,6 +175,7 @@ void Connection::close() {
   error_code ignored;
   stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
   stream_.close();
+  tls_.reset();
   buffer_.clear();
   open_ = false;
 }
@@ -184,10 +201,36 @@ void Connection::on_connect(error_code ec) {
     continue_after(pause_ms);
     return;
   }
-  connect_failures_ = 0;
-  open_ = true;
   error_code ignored;
   stream_.socket().set_option(tcp::no_delay(true), ignored);
+  const auto& ctx = w_.shared.tls[target_];
+  if (!ctx) {
+    connected();
+    return;
+  }
+  // A full handshake per connection (the bench's connections live for the
+  // whole run, as a client pool's do).
+  tls_ = std::make_unique<asio::ssl::stream<beast::tcp_stream&>>(stream_, *ctx);
+  std::string error;
+  if (!tls::set_peer_host(tls_->native_handle(), w_.shared.hosts[target_], &error)) {
+    on_connect(asio::error::invalid_argument);
+    return;
+  }
+  tls_->async_handshake(asio::ssl::stream_base::client, [this](error_code hs) {
+    if (w_.stopping) return;
+    if (hs) {
+      if (w_.in_window(Clock::now())) ++w_.stats.errors["transport tls_handshake_failed"];
+      close();
+      continue_after(kReconnectPauseMsMax);
+      return;
+    }
+    connected();
+  });
+}
+
+void Connection::connected() {
+  connect_failures_ = 0;
+  open_ = true;
   send();
 }
 
@@ -203,7 +246,9 @@ void Connection::send() {
   sent_at_ = Clock::now();
   // One deadline for writing the request and reading the whole answer.
   stream_.expires_after(std::chrono::milliseconds(w_.shared.options.timeout_ms));
-  asio::async_write(stream_, request, [this](error_code ec, size_t) { on_write(ec); });
+  with_stream([&](auto& s) {
+    asio::async_write(s, request, [this](error_code ec, size_t) { on_write(ec); });
+  });
 }
 
 void Connection::on_write(error_code ec) {
@@ -214,7 +259,9 @@ void Connection::on_write(error_code ec) {
   }
   parser_.emplace();
   parser_->body_limit(kResponseBytesMax);
-  http::async_read(stream_, buffer_, *parser_, [this](error_code e, size_t) { on_read(e); });
+  with_stream([&](auto& s) {
+    http::async_read(s, buffer_, *parser_, [this](error_code e, size_t) { on_read(e); });
+  });
 }
 
 void Connection::on_read(error_code ec) {
@@ -368,7 +415,7 @@ LoadResult run_load(const BenchPlan& plan, const std::vector<Url>& targets,
                     const std::string& trader_token, const LoadOptions& options,
                     std::ostream& progress) {
   LoadResult result;
-  Shared shared{plan, options, {}, {}, {}, {}};
+  Shared shared{plan, options, {}, {}, {}, {}, {}, {}};
   {
     asio::io_context ioc;
     tcp::resolver resolver(ioc);
@@ -381,6 +428,17 @@ LoadResult run_load(const BenchPlan& plan, const std::vector<Url>& targets,
       }
       shared.endpoints.push_back(std::move(endpoints));
       shared.prefixes.push_back(request_prefix(t, trader_token));
+      shared.hosts.push_back(t.host);
+      std::shared_ptr<asio::ssl::context> ctx;
+      if (t.tls) {
+        std::string tls_error;
+        ctx = tls::client_context(tls::default_client(), &tls_error);
+        if (!ctx) {
+          result.error = "TLS to " + t.origin() + ": " + tls_error;
+          return result;
+        }
+      }
+      shared.tls.push_back(std::move(ctx));
     }
   }
   int connections = std::max(1, options.connections);

@@ -42,7 +42,7 @@ std::string error_message_of(const Response& r) {
 
 std::string targets_text(const std::vector<Url>& targets) {
   std::string out;
-  for (const auto& t : targets) out += (out.empty() ? "http://" : ", http://") + t.host_port();
+  for (const auto& t : targets) out += (out.empty() ? "" : ", ") + t.origin();
   return out;
 }
 

@@ -286,7 +286,7 @@ TEST(Bench, MissingTokensAreAUsageError) {
 
 TEST(Bench, BadFlagsAreUsageErrors) {
   std::ostringstream out, err;
-  BenchOptions o = small_run({"https://127.0.0.1:1"});
+  BenchOptions o = small_run({"ftp://127.0.0.1:1"});
   EXPECT_EQ(run_bench(o, out, err), kBenchExitUsage);
   o = small_run({"http://127.0.0.1:1"});
   o.run_id = "has space";

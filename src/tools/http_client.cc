@@ -5,6 +5,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -12,6 +14,9 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <mutex>
+
+#include "tls/asio_context.h"
 
 namespace betcore::tools {
 
@@ -38,10 +43,28 @@ bool host_char_ok(char c) {
 bool is_connection_lost(const error_code& ec) {
   return ec == http::error::end_of_stream || ec == asio::error::eof ||
          ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
-         ec == asio::error::connection_aborted;
+         ec == asio::error::connection_aborted || ec == asio::ssl::error::stream_truncated;
+}
+
+std::mutex tls_mu;
+// One context per set of files, shared by every client of the process (a
+// context holds the parsed CA store: building one per connection is slow).
+std::vector<std::pair<std::string, std::shared_ptr<asio::ssl::context>>> contexts;
+
+std::shared_ptr<asio::ssl::context> context_for(const tls::ClientFiles& f, std::string* error) {
+  const std::string key = f.ca_file + '\n' + f.cert_file + '\n' + f.key_file;
+  std::lock_guard lock(tls_mu);
+  for (const auto& [k, ctx] : contexts) {
+    if (k == key) return ctx;
+  }
+  auto ctx = tls::client_context(f, error);
+  if (ctx) contexts.emplace_back(key, ctx);
+  return ctx;
 }
 
 }  // namespace
+
+std::string Url::origin() const { return (tls ? "https://" : "http://") + host_port(); }
 
 std::string Url::host_port() const {
   bool v6 = host.find(':') != std::string::npos;
@@ -51,7 +74,10 @@ std::string Url::host_port() const {
 std::optional<Url> parse_url(std::string_view text) {
   Url url;
   if (auto p = text.find("://"); p != std::string_view::npos) {
-    if (lower(text.substr(0, p)) != "http") return std::nullopt;
+    const std::string scheme = lower(text.substr(0, p));
+    if (scheme != "http" && scheme != "https") return std::nullopt;
+    url.tls = scheme == "https";
+    if (url.tls) url.port = 443;
     text.remove_prefix(p + 3);
   }
   std::string_view authority = text.substr(0, text.find('/'));
@@ -111,10 +137,26 @@ struct HttpClient::Impl {
   HttpClientOptions options;
   asio::io_context ioc;
   beast::tcp_stream stream{ioc};
+  // Over `stream` when options.tls is set; made anew for every connection.
+  std::shared_ptr<asio::ssl::context> tls_context;
+  std::unique_ptr<asio::ssl::stream<beast::tcp_stream&>> tls;
+  std::string tls_error;  // why the context could not be built
   beast::flat_buffer buffer;
   bool open = false;
 
-  Impl(std::string h, uint16_t p, HttpClientOptions o) : host(std::move(h)), port(p), options(o) {}
+  Impl(std::string h, uint16_t p, HttpClientOptions o) : host(std::move(h)), port(p), options(o) {
+    if (options.tls) tls_context = context_for(*options.tls, &tls_error);
+  }
+
+  // The request and response go through TLS when there is one.
+  template <class Fn>
+  void with_stream(Fn&& fn) {
+    if (tls) {
+      fn(*tls);
+    } else {
+      fn(stream);
+    }
+  }
 
   // Runs the io_context until the started operation has completed.
   void run() {
@@ -126,8 +168,30 @@ struct HttpClient::Impl {
     error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream.socket().close(ignored);
+    tls.reset();
     buffer.clear();
     open = false;
+  }
+
+  // "" or why the TLS handshake failed, with what to check.
+  std::string handshake() {
+    if (!tls_context) return "cannot use TLS to " + where() + ": " + tls_error;
+    tls = std::make_unique<asio::ssl::stream<beast::tcp_stream&>>(stream, *tls_context);
+    std::string error;
+    if (!tls::set_peer_host(tls->native_handle(), host, &error)) return error;
+    error_code ec;
+    stream.expires_after(std::chrono::milliseconds(options.connect_timeout_ms));
+    tls->async_handshake(asio::ssl::stream_base::client, [&](error_code e) { ec = e; });
+    run();
+    if (!ec) return "";
+    std::string why = "TLS handshake with " + where() + " failed: " + ec.message();
+    if (ec.category() == asio::error::get_ssl_category()) {
+      why += " (check that the server's certificate is valid, names " + host +
+             " and is signed by the CA " +
+             (options.tls->ca_file.empty() ? std::string("store") : options.tls->ca_file) +
+             ", and that the server speaks TLS)";
+    }
+    return why;
   }
 
   std::string where() const { return Url{host, port, ""}.host_port(); }
@@ -152,6 +216,12 @@ struct HttpClient::Impl {
     }
     error_code ignored;
     stream.socket().set_option(tcp::no_delay(true), ignored);
+    if (options.tls) {
+      if (std::string error = handshake(); !error.empty()) {
+        close();
+        return error;
+      }
+    }
     open = true;
     return {};
   }
@@ -163,7 +233,7 @@ struct HttpClient::Impl {
     retryable = false;
     error_code ec;
     stream.expires_after(std::chrono::milliseconds(options.request_timeout_ms));
-    http::async_write(stream, req, [&](error_code e, size_t) { ec = e; });
+    with_stream([&](auto& s) { http::async_write(s, req, [&](error_code e, size_t) { ec = e; }); });
     run();
     if (ec) {
       retryable = is_connection_lost(ec);
@@ -174,7 +244,9 @@ struct HttpClient::Impl {
     http::response_parser<http::string_body> parser;
     parser.body_limit(options.response_bytes_max);
     if (req.method() == http::verb::head) parser.skip(true);
-    http::async_read(stream, buffer, parser, [&](error_code e, size_t) { ec = e; });
+    with_stream([&](auto& s) {
+      http::async_read(s, buffer, parser, [&](error_code e, size_t) { ec = e; });
+    });
     run();
     if (ec) {
       retryable = is_connection_lost(ec) && !parser.got_some();
@@ -203,7 +275,10 @@ HttpClient::HttpClient(std::string host, uint16_t port, HttpClientOptions option
     : impl_(std::make_unique<Impl>(std::move(host), port, options)) {}
 
 HttpClient::HttpClient(const Url& url, HttpClientOptions options)
-    : HttpClient(url.host, url.port, options) {}
+    : HttpClient(url.host, url.port, [&] {
+        if (url.tls && !options.tls) options.tls = tls::default_client();
+        return options;
+      }()) {}
 
 HttpClient::~HttpClient() = default;
 HttpClient::HttpClient(HttpClient&&) noexcept = default;

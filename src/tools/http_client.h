@@ -16,20 +16,25 @@
 #include <utility>
 #include <vector>
 
+#include "tls/tls.h"
+
 namespace betcore::tools {
 
-// "http://HOST:PORT[/PATH]". The scheme may be omitted ("127.0.0.1:8080");
-// the port defaults to 80; an IPv6 host is written in brackets
-// ("http://[::1]:8080") and stored without them. https is not supported.
+// "http://HOST:PORT[/PATH]" or "https://HOST:PORT[/PATH]". The scheme may be
+// omitted ("127.0.0.1:8080": http); the port defaults to 80 (443 for https);
+// an IPv6 host is written in brackets ("http://[::1]:8080") and stored
+// without them.
 struct Url {
   std::string host;
   uint16_t port = 80;
   std::string path;  // "" or starts with '/', without a trailing '/'
+  bool tls = false;  // https
 
   std::string host_port() const;  // "127.0.0.1:8080", "[::1]:8080"
+  std::string origin() const;     // "https://127.0.0.1:8443"
 };
 
-// nullopt if `text` is not an http URL as described above.
+// nullopt if `text` is not an http(s) URL as described above.
 std::optional<Url> parse_url(std::string_view text);
 
 struct Response {
@@ -60,6 +65,10 @@ struct HttpClientOptions {
   // arrives, reconnect and send it once more. Safe for this API because every
   // write carries its client id and is applied exactly once (API.md, Errors).
   bool retry_on_stale_connection = true;
+  // HTTPS with these files when set: the server's certificate must chain to
+  // tls->ca_file and name the host (or its address). An https Url sets it
+  // from tls::default_client() when the caller did not.
+  std::optional<tls::ClientFiles> tls = std::nullopt;
 };
 
 // One connection to one host:port, reopened on demand (lazily, on the next

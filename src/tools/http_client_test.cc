@@ -45,9 +45,21 @@ TEST(ParseUrl, Ipv6InBrackets) {
   EXPECT_EQ(u->host_port(), "[::1]:8080");
 }
 
+TEST(ParseUrl, HttpsDefaultsToPort443AndSaysTls) {
+  auto u = parse_url("https://example.test");
+  ASSERT_TRUE(u.has_value());
+  EXPECT_TRUE(u->tls);
+  EXPECT_EQ(u->port, 443);
+  EXPECT_EQ(u->origin(), "https://example.test:443");
+  auto p = parse_url("HTTP://127.0.0.1:8080");
+  ASSERT_TRUE(p.has_value());
+  EXPECT_FALSE(p->tls);
+  EXPECT_EQ(p->origin(), "http://127.0.0.1:8080");
+}
+
 TEST(ParseUrl, RejectsWhatIsNotAnHttpUrl) {
   for (const char* bad :
-       {"", "https://127.0.0.1:8080", "http://", "http://:8080", "http://host:", "http://host:0",
+       {"", "httpx://127.0.0.1:8080", "https://", "http://", "http://:8080", "http://host:", "http://host:0",
         "http://host:65536", "http://host:80x", "http://ho st:80", "http://[::1", "http://[::1]x",
         "ftp://host", "http://host:8080/path?q=1"}) {
     EXPECT_FALSE(parse_url(bad).has_value()) << bad;

@@ -10,6 +10,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -19,6 +20,8 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
+
+#include "tls/asio_context.h"
 
 namespace betcore::tools {
 
@@ -31,6 +34,8 @@ using boost::system::error_code;
 struct LineStream::Impl {
   asio::io_context io;
   beast::tcp_stream stream{io};
+  std::shared_ptr<asio::ssl::context> tls_context;
+  std::unique_ptr<asio::ssl::stream<beast::tcp_stream&>> tls;  // https: over `stream`
   beast::flat_buffer buffer;
   std::optional<http::response_parser<http::buffer_body>> parser;
   std::string pending;  // bytes of the body not yet handed out as lines
@@ -39,6 +44,32 @@ struct LineStream::Impl {
   std::mutex fd_mu;
   int fd = -1;  // for cancel(): shutdown() wakes a blocked read
   bool done = false;
+
+  // Blocking reads and writes, through TLS for https.
+  template <class Fn>
+  void with_stream(Fn&& fn) {
+    if (tls) {
+      fn(*tls);
+    } else {
+      fn(stream.socket());
+    }
+  }
+
+  // "" or why the TLS handshake failed; bounded by `timeout_ms`.
+  std::string handshake(const Url& url, int timeout_ms) {
+    std::string error;
+    tls_context = tls::client_context(tls::default_client(), &error);
+    if (!tls_context) return error;
+    tls = std::make_unique<asio::ssl::stream<beast::tcp_stream&>>(stream, *tls_context);
+    if (!tls::set_peer_host(tls->native_handle(), url.host, &error)) return error;
+    error_code ec;
+    stream.expires_after(std::chrono::milliseconds(timeout_ms));
+    tls->async_handshake(asio::ssl::stream_base::client, [&](const error_code& e) { ec = e; });
+    io.run();
+    io.restart();
+    stream.expires_never();
+    return ec ? "TLS handshake with " + url.host_port() + " failed: " + ec.message() : "";
+  }
 };
 
 LineStream::LineStream() : impl_(std::make_unique<Impl>()) {}
@@ -72,6 +103,12 @@ Response LineStream::open(const Url& url, const std::string& target,
     return r;
   }
   m.stream.expires_never();
+  if (url.tls) {
+    if (std::string e = m.handshake(url, connect_timeout_ms); !e.empty()) {
+      r.error = std::move(e);
+      return r;
+    }
+  }
   tcp::socket& socket = m.stream.socket();
   const int fd = socket.native_handle();
   const int on = 1, idle = 5, interval = 2, count = 3;
@@ -87,14 +124,14 @@ Response LineStream::open(const Url& url, const std::string& target,
   http::request<http::empty_body> req{http::verb::get, target, 11};
   req.set(http::field::host, url.host_port());
   if (!bearer_token.empty()) req.set(http::field::authorization, "Bearer " + bearer_token);
-  http::write(socket, req, ec);
+  m.with_stream([&](auto& s) { http::write(s, req, ec); });
   if (ec) {
     r.error = "cannot send the request to " + url.host_port() + ": " + ec.message();
     return r;
   }
   m.parser.emplace();
   m.parser->body_limit(boost::none);  // a stream has no end
-  http::read_header(socket, m.buffer, *m.parser, ec);
+  m.with_stream([&](auto& s) { http::read_header(s, m.buffer, *m.parser, ec); });
   if (ec) {
     r.error = "no answer from " + url.host_port() + ": " + ec.message();
     return r;
@@ -106,7 +143,7 @@ Response LineStream::open(const Url& url, const std::string& target,
     while (!m.parser->is_done() && r.body.size() < 65536) {
       m.parser->get().body().data = chunk;
       m.parser->get().body().size = sizeof chunk;
-      http::read(socket, m.buffer, *m.parser, ec);
+      m.with_stream([&](auto& s) { http::read(s, m.buffer, *m.parser, ec); });
       r.body.append(chunk, sizeof chunk - m.parser->get().body().size);
       if (ec == http::error::need_buffer) ec = {};
       if (ec) break;
@@ -140,7 +177,7 @@ bool LineStream::next_line(std::string& line) {
     m.parser->get().body().data = chunk;
     m.parser->get().body().size = sizeof chunk;
     error_code ec;
-    http::read_some(m.stream.socket(), m.buffer, *m.parser, ec);
+    m.with_stream([&](auto& s) { http::read_some(s, m.buffer, *m.parser, ec); });
     m.pending.append(chunk, sizeof chunk - m.parser->get().body().size);
     if (ec == http::error::need_buffer) ec = {};
     if (ec) {

@@ -73,7 +73,8 @@ bool ApiNode::start() {
               "--listen",
               "127.0.0.1:" + std::to_string(port_),
               "--tokens",
-              tokens_.file.string()};
+              tokens_.file.string(),
+              "--plain-http"};
     o.args.insert(o.args.end(), config_.extra_flags.begin(), config_.extra_flags.end());
     o.log_path = (dir_ / "node.log").string();
     process_ = test::Process::spawn(o);

@@ -4,6 +4,8 @@
 // check that a rejected request changed nothing.
 #pragma once
 
+#include <signal.h>
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -61,6 +63,8 @@ class ApiNode {
   // SIGTERM, then waits up to `grace_ms`; the exit status.
   test::ExitStatus stop(int grace_ms = 10'000);
   bool running() { return process_.running(); }
+  // SIGHUP: the node reloads its tokens file and TLS certificate.
+  bool reload() { return process_.kill(SIGHUP); }
   const std::string& why() const { return why_; }
   std::string log() const { return process_.read_log(); }
 

@@ -155,7 +155,8 @@ class BackupTest : public ::testing::Test {
           SpawnOptions o;
           o.program = betcore_binary().string();
           o.args = {"node", "--data", data.string(), "--listen", "127.0.0.1:" + std::to_string(p),
-                    "--tokens", tokens_.file.string(), "--checkpoint-every-commands", "300"};
+                    "--tokens", tokens_.file.string(), "--checkpoint-every-commands", "300",
+                    "--plain-http"};
           o.args.insert(o.args.end(), extra.begin(), extra.end());
           o.log_path = (dir_ / (name + ".log")).string();
           return o;
@@ -169,7 +170,7 @@ class BackupTest : public ::testing::Test {
           SpawnOptions o;
           o.program = betcore_binary().string();
           o.args = {"backup", "run", "--node", "http://127.0.0.1:" + std::to_string(node_port_), "--tokens",
-                    tokens_.file.string(), "--archive", archive_.string(), "--key", key_.string(),
+                    tokens_.credentials.string(), "--archive", archive_.string(), "--key", key_.string(),
                     "--segment-ms", "200", "--snapshot-every-s", "2", "--metrics-listen",
                     "127.0.0.1:" + std::to_string(p)};
           if (site_) {

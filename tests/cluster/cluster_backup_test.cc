@@ -87,7 +87,7 @@ TEST(ClusterBackup, AnArchiverFollowsTheClusterHoldsItsCompactionAndItsArchiveRe
         [&](uint16_t p) {
           test::SpawnOptions o;
           o.program = test::betcore_binary().string();
-          o.args = {"backup", "run", "--etcd", c.log_url(), "--tokens", c.tokens().file.string(), "--archive",
+          o.args = {"backup", "run", "--etcd", c.log_url(), "--tokens", c.tokens().credentials.string(), "--archive",
                     (dir / "archive").string(), "--key", (dir / "key").string(), "--segment-ms", "200",
                     "--snapshot-every-s", "2", "--metrics-listen", "127.0.0.1:" + std::to_string(p)};
           for (int i = 0; i < c.nodes(); ++i) {
@@ -149,7 +149,7 @@ TEST(ClusterBackup, AnArchiverFollowsTheClusterHoldsItsCompactionAndItsArchiveRe
         test::SpawnOptions o;
         o.program = test::betcore_binary().string();
         o.args = {"node", "--data", (dir / "restored").string(), "--listen", "127.0.0.1:" + std::to_string(p),
-                  "--tokens", c.tokens().file.string()};
+                  "--tokens", c.tokens().file.string(), "--plain-http"};
         o.log_path = (dir / "restored-node.log").string();
         return o;
       },
@@ -227,7 +227,7 @@ TEST(ClusterBackup, EveryNodeAndEtcdMemberLostUnderLoadANewClusterRestoredFromTh
   uint16_t archiver_port = 0;
   test::Process archiver = test::start_server(
       [&](uint16_t p) {
-        return archiver_options(dir.path(), old_site->log_url(), node_ports(*old_site), old_site->tokens().file, p);
+        return archiver_options(dir.path(), old_site->log_url(), node_ports(*old_site), old_site->tokens().credentials, p);
       },
       "/metrics", archiver_port, "betcore backup run --etcd");
   ASSERT_TRUE(archiver.started());
@@ -302,7 +302,7 @@ TEST(ClusterBackup, EveryNodeAndEtcdMemberLostUnderLoadANewClusterRestoredFromTh
   const uint64_t new_index = deposit(client, site.tokens(), "after-restore", crash::account_ids()[0], 500);
   ASSERT_GT(new_index, position);
   archiver = test::start_server(
-      [&](uint16_t p) { return archiver_options(dir.path(), site.log_url(), node_ports(site), site.tokens().file, p); },
+      [&](uint16_t p) { return archiver_options(dir.path(), site.log_url(), node_ports(site), site.tokens().credentials, p); },
       "/metrics", archiver_port, "betcore backup run --etcd (the restored cluster)");
   ASSERT_TRUE(archiver.started());
   ASSERT_TRUE(archived_to(archiver_port, new_index, archiver));
@@ -330,7 +330,7 @@ TEST(ClusterBackup, EveryNodeAndEtcdMemberLostUnderLoadANewClusterRestoredFromTh
   }
   archiver = test::start_server(
       [&](uint16_t p) {
-        return archiver_options(dir.path(), site.log_url(), node_ports(site), site.tokens().file, p, "archive2");
+        return archiver_options(dir.path(), site.log_url(), node_ports(site), site.tokens().credentials, p, "archive2");
       },
       "/metrics", archiver_port, "betcore backup run --etcd (a new archive)");
   ASSERT_TRUE(archiver.started());

@@ -1,6 +1,7 @@
 #include "cluster/local_cluster.h"
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <thread>
 
 #include "log/etcd/etcd_client.h"
+#include "tls/tls.h"
 
 #ifndef BETCORE_SOURCE_DIR
 #error "BETCORE_SOURCE_DIR must be defined (tests/cluster/CMakeLists.txt)"
@@ -49,6 +51,17 @@ std::string haproxy_binary() { return first_existing({"/usr/sbin/haproxy", "/usr
 
 LocalCluster::LocalCluster(fs::path root, ClusterOptions options)
     : root_(std::move(root)), options_(std::move(options)) {
+  if (options_.tls) {
+    // One certificate for every process (127.0.0.1 and localhost): etcd's
+    // server and peer certificate, the nodes', and HAProxy's.
+    const std::string dir = tls_dir().string();
+    tls::CertSpec spec;
+    spec.hosts = {"127.0.0.1", "localhost"};
+    std::string error = tls::ensure_ca(dir, "betcore test CA");
+    if (error.empty()) error = tls::issue_cert(dir, dir, "node", spec);
+    if (!error.empty()) ADD_FAILURE() << error;
+    tls::set_default_client({dir + "/ca.pem", dir + "/node.pem", dir + "/node.key"});
+  }
   tokens_ = test::write_tokens_file(root_, [] {
     std::vector<std::string> ids;
     for (int i = 0; i < 50; ++i) ids.push_back(fmt::format("acct-{:02}", i));
@@ -60,11 +73,14 @@ LocalCluster::LocalCluster(fs::path root, ClusterOptions options)
     c.tokens_file = tokens_.file;
     c.logs_dir = root_ / ("node-" + std::to_string(i + 1) + "-logs");
     c.extra_args = options_.node_args;
+    // A node fetches a peer's snapshot with the admin credential.
+    c.extra_args.insert(c.extra_args.end(), {"--credentials", tokens_.credentials.string()});
     // HAProxy's agent check (deploy/haproxy/betcore.cfg.in).
     agent_ports_.push_back(test::reserve_port());
     c.extra_args.insert(c.extra_args.end(),
                         {"--agent-listen", fmt::format("127.0.0.1:{}", agent_ports_.back())});
     c.ready_timeout_ms = 60'000;
+    if (options_.tls) c.tls_dir = tls_dir();
     nodes_.push_back(std::make_unique<crash::NodeRunner>(c));
   }
   for (int i = 0; i < options_.etcd_members; ++i) {
@@ -83,6 +99,13 @@ LocalCluster::~LocalCluster() {
     if (n->running()) n->kill9();
   }
   for (auto& e : etcd_) e.process.stop(2'000);
+  if (options_.tls) tls::set_default_client({});
+}
+
+log::etcd::ClientOptions LocalCluster::etcd_client_options(std::vector<std::string> endpoints) const {
+  log::etcd::ClientOptions o{std::move(endpoints), 2'000};
+  if (options_.tls) o.tls = tls::default_client();
+  return o;
 }
 
 void LocalCluster::kill_everything() {
@@ -102,13 +125,16 @@ std::string LocalCluster::etcd_endpoints() const {
   return out;
 }
 
-std::string LocalCluster::log_url() const { return "etcd://" + etcd_endpoints() + "/" + options_.name; }
+std::string LocalCluster::log_url() const {
+  return (options_.tls ? "etcds://" : "etcd://") + etcd_endpoints() + "/" + options_.name;
+}
 
 bool LocalCluster::spawn_etcd(int i, bool initial, std::string& why) {
   Etcd& e = etcd_[static_cast<size_t>(i)];
   std::string initial_cluster;
   for (const Etcd& o : etcd_) {
-    initial_cluster += (initial_cluster.empty() ? "" : ",") + fmt::format("{}=http://127.0.0.1:{}", o.name, o.peer_port);
+    initial_cluster += (initial_cluster.empty() ? "" : ",") +
+                       fmt::format("{}={}://127.0.0.1:{}", o.name, scheme(), o.peer_port);
   }
   test::SpawnOptions so;
   so.program = etcd_binary();
@@ -117,15 +143,24 @@ bool LocalCluster::spawn_etcd(int i, bool initial, std::string& why) {
     return false;
   }
   so.args = {"--name", e.name, "--data-dir", e.dir.string(),
-             "--listen-client-urls", fmt::format("http://127.0.0.1:{}", e.client_port),
-             "--advertise-client-urls", fmt::format("http://127.0.0.1:{}", e.client_port),
-             "--listen-peer-urls", fmt::format("http://127.0.0.1:{}", e.peer_port),
-             "--initial-advertise-peer-urls", fmt::format("http://127.0.0.1:{}", e.peer_port),
+             "--listen-client-urls", fmt::format("{}://127.0.0.1:{}", scheme(), e.client_port),
+             "--advertise-client-urls", fmt::format("{}://127.0.0.1:{}", scheme(), e.client_port),
+             "--listen-peer-urls", fmt::format("{}://127.0.0.1:{}", scheme(), e.peer_port),
+             "--initial-advertise-peer-urls", fmt::format("{}://127.0.0.1:{}", scheme(), e.peer_port),
              "--initial-cluster", initial_cluster,
              "--initial-cluster-state", initial ? "new" : "existing",
              "--initial-cluster-token", "betcore-test",
              "--max-request-bytes", "8388608", "--quota-backend-bytes", "8589934592",
              "--auto-compaction-retention", "0", "--pre-vote=true", "--logger", "zap", "--log-outputs", "stderr"};
+  if (options_.tls) {
+    // etcd's own TLS: clients and peers must present a certificate of our CA.
+    const std::string d = tls_dir().string();
+    so.args.insert(so.args.end(),
+                   {"--cert-file", d + "/node.pem", "--key-file", d + "/node.key",
+                    "--client-cert-auth", "--trusted-ca-file", d + "/ca.pem",
+                    "--peer-cert-file", d + "/node.pem", "--peer-key-file", d + "/node.key",
+                    "--peer-client-cert-auth", "--peer-trusted-ca-file", d + "/ca.pem"});
+  }
   so.log_path = (root_ / fmt::format("{}-run{}.log", e.name, e.runs++)).string();
   e.process = test::Process::spawn(so);
   if (!e.process.started()) {
@@ -146,11 +181,11 @@ bool LocalCluster::start_etcd_members(std::string& why, bool& bind_failed) {
     if (!spawn_etcd(i, true, why)) return false;
   }
   // Healthy: a quorum read answers.
-  log::etcd::Client client(log::etcd::ClientOptions{[&] {
+  log::etcd::Client client(etcd_client_options([&] {
     std::vector<std::string> eps;
     for (const Etcd& e : etcd_) eps.push_back(fmt::format("127.0.0.1:{}", e.client_port));
     return eps;
-  }()});
+  }()));
   auto deadline = Clock::now() + std::chrono::seconds(30);
   for (;;) {
     auto r = client.range("health", "", {}, 1000);
@@ -211,7 +246,7 @@ bool LocalCluster::etcd_running(int i) { return etcd_[static_cast<size_t>(i)].pr
 bool LocalCluster::start_etcd(int i, std::string& why) {
   if (!spawn_etcd(i, false, why)) return false;
   Etcd& e = etcd_[static_cast<size_t>(i)];
-  log::etcd::Client client(log::etcd::ClientOptions{{fmt::format("127.0.0.1:{}", e.client_port)}});
+  log::etcd::Client client(etcd_client_options({fmt::format("127.0.0.1:{}", e.client_port)}));
   auto deadline = Clock::now() + std::chrono::seconds(30);
   for (;;) {
     auto m = client.members(500);
@@ -231,8 +266,8 @@ bool LocalCluster::start_etcd(int i, std::string& why) {
 int LocalCluster::etcd_leader() {
   for (int i = 0; i < etcd_members(); ++i) {
     if (!etcd_running(i)) continue;
-    log::etcd::Client client(
-        log::etcd::ClientOptions{{fmt::format("127.0.0.1:{}", etcd_[static_cast<size_t>(i)].client_port)}});
+    log::etcd::Client client(etcd_client_options(
+        {fmt::format("127.0.0.1:{}", etcd_[static_cast<size_t>(i)].client_port)}));
     auto m = client.members(500);
     if (!m.ok()) continue;
     for (const auto& mem : m.value()) {
@@ -246,8 +281,12 @@ int LocalCluster::etcd_leader() {
 }
 
 bool LocalCluster::etcd_put(const std::string& key, const std::string& value_file, std::string& why) {
-  std::string cmd = fmt::format("ETCDCTL_API=3 etcdctl --endpoints {} put '{}' < '{}' > '{}' 2>&1",
-                                etcd_endpoints(), key, value_file, (root_ / "etcdctl.out").string());
+  const std::string d = tls_dir().string();
+  const std::string tls_flags =
+      options_.tls ? fmt::format("--cacert {0}/ca.pem --cert {0}/node.pem --key {0}/node.key", d) : "";
+  std::string cmd = fmt::format("ETCDCTL_API=3 etcdctl --endpoints {} {} put '{}' < '{}' > '{}' 2>&1",
+                                etcd_endpoints(), tls_flags, key, value_file,
+                                (root_ / "etcdctl.out").string());
   int rc = std::system(cmd.c_str());
   if (rc != 0) {
     why = "etcdctl put failed: " + read_file(root_ / "etcdctl.out");
@@ -297,6 +336,12 @@ bool LocalCluster::start_haproxy_once(std::string& why, bool& bind_failed) {
       }
       replace_all(line, "@LISTEN@", fmt::format("127.0.0.1:{}", haproxy_port_));
       replace_all(line, "@STATS@", fmt::format("127.0.0.1:{}", haproxy_stats_port_));
+      const std::string d = tls_dir().string();
+      replace_all(line, "@BIND_TLS@", options_.tls ? "ssl crt " + d + "/node.bundle.pem" : "");
+      replace_all(line, "@SERVER_TLS@",
+                  options_.tls ? "ssl verify required ca-file " + d + "/ca.pem crt " + d +
+                                     "/node.bundle.pem"
+                               : "");
     }
     filled += line + "\n";
   }

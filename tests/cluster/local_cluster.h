@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "crash/crash_node.h"
+#include "log/etcd/etcd_client.h"
 #include "support/support.h"
 
 namespace betcore::cluster {
@@ -27,6 +28,12 @@ struct ClusterOptions {
   bool haproxy = true;
   std::string name = "t";                      // the betcore cluster name in etcd keys
   std::vector<std::string> node_args;          // on every node, e.g. --checkpoint-every-commands
+  // TLS on every link (docs/security.md): a private CA in ROOT/tls; etcd
+  // members speak TLS to each other and require client certificates; nodes
+  // use etcds:// and serve HTTPS; HAProxy terminates TLS and speaks TLS to
+  // the nodes. The test process trusts the CA (tls::set_default_client) and
+  // presents ROOT/tls/node.pem while the cluster lives.
+  bool tls = false;
   // Run once etcd is up, before any node starts (e.g. `betcore restore
   // --etcd`). False with `why` fails the start.
   std::function<bool(class LocalCluster&, std::string& why)> before_nodes;
@@ -47,8 +54,11 @@ class LocalCluster {
   bool etcd_running(int i);
   // The index of the member that leads now, or -1 (asks every live member).
   int etcd_leader();
-  // "etcd://127.0.0.1:p1,127.0.0.1:p2,.../name"
+  // "etcd://127.0.0.1:p1,127.0.0.1:p2,.../name" (etcds:// with TLS)
   std::string log_url() const;
+  // With ClusterOptions::tls: ROOT/tls, holding ca.pem and node.{pem,key,bundle.pem}.
+  fs::path tls_dir() const { return root_ / "tls"; }
+  bool tls() const { return options_.tls; }
   std::string etcd_endpoints() const;  // "127.0.0.1:p1,127.0.0.1:p2,..."
   // Writes `value` at `key` with etcdctl (bypassing betcore). False with `why`.
   bool etcd_put(const std::string& key, const std::string& value_file, std::string& why);
@@ -87,6 +97,8 @@ class LocalCluster {
     int runs = 0;
   };
   bool spawn_etcd(int i, bool initial, std::string& why);
+  log::etcd::ClientOptions etcd_client_options(std::vector<std::string> endpoints) const;
+  std::string scheme() const { return options_.tls ? "https" : "http"; }
   // Starts every member and waits for a quorum read. `bind_failed` when a
   // member exited because its port was taken.
   bool start_etcd_members(std::string& why, bool& bind_failed);

@@ -34,6 +34,13 @@ test::Process NodeRunner::spawn(const std::vector<std::string>& more_args) {
   o.program = test::betcore_binary().string();
   o.args = {"node",     "--data",   config_.data_dir.string(), "--listen",
             "127.0.0.1:" + std::to_string(port_), "--tokens", config_.tokens_file.string()};
+  if (config_.tls_dir.empty()) {
+    o.args.push_back("--plain-http");
+  } else {
+    const std::string d = config_.tls_dir.string();
+    o.args.insert(o.args.end(), {"--tls-cert", d + "/node.pem", "--tls-key", d + "/node.key",
+                                 "--tls-ca", d + "/ca.pem"});
+  }
   o.args.insert(o.args.end(), config_.extra_args.begin(), config_.extra_args.end());
   o.args.insert(o.args.end(), more_args.begin(), more_args.end());
   o.log_path = log_path_of(runs_).string();
@@ -130,6 +137,7 @@ tools::HttpClientOptions client_options(int request_timeout_ms) {
   tools::HttpClientOptions o;
   o.connect_timeout_ms = 1'000;
   o.request_timeout_ms = request_timeout_ms;
+  o.tls = test::tls_client();
   return o;
 }
 

@@ -27,6 +27,9 @@ struct NodeConfig {
   fs::path logs_dir;                    // run-<n>.log for each run
   std::vector<std::string> extra_args;  // on every run, e.g. --checkpoint-every-commands
   int ready_timeout_ms = 30'000;
+  // HTTPS with DIR/node.{pem,key} and peers checked against DIR/ca.pem
+  // (betcore certs --dir DIR --name node); empty: --plain-http.
+  fs::path tls_dir = {};
 };
 
 // Thread: the test's main thread only (children get SIGKILL when the thread

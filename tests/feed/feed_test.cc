@@ -34,7 +34,7 @@ class FeedTest : public ::testing::Test {
           SpawnOptions o;
           o.program = betcore_binary().string();
           o.args = {"node", "--data", (dir_ / "data").string(), "--listen", "127.0.0.1:" + std::to_string(port),
-                    "--tokens", tokens_.file.string()};
+                    "--tokens", tokens_.file.string(), "--plain-http"};
           o.log_path = (dir_ / "node.log").string();
           return o;
         },
@@ -64,7 +64,7 @@ class FeedTest : public ::testing::Test {
           SpawnOptions o;
           o.program = betcore_binary().string();
           o.args = {"feed", "--amqp", rabbit_.url(), "--queue", "betcore.feed.test", "--betcore",
-                    "http://127.0.0.1:" + std::to_string(node_port_), "--tokens", tokens_.file.string(),
+                    "http://127.0.0.1:" + std::to_string(node_port_), "--tokens", tokens_.credentials.string(),
                     "--provider", "http://127.0.0.1:" + std::to_string(provider_port_), "--limit-ms",
                     std::to_string(kLimitMs), "--state-file", (dir_ / "feed.state").string(),
                     "--metrics-listen", "127.0.0.1:" + std::to_string(port)};

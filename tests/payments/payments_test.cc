@@ -51,7 +51,8 @@ class PaymentsTest : public ::testing::Test {
           SpawnOptions o;
           o.program = betcore_binary().string();
           o.args = {"node", "--data", (dir_ / "data").string(), "--listen",
-                    "127.0.0.1:" + std::to_string(port), "--tokens", tokens_.file.string()};
+                    "127.0.0.1:" + std::to_string(port), "--tokens", tokens_.file.string(),
+                    "--plain-http"};
           o.log_path = (dir_ / "node.log").string();
           return o;
         },
@@ -83,7 +84,7 @@ class PaymentsTest : public ::testing::Test {
 
   std::vector<std::string> adapter_args() const {
     return {"payments", "--betcore", "http://127.0.0.1:" + std::to_string(node_port_), "--tokens",
-            tokens_.file.string(), "--gateway", "http://127.0.0.1:" + std::to_string(gateway_port_),
+            tokens_.credentials.string(), "--gateway", "http://127.0.0.1:" + std::to_string(gateway_port_),
             "--secrets", secrets_.string(), "--listen", "127.0.0.1:" + std::to_string(adapter_port_),
             "--state-file", (dir_ / "payments.state").string(), "--workers", std::to_string(kWorkers),
             "--gateway-timeout-ms", "1000", "--breaker-window", std::to_string(kWindow),

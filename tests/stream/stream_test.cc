@@ -114,7 +114,7 @@ struct Node {
       SpawnOptions o;
       o.program = betcore_binary().string();
       o.args = {"node", "--data", (dir / "data").string(), "--listen", "127.0.0.1:" + std::to_string(port),
-                "--tokens", tokens.file.string()};
+                "--tokens", tokens.file.string(), "--plain-http"};
       o.log_path = (dir / "node.log").string();
       proc = Process::spawn(o);
       if (wait_http_ready("127.0.0.1", port, "/health/ready", 20000, &proc, &why)) return;

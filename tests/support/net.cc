@@ -31,6 +31,12 @@ std::string last_lines(const std::string& text, int n) {
   return at == std::string::npos || at == 0 ? text : text.substr(at + 1);
 }
 
+std::optional<tls::ClientFiles> tls_client() {
+  tls::ClientFiles f = tls::default_client();
+  if (f.ca_file.empty()) return std::nullopt;
+  return f;
+}
+
 bool wait_http_ready(const std::string& host, uint16_t port, const std::string& path,
                      int timeout_ms, Process* process, std::string* last_failure) {
   using Clock = std::chrono::steady_clock;
@@ -38,6 +44,7 @@ bool wait_http_ready(const std::string& host, uint16_t port, const std::string& 
   tools::HttpClientOptions options;
   options.connect_timeout_ms = 500;
   options.request_timeout_ms = 1000;
+  options.tls = tls_client();
   tools::HttpClient client(host, port, options);
   std::string failure = "not polled";
   for (;;) {

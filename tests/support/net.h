@@ -4,10 +4,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "support/process.h"
+#include "tls/tls.h"
 #include "tools/ports.h"
 
 namespace betcore::test {
@@ -28,9 +30,15 @@ std::string last_lines(const std::string& text, int n = 30);
 // How many times a harness starts a server on new ports after a bind failure.
 constexpr int kBindAttemptsMax = 3;
 
-// Polls GET `path` on host:port until it answers 200 or `timeout_ms` passes.
-// Returns true once ready. With `process`, gives up as soon as it exits. With
-// `last_failure`, stores the last answer or error (for the test's message).
+// The TLS files betcore's servers are reached with in this test process:
+// set (tls::set_default_client) by a test that runs them with TLS, such as
+// LocalCluster with ClusterOptions::tls. nullopt: plain HTTP.
+std::optional<tls::ClientFiles> tls_client();
+
+// Polls GET `path` on host:port until it answers 200 or `timeout_ms` passes,
+// over TLS when tls_client() says so. Returns true once ready. With
+// `process`, gives up as soon as it exits. With `last_failure`, stores the
+// last answer or error (for the test's message).
 bool wait_http_ready(const std::string& host, uint16_t port, const std::string& path,
                      int timeout_ms, Process* process = nullptr,
                      std::string* last_failure = nullptr);

@@ -4,6 +4,8 @@
 #include <random>
 #include <stdexcept>
 
+#include "api/auth.h"
+
 namespace betcore::test {
 
 namespace {
@@ -22,25 +24,34 @@ TestTokens write_tokens_file(const std::filesystem::path& dir,
                              const std::vector<std::string>& punter_accounts) {
   TestTokens t;
   t.file = dir / "tokens.txt";
+  t.credentials = dir / "credentials.txt";
   t.admin = random_token("admin");
   t.trader = random_token("trader");
   t.payments = random_token("payments");
   t.feed = random_token("feed");
   t.backup = random_token("backup");
-  std::ofstream out(t.file);
-  out << "# written by betcore_test_support: <role> <token> [<account_id>]\n"
-      << "admin " << t.admin << "\n"
-      << "trader " << t.trader << "\n"
-      << "payments " << t.payments << "\n"
-      << "feed " << t.feed << "\n"
-      << "backup " << t.backup << "\n";
+  std::vector<std::pair<std::string, std::string>> lines = {  // role [account], token
+      {"admin", t.admin}, {"trader", t.trader}, {"payments", t.payments},
+      {"feed", t.feed},   {"backup", t.backup}};
   for (const auto& account : punter_accounts) {
     std::string token = random_token("punter");
-    out << "punter " << token << " " << account << "\n";
+    lines.emplace_back("punter " + account, token);
     t.punters[account] = token;
   }
-  out.close();
-  if (!out) throw std::runtime_error("cannot write " + t.file.string());
+  // The node's file holds hashes; the clients' holds the tokens.
+  std::ofstream hashed(t.file), clear(t.credentials);
+  hashed << "# written by betcore_test_support: <role> sha256:<hash> [<account_id>]\n";
+  clear << "# written by betcore_test_support: <role> <token> [<account_id>]\n";
+  for (const auto& [who, token] : lines) {
+    const size_t space = who.find(' ');
+    const std::string role = who.substr(0, space);
+    const std::string account = space == std::string::npos ? "" : who.substr(space);
+    hashed << role << " " << api::token_hash_text(token) << account << "\n";
+    clear << role << " " << token << account << "\n";
+  }
+  hashed.close();
+  clear.close();
+  if (!hashed || !clear) throw std::runtime_error("cannot write " + t.file.string());
   return t;
 }
 

@@ -1,5 +1,7 @@
-// A tokens file for a test node (`betcore node --tokens FILE`), in the format
-// of design/API.md: `<role> <token> [<account_id>]` a line.
+// The tokens of a test node: the node's tokens file (`betcore node --tokens
+// FILE`: `<role> sha256:<hash> [<account_id>]` a line, docs/security.md) and
+// the clients' credentials file (`<role> <token> [<account_id>]`, what the
+// adapters, the archiver and bench read with --tokens).
 #pragma once
 
 #include <filesystem>
@@ -10,7 +12,9 @@
 namespace betcore::test {
 
 struct TestTokens {
-  std::filesystem::path file;
+  std::filesystem::path file;         // the node's --tokens: hashes
+  std::filesystem::path credentials;  // the tools' --tokens: '<role> <token> [<account>]'
+
   std::string admin;
   std::string trader;
   std::string payments;
@@ -22,7 +26,7 @@ struct TestTokens {
   const std::string& punter(const std::string& account_id) const { return punters.at(account_id); }
 };
 
-// Writes `<dir>/tokens.txt` with one admin, trader, payments, feed and backup token
+// Writes `<dir>/tokens.txt` (hashes) and `<dir>/credentials.txt` with one admin, trader, payments, feed and backup token
 // and a punter token for each of `punter_accounts`. Tokens are random (a test
 // can grep a log to check that no token leaked). Throws std::runtime_error if
 // the file cannot be written.

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 #include <string>
+#include <utility>
 
 #include "domain/assert.h"
 
@@ -22,6 +24,9 @@ constexpr size_t kReadChunkBytes =
 constexpr int kStopLingerMs = 50;  // kLingerMs while the server stops: stop() waits on it
 constexpr size_t kDiscardBytesMax = 1024 * 1024;  // read and ignored before we give up and close
 constexpr std::string_view k100Continue = "HTTP/1.1 100 Continue\r\n\r\n";
+// Every TLS connection opens with a handshake record (RFC 8446, 5.1:
+// ContentType handshake(22)); an HTTP request opens with a method's letter.
+constexpr unsigned char kTlsHandshakeRecord = 22;
 
 // Marks a stream closed and tells its producer, on this I/O thread, with no lock held.
 void mark_closed(detail::StreamState& s) {
@@ -105,11 +110,12 @@ void post_stream_flush(const StreamState& state) {
 
 // ---- Connection --------------------------------------------------------------
 
-Connection::Connection(Worker& worker, Socket socket)
+Connection::Connection(Worker& worker, Socket socket, std::string address)
     : worker_(worker),
       core_(worker.core),
       socket_(std::move(socket)),
-      buffer_(worker.core.options.header_bytes_max + kReadChunkBytes) {}
+      buffer_(worker.core.options.header_bytes_max + kReadChunkBytes),
+      address_(std::move(address)) {}
 
 void Connection::start() {
   error_code ec;
@@ -117,7 +123,70 @@ void Connection::start() {
   socket_.set_option(net::ip::tcp::no_delay(true), ec);
   const auto peer = socket_.remote_endpoint(ec);
   if (!ec) remote_ = format_remote(peer);
-  begin_request();
+  tls_context_ = core_.tls_context();
+  if (tls_context_) {
+    begin_tls();
+  } else {
+    begin_request();
+  }
+}
+
+template <class Buffers, class Handler>
+void Connection::async_read_some(const Buffers& buffers, Handler&& handler) {
+  if (tls_) {
+    tls_->async_read_some(buffers, std::forward<Handler>(handler));
+  } else {
+    socket_.async_read_some(buffers, std::forward<Handler>(handler));
+  }
+}
+
+template <class Buffers, class Handler>
+void Connection::async_write_all(const Buffers& buffers, Handler&& handler) {
+  if (tls_) {
+    net::async_write(*tls_, buffers, std::forward<Handler>(handler));
+  } else {
+    net::async_write(socket_, buffers, std::forward<Handler>(handler));
+  }
+}
+
+void Connection::begin_tls() {
+  // The handshake is part of the request: a client that opens a connection
+  // and says nothing is cut at request_timeout_ms (slowloris).
+  phase_ = Phase::reading;
+  set_deadline_ms(core_.options.request_timeout_ms);
+  socket_.async_wait(Socket::wait_read, [self = shared_from_this()](const error_code& ec) {
+    self->on_first_bytes(ec);
+  });
+}
+
+void Connection::on_first_bytes(const error_code& ec) {
+  if (phase_ == Phase::closed) return;
+  unsigned char first = 0;
+  error_code peek_ec;
+  const size_t n = ec ? 0 : socket_.receive(net::buffer(&first, 1), Socket::message_peek, peek_ec);
+  if (ec || peek_ec || n == 0) {
+    close();
+    return;
+  }
+  if (first != kTlsHandshakeRecord) {
+    // Plain HTTP to the HTTPS port: say so in plain HTTP rather than leave
+    // the client with a reset it cannot explain.
+    core_.metrics.plain_http_on_tls.inc();
+    reject(400, "invalid_request",
+           "this port serves HTTPS only: use https:// (plain HTTP is refused)");
+    return;
+  }
+  tls_.emplace(socket_, *tls_context_);
+  tls_->async_handshake(net::ssl::stream_base::server,
+                        [self = shared_from_this()](const error_code& hs_ec) {
+                          if (self->phase_ == Phase::closed) return;
+                          if (hs_ec) {
+                            self->core_.metrics.tls_handshake_failures.inc();
+                            self->close();
+                            return;
+                          }
+                          self->begin_request();
+                        });
 }
 
 void Connection::set_deadline_ms(int ms) {
@@ -184,7 +253,7 @@ void Connection::read_more() {
     return;
   }
   const auto buffers = buffer_.prepare(std::min(free_bytes, kReadChunkBytes));
-  socket_.async_read_some(buffers, [self = shared_from_this()](const error_code& ec, size_t n) {
+  async_read_some(buffers, [self = shared_from_this()](const error_code& ec, size_t n) {
     self->on_read(ec, n);
   });
 }
@@ -206,15 +275,15 @@ void Connection::on_read(const error_code& ec, size_t bytes) {
 
 void Connection::send_continue() {
   continue_sent_ = true;
-  net::async_write(socket_, net::buffer(k100Continue.data(), k100Continue.size()),
-                   [self = shared_from_this()](const error_code& ec, size_t) {
-                     if (self->phase_ == Phase::closed) return;
-                     if (ec) {
-                       self->close();
-                       return;
-                     }
-                     self->read_more();
-                   });
+  async_write_all(net::buffer(k100Continue.data(), k100Continue.size()),
+                  [self = shared_from_this()](const error_code& ec, size_t) {
+                    if (self->phase_ == Phase::closed) return;
+                    if (ec) {
+                      self->close();
+                      return;
+                    }
+                    self->read_more();
+                  });
 }
 
 void Connection::reject_malformed(const error_code& ec) {
@@ -287,7 +356,7 @@ void Connection::write_response(Response&& response, bool close_after) {
   if (head_request_ || !detail::status_has_body(status)) body_.clear();
   set_deadline_ms(core_.options.write_timeout_ms);
   const std::array<net::const_buffer, 2> buffers{net::buffer(head_), net::buffer(body_)};
-  net::async_write(socket_, buffers, [self = shared_from_this()](const error_code& ec, size_t) {
+  async_write_all(buffers, [self = shared_from_this()](const error_code& ec, size_t) {
     self->on_written(ec);
   });
 }
@@ -310,6 +379,14 @@ void Connection::linger_close() {
   // the answer still in flight to the peer (RFC 9112, 9.6). So: half-close,
   // then read and drop what the peer still sends, until its FIN or a bound.
   phase_ = Phase::closing;
+  set_deadline_ms(worker_.stopping ? kStopLingerMs : kLingerMs);
+  if (tls_ && !discard_in_flight_) {
+    // TLS ends with close_notify (RFC 8446, 6.1) so the client can tell a
+    // complete answer from a cut one; async_shutdown sends ours and waits
+    // for the peer's (or its FIN, or the deadline).
+    tls_->async_shutdown([self = shared_from_this()](const error_code&) { self->close(); });
+    return;
+  }
   error_code ec;
   socket_.shutdown(net::ip::tcp::socket::shutdown_send, ec);
   if (ec) {
@@ -317,14 +394,13 @@ void Connection::linger_close() {
     return;
   }
   discarded_bytes_ = 0;
-  set_deadline_ms(worker_.stopping ? kStopLingerMs : kLingerMs);
   read_discard();
 }
 
 void Connection::read_discard() {
   if (discard_in_flight_) return;  // a stream's read carries on into lingering
   discard_in_flight_ = true;
-  socket_.async_read_some(
+  async_read_some(
       net::buffer(discard_), [self = shared_from_this()](const error_code& ec, size_t n) {
         self->discard_in_flight_ = false;
         if (self->phase_ == Phase::closed) return;
@@ -402,6 +478,7 @@ void Connection::close() {
     const auto stream = std::move(stream_);
     mark_closed(*stream);
   }
+  if (!address_.empty()) core_.release_address(std::exchange(address_, {}));
   worker_.remove(this);  // drops the owning reference; the caller holds another
 }
 
@@ -440,9 +517,10 @@ void Connection::flush_stream() {
   if (!stream_writing_.empty()) {
     stream_write_in_flight_ = true;
     set_deadline_ms(core_.options.write_timeout_ms);
-    net::async_write(
-        socket_, net::buffer(stream_writing_),
-        [self = shared_from_this()](const error_code& ec, size_t) { self->on_stream_written(ec); });
+    async_write_all(net::buffer(stream_writing_), [self = shared_from_this()](
+                                                      const error_code& ec, size_t) {
+      self->on_stream_written(ec);
+    });
   } else if (finished) {
     // The response is complete: the producer hears so now, not after the
     // lingering close, and the connection ends.

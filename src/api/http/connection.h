@@ -14,6 +14,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -38,6 +40,9 @@ using Clock = std::chrono::steady_clock;
 using Executor = net::io_context::executor_type;
 using Socket = net::basic_stream_socket<net::ip::tcp, Executor>;
 using Timer = net::basic_waitable_timer<Clock, net::wait_traits<Clock>, Executor>;
+// TLS over the connection's own socket: the socket stays the Connection's
+// (options, close, peer address) and the stream borrows it.
+using TlsStream = net::ssl::stream<Socket&>;
 
 // After Connection: close, how long to wait for the peer's FIN; the workers'
 // sweep runs often enough to honour it.
@@ -48,6 +53,7 @@ struct ServerMetrics {
   explicit ServerMetrics(ops::Registry& r);
   ops::Counter& connections_accepted;
   ops::Counter& connections_refused;
+  ops::Counter& connections_refused_address;
   ops::Gauge& connections_open;
   ops::Counter& requests;
   ops::Counter& rejected_malformed;
@@ -57,6 +63,8 @@ struct ServerMetrics {
   ops::Counter& timeouts_response;
   ops::Counter& timeouts_write;
   ops::Counter& handler_exceptions;
+  ops::Counter& tls_handshake_failures;
+  ops::Counter& plain_http_on_tls;
 };
 
 // What every worker shares. Immutable after start() except the atomics and
@@ -75,6 +83,23 @@ struct ServerCore {
   std::mutex drain_mu;
   std::condition_variable drain_cv;
   void connection_closed();
+
+  // Per-address connection counts (Options::connections_per_address_max).
+  // False when `address` is at its cap (nothing counted); every true is
+  // matched by one release_address.
+  bool take_address(const std::string& address);
+  void release_address(const std::string& address);
+
+  // The TLS context new connections use; null without TLS. Swapped whole by
+  // reload_tls(), so a connection keeps the one it was born with.
+  std::shared_ptr<net::ssl::context> tls_context() const;
+  std::string load_tls();  // "" or why Options::tls's files cannot be used
+
+ private:
+  std::mutex addresses_mu_;
+  std::unordered_map<std::string, size_t> addresses_;  // guarded by addresses_mu_
+  mutable std::mutex tls_mu_;
+  std::shared_ptr<net::ssl::context> tls_;  // guarded by tls_mu_
 };
 
 class Connection;
@@ -85,7 +110,9 @@ class Worker {
   ~Worker();
 
   // All on this worker's thread:
-  void add(Socket socket);  // a new connection (counted in connections_open already)
+  // A new connection, counted in connections_open already (and, when the
+  // server caps them, under `address` in the per-address counts).
+  void add(Socket socket, std::string address);
   void remove(Connection* connection);
   void start_sweep();
   void begin_stop();  // stop() phase 1: close idle connections, finish streams
@@ -114,7 +141,7 @@ class Worker {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Worker& worker, Socket socket);
+  Connection(Worker& worker, Socket socket, std::string address);
 
   // All on the worker's thread. Callers hold a shared_ptr to this connection.
   void start();
@@ -139,6 +166,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     closed,
   };
 
+  void begin_tls();
+  void on_first_bytes(const boost::system::error_code& ec);
   void begin_request();
   void parse();
   void read_more();
@@ -154,10 +183,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_stream_written(const boost::system::error_code& ec);
   void close_stream_state();
   void set_deadline_ms(int ms);
+  // Reads and writes go through TLS when the connection has it.
+  template <class Buffers, class Handler>
+  void async_read_some(const Buffers& buffers, Handler&& handler);
+  template <class Buffers, class Handler>
+  void async_write_all(const Buffers& buffers, Handler&& handler);
 
   Worker& worker_;
   ServerCore& core_;
   Socket socket_;
+  std::shared_ptr<net::ssl::context> tls_context_;  // keeps tls_'s context alive
+  std::optional<TlsStream> tls_;
   Phase phase_ = Phase::reading;
   Clock::time_point deadline_ = Clock::time_point::max();
 
@@ -167,6 +203,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<RequestParser> parser_;
   Request request_;
   std::string remote_;
+  std::string address_;  // counted in ServerCore's per-address counts; "" when not
   bool request_started_ = false;  // a byte of the current request has arrived
   bool continue_sent_ = false;
   bool version_checked_ = false;

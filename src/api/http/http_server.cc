@@ -27,6 +27,7 @@ class Server::Impl {
   Status start();
   void stop();
   uint16_t bound_port() const { return bound_port_; }
+  std::string reload_tls() { return core_.load_tls(); }
 
  private:
   void do_accept();
@@ -71,6 +72,7 @@ Status Server::Impl::start() {
   BETCORE_ASSERT_MSG(!started_, "Server::start called twice");
   started_ = true;
   const Options& o = core_.options;
+  if (std::string tls_error = core_.load_tls(); !tls_error.empty()) return {tls_error};
   error_code ec;
   Resolver resolver(workers_[0]->ioc.get_executor());
   const auto results = resolver.resolve(o.host, std::to_string(o.port),
@@ -130,13 +132,24 @@ void Server::Impl::on_accept(const error_code& ec, Socket socket, Worker& target
     });
     return;
   }
+  std::string address;
+  if (core_.options.connections_per_address_max > 0) {
+    error_code peer_ec;
+    const auto peer = socket.remote_endpoint(peer_ec);
+    if (!peer_ec) address = peer.address().to_string();
+  }
   if (core_.connections_open.load(std::memory_order_relaxed) >= core_.options.connections_max) {
+    refuse(socket);
+  } else if (!address.empty() && !core_.take_address(address)) {
+    core_.metrics.connections_refused_address.inc();
     refuse(socket);
   } else {
     core_.connections_open.fetch_add(1, std::memory_order_relaxed);
     core_.metrics.connections_accepted.inc();
     core_.metrics.connections_open.inc();
-    net::post(target.ioc, [&target, s = std::move(socket)]() mutable { target.add(std::move(s)); });
+    net::post(target.ioc, [&target, s = std::move(socket), a = std::move(address)]() mutable {
+      target.add(std::move(s), std::move(a));
+    });
   }
   do_accept();
 }
@@ -202,6 +215,8 @@ Server::~Server() = default;
 Status Server::start() { return impl_->start(); }
 
 uint16_t Server::bound_port() const { return impl_->bound_port(); }
+
+Status Server::reload_tls() { return {impl_->reload_tls()}; }
 
 void Server::stop() { impl_->stop(); }
 

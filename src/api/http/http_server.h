@@ -32,6 +32,8 @@
 #include <utility>
 #include <vector>
 
+#include "tls/tls.h"
+
 namespace betcore::ops {
 class Registry;
 }
@@ -181,6 +183,9 @@ struct Options {
   size_t body_bytes_max = 64 * 1024;             // larger bodies: 413 too_large
   size_t header_bytes_max = 16 * 1024;           // request line and headers; larger: 431
   size_t connections_max = 10000;                // more: a best-effort 503, then close
+  // From one client address (IP) at once; more: the same 503. 0: no cap.
+  // One address cannot then take every connection slot (or file descriptor).
+  size_t connections_per_address_max = 0;
   size_t stream_buffer_bytes_max = 1024 * 1024;  // per stream, see Stream
   // Other headers the handler reads (Request::headers), lower-case, e.g.
   // {"idempotency-key"}. Authorization and Content-Type are always kept.
@@ -195,6 +200,11 @@ struct Options {
   // Server metrics (betcore_http_*) go here when set; owned by the caller and
   // must outlive the Server.
   ops::Registry* metrics = nullptr;
+
+  // HTTPS when tls.enabled(): TLS 1.2/1.3 on every connection (the handshake
+  // counts against request_timeout_ms). A client speaking plain HTTP to it
+  // gets a plain 400 naming https, then the connection closes.
+  tls::ServerFiles tls;
 };
 
 // An error as a value (STYLE.md, habit 2).
@@ -216,6 +226,11 @@ class Server {
   Status start();
   // The port bound by start() (useful with Options::port = 0); 0 before.
   uint16_t bound_port() const;
+  // Reads Options::tls's files again (certificate rotation): new connections
+  // get the new certificate, open ones keep theirs. On failure the old
+  // certificate stays in use and the error says which file and why.
+  // Thread-safe; a no-op without TLS.
+  Status reload_tls();
   // Graceful: stops accepting, closes idle connections, finishes streams,
   // lets answers in flight be written for up to stop_timeout_ms, then closes
   // everything and joins the I/O threads. Later answers are dropped.

@@ -3,6 +3,7 @@
 
 #include "api/http/connection.h"
 #include "domain/assert.h"
+#include "tls/asio_context.h"
 
 namespace betcore::http {
 
@@ -30,14 +31,15 @@ Worker::Worker(ServerCore& core_in) : core(core_in), sweep_timer_(ioc.get_execut
 
 Worker::~Worker() = default;
 
-void Worker::add(Socket socket) {
+void Worker::add(Socket socket, std::string address) {
   if (stopping) {
     error_code ec;
     socket.close(ec);
+    if (!address.empty()) core.release_address(address);
     core.connection_closed();
     return;
   }
-  auto connection = std::make_shared<Connection>(*this, std::move(socket));
+  auto connection = std::make_shared<Connection>(*this, std::move(socket), std::move(address));
   connections_.emplace(connection.get(), connection);
   connection->start();
 }
@@ -100,7 +102,11 @@ ServerMetrics::ServerMetrics(ops::Registry& r)
     : connections_accepted(
           r.counter("betcore_http_connections_accepted_total", "HTTP connections accepted.")),
       connections_refused(r.counter("betcore_http_connections_refused_total",
-                                    "HTTP connections refused: over connections_max.")),
+                                    "HTTP connections refused: over connections_max (or over the "
+                                    "per-address cap, counted in both).")),
+      connections_refused_address(
+          r.counter("betcore_http_connections_refused_address_total",
+                    "HTTP connections refused: over connections_per_address_max from one address.")),
       connections_open(r.gauge("betcore_http_connections_open", "HTTP connections open.")),
       requests(r.counter("betcore_http_requests_total", "HTTP requests passed to the handler.")),
       rejected_malformed(r.counter("betcore_http_rejected_requests_total",
@@ -124,7 +130,13 @@ ServerMetrics::ServerMetrics(ops::Registry& r)
                                "HTTP connections closed or answered 504 on a timeout.",
                                {{"phase", "write"}})),
       handler_exceptions(r.counter("betcore_http_handler_exceptions_total",
-                                   "Exceptions that escaped the HTTP handler (answered 500).")) {}
+                                   "Exceptions that escaped the HTTP handler (answered 500).")),
+      tls_handshake_failures(
+          r.counter("betcore_http_tls_handshake_failures_total",
+                    "TLS handshakes that failed: a client without our CA, an expired or foreign "
+                    "client certificate, or a protocol the server refuses.")),
+      plain_http_on_tls(r.counter("betcore_http_plain_requests_on_tls_total",
+                                  "Plain-HTTP requests sent to the HTTPS listener (answered 400).")) {}
 
 ServerCore::ServerCore(Options options_in, Handler handler_in)
     : options(std::move(options_in)),
@@ -132,6 +144,38 @@ ServerCore::ServerCore(Options options_in, Handler handler_in)
       hub(std::make_shared<detail::Hub>()),
       metrics(registry_for(options, own_registry)) {
   hub->stream_buffer_bytes_max = options.stream_buffer_bytes_max;
+}
+
+std::shared_ptr<net::ssl::context> ServerCore::tls_context() const {
+  std::lock_guard lock(tls_mu_);
+  return tls_;
+}
+
+std::string ServerCore::load_tls() {
+  if (!options.tls.enabled()) return "";
+  std::string error;
+  auto ctx = tls::server_context(options.tls, &error);
+  if (!ctx) return error;
+  std::lock_guard lock(tls_mu_);
+  tls_ = std::move(ctx);
+  return "";
+}
+
+bool ServerCore::take_address(const std::string& address) {
+  std::lock_guard lock(addresses_mu_);
+  size_t& n = addresses_[address];
+  if (n >= options.connections_per_address_max) {
+    if (n == 0) addresses_.erase(address);
+    return false;
+  }
+  ++n;
+  return true;
+}
+
+void ServerCore::release_address(const std::string& address) {
+  std::lock_guard lock(addresses_mu_);
+  auto it = addresses_.find(address);
+  if (it != addresses_.end() && --it->second == 0) addresses_.erase(it);
 }
 
 void ServerCore::connection_closed() {

@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
@@ -15,7 +16,9 @@ namespace betcore::log::etcd {
 namespace pb = ::etcdserverpb;
 
 struct Client::Channel {
-  explicit Channel(std::string endpoint);
+  // Plain, or mutual TLS with `tls`. `error` says why TLS files cannot be
+  // read; the channel is then plain and every call fails its handshake.
+  Channel(std::string endpoint, const std::optional<tls::ClientFiles>& tls);
 
   std::string endpoint;
   std::shared_ptr<grpc::Channel> channel;

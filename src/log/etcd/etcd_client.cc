@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "log/etcd/channel.h"
@@ -12,13 +14,20 @@
 namespace betcore::log::etcd {
 
 bool parse_target(std::string_view url, Target& out, std::string& error) {
-  constexpr std::string_view scheme = "etcd://";
-  if (url.substr(0, scheme.size()) != scheme) {
-    error = "the log URL must start with etcd:// (etcd://HOST:PORT,HOST:PORT/CLUSTER)";
+  constexpr std::string_view plain = "etcd://";
+  constexpr std::string_view secure = "etcds://";
+  Target t;
+  std::string_view rest;
+  if (url.substr(0, plain.size()) == plain) {
+    rest = url.substr(plain.size());
+  } else if (url.substr(0, secure.size()) == secure) {
+    rest = url.substr(secure.size());
+    t.tls = true;
+  } else {
+    error = "the log URL must start with etcds:// (mutual TLS) or etcd:// (plain): "
+            "etcds://HOST:PORT,HOST:PORT/CLUSTER";
     return false;
   }
-  std::string_view rest = url.substr(scheme.size());
-  Target t;
   if (size_t slash = rest.find('/'); slash != std::string_view::npos) {
     std::string_view name = rest.substr(slash + 1);
     rest = rest.substr(0, slash);
@@ -52,6 +61,12 @@ bool parse_target(std::string_view url, Target& out, std::string& error) {
   return true;
 }
 
+ClientOptions client_options(const Target& target, int call_timeout_ms) {
+  ClientOptions o{target.endpoints, call_timeout_ms};
+  if (target.tls) o.tls = tls::default_client();
+  return o;
+}
+
 std::string prefix_end(std::string_view prefix) {
   std::string end(prefix);
   while (!end.empty()) {
@@ -65,7 +80,35 @@ std::string prefix_end(std::string_view prefix) {
   return std::string(1, '\0');  // every key
 }
 
-Client::Channel::Channel(std::string ep) : endpoint(std::move(ep)) {
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::shared_ptr<grpc::ChannelCredentials> credentials(const std::optional<tls::ClientFiles>& tls) {
+  if (!tls) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions o;
+  o.pem_root_certs = read_file(tls->ca_file);
+  if (!tls->cert_file.empty()) {
+    o.pem_cert_chain = read_file(tls->cert_file);
+    o.pem_private_key = read_file(tls->key_file);
+  }
+  if (o.pem_root_certs.empty()) {
+    spdlog::error("etcd TLS: cannot read the CA file '{}': every call will fail its handshake; "
+                  "give the CA that signed the etcd members' certificates (--tls-ca)",
+                  tls->ca_file);
+  }
+  return grpc::SslCredentials(o);
+}
+
+}  // namespace
+
+Client::Channel::Channel(std::string ep, const std::optional<tls::ClientFiles>& tls)
+    : endpoint(std::move(ep)) {
   grpc::ChannelArguments args;
   // etcd refuses pings more often than every 5 s (--grpc-keepalive-min-time);
   // a dead member is found sooner by failed calls and watch progress checks.
@@ -87,7 +130,7 @@ Client::Channel::Channel(std::string ep) : endpoint(std::move(ep)) {
   args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS, 100);
   args.SetMaxReceiveMessageSize(256 << 20);  // watch fragments stay near etcd's request limit
   args.SetMaxSendMessageSize(16 << 20);
-  channel = grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args);
+  channel = grpc::CreateCustomChannel(endpoint, credentials(tls), args);
   kv = pb::KV::NewStub(channel);
   watch = pb::Watch::NewStub(channel);
   lease = pb::Lease::NewStub(channel);
@@ -124,7 +167,7 @@ std::string describe(const grpc::Status& s) {
 }
 
 Client::Client(ClientOptions options) : options_(std::move(options)) {
-  for (const std::string& ep : options_.endpoints) channels_.push_back(std::make_unique<Channel>(ep));
+  for (const std::string& ep : options_.endpoints) channels_.push_back(std::make_unique<Channel>(ep, options_.tls));
 }
 
 Client::~Client() = default;
@@ -139,7 +182,7 @@ Client::Channel& Client::channel_for(const std::string& endpoint) {
   for (auto& c : extra_) {
     if (c->endpoint == endpoint) return *c;
   }
-  extra_.push_back(std::make_unique<Channel>(endpoint));
+  extra_.push_back(std::make_unique<Channel>(endpoint, options_.tls));
   return *extra_.back();
 }
 

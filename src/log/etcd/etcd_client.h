@@ -12,10 +12,13 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "tls/tls.h"
 
 #include "log/log.h"
 
@@ -26,6 +29,7 @@ namespace betcore::log::etcd {
 struct Target {
   std::vector<std::string> endpoints;  // host:port
   std::string cluster = "betcore";
+  bool tls = false;  // etcds://: mutual TLS to every member
 };
 bool parse_target(std::string_view url, Target& out, std::string& error);
 
@@ -74,7 +78,16 @@ struct Member {
 struct ClientOptions {
   std::vector<std::string> endpoints;  // host:port
   int call_timeout_ms = 2'000;         // default deadline of one call
+  // Mutual TLS to the members when set: their certificates must chain to
+  // tls->ca_file and name the endpoint's host; ours is tls->cert_file (etcd's
+  // --client-cert-auth refuses a client without one). Read when a channel
+  // is made.
+  std::optional<tls::ClientFiles> tls = std::nullopt;
 };
+
+// Options for `target`'s endpoints; with etcds://, TLS with the process's
+// default client files (tls::default_client()).
+ClientOptions client_options(const Target& target, int call_timeout_ms = 2'000);
 
 class Client {
  public:
