@@ -85,7 +85,7 @@ class Connection {
   // Writes and reads go through TLS when the target is https.
   template <class Fn>
   void with_stream(Fn&& fn) {
-    if (tls_) {
+    if (tls_active_) {
       fn(*tls_);
     } else {
       fn(stream_);
@@ -104,7 +104,11 @@ class Connection {
   uint32_t id_;
   size_t target_;
   beast::tcp_stream stream_;
-  std::unique_ptr<asio::ssl::stream<beast::tcp_stream&>> tls_;  // over stream_, per connection
+  // Over stream_, one per connection. Kept after close() until the next
+  // connection replaces it: an operation cancelled by close() completes
+  // later and still uses it (destroying it there was a use after free).
+  std::unique_ptr<asio::ssl::stream<beast::tcp_stream&>> tls_;
+  bool tls_active_ = false;  // the open connection speaks TLS
   asio::steady_timer timer_;
   beast::flat_buffer buffer_;
   std::optional<http::response_parser<http::string_body>> parser_;
@@ -175,7 +179,7 @@ void Connection::close() {
   error_code ignored;
   stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
   stream_.close();
-  tls_.reset();
+  tls_active_ = false;
   buffer_.clear();
   open_ = false;
 }
@@ -211,6 +215,7 @@ void Connection::on_connect(error_code ec) {
   // A full handshake per connection (the bench's connections live for the
   // whole run, as a client pool's do).
   tls_ = std::make_unique<asio::ssl::stream<beast::tcp_stream&>>(stream_, *ctx);
+  tls_active_ = true;
   std::string error;
   if (!tls::set_peer_host(tls_->native_handle(), w_.shared.hosts[target_], &error)) {
     on_connect(asio::error::invalid_argument);
