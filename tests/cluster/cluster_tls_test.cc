@@ -165,7 +165,7 @@ TEST_F(ClusterTls, EtcdRefusesAClientWithoutACertificateOfItsCa) {
   EXPECT_NE(p.read_log().find("cannot read the log head"), std::string::npos) << p.read_log();
 }
 
-TEST_F(ClusterTls, CertificatesRotateUnderLoadWithoutAFailedRequest) {
+TEST_F(ClusterTls, CertificatesAndTokensRotateUnderLoadWithoutAFailedRequest) {
   ASSERT_NO_FATAL_FAILURE(crash::set_up_book(c().api_port(), c().tokens()));
   crash::Load load(21, c().api_port(), c().tokens(), "rot");
   load.start();
@@ -178,6 +178,15 @@ TEST_F(ClusterTls, CertificatesRotateUnderLoadWithoutAFailedRequest) {
   spec.hosts = {"127.0.0.1", "localhost"};
   spec.valid_days = 30;
   ASSERT_EQ(tls::issue_cert(d, d, "node", spec), "");
+  // And a new admin token, the way an operator adds one.
+  const fs::path token_out = dir_.path() / "new-token.txt";
+  const std::string add = fmt::format("'{}' token add admin --tokens '{}' > '{}' 2>/dev/null",
+                                      test::betcore_binary().string(), c().tokens().file.string(),
+                                      token_out.string());
+  ASSERT_EQ(std::system(add.c_str()), 0);
+  std::string new_token = read_file(token_out);
+  while (!new_token.empty() && new_token.back() == '\n') new_token.pop_back();
+  ASSERT_EQ(new_token.substr(0, 4), "bct_") << new_token;
   for (int i = 0; i < c().nodes(); ++i) c().node(i).signal(SIGHUP);
   std::this_thread::sleep_for(std::chrono::seconds(3));
   load.finish();
@@ -189,6 +198,8 @@ TEST_F(ClusterTls, CertificatesRotateUnderLoadWithoutAFailedRequest) {
   for (int i = 0; i < c().nodes(); ++i) {
     const std::string log = c().node(i).last_log();
     EXPECT_NE(log.find("SIGHUP: reloaded the TLS certificate"), std::string::npos) << test::last_lines(log);
+    EXPECT_EQ(crash::JsonClient(c().node(i).port()).get("/v1/ledger/balance", new_token).status, 200)
+        << "node " << i << " did not take the new token";
     // The expiry the alert watches is the new certificate's: 30 days out.
     tools::HttpClientOptions ho;
     ho.tls = test::tls_client();
