@@ -379,7 +379,12 @@ std::string_view Api::client_address(const http::Request& request) const {
   // The proxy appends the address it saw last (RFC 7239's X-Forwarded-For
   // practice): only that entry is the proxy's word; earlier ones are the
   // client's and can be forged.
-  std::string_view forwarded = request.header("x-forwarded-for");
+  // HAProxy adds its own X-Forwarded-For line after any the client sent, so
+  // the last line holds the proxy's entry (a client's own lines come first).
+  std::string_view forwarded;
+  for (const auto& [name, value] : request.headers) {
+    if (name == "x-forwarded-for") forwarded = value;
+  }
   forwarded = forwarded.substr(forwarded.rfind(',') + 1);
   while (!forwarded.empty() && forwarded.front() == ' ') forwarded.remove_prefix(1);
   return forwarded.empty() ? remote : forwarded;

@@ -20,6 +20,7 @@
 #include "api/auth.h"
 #include "api_node.h"
 #include "api_world.h"
+#include "raw_socket.h"
 
 namespace betcore::apitest {
 namespace {
@@ -102,6 +103,23 @@ TEST(ApiAbuse, AnAddressBehindATrustedProxyIsHeldToItsBudgetAndOthersAreNot) {
   EXPECT_LE(two.ok.load(), 10 + 10 * 2.5 + 2);
   EXPECT_GT(one.limited.load(), 0);
   EXPECT_GT(two.ok.load(), 10) << "the second address has its own budget";
+  // A client's own X-Forwarded-For line comes before the proxy's (HAProxy
+  // appends a line): a new forged address on every request still counts
+  // against the proxy's entry, here 203.0.113.7, whose budget is spent.
+  int forged_ok = 0;
+  const auto forged_from = Clock::now();
+  for (int i = 0; i < 20; ++i) {
+    const std::string reply = raw_exchange(
+        n.port(), "GET /v1/ledger/balance HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + n.admin() +
+                      "\r\nX-Forwarded-For: 198.51.100." + std::to_string(i) +
+                      "\r\nX-Forwarded-For: 203.0.113.7\r\nConnection: close\r\n\r\n");
+    if (reply.rfind("HTTP/1.1 200", 0) == 0) ++forged_ok;
+  }
+  // At most what the spent bucket refilled meanwhile (10 a second), not 20.
+  const double forged_s = std::chrono::duration<double>(Clock::now() - forged_from).count();
+  EXPECT_LE(forged_ok, 1 + 10 * forged_s + 1) << "forged X-Forwarded-For lines escaped the proxy's "
+                                                  "address budget in "
+                                               << forged_s << " s";
   // Health checks are never limited (HAProxy's would take the node out).
   for (int i = 0; i < 50; ++i) EXPECT_STATUS(n.get("/health/ready", ""), 200);
 }
