@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   betcore::payments::add_payments_command(app);
   betcore::payments::add_gateway_command(app);
   betcore::backup::add_backup_commands(app);
+  betcore::backup::add_audit_command(app);
   betcore::tls::add_certs_command(app);
   betcore::api::add_token_command(app);
   CLI11_PARSE(app, argc, argv);

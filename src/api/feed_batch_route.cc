@@ -145,7 +145,7 @@ void feed_prices_batch(Services& services, Call& call) {
   }
   // Before the submit: a WriteDone may run (and answer) before it returns.
   b->pending.store(encoded.size(), std::memory_order_release);
-  node::SubmitStatus st = services.node.submit_all(std::move(encoded), std::move(done));
+  node::SubmitStatus st = services.node.submit_all(std::move(encoded), std::move(done), actor_of(call));
   // Not accepted: nothing was queued and no WriteDone will run.
   if (st != node::SubmitStatus::accepted) call.answer.send(submit_refused(services, st));
 }

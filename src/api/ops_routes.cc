@@ -70,6 +70,8 @@ std::string cluster_json(node::Node& node) {
   w.field_u64("log_head", st.log_head);
   w.field("state_digest", st.checkpoint.digest);
   w.field_u64("checkpoint", st.checkpoint.index);
+  // What `betcore audit verify --expect POSITION:CHAIN` checks a copy against.
+  w.key("audit_chain").begin_object().field_u64("position", st.chain_position).field("chain", st.chain).end_object();
   w.field_bool("ready", st.ready);
   if (!st.ready) w.field("not_ready_reason", st.not_ready_reason);
   w.key("nodes").begin_array();

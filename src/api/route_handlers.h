@@ -63,6 +63,12 @@ struct Call {
   std::shared_ptr<const Principal> principal;
 };
 
+// Who sent the call, as the audit trail records it (docs/audit.md).
+inline codec::Actor actor_of(const Call& call) {
+  if (call.principal == nullptr) return {};
+  return codec::Actor{std::string(role_name(call.principal->role)), call.principal->token_id};
+}
+
 // What handlers reach beyond the call. Owned by the Api.
 struct Services {
   Services(node::Node& node_in, ops::Registry& metrics_in) : node(node_in), metrics(metrics_in) {}

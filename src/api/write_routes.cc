@@ -194,7 +194,7 @@ void write(Services& services, Call& call) {
   node::SubmitStatus st =
       services.node.submit(std::move(encoded), [answer, route](const node::WriteResult& r) {
         answer_result(answer, route, r);
-      });
+      }, actor_of(call));
   if (st != node::SubmitStatus::accepted) call.answer.send(submit_refused(services, st));
 }
 

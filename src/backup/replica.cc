@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "codec/batch.h"
+#include "codec/chain.h"
 #include "codec/snapshot.h"
 #include "domain/assert.h"
 #include "domain/ledger.h"
@@ -49,8 +50,15 @@ bool Replica::apply(const log::Entry& entry, std::optional<int64_t> time_ms_max)
   // gave (a malformed batch's stamp is read before the command that failed).
   machine_.begin_batch(domain::LogIndex{entry.position.value}, domain::TimeMs{batch.header.stamped_ms});
   last_stamp_ms_ = batch.header.stamped_ms;
-  if (!good) {
+  const codec::AnchorCheck anchors = codec::chain_entry(machine_, entry.position.value, entry.batch, batch);
+  if (!good || !anchors.ok) {
     ++refused_;
+    if (!anchors.ok) {
+      ++chain_refused_;
+      if (first_chain_problem_.empty()) {
+        first_chain_problem_ = "position " + std::to_string(entry.position.value) + ": " + anchors.detail;
+      }
+    }
     return true;
   }
   for (const domain::Command& c : batch.commands) machine_.apply(c);

@@ -29,6 +29,10 @@ class Replica {
   int64_t time_ms() const { return machine_.state().now.ms; }
   uint64_t commands() const { return machine_.state().commands_applied; }
   uint64_t refused_batches() const { return refused_; }
+  // Batches refused because their audit anchors disagreed (docs/audit.md),
+  // and the first such refusal, for a person ("" when none).
+  uint64_t chain_refusals() const { return chain_refused_; }
+  const std::string& first_chain_problem() const { return first_chain_problem_; }
   // The stamp of the batch applied last (its submitting node's clock).
   int64_t last_stamp_ms() const { return last_stamp_ms_; }
 
@@ -43,6 +47,8 @@ class Replica {
  private:
   domain::StateMachine machine_;
   uint64_t refused_ = 0;
+  uint64_t chain_refused_ = 0;
+  std::string first_chain_problem_;
   int64_t last_stamp_ms_ = 0;
 };
 

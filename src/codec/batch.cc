@@ -8,16 +8,110 @@
 
 namespace betcore::codec {
 
+namespace {
+
+// Version 2's part between the node id and the commands: the anchors, the
+// actors and each command's actor.
+void write_audit(Writer& w, const BatchHeader& header, size_t commands) {
+  BETCORE_ASSERT(header.anchors.size() <= kBatchAnchorsMax);
+  for (size_t i = 1; i < header.anchors.size(); ++i) {
+    BETCORE_ASSERT(header.anchors[i].position > header.anchors[i - 1].position);
+  }
+  BETCORE_ASSERT(header.actors.size() <= kBatchActorsMax);
+  BETCORE_ASSERT(header.actor_of.empty() ? header.actors.empty() : header.actor_of.size() == commands);
+  w.u16(static_cast<uint16_t>(header.anchors.size()));
+  for (const ChainAnchor& a : header.anchors) {
+    w.u64(a.position);
+    w.raw(std::string_view(reinterpret_cast<const char*>(a.chain.data()), a.chain.size()));
+  }
+  w.u16(static_cast<uint16_t>(header.actors.size()));
+  for (const Actor& a : header.actors) {
+    BETCORE_ASSERT(a.role.size() <= kActorFieldMax && a.token_id.size() <= kActorFieldMax);
+    w.str(a.role);
+    w.str(a.token_id);
+  }
+  for (uint16_t i : header.actor_of) {
+    BETCORE_ASSERT(i < header.actors.size());
+    w.u16(i);
+  }
+}
+
+bool read_audit(Reader& r, uint32_t commands, BatchHeader& h, std::string& detail) {
+  const uint16_t anchors = r.u16();
+  // Counts are checked against the bytes left before anything is allocated:
+  // a few bytes must not announce thousands of entries.
+  if (anchors > kBatchAnchorsMax || size_t{anchors} * (8 + sizeof(ChainHash)) > r.remaining()) {
+    detail = "more anchors than the limit or the bytes left";
+    return false;
+  }
+  h.anchors.resize(anchors);
+  for (ChainAnchor& a : h.anchors) {
+    a.position = r.u64();
+    std::string_view chain = r.take(a.chain.size());
+    if (!r.ok()) break;
+    std::copy(chain.begin(), chain.end(), a.chain.begin());
+  }
+  const uint16_t actors = r.u16();
+  if (actors > kBatchActorsMax || size_t{actors} * 4 + (actors ? size_t{commands} * 2 : 0) > r.remaining()) {
+    detail = "more actors than the limit or the bytes left";
+    return false;
+  }
+  h.actors.resize(actors);
+  for (Actor& a : h.actors) {
+    a.role = std::string(r.str());
+    a.token_id = std::string(r.str());
+    if (a.role.size() > kActorFieldMax || a.token_id.size() > kActorFieldMax) {
+      detail = "an actor is too long";
+      return false;
+    }
+  }
+  if (!r.ok()) {
+    detail = "the anchors or actors are cut short";
+    return false;
+  }
+  for (size_t i = 1; i < h.anchors.size(); ++i) {
+    if (h.anchors[i].position <= h.anchors[i - 1].position) {
+      detail = "anchors out of order";
+      return false;
+    }
+  }
+  if (anchors == 0 && actors == 0) {
+    detail = "a version 2 batch without anchors or actors (written as version 1)";
+    return false;
+  }
+  if (actors == 0) return true;
+  // Actors are who sent the commands: a batch without commands has none
+  // (encode_batch requires one actor index per command when there are actors).
+  if (commands == 0) {
+    detail = "actors in a batch without commands";
+    return false;
+  }
+  h.actor_of.resize(commands);
+  for (uint16_t& i : h.actor_of) {
+    i = r.u16();
+    if (i >= actors) {
+      detail = "a command's actor is out of range";
+      return false;
+    }
+  }
+  if (!r.ok()) detail = "the commands' actors are cut short";
+  return r.ok();
+}
+
+}  // namespace
+
 std::string encode_batch(const BatchHeader& header, const std::vector<std::string>& commands) {
   BETCORE_ASSERT(commands.size() <= kBatchCommandsMax);
-  BETCORE_ASSERT(header.node_id.size() <= 64);
+  BETCORE_ASSERT(header.node_id.size() <= kNodeIdMax);
+  const bool audit = !header.anchors.empty() || !header.actors.empty();
   size_t total = kBatchHeaderBytes + 2 + header.node_id.size() + kBatchChecksumBytes;
+  if (audit) total += 4 + header.anchors.size() * 40 + header.actors.size() * 20 + commands.size() * 2;
   for (const auto& c : commands) total += c.size();
   std::string out;
   out.reserve(total);
   Writer w(out);
   w.u32(kBatchMagic);
-  w.u8(kBatchVersion);
+  w.u8(audit ? kBatchVersion : 1);
   w.u8(0);   // flags
   w.u16(0);  // reserved
   w.i64(header.stamped_ms);
@@ -25,6 +119,7 @@ std::string encode_batch(const BatchHeader& header, const std::vector<std::strin
   w.u32(static_cast<uint32_t>(commands.size()));
   BETCORE_ASSERT(out.size() == kBatchHeaderBytes);
   w.str(header.node_id);
+  if (audit) write_audit(w, header, commands.size());
   for (const auto& c : commands) w.raw(c);
   w.u64(XXH3_64bits(out.data(), out.size()));
   return out;
@@ -59,9 +154,9 @@ DecodedBatch decode_batch(std::string_view bytes) {
   Reader r(body);
   if (r.u32() != kBatchMagic) return fail(BatchError::not_a_batch, "bad magic");
   uint8_t version = r.u8();
-  if (version != kBatchVersion) {
+  if (version != 1 && version != kBatchVersion) {
     return fail(BatchError::unknown_version,
-                "batch version " + std::to_string(version) + "; this build reads version 1");
+                "batch version " + std::to_string(version) + "; this build reads versions 1 and 2");
   }
   Reader tail(bytes.substr(bytes.size() - kBatchChecksumBytes));
   if (tail.u64() != XXH3_64bits(body.data(), body.size())) {
@@ -74,6 +169,11 @@ DecodedBatch decode_batch(std::string_view bytes) {
   uint32_t count = r.u32();
   d.header.node_id = std::string(r.str());
   if (!r.ok() || count > kBatchCommandsMax) return fail(BatchError::malformed, "bad header");
+  if (d.header.node_id.size() > kNodeIdMax) return fail(BatchError::malformed, "node id too long");
+  if (version == 2) {
+    std::string detail;
+    if (!read_audit(r, count, d.header, detail)) return fail(BatchError::malformed, detail);
+  }
   size_t pos = r.position();
   d.commands.reserve(count);
   for (uint32_t i = 0; i < count; ++i) {

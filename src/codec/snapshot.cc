@@ -21,7 +21,8 @@ constexpr uint8_t kSectionRejected = 2;
 constexpr uint8_t kSectionProducers = 3;
 constexpr uint8_t kSectionMarketFeeds = 4;
 constexpr uint8_t kSectionAliveStamps = 5;
-constexpr uint8_t kSectionLast = kSectionAliveStamps;
+constexpr uint8_t kSectionAuditChain = 6;
+constexpr uint8_t kSectionLast = kSectionAuditChain;
 }  // namespace
 
 using namespace betcore::domain;
@@ -137,6 +138,17 @@ std::string encode(const State& s, bool with_refusals) {
     }
   }
   write_feed_sections(w, fields, s);
+  // 6: the audit chain (docs/audit.md). Not part of what "a rejected write
+  // changes nothing" compares: every batch, rejected or not, moves it.
+  if (with_refusals && s.audit.known && !s.audit.recent.empty()) {
+    w.u8(kSectionAuditChain);
+    w.raw(std::string_view(reinterpret_cast<const char*>(s.audit.head.data()), s.audit.head.size()));
+    w.u32(static_cast<uint32_t>(s.audit.recent.size()));
+    for (const ChainPoint& p : s.audit.recent) {
+      w.u64(p.position);
+      w.raw(std::string_view(reinterpret_cast<const char*>(p.chain.data()), p.chain.size()));
+    }
+  }
   return out;
 }
 }  // namespace
@@ -331,6 +343,31 @@ bool read_alive_stamps(Decoder& d, State& s) {
 }
 
 // The trailing sections, in tag order, each once and never empty.
+void read_hash(Reader& r, std::array<uint8_t, 32>& out) {
+  std::string_view b = r.take(out.size());
+  if (r.ok()) std::copy(b.begin(), b.end(), out.begin());
+}
+
+bool read_audit_chain(Decoder& d, State& s) {
+  AuditChain& a = s.audit;
+  read_hash(d.r, a.head);
+  uint32_t n = 0;
+  if (!d.count(n, 40)) return false;
+  if (n == 0 || n > AuditChain::kWindow) return d.fail("bad audit chain window");
+  for (uint32_t i = 0; i < n; ++i) {
+    ChainPoint p;
+    p.position = d.r.u64();
+    read_hash(d.r, p.chain);
+    if (!d.r.ok()) return d.fail("the audit chain is cut short");
+    if (!a.recent.empty() && p.position <= a.recent.back().position) return d.fail("audit chain out of order");
+    a.recent.push_back(p);
+  }
+  if (a.recent.back().position != s.applied.value || a.recent.back().chain != a.head) {
+    return d.fail("the audit chain does not end at the snapshot's position");
+  }
+  return true;
+}
+
 bool read_sections(Decoder& d, State& s) {
   Reader& r = d.r;
   uint8_t last_section = 0;
@@ -350,6 +387,10 @@ bool read_sections(Decoder& d, State& s) {
     }
     if (tag == kSectionAliveStamps) {
       if (!read_alive_stamps(d, s)) return false;
+      continue;
+    }
+    if (tag == kSectionAuditChain) {
+      if (!read_audit_chain(d, s)) return false;
       continue;
     }
     uint32_t k = 0;
@@ -415,6 +456,9 @@ DecodedState decode_state(std::string_view bytes) {
     out.error = "corrupt snapshot: " + d.error;
     return out;
   }
+  // Without the section: the empty log's chain, or one this build cannot
+  // know (a snapshot from before the chain existed; docs/audit.md).
+  if (s->audit.recent.empty()) s->audit.known = s->applied.value == 0;
   out.state = std::move(s);
   return out;
 }

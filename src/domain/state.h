@@ -9,7 +9,9 @@
 #include <absl/container/flat_hash_map.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <string>
 #include <string_view>
@@ -21,6 +23,26 @@
 #include "domain/types.h"
 
 namespace betcore::domain {
+
+// The audit chain (docs/audit.md): the hash of the whole log so far, and
+// its value after each of the last kWindow batches, which the anchors of
+// new batches are checked against. Computed outside the state machine
+// (codec/chain.h, over the batches' bytes); kept here so that a snapshot
+// carries it and every replica checks anchors alike.
+struct ChainPoint {
+  uint64_t position = 0;
+  std::array<uint8_t, 32> chain{};
+};
+struct AuditChain {
+  static constexpr size_t kWindow = 1'024;
+  // False for a state read from a snapshot written before the chain existed
+  // (it cannot know the chain of the history before it): anchors are then
+  // not checked and this node writes none, until it replays the log from
+  // its start or loads a snapshot that carries the chain.
+  bool known = true;
+  std::array<uint8_t, 32> head{};  // after the last batch; zeros before the first
+  std::deque<ChainPoint> recent;   // oldest first, at most kWindow
+};
 
 // Per-currency house side of the double-entry ledger.
 //   house: the book's profit and loss (lost stakes in, winnings out);
@@ -221,6 +243,8 @@ struct State {
   std::map<std::string, RequestRecord, std::less<>> request_ids;
   // Refused requests by client id (ordered: snapshots iterate it).
   std::map<std::string, RejectedRecord, std::less<>> rejected;
+
+  AuditChain audit;
 
   // Room for `commands` more commands' bets and deposits, when a replay
   // knows how many are coming (a restore): the tables then grow without

@@ -67,6 +67,11 @@ class StateMachine {
   // REQUIRES: index > state().applied.
   void begin_batch(LogIndex index, TimeMs stamped);
 
+  // Records the audit chain's value after the batch at `position` (the
+  // last one begun). The applier computes it (codec/chain.h); nothing here
+  // reads it. No-op while the chain is unknown (AuditChain::known).
+  void record_chain(uint64_t position, const std::array<uint8_t, 32>& chain);
+
   // Applies one command of the current batch. A rejected command changes
   // nothing. Events go to `sink` when it is not null.
   Outcome apply(const Command& command, EventSink* sink = nullptr);

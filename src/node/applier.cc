@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "codec/batch.h"
+#include "codec/chain.h"
 #include "codec/snapshot.h"
 #include "domain/assert.h"
 #include "domain/ledger.h"
@@ -29,6 +30,16 @@ Applier::Applier(ApplierOptions options, log::Log& log, Waiters& waiters, ops::R
                                "Log entries that failed their checks and were not applied")),
       apply_seconds_(metrics.histogram("betcore_batch_apply_seconds",
                                        "Time to apply one batch, answers included")),
+      chain_refused_(metrics.counter("betcore_audit_chain_refusals_total",
+                                     "Batches refused because an anchor disagreed with this replica's "
+                                     "audit chain (docs/audit.md)")),
+      anchors_checked_(metrics.counter("betcore_audit_anchors_checked_total",
+                                       "Batch anchors compared with this replica's audit chain")),
+      anchors_unchecked_(metrics.counter(
+          "betcore_audit_anchors_unchecked_total",
+          "Batch anchors older than the chain window, or met while the chain is unknown")),
+      chain_known_(metrics.gauge("betcore_audit_chain_known",
+                                 "1 when this replica knows the audit chain of its whole history")),
       business_(metrics) {
   if (initial) machine_.reset(std::move(initial));
   machine_.set_full_check_after_each_command(options_.full_ledger_check);
@@ -36,6 +47,13 @@ Applier::Applier(ApplierOptions options, log::Log& log, Waiters& waiters, ops::R
   checkpoint_.index = machine_.state().applied.value;
   checkpoint_.commands = machine_.state().commands_applied;
   checkpoint_.digest = codec::state_digest(machine_.state());
+  chain_known_.set(machine_.state().audit.known ? 1 : 0);
+  publish_anchors(true);
+  if (!machine_.state().audit.known) {
+    spdlog::warn("the audit chain is unknown: this state comes from a snapshot written before the chain "
+                 "existed; anchors are not checked until the node loads a snapshot with the chain "
+                 "(docs/audit.md, \"Upgrading\")");
+  }
 }
 
 Applier::~Applier() { stop(); }
@@ -116,10 +134,17 @@ void Applier::apply_entry(const log::Entry& entry) {
   // drill caught it, 1 run in ~100). Readers of the state take state_mu_,
   // held until the whole entry is applied, so none sees half of it.
   applied_.store(entry.position.value, std::memory_order_release);
+  const codec::AnchorCheck anchors =
+      codec::chain_entry(machine_, entry.position.value, entry.batch, batch);
+  publish_anchors(false);
+  anchors_checked_.inc(anchors.checked);
+  anchors_unchecked_.inc(anchors.unchecked);
   if (batch.error != codec::BatchError::none) {
     refused_.inc();
     spdlog::error("log entry at {} refused, not applied: {} ({})", entry.position.value,
                   codec::batch_error_name(batch.error), batch.detail);
+  } else if (!anchors.ok) {
+    refuse_for_chain(entry.position.value, batch, anchors);
   } else {
     const bool mine = batch.header.node_id == options_.node_id;
     CollectingSink sink;
@@ -152,6 +177,52 @@ void Applier::apply_entry(const log::Entry& entry) {
   lock.unlock();
   if (journal_ != nullptr) journal_->publish();
   apply_seconds_.observe(std::chrono::steady_clock::now() - t0);
+}
+
+void Applier::refuse_for_chain(uint64_t position, const codec::DecodedBatch& batch,
+                               const codec::AnchorCheck& anchors) {
+  refused_.inc();
+  chain_refused_.inc();
+  spdlog::error("log entry at {} from node {} refused, not applied: its audit anchors disagree with this "
+                "replica's chain: {}. The log was altered at or before that position, or this replica's "
+                "history differs from the submitter's: run `betcore audit verify` on the data directory "
+                "or the archive to find the first altered position (docs/runbooks/audit-chain.md)",
+                position, batch.header.node_id, anchors.detail);
+  if (batch.header.node_id != options_.node_id) return;
+  WriteResult r;
+  r.kind = WriteResult::Kind::unavailable;
+  r.detail = "the batch was refused by the audit chain check; nothing was applied";
+  for (size_t i = 0; i < batch.commands.size(); ++i) {
+    if (WriteDone done = waiters_.take(batch.header.first_seq + i)) done(r);
+  }
+}
+
+std::vector<codec::ChainAnchor> Applier::anchors_after(uint64_t after) const {
+  std::lock_guard lock(anchors_mu_);
+  return codec::anchors_after(anchors_, after);
+}
+
+void Applier::chain_head(uint64_t& position, std::string& chain) const {
+  std::lock_guard lock(anchors_mu_);
+  if (!anchors_.known || anchors_.recent.empty()) return;
+  position = anchors_.recent.back().position;
+  chain = codec::chain_hex(anchors_.recent.back().chain);
+}
+
+void Applier::publish_anchors(bool whole) {
+  const domain::AuditChain& a = machine_.state().audit;
+  std::lock_guard lock(anchors_mu_);
+  anchors_.known = a.known;
+  anchors_.head = a.head;
+  if (whole) anchors_.recent.clear();
+  if (!a.known || a.recent.empty()) return;
+  if (whole) {
+    const size_t n = std::min(a.recent.size(), codec::kBatchAnchorsMax);
+    anchors_.recent.assign(a.recent.end() - static_cast<std::ptrdiff_t>(n), a.recent.end());
+    return;
+  }
+  anchors_.recent.push_back(a.recent.back());
+  if (anchors_.recent.size() > codec::kBatchAnchorsMax) anchors_.recent.pop_front();
 }
 
 void Applier::maybe_checkpoint() {
@@ -190,6 +261,8 @@ void Applier::replace_state(std::unique_ptr<domain::State> state) {
     const domain::State& s = machine_.state();
     c = Checkpoint{s.applied.value, s.commands_applied, codec::state_digest(s)};
     applied_.store(s.applied.value, std::memory_order_release);
+    chain_known_.set(s.audit.known ? 1 : 0);
+    publish_anchors(true);
     if (journal_ != nullptr) journal_->restart_at(s.applied.value + 1);
     if (live_) business_.recount(s);
   }

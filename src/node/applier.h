@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "codec/chain.h"
 #include "domain/state_machine.h"
 #include "log/log.h"
 #include "node/business_metrics.h"
@@ -102,6 +103,13 @@ class Applier {
   // catch-up, on the calling thread). True when it got there.
   bool catch_up(uint64_t target, int timeout_ms, const std::function<void()>& progress);
   uint64_t batches_refused() const { return refused_.value(); }
+  uint64_t chain_refusals() const { return chain_refused_.value(); }
+  // The audit anchors for this node's next batch: the chain after each
+  // position applied after `after` (codec/chain.h). Thread-safe.
+  std::vector<codec::ChainAnchor> anchors_after(uint64_t after) const;
+  // The audit chain after the newest batch applied, as hex (0 and "" while
+  // unknown or before the first batch). Thread-safe.
+  void chain_head(uint64_t& position, std::string& chain) const;
   uint64_t commands_applied() const { return commands_.value(); }
   const BusinessMetrics& business() const { return business_; }
 
@@ -117,6 +125,11 @@ class Applier {
   bool step(int wait_ms);
   void pause(int ms);
   void apply_entry(const log::Entry& entry);
+  // Copies the chain's newest points where the submitter reads them
+  // (anchors_after) without waiting for a batch to finish applying.
+  void publish_anchors(bool whole);
+  void refuse_for_chain(uint64_t position, const codec::DecodedBatch& batch,
+                        const codec::AnchorCheck& anchors);
   void serve_reads(bool shutting_down);
   void maybe_checkpoint();
   void replace_state(std::unique_ptr<domain::State> state);
@@ -139,6 +152,9 @@ class Applier {
   std::deque<PendingRead> reads_;  // guarded by reads_mu_
   std::atomic<size_t> reads_waiting_{0};
 
+  mutable std::mutex anchors_mu_;
+  domain::AuditChain anchors_;  // guarded by anchors_mu_: the newest kBatchAnchorsMax points
+
   mutable std::mutex checkpoint_mu_;
   Checkpoint checkpoint_;  // guarded by checkpoint_mu_
   std::deque<Checkpoint> recent_;  // guarded by checkpoint_mu_
@@ -147,6 +163,10 @@ class Applier {
   ops::Counter& batches_;
   ops::Counter& refused_;
   ops::Histogram& apply_seconds_;
+  ops::Counter& chain_refused_;
+  ops::Counter& anchors_checked_;
+  ops::Counter& anchors_unchecked_;
+  ops::Gauge& chain_known_;
   BusinessMetrics business_;
   bool live_ = false;  // set by start() before the thread runs; read by it
 };

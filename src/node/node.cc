@@ -161,6 +161,8 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
   so.node_id = o.node_id;
   so.queue_commands_max = o.queue_commands_max;
   so.batch_commands_max = o.batch_commands_max;
+  Applier* applier = node->applier_.get();
+  so.anchors = [applier](uint64_t after) { return applier->anchors_after(after); };
   node->submitter_ = std::make_unique<Submitter>(so, *node->log_, node->waiters_, metrics);
 
   Node* n = node.get();
@@ -298,14 +300,15 @@ void Node::snapshot_loop() {
   }
 }
 
-SubmitStatus Node::submit(std::string encoded, WriteDone done) {
+SubmitStatus Node::submit(std::string encoded, WriteDone done, codec::Actor actor) {
   if (cluster_ && cluster_->divergent()) return SubmitStatus::unavailable;
-  return submitter_->submit(std::move(encoded), std::move(done));
+  return submitter_->submit(std::move(encoded), std::move(done), std::move(actor));
 }
 
-SubmitStatus Node::submit_all(std::vector<std::string> encoded, std::vector<WriteDone> done) {
+SubmitStatus Node::submit_all(std::vector<std::string> encoded, std::vector<WriteDone> done,
+                              const codec::Actor& actor) {
   if (cluster_ && cluster_->divergent()) return SubmitStatus::unavailable;
-  return submitter_->submit_all(std::move(encoded), std::move(done));
+  return submitter_->submit_all(std::move(encoded), std::move(done), actor);
 }
 
 void Node::read(Consistency consistency, uint64_t min_index, ReadFn fn) {
@@ -371,6 +374,7 @@ NodeStatus Node::status() const {
   s.log_head = std::max(s.applied_index, head.ok() ? head.value().value : 0);
   s.checkpoint = applier_->last_checkpoint();
   s.queued = submitter_->queued();
+  applier_->chain_head(s.chain_position, s.chain);
   if (!started_.load()) {
     s.not_ready_reason = "starting";
   } else if (!submitter_->healthy()) {

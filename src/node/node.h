@@ -84,6 +84,10 @@ struct NodeStatus {
   Checkpoint checkpoint;
   size_t queued = 0;
   bool cluster = false;  // etcd log: readiness includes the lag check by time
+  // The audit chain after the newest batch applied (docs/audit.md): 0 and
+  // "" while it is unknown.
+  uint64_t chain_position = 0;
+  std::string chain;
 };
 
 // A peer's newest snapshot, as its node record announces it.
@@ -119,9 +123,10 @@ class Node {
   void stop();
 
   // Thread-safe. See Submitter::submit.
-  SubmitStatus submit(std::string encoded_command, WriteDone done);
+  SubmitStatus submit(std::string encoded_command, WriteDone done, codec::Actor actor = {});
   // Thread-safe. See Submitter::submit_all: all or none, next to each other.
-  SubmitStatus submit_all(std::vector<std::string> encoded_commands, std::vector<WriteDone> done);
+  SubmitStatus submit_all(std::vector<std::string> encoded_commands, std::vector<WriteDone> done,
+                          const codec::Actor& actor = {});
 
   // Runs fn once this node has applied the log head (linearizable) and
   // min_index; fn gets null on timeout. Thread-safe.

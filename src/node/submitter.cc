@@ -4,6 +4,7 @@
 
 #include <array>
 #include <chrono>
+#include <unordered_map>
 
 #include "codec/batch.h"
 #include "domain/assert.h"
@@ -43,7 +44,11 @@ Submitter::Submitter(SubmitterOptions options, log::Log& log, Waiters& waiters,
       append_seconds_(metrics.histogram(
           "betcore_log_append_seconds",
           "Time to append one batch durably (write + fsync, or quorum commit)")),
-      append_failures_(metrics.counter("betcore_log_append_failures_total", "Failed appends")) {}
+      append_failures_(metrics.counter("betcore_log_append_failures_total", "Failed appends")) {
+  // A batch's actor indexes are u16 (codec/batch.h).
+  BETCORE_ASSERT_MSG(options_.batch_commands_max <= codec::kBatchActorsMax,
+                     "batch_commands_max above 65,535");
+}
 
 Submitter::~Submitter() { stop(); }
 
@@ -79,7 +84,7 @@ std::string Submitter::failure() const {
   return failure_;
 }
 
-SubmitStatus Submitter::submit(std::string encoded, WriteDone done) {
+SubmitStatus Submitter::submit(std::string encoded, WriteDone done, codec::Actor actor) {
   {
     std::lock_guard lock(mu_);
     if (stopping_ || !healthy_.load()) return SubmitStatus::unavailable;
@@ -87,13 +92,14 @@ SubmitStatus Submitter::submit(std::string encoded, WriteDone done) {
       overloaded_.inc();
       return SubmitStatus::overloaded;
     }
-    queue_.push_back(Item{std::move(encoded), std::move(done)});
+    queue_.push_back(Item{std::move(encoded), std::move(done), std::move(actor)});
   }
   cv_.notify_one();
   return SubmitStatus::accepted;
 }
 
-SubmitStatus Submitter::submit_all(std::vector<std::string> encoded, std::vector<WriteDone> done) {
+SubmitStatus Submitter::submit_all(std::vector<std::string> encoded, std::vector<WriteDone> done,
+                                   const codec::Actor& actor) {
   BETCORE_ASSERT_MSG(encoded.size() == done.size(), "submit_all: one waiter per command");
   {
     std::lock_guard lock(mu_);
@@ -103,7 +109,7 @@ SubmitStatus Submitter::submit_all(std::vector<std::string> encoded, std::vector
       return SubmitStatus::overloaded;
     }
     for (size_t i = 0; i < encoded.size(); ++i) {
-      queue_.push_back(Item{std::move(encoded[i]), std::move(done[i])});
+      queue_.push_back(Item{std::move(encoded[i]), std::move(done[i]), actor});
     }
   }
   cv_.notify_one();
@@ -151,12 +157,33 @@ bool Submitter::pump() {
   return true;
 }
 
+// The batch's actor table: each distinct actor once, and each command's
+// index into it. None when no command has an actor.
+void Submitter::add_actors(const std::vector<Item>& items, codec::BatchHeader& header) {
+  bool any = false;
+  for (const Item& item : items) any = any || !item.actor.role.empty() || !item.actor.token_id.empty();
+  if (!any) return;
+  std::unordered_map<std::string, uint16_t> index;
+  header.actor_of.reserve(items.size());
+  for (const Item& item : items) {
+    std::string key = item.actor.role + '\n' + item.actor.token_id;
+    auto [it, fresh] = index.try_emplace(std::move(key), static_cast<uint16_t>(header.actors.size()));
+    if (fresh) header.actors.push_back(item.actor);
+    header.actor_of.push_back(it->second);
+  }
+}
+
 void Submitter::append_batch(std::vector<Item>& items) {
   codec::BatchHeader header;
   header.node_id = options_.node_id;
   header.first_seq = next_seq_;
   header.stamped_ms = now_ms();
   next_seq_ += items.size();
+  if (options_.anchors) {
+    header.anchors = options_.anchors(anchored_);
+    if (!header.anchors.empty()) anchored_ = header.anchors.back().position;
+  }
+  add_actors(items, header);
 
   std::vector<std::string> encoded;
   encoded.reserve(items.size());

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "codec/batch.h"
 #include "log/log.h"
 #include "node/waiters.h"
 #include "ops/metrics.h"
@@ -27,6 +28,9 @@ struct SubmitterOptions {
   // Wall-clock milliseconds: stamps each batch and seeds the sequence
   // numbers. Empty: the system clock. The simulator passes its node's clock.
   std::function<int64_t()> clock_ms;
+  // The audit anchors for the next batch: the chain after each position
+  // applied after the given one (Applier::anchors_after). Empty: none.
+  std::function<std::vector<codec::ChainAnchor>(uint64_t after)> anchors;
 };
 
 enum class SubmitStatus { accepted, overloaded, unavailable };
@@ -40,12 +44,14 @@ class Submitter {
   // or, if the append fails, by the submitter). On anything but `accepted`,
   // `done` is not called and nothing was queued.
   // Thread-safe.
-  SubmitStatus submit(std::string encoded_command, WriteDone done);
+  // `actor`: who sent it, recorded in the batch for the audit trail.
+  SubmitStatus submit(std::string encoded_command, WriteDone done, codec::Actor actor = {});
   // Queues all of `encoded` (done[i] for encoded[i]) together and in order,
   // or none: they stand next to each other in the queue, so they go into the
   // same batch unless it is full (batch_commands_max, batch_bytes_max).
   // REQUIRES: encoded.size() == done.size(). Thread-safe.
-  SubmitStatus submit_all(std::vector<std::string> encoded, std::vector<WriteDone> done);
+  SubmitStatus submit_all(std::vector<std::string> encoded, std::vector<WriteDone> done,
+                          const codec::Actor& actor = {});
 
   void start();
   void stop();  // fails whatever is still queued as unavailable
@@ -73,16 +79,19 @@ class Submitter {
   struct Item {
     std::string encoded;
     WriteDone done;
+    codec::Actor actor;
   };
   void run();
   bool take_batch(std::vector<Item>& taken);  // REQUIRES: mu_ held
   int64_t now_ms() const;
   void append_batch(std::vector<Item>& items);
+  static void add_actors(const std::vector<Item>& items, codec::BatchHeader& header);
 
   const SubmitterOptions options_;
   log::Log& log_;
   Waiters& waiters_;
   uint64_t next_seq_;  // submitter thread only
+  uint64_t anchored_ = 0;  // the last position this node anchored; submitter thread only
 
   std::atomic<size_t> queue_limit_;
   mutable std::mutex mu_;

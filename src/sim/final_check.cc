@@ -187,6 +187,14 @@ void check_run(RunContext& run, Nodes& nodes, const std::deque<Op>& ops) {
     if (digest != first_digest) {
       run.fail(n->id + " ends with digest " + digest + ", another replica with " + first_digest);
     }
+    // Honest nodes never send anchors a replica disagrees with.
+    if (n->applier && n->applier->chain_refusals() > 0) {
+      run.fail(n->id + " refused " + std::to_string(n->applier->chain_refusals()) +
+               " batches for their audit anchors");
+    }
+    if (!s->audit.known || (s->applied.value > 0 && s->audit.recent.empty())) {
+      run.fail(n->id + " ends without an audit chain");
+    }
     check_money(run, n->id, *s, model);
     check_books(run, n->id, *s, model);
   }

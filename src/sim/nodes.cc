@@ -100,6 +100,10 @@ std::string Nodes::start(SimNode& n) {
   so.queue_commands_max = 512;
   so.batch_commands_max = 64;
   so.clock_ms = [this, np] { return node_now(*np); };
+  // Audit anchors, as a node's submitter writes them: every replica checks
+  // them, so the simulated cluster checks the chain under every fault.
+  node::Applier* applier = n.applier.get();
+  so.anchors = [applier](uint64_t after) { return applier->anchors_after(after); };
   n.submitter = std::make_unique<node::Submitter>(so, *n.log, *n.waiters, *n.metrics);
   n.up = true;
   n.next_append_at = run_.world.now();
@@ -193,6 +197,13 @@ void Nodes::tick(SimNode& n, uint64_t incarnation) {
   for (int i = 0; i < 8 && n.up && n.applier->poll(); ++i) {
   }
   if (!n.caught_up && n.applier->applied() >= n.start_head) n.caught_up = true;
+  // Honest replicas never disagree on the audit chain (docs/audit.md): a
+  // refusal means one of them applied another history.
+  if (n.applier->chain_refusals() > 0 && !chain_refusal_reported_) {
+    chain_refusal_reported_ = true;
+    run_.fail("replicas disagree on the audit chain: " + n.id + " refused a batch whose anchors "
+              "disagree with its chain at index " + std::to_string(n.applier->applied()));
+  }
   // The submitter: one append in flight at a time.
   if (n.up && run_.world.now() >= n.next_append_at && n.submitter->pump()) {
     n.next_append_at = run_.world.now() + run_.world.rng.between(1, 6);

@@ -152,6 +152,7 @@ class Nodes {
   // Declared after disk_ and shared_: destroyed before them.
   std::vector<std::unique_ptr<SimNode>> nodes_;
   std::map<uint64_t, std::string> checkpoints_;  // index -> digest, across every node
+  bool chain_refusal_reported_ = false;  // the first audit chain refusal is reported
   AnswerSink answer_sink_;
   bool finished_ = false;
 };
