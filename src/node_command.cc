@@ -12,6 +12,7 @@
 #include "api/auth.h"
 #include "api/event_lines.h"
 #include "api/http/http_server.h"
+#include "codec/batch.h"
 #include "node/haproxy_agent.h"
 #include "node/node.h"
 #include "tools/http_client.h"
@@ -19,6 +20,7 @@
 #include "tools/tokens_file.h"
 #include "tls/tls.h"
 #include "ops/metrics.h"
+#include "ops/open_files.h"
 #include "ops/process_metrics.h"
 
 namespace betcore {
@@ -216,6 +218,12 @@ int run_node(const NodeFlags& f) {
     spdlog::error("--listen {}: expected HOST:PORT, like 127.0.0.1:8080", f.listen);
     return 2;
   }
+  // Every connection is a descriptor: without room, accept() fails (EMFILE)
+  // long before --connections-max.
+  const uint64_t open_files_max = ops::raise_open_files_limit();
+  if (const std::string w = ops::open_files_warning(open_files_max, f.connections_max); !w.empty()) {
+    spdlog::warn("{}", w);
+  }
   // Block the stop signals (and SIGHUP, the reload) before any thread
   // starts, so only sigwait sees them.
   sigset_t stop_signals = tools::block_stop_signals();
@@ -316,11 +324,20 @@ void add_limit_flags(CLI::App* cmd, api::RateLimits& l) {
 
 void add_connection_flags(CLI::App* cmd, NodeFlags& f) {
   cmd->add_option("--connections-max", f.connections_max,
-                  "Open connections at most; more get 503 and are closed")
+                  "Open connections at most; more get 503 and are closed (on HTTPS: only closed). "
+                  "Needs as many open files: the node raises its soft limit to the hard one")
       ->capture_default_str()->check(CLI::Range(1, 1'000'000));
   cmd->add_option("--connections-per-address-max", f.connections_per_address_max,
-                  "Open connections from one client address at most (0: no cap); more get 503")
+                  "Open connections from one client address at most (0: no cap); more are refused "
+                  "like --connections-max")
       ->capture_default_str()->check(CLI::Range(0, 1'000'000));
+}
+
+// A node id goes into every batch the node writes (at most codec::kNodeIdMax
+// bytes; a longer one used to stop the node at its first write).
+std::string node_id_check(const std::string& id) {
+  if (!id.empty() && id.size() <= codec::kNodeIdMax) return "";
+  return "must be 1 to " + std::to_string(codec::kNodeIdMax) + " bytes long";
 }
 
 void add_node_command(CLI::App& root) {
@@ -330,7 +347,9 @@ void add_node_command(CLI::App& root) {
   cmd->add_option("--listen", flags->listen, "HOST:PORT to serve the API on")->capture_default_str();
   add_token_flags(cmd, *flags);
   cmd->add_option("--log", flags->log_url, "etcds://HOST:PORT,HOST:PORT,.../CLUSTER: join a cluster on this etcd log, with mutual TLS (etcd://: plain); default: the embedded file log in --data");
-  cmd->add_option("--node-id", flags->node.node_id, "This node's id")->capture_default_str();
+  cmd->add_option("--node-id", flags->node.node_id, "This node's id (1 to 64 bytes, in every batch it writes)")
+      ->capture_default_str()
+      ->check(node_id_check);
   add_tls_flags(cmd, *flags);
   add_limit_flags(cmd, flags->limits);
   add_connection_flags(cmd, *flags);

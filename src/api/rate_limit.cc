@@ -52,7 +52,9 @@ bool RateLimiter::admit(std::string_view key, Clock::time_point now, int& retry_
     b.tokens -= 1;
     return true;
   }
-  retry_after_s = std::max(1, static_cast<int>(std::ceil((1 - b.tokens) / options_.rate_per_s)));
+  // Clamped in double: the quotient may be far beyond int's range.
+  const double wait_s = std::ceil((1 - b.tokens) / options_.rate_per_s);
+  retry_after_s = static_cast<int>(std::clamp(wait_s, 1.0, double{kRetryAfterMaxS}));
   return false;
 }
 

@@ -28,11 +28,14 @@ class RateLimiter {
     double burst = 0;       // bucket size (at least 1)
     size_t keys_max = 100'000;
   };
+  // Retry-After's upper bound: a tiny rate must not promise a wait of days
+  // (or overflow int); a client told an hour asks again then.
+  static constexpr int kRetryAfterMaxS = 3600;
   explicit RateLimiter(Options options);
 
   bool enabled() const { return options_.rate_per_s > 0; }
   // True when `key` may make one more request at `now` (and takes a token).
-  // False with `retry_after_s` (at least 1): when the next token is there.
+  // False with `retry_after_s` (1 to kRetryAfterMaxS): when the next token is there.
   bool admit(std::string_view key, Clock::time_point now, int& retry_after_s);
   size_t keys() const;
 

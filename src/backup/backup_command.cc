@@ -88,8 +88,8 @@ int run_archiver(const RunFlags& f) {
   std::vector<tools::Url> nodes;
   for (const std::string& n : f.nodes) nodes.push_back(tools::url_flag_or_exit("--node", n));
   if (f.etcd.empty() && nodes.size() != 1) {
-    spdlog::error("give the embedded node to archive (--node http://HOST:PORT), or a cluster's log (--etcd "
-                  "etcd://HOST:PORT,.../CLUSTER, with --node for each node to fetch a snapshot from)");
+    spdlog::error("give the embedded node to archive (--node https://HOST:PORT), or a cluster's log (--etcd "
+                  "etcds://HOST:PORT,.../CLUSTER, with --node for each node to fetch a snapshot from)");
     std::exit(2);
   }
   const std::string token = tools::role_token_or_exit(f.tokens, "backup");
@@ -158,8 +158,8 @@ void add_run(CLI::App& backup) {
   add_archive_flags(cmd, f->archive);
   tools::add_tls_client_flags(cmd);
   cmd->add_option("--node", f->nodes,
-                  "The embedded node, http://HOST:PORT; with --etcd, the nodes to fetch a snapshot from "
-                  "(repeatable)");
+                  "The embedded node, https://HOST:PORT (http:// if it runs --plain-http); with "
+                  "--etcd, the nodes to fetch a snapshot from (repeatable)");
   cmd->add_option("--etcd", f->etcd, "A cluster's log: etcds://HOST:PORT,HOST:PORT/CLUSTER (the nodes' --log; etcd:// when plain)");
   cmd->add_option("--hold-name", f->hold_name, "With --etcd: this archiver's name for its hold on the log")
       ->capture_default_str();

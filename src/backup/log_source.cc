@@ -29,7 +29,7 @@ std::string answer_text(const tools::Response& r) {
 NodeSource::NodeSource(tools::Url node, std::string token)
     : url_(std::move(node)), token_(std::move(token)), client_(url_, client_options()) {}
 
-std::string NodeSource::describe() const { return "node http://" + url_.host_port(); }
+std::string NodeSource::describe() const { return "node " + url_.origin(); }
 
 log::Result<SourceRead> NodeSource::read(uint64_t from, const ArchiveProgress& progress, int wait_ms) {
   std::string target =

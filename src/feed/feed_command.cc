@@ -62,7 +62,7 @@ void add_adapter(CLI::App& app) {
       "exactly once and in order; see docs/integrations.md");
   auto o = std::make_shared<AdapterOptions>();
   auto amqp = std::make_shared<std::string>("amqp://guest:guest@127.0.0.1:5672");
-  auto betcore = std::make_shared<std::string>("http://127.0.0.1:8080");
+  auto betcore = std::make_shared<std::string>("https://127.0.0.1:8080");
   auto provider = std::make_shared<std::string>();
   auto tokens = std::make_shared<std::string>();
   auto metrics = std::make_shared<std::string>("127.0.0.1:0");

@@ -68,7 +68,7 @@ void add_payments_command(CLI::App& app) {
       "The payment adapter: pay betcore's withdrawals through a payment gateway and credit its "
       "deposit webhooks, behind circuit breakers; see docs/integrations.md");
   auto o = std::make_shared<AdapterOptions>();
-  auto betcore = std::make_shared<std::string>("http://127.0.0.1:8080");
+  auto betcore = std::make_shared<std::string>("https://127.0.0.1:8080");
   auto gateway = std::make_shared<std::string>();
   auto tokens = std::make_shared<std::string>();
   auto secrets = std::make_shared<std::string>();

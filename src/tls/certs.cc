@@ -134,7 +134,18 @@ std::optional<int64_t> cert_not_after(const std::string& cert_file, std::string*
 std::string ensure_ca(const std::string& dir, const std::string& name) {
   const std::string cert_path = dir + "/ca.pem";
   const std::string key_path = dir + "/ca.key";
-  if (fs::exists(cert_path) && fs::exists(key_path)) return "";
+  const bool have_cert = fs::exists(cert_path), have_key = fs::exists(key_path);
+  if (have_cert && have_key) return "";
+  if (have_cert != have_key) {
+    // Half a CA: a new one would silently replace the root every client
+    // trusts (or orphan the certificates it signed). An operator decides.
+    const std::string& missing = have_cert ? key_path : cert_path;
+    const std::string& present = have_cert ? cert_path : key_path;
+    return "the CA in " + dir + " is incomplete: " + missing + " is missing but " + present +
+           " exists; restore " + missing + " from a backup, or remove " + present +
+           " as well to create a new CA (then reissue every certificate and give clients the "
+           "new ca.pem)";
+  }
   std::error_code ec;
   fs::create_directories(dir, ec);
   KeyPtr key(EVP_EC_gen("P-256"));

@@ -52,8 +52,9 @@ struct CertSpec {
 };
 
 // Writes `dir`/ca.pem and `dir`/ca.key (EC P-256) unless both exist already;
-// then the CA is reused, so a rerun never replaces a trusted root. Returns ""
-// or what failed.
+// then the CA is reused, so a rerun never replaces a trusted root. When only
+// one of the two exists it fails, naming the missing file, and writes
+// nothing. Returns "" or what failed.
 std::string ensure_ca(const std::string& dir, const std::string& name);
 
 // Writes `dir`/NAME.pem (certificate then the CA's), `dir`/NAME.key and

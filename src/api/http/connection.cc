@@ -185,6 +185,7 @@ void Connection::on_first_bytes(const error_code& ec) {
                             self->close();
                             return;
                           }
+                          self->tls_open_ = true;
                           self->begin_request();
                         });
 }
@@ -259,7 +260,12 @@ void Connection::read_more() {
 }
 
 void Connection::on_read(const error_code& ec, size_t bytes) {
-  if (phase_ == Phase::closed) return;
+  if (phase_ == Phase::closed || tls_shutdown_) return;  // cancelled by shutdown_tls()
+  if (ec == net::error::eof && tls_open_) {
+    // The client's close_notify: answer with ours (RFC 8446, 6.1).
+    linger_close();
+    return;
+  }
   if (ec) {
     // EOF or reset, between requests or inside one: nobody to answer.
     close();
@@ -380,11 +386,8 @@ void Connection::linger_close() {
   // then read and drop what the peer still sends, until its FIN or a bound.
   phase_ = Phase::closing;
   set_deadline_ms(worker_.stopping ? kStopLingerMs : kLingerMs);
-  if (tls_ && !discard_in_flight_) {
-    // TLS ends with close_notify (RFC 8446, 6.1) so the client can tell a
-    // complete answer from a cut one; async_shutdown sends ours and waits
-    // for the peer's (or its FIN, or the deadline).
-    tls_->async_shutdown([self = shared_from_this()](const error_code&) { self->close(); });
+  if (tls_open_) {
+    shutdown_tls();
     return;
   }
   error_code ec;
@@ -397,13 +400,39 @@ void Connection::linger_close() {
   read_discard();
 }
 
+void Connection::shutdown_tls() {
+  // TLS ends with close_notify (RFC 8446, 6.1) so the client can tell a
+  // complete answer, or our deliberate close, from a cut connection. A read
+  // may be pending (the wait for the next request, a stream's watch for the
+  // client leaving): it is cancelled, and its handler, seeing tls_shutdown_,
+  // does nothing; Asio's ssl::stream runs the shutdown's own read after it.
+  // async_shutdown sends ours and waits for the peer's (or its FIN); the
+  // closing deadline, set by linger_close, bounds the wait.
+  tls_open_ = false;
+  tls_shutdown_ = true;
+  error_code ec;
+  socket_.cancel(ec);
+  tls_->async_shutdown([self = shared_from_this()](const error_code&) { self->close(); });
+}
+
+void Connection::close_idle() {
+  // Plain HTTP owes a client between requests nothing but the FIN; TLS owes
+  // it close_notify, or the client sees a truncation (an SSL error) where
+  // the server meant an orderly end.
+  if (tls_open_) {
+    linger_close();
+  } else {
+    close();
+  }
+}
+
 void Connection::read_discard() {
   if (discard_in_flight_) return;  // a stream's read carries on into lingering
   discard_in_flight_ = true;
   async_read_some(
       net::buffer(discard_), [self = shared_from_this()](const error_code& ec, size_t n) {
         self->discard_in_flight_ = false;
-        if (self->phase_ == Phase::closed) return;
+        if (self->phase_ == Phase::closed || self->tls_shutdown_) return;
         self->discarded_bytes_ += n;
         if (ec || self->discarded_bytes_ > kDiscardBytesMax) {
           self->close();  // EOF: the peer is done (or is gone, or will not stop talking)
@@ -417,7 +446,7 @@ void Connection::on_timeout() {
   switch (phase_) {
     case Phase::reading:
       core_.metrics.timeouts_read.inc();
-      close();
+      close_idle();
       break;
     case Phase::handling:
       core_.metrics.timeouts_response.inc();
@@ -445,6 +474,8 @@ void Connection::on_timeout() {
 void Connection::on_server_stop() {
   switch (phase_) {
     case Phase::reading:  // idle, or a request we will not finish
+      close_idle();
+      break;
     case Phase::closing:
       close();
       break;

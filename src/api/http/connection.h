@@ -179,6 +179,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void write_response(Response&& response, bool close_after);
   void on_written(const boost::system::error_code& ec);
   void linger_close();
+  void shutdown_tls();
+  void close_idle();
   void read_discard();
   void on_stream_written(const boost::system::error_code& ec);
   void close_stream_state();
@@ -194,6 +196,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Socket socket_;
   std::shared_ptr<net::ssl::context> tls_context_;  // keeps tls_'s context alive
   std::optional<TlsStream> tls_;
+  bool tls_open_ = false;      // handshake done, close_notify not yet sent
+  bool tls_shutdown_ = false;  // close_notify sent or on its way: reads end cancelled
   Phase phase_ = Phase::reading;
   Clock::time_point deadline_ = Clock::time_point::max();
 

@@ -159,8 +159,13 @@ void Server::Impl::refuse(Socket& socket) {
   // then close. The socket has no pending operation, so any thread may do this.
   core_.metrics.connections_refused.inc();
   error_code ec;
-  socket.non_blocking(true, ec);
-  socket.write_some(net::buffer(refusal_), ec);
+  // A TLS client would read plaintext bytes as a corrupt record ("wrong
+  // version number"); a TLS handshake to refuse with costs CPU the node is
+  // short of. So on HTTPS the refusal is the close alone.
+  if (!core_.options.tls.enabled()) {
+    socket.non_blocking(true, ec);
+    socket.write_some(net::buffer(refusal_), ec);
+  }
   socket.shutdown(net::ip::tcp::socket::shutdown_send, ec);
   socket.close(ec);
 }

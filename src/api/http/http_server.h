@@ -182,8 +182,10 @@ struct Options {
 
   size_t body_bytes_max = 64 * 1024;             // larger bodies: 413 too_large
   size_t header_bytes_max = 16 * 1024;           // request line and headers; larger: 431
-  size_t connections_max = 10000;                // more: a best-effort 503, then close
-  // From one client address (IP) at once; more: the same 503. 0: no cap.
+  // More: a best-effort plain 503, then close; on HTTPS the close alone (a
+  // TLS client cannot read plaintext), counted all the same.
+  size_t connections_max = 10000;
+  // From one client address (IP) at once; more: the same refusal. 0: no cap.
   // One address cannot then take every connection slot (or file descriptor).
   size_t connections_per_address_max = 0;
   size_t stream_buffer_bytes_max = 1024 * 1024;  // per stream, see Stream
@@ -203,7 +205,9 @@ struct Options {
 
   // HTTPS when tls.enabled(): TLS 1.2/1.3 on every connection (the handshake
   // counts against request_timeout_ms). A client speaking plain HTTP to it
-  // gets a plain 400 naming https, then the connection closes.
+  // gets a plain 400 naming https, then the connection closes. The server
+  // ends every session it closes (idle, stopping, Connection: close, a
+  // finished stream) with close_notify, waiting up to 1 s for the client's.
   tls::ServerFiles tls;
 };
 
