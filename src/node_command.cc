@@ -140,6 +140,7 @@ int serve_until_stopped(const sigset_t& signals, const NodeFlags& f, http::Serve
       spdlog::error("SIGHUP: the tokens were not reloaded, the old ones stay in use: {}", error);
     }
     if (f.plain_http) continue;
+    tools::forget_tls_contexts();  // the node's own HTTPS clients (peers)
     const http::Status st = server.reload_tls();
     if (st.ok()) {
       tls_series.reloads_ok.inc();
@@ -285,7 +286,7 @@ void add_token_flags(CLI::App* cmd, NodeFlags& flags) {
 void add_tls_flags(CLI::App* cmd, NodeFlags& flags) {
   cmd->add_option("--tls-cert", flags.api_tls.cert_file,
                   "The API's TLS certificate chain (PEM); re-read on SIGHUP. With --log etcds:// "
-                  "also this node's client certificate for etcd")
+                  "also this node's client certificate for etcd (re-read every 5 s for new connections)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--tls-key", flags.api_tls.key_file, "The key of --tls-cert (PEM)")
       ->check(CLI::ExistingFile);

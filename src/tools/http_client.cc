@@ -64,6 +64,11 @@ std::shared_ptr<asio::ssl::context> context_for(const tls::ClientFiles& f, std::
 
 }  // namespace
 
+void forget_tls_contexts() {
+  std::lock_guard lock(tls_mu);
+  contexts.clear();
+}
+
 std::string Url::origin() const { return (tls ? "https://" : "http://") + host_port(); }
 
 std::string Url::host_port() const {
@@ -144,9 +149,7 @@ struct HttpClient::Impl {
   beast::flat_buffer buffer;
   bool open = false;
 
-  Impl(std::string h, uint16_t p, HttpClientOptions o) : host(std::move(h)), port(p), options(o) {
-    if (options.tls) tls_context = context_for(*options.tls, &tls_error);
-  }
+  Impl(std::string h, uint16_t p, HttpClientOptions o) : host(std::move(h)), port(p), options(o) {}
 
   // The request and response go through TLS when there is one.
   template <class Fn>
@@ -175,6 +178,10 @@ struct HttpClient::Impl {
 
   // "" or why the TLS handshake failed, with what to check.
   std::string handshake() {
+    // The context of the files as they are now (forget_tls_contexts).
+    tls.reset();
+    tls_error.clear();
+    tls_context = options.tls ? context_for(*options.tls, &tls_error) : nullptr;
     if (!tls_context) return "cannot use TLS to " + where() + ": " + tls_error;
     tls = std::make_unique<asio::ssl::stream<beast::tcp_stream&>>(stream, *tls_context);
     std::string error;

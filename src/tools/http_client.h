@@ -37,6 +37,11 @@ struct Url {
 // nullopt if `text` is not an http(s) URL as described above.
 std::optional<Url> parse_url(std::string_view text);
 
+// Clients share one TLS context per set of files (the parsed CA store and
+// certificate). This drops them: every connection made from now on reads
+// the files again (a node does it on SIGHUP); open connections keep theirs.
+void forget_tls_contexts();
+
 struct Response {
   int status = 0;  // 0: no HTTP answer arrived; `error` says why
   std::string body;

@@ -165,6 +165,92 @@ TEST_F(ClusterTls, EtcdRefusesAClientWithoutACertificateOfItsCa) {
   EXPECT_NE(p.read_log().find("cannot read the log head"), std::string::npos) << p.read_log();
 }
 
+// The members' certificates must name the host a client dialled: an etcd
+// whose certificate (of our CA) names only "localhost" is reached as
+// localhost:PORT and refused as 127.0.0.1:PORT, the same listener.
+TEST_F(ClusterTls, EtcdMustNameTheHostTheClientDialled) {
+  const std::string d = c().tls_dir().string();
+  const fs::path lone = dir_.path() / "lone";
+  fs::create_directories(lone);
+  ASSERT_EQ(tls::issue_cert(d, lone.string(), "etcd", {"", {"localhost"}, 0, 0, 30}), "");
+  const uint16_t client_port = test::reserve_port();
+  const uint16_t peer_port = test::reserve_port();
+  const std::string client_url = fmt::format("https://127.0.0.1:{}", client_port);
+  const std::string peer_url = fmt::format("http://127.0.0.1:{}", peer_port);
+  test::SpawnOptions so;
+  so.program = "/usr/bin/etcd";
+  so.args = {"--name", "lone", "--data-dir", (lone / "data").string(),
+             "--listen-client-urls", client_url, "--advertise-client-urls", client_url,
+             "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
+             "--initial-cluster", "lone=" + peer_url, "--logger", "zap", "--log-outputs", "stderr",
+             "--cert-file", (lone / "etcd.pem").string(), "--key-file", (lone / "etcd.key").string(),
+             "--client-cert-auth", "--trusted-ca-file", d + "/ca.pem"};
+  so.log_path = (lone / "etcd.log").string();
+  test::Process etcd = test::Process::spawn(so);
+  ASSERT_TRUE(etcd.started()) << etcd.spawn_error();
+  const tls::ClientFiles ours{d + "/ca.pem", d + "/node.pem", d + "/node.key"};
+  const auto reaches = [&](const std::string& endpoint) {
+    log::etcd::Client client(log::etcd::ClientOptions{{endpoint}, 1'000, ours});
+    return client.range("health", "", {}, 1'000).ok();
+  };
+  bool named = false;
+  for (int i = 0; i < 100 && !named; ++i) {
+    named = reaches(fmt::format("localhost:{}", client_port));
+    if (!named) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_TRUE(named) << "etcd did not serve its own name\n" << test::last_lines(etcd.read_log());
+  EXPECT_FALSE(reaches(fmt::format("127.0.0.1:{}", client_port)))
+      << "a certificate for localhost was taken for 127.0.0.1";
+  etcd.stop();
+}
+
+// A node's client certificate toward etcd is renewed without a restart:
+// the node starts with a foreign certificate in its files (etcd refuses it,
+// the node keeps waiting), the right certificate and key are renamed into
+// those files, and the same process gets in and becomes ready.
+TEST_F(ClusterTls, ANodeTakesARenewedClientCertificateWithoutARestart) {
+  const std::string d = c().tls_dir().string();
+  const fs::path other = dir_.path() / "other";
+  ASSERT_EQ(tls::ensure_ca(other.string(), "not ours"), "");
+  ASSERT_EQ(tls::issue_cert(other.string(), other.string(), "intruder", {"", {"127.0.0.1"}, 0, 0, 30}), "");
+  const fs::path files = dir_.path() / "renewing";
+  fs::create_directories(files);
+  fs::copy_file(other / "intruder.pem", files / "node.pem");
+  fs::copy_file(other / "intruder.key", files / "node.key");
+
+  test::SpawnOptions so;
+  so.program = test::betcore_binary().string();
+  so.args = {"node", "--data", (dir_.path() / "renewing-data").string(), "--listen", "127.0.0.1:0",
+             "--tokens", c().tokens().file.string(), "--credentials", c().tokens().credentials.string(),
+             "--log", c().log_url(), "--node-id", "renewing",
+             "--tls-cert", (files / "node.pem").string(), "--tls-key", (files / "node.key").string(),
+             "--tls-ca", d + "/ca.pem", "--log-connect-timeout-ms", "90000"};
+  so.log_path = (dir_.path() / "renewing.log").string();
+  test::Process p = test::Process::spawn(so);
+  ASSERT_TRUE(p.started()) << p.spawn_error();
+  // Refused for a while: it waits for etcd.
+  const auto waited = [&](const std::string& line, int seconds) {
+    for (int i = 0; i < seconds * 10; ++i) {
+      if (p.read_log().find(line) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  };
+  ASSERT_TRUE(waited("waiting for etcd", 30)) << p.read_log();
+  std::this_thread::sleep_for(std::chrono::seconds(log::etcd::kCertRefreshS + 1));
+  ASSERT_EQ(p.read_log().find("ready on"), std::string::npos) << "etcd let a foreign certificate in";
+
+  // The renewal, as an operator's tooling does it: new files, then renames.
+  fs::copy_file(fs::path(d) / "node.key", files / "node.key.new");
+  fs::copy_file(fs::path(d) / "node.pem", files / "node.pem.new");
+  fs::rename(files / "node.key.new", files / "node.key");
+  fs::rename(files / "node.pem.new", files / "node.pem");
+  EXPECT_TRUE(waited("ready on", 60)) << "the node did not use its renewed certificate\n"
+                                       << test::last_lines(p.read_log());
+  EXPECT_TRUE(p.running()) << p.read_log();
+  p.stop();
+}
+
 TEST_F(ClusterTls, CertificatesAndTokensRotateUnderLoadWithoutAFailedRequest) {
   ASSERT_NO_FATAL_FAILURE(crash::set_up_book(c().api_port(), c().tokens()));
   crash::Load load(21, c().api_port(), c().tokens(), "rot");

@@ -26,6 +26,8 @@
 #include "tools/http_client.h"
 
 namespace betcore::http {
+namespace fs = std::filesystem;
+
 namespace {
 
 // A TCP connection to the server on 127.0.0.1, with timeouts so no test hangs.
@@ -193,6 +195,27 @@ TEST_F(TlsTest, ACertificateFromAnotherCaIsRefused) {
   server_.reset();
   start("wrong-name");
   EXPECT_EQ(client(ca()).get("/").status, 0);
+}
+
+// A node's own HTTPS clients (to its peers) share a TLS context per set of
+// files; after forget_tls_contexts (the node's SIGHUP) the next connection
+// reads the files again. Here the trusted CA file is replaced by the CA
+// that signed the server: the same long-lived client is refused before and
+// served after, with no new client made.
+TEST_F(TlsTest, ClientsReadRenewedFilesAfterForgetTlsContexts) {
+  const std::string other = (dir_ / "other-ca").string();
+  ASSERT_EQ(tls::ensure_ca(other, "another CA"), "");
+  issue("foreign", {"127.0.0.1"}, 0, other);
+  start("foreign");
+  const std::string trusted = (dir_ / "trusted.pem").string();
+  fs::copy_file(ca(), trusted);
+  auto c = client(trusted);
+  EXPECT_EQ(c.get("/").status, 0);
+  fs::copy_file(other + "/ca.pem", trusted, fs::copy_options::overwrite_existing);
+  EXPECT_EQ(c.get("/").status, 0) << "the context was read again without being forgotten";
+  tools::forget_tls_contexts();
+  const auto r = c.get("/");
+  EXPECT_EQ(r.status, 200) << r.error;
 }
 
 TEST_F(TlsTest, PlainHttpToTheTlsPortGetsAPlain400NamingHttps) {

@@ -16,9 +16,9 @@ namespace betcore::log::etcd {
 namespace pb = ::etcdserverpb;
 
 struct Client::Channel {
-  // Plain, or mutual TLS with `tls`. `error` says why TLS files cannot be
-  // read; the channel is then plain and every call fails its handshake.
-  Channel(std::string endpoint, const std::optional<tls::ClientFiles>& tls);
+  // Over `credentials` (the client's: plain, or mutual TLS that re-reads
+  // its files; see Client::Client).
+  Channel(std::string endpoint, std::shared_ptr<grpc::ChannelCredentials> credentials);
 
   std::string endpoint;
   std::shared_ptr<grpc::Channel> channel;

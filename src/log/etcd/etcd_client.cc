@@ -1,6 +1,9 @@
 #include "log/etcd/etcd_client.h"
 
 #include <fmt/format.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_certificate_verifier.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -89,25 +92,39 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
+// Mutual TLS through gRPC's file watcher: the key, certificate and CA are
+// read now and every kCertRefreshS seconds, so a renewed client certificate
+// reaches etcd on the next connection without a restart (a key and
+// certificate that do not match, e.g. read between two renames, are skipped
+// until the next read). The members' certificates must name the endpoint's
+// host (checked as SslCredentials checks it).
 std::shared_ptr<grpc::ChannelCredentials> credentials(const std::optional<tls::ClientFiles>& tls) {
   if (!tls) return grpc::InsecureChannelCredentials();
-  grpc::SslCredentialsOptions o;
-  o.pem_root_certs = read_file(tls->ca_file);
-  if (!tls->cert_file.empty()) {
-    o.pem_cert_chain = read_file(tls->cert_file);
-    o.pem_private_key = read_file(tls->key_file);
-  }
-  if (o.pem_root_certs.empty()) {
+  const std::string root = read_file(tls->ca_file);
+  if (root.empty()) {
     spdlog::error("etcd TLS: cannot read the CA file '{}': every call will fail its handshake; "
                   "give the CA that signed the etcd members' certificates (--tls-ca)",
                   tls->ca_file);
   }
-  return grpc::SslCredentials(o);
+  if (tls->cert_file.empty()) {
+    grpc::SslCredentialsOptions o;
+    o.pem_root_certs = root;
+    return grpc::SslCredentials(o);
+  }
+  namespace gx = grpc::experimental;
+  gx::TlsChannelCredentialsOptions o;
+  o.set_certificate_provider(std::make_shared<gx::FileWatcherCertificateProvider>(
+      tls->key_file, tls->cert_file, tls->ca_file, kCertRefreshS));
+  o.watch_root_certs();
+  o.watch_identity_key_cert_pairs();
+  o.set_verify_server_certs(true);
+  o.set_certificate_verifier(std::make_shared<gx::HostNameCertificateVerifier>());
+  return gx::TlsCredentials(o);
 }
 
 }  // namespace
 
-Client::Channel::Channel(std::string ep, const std::optional<tls::ClientFiles>& tls)
+Client::Channel::Channel(std::string ep, std::shared_ptr<grpc::ChannelCredentials> credentials)
     : endpoint(std::move(ep)) {
   grpc::ChannelArguments args;
   // etcd refuses pings more often than every 5 s (--grpc-keepalive-min-time);
@@ -130,7 +147,7 @@ Client::Channel::Channel(std::string ep, const std::optional<tls::ClientFiles>& 
   args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS, 100);
   args.SetMaxReceiveMessageSize(256 << 20);  // watch fragments stay near etcd's request limit
   args.SetMaxSendMessageSize(16 << 20);
-  channel = grpc::CreateCustomChannel(endpoint, credentials(tls), args);
+  channel = grpc::CreateCustomChannel(endpoint, credentials, args);
   kv = pb::KV::NewStub(channel);
   watch = pb::Watch::NewStub(channel);
   lease = pb::Lease::NewStub(channel);
@@ -166,8 +183,9 @@ std::string describe(const grpc::Status& s) {
   return fmt::format("{} ({})", s.error_message(), name);
 }
 
-Client::Client(ClientOptions options) : options_(std::move(options)) {
-  for (const std::string& ep : options_.endpoints) channels_.push_back(std::make_unique<Channel>(ep, options_.tls));
+Client::Client(ClientOptions options)
+    : options_(std::move(options)), credentials_(credentials(options_.tls)) {
+  for (const std::string& ep : options_.endpoints) channels_.push_back(std::make_unique<Channel>(ep, credentials_));
 }
 
 Client::~Client() = default;
@@ -182,7 +200,7 @@ Client::Channel& Client::channel_for(const std::string& endpoint) {
   for (auto& c : extra_) {
     if (c->endpoint == endpoint) return *c;
   }
-  extra_.push_back(std::make_unique<Channel>(endpoint, options_.tls));
+  extra_.push_back(std::make_unique<Channel>(endpoint, credentials_));
   return *extra_.back();
 }
 

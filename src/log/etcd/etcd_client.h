@@ -22,6 +22,10 @@
 
 #include "log/log.h"
 
+namespace grpc {
+class ChannelCredentials;
+}  // namespace grpc
+
 namespace betcore::log::etcd {
 
 // "etcd://host:port,host:port/cluster" → endpoints + cluster name (default
@@ -75,13 +79,18 @@ struct Member {
   std::string error;
 };
 
+// How often a client with a TLS certificate re-reads its files.
+inline constexpr unsigned kCertRefreshS = 5;
+
 struct ClientOptions {
   std::vector<std::string> endpoints;  // host:port
   int call_timeout_ms = 2'000;         // default deadline of one call
   // Mutual TLS to the members when set: their certificates must chain to
   // tls->ca_file and name the endpoint's host; ours is tls->cert_file (etcd's
-  // --client-cert-auth refuses a client without one). Read when a channel
-  // is made.
+  // --client-cert-auth refuses a client without one). With a certificate,
+  // the three files are read at start and again every kCertRefreshS
+  // seconds: a renewed certificate (files replaced by renames) is used by
+  // the next connection, with no restart and no signal.
   std::optional<tls::ClientFiles> tls = std::nullopt;
 };
 
@@ -154,6 +163,7 @@ class Client {
 
  private:
   ClientOptions options_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;  // every channel's
   std::vector<std::unique_ptr<Channel>> channels_;
   std::atomic<size_t> current_{0};
   std::mutex extra_mu_;
