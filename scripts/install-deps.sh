@@ -31,6 +31,8 @@ packages=(
   # backups: archive files sealed with libsodium, the remote copy shipped with
   # ssh (the shipper's tests start their own sshd)
   openssh-server openssh-client libsodium-dev
+  # the fuzz targets (fuzz/, scripts/fuzz.sh): clang with libFuzzer, llvm-cov for coverage
+  clang-15 libfuzzer-15-dev llvm-15
 )
 
 missing=()

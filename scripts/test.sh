@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: all of them in the
-# normal build (-Wall -Wextra -Werror), then the in-process tests, the
+# normal build (-Wall -Wextra -Werror), a short run of every fuzz target
+# (scripts/fuzz.sh), then the in-process tests, the
 # simulator and the API tests again under AddressSanitizer +
 # UndefinedBehaviorSanitizer. Prints each phase's time.
 # Usage: scripts/test.sh [--no-sanitizers]
@@ -59,6 +60,12 @@ run_tests() {  # run_tests DIR NAME CTEST_ARGS...
 # our headers once per batch instead of once per file.
 build build "normal" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBETCORE_UNITY_TESTS=ON
 run_tests build "normal (every test)"
+
+# The libFuzzer targets (fuzz/, docs/testing.md "Fuzzing"): their own clang
+# build (build-fuzz/, only the libraries they drive), then 20 s each over a
+# copy of the seed corpora. A crash fails CI and says how to reproduce it.
+./scripts/fuzz.sh --seconds 20
+phase_done "fuzz (short)"
 
 if [ "$sanitizers" = 1 ]; then
   # Where memory errors live: the unit tests of every library, the property
