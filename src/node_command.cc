@@ -372,7 +372,7 @@ void add_node_command(CLI::App& root) {
   cmd->add_option("--queue-commands-max", flags->node.queue_commands_max, "Submit queue bound (429 above)")
       ->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--batch-commands-max", flags->node.batch_commands_max, "Commands per batch at most")
-      ->capture_default_str()->check(CLI::Range(1, 65536));
+      ->capture_default_str()->check(CLI::Range(1, 65535));
   cmd->add_option("--checkpoint-every-commands", flags->node.checkpoint_every_commands,
                   "Digest + snapshot every N commands (0: never)")->capture_default_str();
   cmd->add_option("--archive-hold-ms", flags->node.archive.hold_ms,

@@ -106,9 +106,16 @@ std::shared_ptr<grpc::ChannelCredentials> credentials(const std::optional<tls::C
                   "give the CA that signed the etcd members' certificates (--tls-ca)",
                   tls->ca_file);
   }
-  if (tls->cert_file.empty()) {
+  // The file watcher needs a key with the certificate (gRPC aborts
+  // otherwise) and a CA file (it would never deliver roots): without them,
+  // the files are read once, and no CA file means the system store.
+  if (tls->cert_file.empty() || tls->key_file.empty() || tls->ca_file.empty()) {
     grpc::SslCredentialsOptions o;
     o.pem_root_certs = root;
+    if (!tls->cert_file.empty() && !tls->key_file.empty()) {
+      o.pem_cert_chain = read_file(tls->cert_file);
+      o.pem_private_key = read_file(tls->key_file);
+    }
     return grpc::SslCredentials(o);
   }
   namespace gx = grpc::experimental;
