@@ -74,6 +74,14 @@ class Walker {
 
   void entry(const log::Entry& e) {
     const uint64_t pos = e.position.value;
+    // A duplicated record or an altered position field: named (the reader
+    // reports it too), never fed to the state machine out of order.
+    if (pos <= r_.last_position) {
+      bad(pos == 0 ? r_.last_position + 1 : pos,
+          fmt::format("position {} comes after position {}: a batch was duplicated or its "
+                      "position altered", pos, r_.last_position));
+      return;
+    }
     codec::DecodedBatch batch = codec::decode_batch(e.batch);
     machine_.begin_batch(domain::LogIndex{pos}, domain::TimeMs{batch.header.stamped_ms});
     if (batch.error == codec::BatchError::none) check_anchors(batch, pos);
