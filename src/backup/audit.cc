@@ -38,7 +38,7 @@ std::string AuditReport::to_json() const {
   j["head_chain"] = head_chain;
   j["exported"] = exported;
   j["seconds"] = seconds;
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 namespace {

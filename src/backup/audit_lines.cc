@@ -125,7 +125,11 @@ std::string client_id_of(const domain::Command& command) {
 }  // namespace
 
 std::string command_fields_json(const domain::Command& command) {
-  return std::visit([](const auto& c) { return JsonFields::fields_of(c).dump(); }, command);
+  return std::visit(
+      [](const auto& c) {
+        return JsonFields::fields_of(c).dump(-1, ' ', false, Json::error_handler_t::replace);
+      },
+      command);
 }
 
 std::string audit_line(const AuditLineInput& in) {
