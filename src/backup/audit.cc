@@ -36,6 +36,9 @@ std::string AuditReport::to_json() const {
   j["anchors_checked"] = anchors_checked;
   j["last_anchored_position"] = last_anchored;
   j["head_chain"] = head_chain;
+  j["chain_begins"] = chain_begins;
+  j["unchecked_through"] = unchecked_through;
+  j["complete"] = complete;
   j["exported"] = exported;
   j["seconds"] = seconds;
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
@@ -52,16 +55,11 @@ class Walker {
  public:
   Walker(const AuditOptions& options, AuditReport& report) : options_(options), r_(report) {}
 
-  // The state the walk starts from (null: the log's start).
-  bool start(std::unique_ptr<domain::State> state) {
+  // The state the walk starts from (null: the log's start). A snapshot's
+  // state is taken as it is: the chain covers the log's bytes, not a
+  // snapshot's tables, so the report says the walk is not complete.
+  void start(std::unique_ptr<domain::State> state) {
     if (state) {
-      if (!state->audit.known) {
-        r_.error = fmt::format(
-            "the history starts at a snapshot at position {} that carries no audit chain (written "
-            "before the chain existed): verify from a source that holds the log from its start",
-            state->applied.value);
-        return false;
-      }
       r_.start = state->applied.value;
       head_ = state->audit.head;
       for (const domain::ChainPoint& p : state->audit.recent) points_.push_back(p);
@@ -69,7 +67,6 @@ class Walker {
     }
     r_.last_position = r_.start;
     last_progress_ = Clock::now();
-    return true;
   }
 
   void entry(const log::Entry& e) {
@@ -77,7 +74,7 @@ class Walker {
     // A duplicated record or an altered position field: named (the reader
     // reports it too), never fed to the state machine out of order.
     if (pos <= r_.last_position) {
-      bad(pos == 0 ? r_.last_position + 1 : pos,
+      bad(r_.last_position + 1,
           fmt::format("position {} comes after position {}: a batch was duplicated or its "
                       "position altered", pos, r_.last_position));
       return;
@@ -86,8 +83,12 @@ class Walker {
     machine_.begin_batch(domain::LogIndex{pos}, domain::TimeMs{batch.header.stamped_ms});
     if (batch.error == codec::BatchError::none) check_anchors(batch, pos);
     const codec::AnchorCheck live = codec::chain_entry(machine_, pos, e.batch, batch);
-    head_ = codec::chain_next(head_, pos, e.batch);
-    points_.push_back(domain::ChainPoint{pos, head_});
+    const domain::AuditChain& chain = machine_.state().audit;
+    if (chain.begun() && chain.recent.back().position == pos) {
+      if (points_.empty()) r_.chain_begins = pos;
+      head_ = chain.head;
+      points_.push_back(chain.recent.back());
+    }
     ++r_.batches;
     r_.last_position = pos;
     std::string refused;
@@ -118,6 +119,15 @@ class Walker {
     r_.head_chain = codec::chain_hex(head_);
     check_expectation();
     r_.ok = r_.error.empty() && r_.first_bad == 0;
+    // What this walk did not check: a snapshot's history, taken as it is,
+    // and entries from before the chain began (or all, when it never did).
+    r_.unchecked_through = r_.start;
+    if (points_.empty()) {
+      r_.unchecked_through = r_.last_position;
+    } else if (r_.chain_begins > r_.start + 1) {
+      r_.unchecked_through = r_.chain_begins - 1;
+    }
+    r_.complete = r_.unchecked_through == 0;
   }
 
   // A failure at `pos`; the smallest position wins.
@@ -198,7 +208,8 @@ bool start_from(const std::string& dir, uint64_t first, Walker& w, AuditReport& 
     }
     state = std::move(snap.state);
   }
-  return w.start(std::move(state));
+  w.start(std::move(state));
+  return true;
 }
 
 // The records of a file-log segment file in order, read without opening
@@ -233,8 +244,9 @@ class SegmentReader {
                                        h.position, path, at));
       }
       if (last_ != 0 && h.position != last_ + 1) {
-        w_.bad(std::min(h.position, last_ + 1),
-               fmt::format("position {} follows position {}: batches were removed or inserted", h.position, last_));
+        w_.bad(last_ + 1, fmt::format("position {} follows position {}: {}", h.position, last_,
+                                      h.position <= last_ ? "a batch was duplicated or its position altered"
+                                                          : "batches were removed or inserted"));
       }
       last_ = h.position;
       out.push_back(log::Entry{log::Position{h.position}, std::string(payload)});
@@ -302,7 +314,7 @@ void walk_archive(const AuditSource& src, Walker& w, AuditReport& r) {
     }
     state = std::move(d.state);
   }
-  if (!w.start(std::move(state))) return;
+  w.start(std::move(state));
   for (const SegmentRef& seg : catalog.segments) {
     if (seg.last <= r.start) continue;
     std::string bytes;

@@ -36,6 +36,14 @@ struct AuditReport {
   uint64_t anchors_checked = 0;
   uint64_t last_anchored = 0;  // the newest position an anchor covers
   std::string head_chain;      // the chain after last_position (64 hex)
+  // The position whose batch began the chain, when this walk met it (0:
+  // it began in a snapshot's history, or never).
+  uint64_t chain_begins = 0;
+  // Positions up to this one were not checked: the walk started from a
+  // snapshot (taken as it is: the chain covers the log, not a snapshot's
+  // tables) or they come before the chain began. complete: none such.
+  uint64_t unchecked_through = 0;
+  bool complete = false;
   uint64_t exported = 0;       // lines written by export
   double seconds = 0;
 

@@ -75,10 +75,6 @@ bool read_audit(Reader& r, uint32_t commands, BatchHeader& h, std::string& detai
       return false;
     }
   }
-  if (anchors == 0 && actors == 0) {
-    detail = "a version 2 batch without anchors or actors (written as version 1)";
-    return false;
-  }
   if (actors == 0) return true;
   // Actors are who sent the commands: a batch without commands has none
   // (encode_batch requires one actor index per command when there are actors).
@@ -103,7 +99,9 @@ bool read_audit(Reader& r, uint32_t commands, BatchHeader& h, std::string& detai
 std::string encode_batch(const BatchHeader& header, const std::vector<std::string>& commands) {
   BETCORE_ASSERT(commands.size() <= kBatchCommandsMax);
   BETCORE_ASSERT(header.node_id.size() <= kNodeIdMax);
-  const bool audit = !header.anchors.empty() || !header.actors.empty();
+  BETCORE_ASSERT(header.version == 1 || header.version == kBatchVersion);
+  const bool audit = header.version == kBatchVersion;
+  BETCORE_ASSERT(audit || (header.anchors.empty() && header.actors.empty()));
   size_t total = kBatchHeaderBytes + 2 + header.node_id.size() + kBatchChecksumBytes;
   if (audit) total += 4 + header.anchors.size() * 40 + header.actors.size() * 20 + commands.size() * 2;
   for (const auto& c : commands) total += c.size();
@@ -111,7 +109,7 @@ std::string encode_batch(const BatchHeader& header, const std::vector<std::strin
   out.reserve(total);
   Writer w(out);
   w.u32(kBatchMagic);
-  w.u8(audit ? kBatchVersion : 1);
+  w.u8(header.version);
   w.u8(0);   // flags
   w.u16(0);  // reserved
   w.i64(header.stamped_ms);
@@ -170,6 +168,7 @@ DecodedBatch decode_batch(std::string_view bytes) {
   d.header.node_id = std::string(r.str());
   if (!r.ok() || count > kBatchCommandsMax) return fail(BatchError::malformed, "bad header");
   if (d.header.node_id.size() > kNodeIdMax) return fail(BatchError::malformed, "node id too long");
+  d.header.version = version;
   if (version == 2) {
     std::string detail;
     if (!read_audit(r, count, d.header, detail)) return fail(BatchError::malformed, detail);

@@ -14,8 +14,9 @@
 namespace betcore::codec {
 
 inline constexpr uint32_t kBatchMagic = 0x31424342;  // "BCB1" little-endian
-// Version 2 adds the audit anchors and the actors (docs/batch-format.md);
-// a batch without either is still written as version 1, byte for byte.
+// Version 2 adds the audit anchors and the actors (docs/batch-format.md).
+// This build writes version 2; version 1 (logs from before the audit chain)
+// is read forever and written only on request (BatchHeader::version).
 inline constexpr uint8_t kBatchVersion = 2;
 inline constexpr size_t kBatchHeaderBytes = 28;      // before the node id
 inline constexpr size_t kBatchChecksumBytes = 8;
@@ -55,6 +56,9 @@ struct BatchHeader {
   // actor_of.size() == the number of commands).
   std::vector<Actor> actors{};
   std::vector<uint16_t> actor_of{};
+  // 1 or 2. The audit chain begins at the log's first version 2 batch
+  // (codec/chain.h); a version 1 batch carries no anchors and no actors.
+  uint8_t version = kBatchVersion;
 };
 
 // Builds a batch from commands already encoded with encode_command.

@@ -44,8 +44,12 @@ std::string chain_hex(const ChainHash& chain) {
 AnchorCheck check_anchors(const domain::AuditChain& chain, const std::vector<ChainAnchor>& anchors) {
   AnchorCheck out;
   const auto& recent = chain.recent;
+  // The window is full once the chain is older than it: an anchor before
+  // the window is then unchecked. Before that, the window's front is where
+  // the chain began, and an anchor before it names nothing.
+  const bool window_full = recent.size() >= domain::AuditChain::kWindow;
   for (const ChainAnchor& a : anchors) {
-    if (!chain.known || (!recent.empty() && a.position < recent.front().position)) {
+    if (window_full && a.position < recent.front().position) {
       ++out.unchecked;
       continue;
     }
@@ -53,8 +57,11 @@ AnchorCheck check_anchors(const domain::AuditChain& chain, const std::vector<Cha
                                [](const domain::ChainPoint& p, uint64_t v) { return p.position < v; });
     if (it == recent.end() || it->position != a.position) {
       out.ok = false;
-      out.detail = "an anchor names position " + std::to_string(a.position) +
-                   ", where this replica's log holds no batch";
+      out.detail = recent.empty() || a.position < recent.front().position
+                       ? "an anchor names position " + std::to_string(a.position) +
+                             ", before the audit chain began in this replica's log"
+                       : "an anchor names position " + std::to_string(a.position) +
+                             ", where this replica's log holds no batch";
       return out;
     }
     ++out.checked;
@@ -73,13 +80,13 @@ AnchorCheck chain_entry(domain::StateMachine& machine, uint64_t position, std::s
   const domain::AuditChain& chain = machine.state().audit;
   AnchorCheck out;
   if (batch.error == BatchError::none) out = check_anchors(chain, batch.header.anchors);
-  if (chain.known) machine.record_chain(position, chain_next(chain.head, position, bytes));
+  const bool begins = batch.error == BatchError::none && batch.header.version >= 2;
+  if (chain.begun() || begins) machine.record_chain(position, chain_next(chain.head, position, bytes));
   return out;
 }
 
 std::vector<ChainAnchor> anchors_after(const domain::AuditChain& chain, uint64_t after) {
   std::vector<ChainAnchor> out;
-  if (!chain.known) return out;
   auto it = std::upper_bound(chain.recent.begin(), chain.recent.end(), after,
                              [](uint64_t v, const domain::ChainPoint& p) { return v < p.position; });
   const size_t n = static_cast<size_t>(chain.recent.end() - it);

@@ -4,7 +4,12 @@
 //   chain(q) = SHA-256("betcore-chain-v1" || chain(previous) || position q
 //                      as u64 LE || the batch's bytes as logged)
 //
-// starting from 32 zero bytes, over every entry, refused ones too. A batch
+// starting from 32 zero bytes at the log's first entry that decodes as a
+// version 2 batch, and over every entry after it, refused ones too. Entries
+// before it (logs written before the chain existed) are not chained: where
+// the chain begins is a fact of the log, so every replica agrees on it
+// however it got its state. Everything this build writes is version 2, so
+// a log it starts is chained from position 1. A batch
 // carries anchors: the chain's value at positions its submitting node had
 // applied when it sealed the batch. A replica whose own chain disagrees
 // with an anchor refuses the batch, so a rewritten, inserted or removed
@@ -29,7 +34,7 @@ std::string chain_hex(const ChainHash& chain);
 struct AnchorCheck {
   bool ok = true;
   uint64_t checked = 0;    // anchors compared with this replica's chain
-  uint64_t unchecked = 0;  // older than the window, or the chain is unknown
+  uint64_t unchecked = 0;  // older than the window
   std::string detail;      // the first disagreement, for a person
 };
 AnchorCheck check_anchors(const domain::AuditChain& chain, const std::vector<ChainAnchor>& anchors);

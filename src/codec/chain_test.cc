@@ -10,6 +10,7 @@
 #include "codec/chain.h"
 #include "codec/command_codec.h"
 #include "codec/snapshot.h"
+#include "codec/testing/reseal.h"
 #include "domain/testing/fixtures.h"
 
 namespace betcore::codec {
@@ -43,12 +44,7 @@ BatchHeader audited_header() {
   return h;
 }
 
-std::string reseal(std::string bytes) {
-  bytes.resize(bytes.size() - kBatchChecksumBytes);
-  std::string sum;
-  Writer(sum).u64(XXH3_64bits(bytes.data(), bytes.size()));
-  return bytes + sum;
-}
+using codec::test::reseal;
 
 TEST(BatchV2, AnchorsAndActorsRoundTrip) {
   const BatchHeader h = audited_header();
@@ -63,15 +59,28 @@ TEST(BatchV2, AnchorsAndActorsRoundTrip) {
   EXPECT_TRUE(encode_batch(d.header, records(d.commands)) == bytes);
 }
 
-TEST(BatchV2, ABatchWithoutAnchorsOrActorsIsStillVersionOne) {
-  const std::string bytes = encode_batch(BatchHeader{"n1", 1, kT0}, records(two_commands()));
-  EXPECT_EQ(bytes[4], 1);
-  BatchHeader anchors_only{"n1", 1, kT0};
-  anchors_only.anchors = {ChainAnchor{3, hash_of(7)}};
-  DecodedBatch d = decode_batch(encode_batch(anchors_only, records(two_commands())));
+TEST(BatchV2, ThisBuildWritesVersionTwoAndVersionOneOnlyOnRequest) {
+  // Version 2 even without anchors or actors: where the chain begins is the
+  // log's first version 2 batch, so a new log is chained from position 1.
+  const std::string v2 = encode_batch(BatchHeader{"n1", 1, kT0}, records(two_commands()));
+  EXPECT_EQ(v2[4], 2);
+  DecodedBatch d = decode_batch(v2);
   ASSERT_EQ(d.error, BatchError::none) << d.detail;
+  EXPECT_EQ(d.header.version, 2);
+  EXPECT_TRUE(d.header.anchors.empty());
   EXPECT_TRUE(d.header.actors.empty());
-  EXPECT_TRUE(d.header.actor_of.empty());
+  EXPECT_TRUE(encode_batch(d.header, records(d.commands)) == v2);
+  // Version 1, as logs from before the chain hold it: read and re-encoded
+  // byte for byte.
+  BatchHeader old{"n1", 1, kT0};
+  old.version = 1;
+  const std::string v1 = encode_batch(old, records(two_commands()));
+  EXPECT_EQ(v1[4], 1);
+  EXPECT_EQ(v1.size() + 4, v2.size());
+  d = decode_batch(v1);
+  ASSERT_EQ(d.error, BatchError::none) << d.detail;
+  EXPECT_EQ(d.header.version, 1);
+  EXPECT_TRUE(encode_batch(d.header, records(d.commands)) == v1);
 }
 
 TEST(BatchV2, RefusesNonCanonicalOrOutOfRangeAuditFields) {
@@ -90,12 +99,6 @@ TEST(BatchV2, RefusesNonCanonicalOrOutOfRangeAuditFields) {
   DecodedBatch d = decode_batch(reseal(out_of_range));
   EXPECT_EQ(d.error, BatchError::malformed);
   EXPECT_NE(d.detail.find("actor"), std::string::npos) << d.detail;
-  // Version 2 with neither anchors nor actors: only version 1 writes that.
-  std::string v1 = encode_batch(BatchHeader{"node-2", 77, kT0}, {});
-  std::string empty_v2 = v1.substr(0, v1.size() - kBatchChecksumBytes) + std::string(4, '\0') +
-                         std::string(kBatchChecksumBytes, '\0');
-  empty_v2[4] = 2;
-  EXPECT_EQ(decode_batch(reseal(empty_v2)).error, BatchError::malformed);
 }
 
 // Found by the batch_codec fuzz target (fuzz/, docs/testing.md "Fuzzing"):
@@ -204,13 +207,13 @@ TEST(Chain, AnchorsOlderThanTheWindowAreNotChecked) {
   EXPECT_EQ(anchors_after(chain, 0).back().position, chain.recent.back().position);
 }
 
-TEST(Chain, TheSnapshotCarriesTheChainAndAnOldSnapshotLeavesItUnknown) {
+TEST(Chain, TheSnapshotCarriesTheChain) {
   Replica r;
   for (int i = 0; i < 4; ++i) r.apply(BatchHeader{"n1", uint64_t(i), kT0});
   const std::string encoded = encode_state(r.sm.state());
   DecodedState d = decode_state(encoded);
   ASSERT_NE(d.state, nullptr) << d.error;
-  EXPECT_TRUE(d.state->audit.known);
+  EXPECT_TRUE(d.state->audit.begun());
   EXPECT_EQ(d.state->audit.head, r.sm.state().audit.head);
   EXPECT_EQ(d.state->audit.recent.size(), 4u);
   EXPECT_EQ(state_digest(*d.state), state_digest(r.sm.state()));
@@ -220,17 +223,87 @@ TEST(Chain, TheSnapshotCarriesTheChainAndAnOldSnapshotLeavesItUnknown) {
   other.begin_batch(LogIndex{100}, TimeMs{kT0});
   other.record_chain(100, hash_of(3));
   EXPECT_NE(state_digest(other.state()), state_digest(r.sm.state()));
+}
 
-  // The same state written without the chain (as before it existed).
-  StateMachine plain;
-  plain.begin_batch(LogIndex{1}, TimeMs{kT0});
-  plain.apply(open_account("bob"));
-  DecodedState old = decode_state(encode_state(plain.state()));
-  ASSERT_NE(old.state, nullptr);
-  EXPECT_TRUE(plain.state().audit.recent.empty());
-  EXPECT_FALSE(old.state->audit.known);
-  EXPECT_TRUE(check_anchors(old.state->audit, {ChainAnchor{1, hash_of(1)}}).ok);
-  EXPECT_TRUE(anchors_after(old.state->audit, 0).empty());
+// One log entry, applied as every replica applies it (node/applier.cc).
+AnchorCheck apply_entry(StateMachine& sm, uint64_t pos, const std::string& bytes) {
+  const DecodedBatch d = decode_batch(bytes);
+  sm.begin_batch(LogIndex{pos}, TimeMs{kT0});
+  const AnchorCheck c = chain_entry(sm, pos, bytes, d);
+  if (c.ok && d.error == BatchError::none) {
+    for (const Command& cmd : d.commands) sm.apply(cmd);
+  }
+  return c;
+}
+
+std::string batch_at(uint8_t version, uint64_t seq, const std::vector<ChainAnchor>& anchors = {}) {
+  BatchHeader h{"n1", seq, kT0};
+  h.version = version;
+  h.anchors = anchors;
+  return encode_batch(h, records({open_account("acct-" + std::to_string(seq))}));
+}
+
+// Found by review: whether a replica knew the chain once depended on how it
+// got its state (a replay from position 1, a snapshot from before the chain
+// existed, a peer's snapshot), so after an upgrade replicas could disagree
+// on the digest or on refusing a batch. The chain now begins at the log's
+// first version 2 batch, a fact of the log: every replica agrees.
+TEST(Chain, ItBeginsAtTheFirstVersionTwoBatchHoweverAReplicaGotItsState) {
+  // A log from before the chain (version 1 at 1-3), then this build's.
+  std::vector<std::string> log = {batch_at(1, 1), batch_at(1, 2), batch_at(1, 3)};
+  StateMachine replayed;
+  for (size_t i = 0; i < log.size(); ++i) ASSERT_TRUE(apply_entry(replayed, i + 1, log[i]).ok);
+  EXPECT_FALSE(replayed.state().audit.begun());
+  // A replica started from a snapshot written at position 2, before the chain.
+  StateMachine from_snapshot;
+  {
+    StateMachine at2;
+    ASSERT_TRUE(apply_entry(at2, 1, log[0]).ok);
+    ASSERT_TRUE(apply_entry(at2, 2, log[1]).ok);
+    DecodedState d = decode_state(encode_state(at2.state()));
+    ASSERT_NE(d.state, nullptr) << d.error;
+    from_snapshot.reset(std::move(d.state));
+    ASSERT_TRUE(apply_entry(from_snapshot, 3, log[2]).ok);
+  }
+  EXPECT_EQ(state_digest(from_snapshot.state()), state_digest(replayed.state()));
+
+  // The first version 2 batch begins the chain from zeros, on both.
+  log.push_back(batch_at(2, 4));
+  ASSERT_TRUE(apply_entry(replayed, 4, log[3]).ok);
+  ASSERT_TRUE(apply_entry(from_snapshot, 4, log[3]).ok);
+  EXPECT_EQ(replayed.state().audit.head, chain_next(ChainHash{}, 4, log[3]));
+  EXPECT_EQ(replayed.state().audit.recent.size(), 1u);
+  // Later batches anchor it; both replicas check the anchors alike.
+  log.push_back(batch_at(2, 5, anchors_after(replayed.state().audit, 0)));
+  const AnchorCheck a = apply_entry(replayed, 5, log[4]);
+  const AnchorCheck b = apply_entry(from_snapshot, 5, log[4]);
+  EXPECT_TRUE(a.ok && b.ok) << a.detail << b.detail;
+  EXPECT_EQ(a.checked, 1u);
+  EXPECT_EQ(b.checked, 1u);
+  EXPECT_EQ(state_digest(from_snapshot.state()), state_digest(replayed.state()));
+  // A version 1 batch after the chain began is chained like any entry.
+  log.push_back(batch_at(1, 6));
+  ASSERT_TRUE(apply_entry(replayed, 6, log[5]).ok);
+  ASSERT_TRUE(apply_entry(from_snapshot, 6, log[5]).ok);
+  EXPECT_EQ(replayed.state().audit.recent.back().position, 6u);
+
+  // A forged anchor, and one naming a position before the chain began:
+  // both replicas refuse them, with the same words.
+  std::vector<ChainAnchor> forged = anchors_after(replayed.state().audit, 0);
+  forged.front().chain[0] ^= 1;
+  for (const std::vector<ChainAnchor>& anchors :
+       {forged, std::vector<ChainAnchor>{ChainAnchor{2, ChainHash{}}}}) {
+    const std::string bad = batch_at(2, 7, anchors);
+    StateMachine x, y;
+    x.reset(decode_state(encode_state(replayed.state())).state);
+    y.reset(decode_state(encode_state(from_snapshot.state())).state);
+    const AnchorCheck cx = apply_entry(x, 7, bad);
+    const AnchorCheck cy = apply_entry(y, 7, bad);
+    EXPECT_FALSE(cx.ok);
+    EXPECT_FALSE(cy.ok);
+    EXPECT_EQ(cx.detail, cy.detail);
+    EXPECT_EQ(state_digest(x.state()), state_digest(y.state()));
+  }
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "codec/binary.h"
 #include "codec/command_codec.h"
 #include "codec/snapshot.h"
+#include "codec/testing/reseal.h"
 #include "domain/fingerprint.h"
 #include "domain/testing/fixtures.h"
 
@@ -276,12 +277,7 @@ std::vector<std::string> sample_records() {
 }
 
 // Rewrites the trailing checksum, so a test can reach the checks after it.
-std::string reseal(std::string bytes) {
-  bytes.resize(bytes.size() - kBatchChecksumBytes);
-  std::string sum;
-  Writer(sum).u64(XXH3_64bits(bytes.data(), bytes.size()));
-  return bytes + sum;
-}
+using codec::test::reseal;
 
 TEST(Batch, RoundTrips) {
   const BatchHeader header{"node-7", 1234, kT0 + 99};
@@ -292,9 +288,11 @@ TEST(Batch, RoundTrips) {
   EXPECT_EQ(d.header.node_id, "node-7");
   EXPECT_EQ(d.header.first_seq, 1234u);
   EXPECT_EQ(d.header.stamped_ms, kT0 + 99);
+  EXPECT_EQ(d.header.version, kBatchVersion);
   ASSERT_EQ(d.commands.size(), records.size());
   for (size_t i = 0; i < records.size(); ++i) EXPECT_EQ(encoded(d.commands[i]), records[i]) << i;
-  EXPECT_EQ(bytes.size(), kBatchHeaderBytes + 2 + 6 + [&] {
+  // Version 2 with neither anchors nor actors: two zero counts.
+  EXPECT_EQ(bytes.size(), kBatchHeaderBytes + 2 + 6 + 4 + [&] {
     size_t n = 0;
     for (const auto& r : records) n += r.size();
     return n;
@@ -369,7 +367,7 @@ TEST(Batch, RefusesMalformedBodiesBehindAGoodChecksum) {
   node[kBatchHeaderBytes + 1] = static_cast<char>(0xff);
   EXPECT_EQ(decode_batch(reseal(node)).error, BatchError::malformed);
   std::string record = good;
-  record[kBatchHeaderBytes + 2 + 2] = 99;  // first command's tag
+  record[kBatchHeaderBytes + 2 + 2 + 4] = 99;  // first command's tag, after two zero audit counts
   DecodedBatch d = decode_batch(reseal(record));
   EXPECT_EQ(d.error, BatchError::malformed);
   EXPECT_NE(d.detail.find("command 0"), std::string::npos) << d.detail;

@@ -143,7 +143,10 @@ std::string encode_batch_of(const GoldenBatch& b, uint64_t first_seq) {
     records.emplace_back();
     encode_command(c, records.back());
   }
-  return encode_batch(BatchHeader{"golden-node", first_seq, b.stamped_ms}, records);
+  // The golden log predates the audit chain: version 1, as it was written.
+  BatchHeader header{"golden-node", first_seq, b.stamped_ms};
+  header.version = 1;
+  return encode_batch(header, records);
 }
 
 // The log file: each batch as a u32 length and the batch's bytes.

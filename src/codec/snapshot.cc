@@ -140,7 +140,7 @@ std::string encode(const State& s, bool with_refusals) {
   write_feed_sections(w, fields, s);
   // 6: the audit chain (docs/audit.md). Not part of what "a rejected write
   // changes nothing" compares: every batch, rejected or not, moves it.
-  if (with_refusals && s.audit.known && !s.audit.recent.empty()) {
+  if (with_refusals && s.audit.begun()) {
     w.u8(kSectionAuditChain);
     w.raw(std::string_view(reinterpret_cast<const char*>(s.audit.head.data()), s.audit.head.size()));
     w.u32(static_cast<uint32_t>(s.audit.recent.size()));
@@ -456,9 +456,8 @@ DecodedState decode_state(std::string_view bytes) {
     out.error = "corrupt snapshot: " + d.error;
     return out;
   }
-  // Without the section: the empty log's chain, or one this build cannot
-  // know (a snapshot from before the chain existed; docs/audit.md).
-  if (s->audit.recent.empty()) s->audit.known = s->applied.value == 0;
+  // Without the section the chain has not begun: no version 2 batch up to
+  // this position (a snapshot from before the chain existed reads so too).
   out.state = std::move(s);
   return out;
 }

@@ -35,13 +35,13 @@ struct ChainPoint {
 };
 struct AuditChain {
   static constexpr size_t kWindow = 1'024;
-  // False for a state read from a snapshot written before the chain existed
-  // (it cannot know the chain of the history before it): anchors are then
-  // not checked and this node writes none, until it replays the log from
-  // its start or loads a snapshot that carries the chain.
-  bool known = true;
-  std::array<uint8_t, 32> head{};  // after the last batch; zeros before the first
-  std::deque<ChainPoint> recent;   // oldest first, at most kWindow
+  // The chain begins at the log's first version 2 batch (codec/chain.h), a
+  // point of the log itself: every replica agrees whether it has begun,
+  // however it got its state (a replay, a snapshot from before the chain
+  // existed, a peer's snapshot).
+  std::array<uint8_t, 32> head{};  // after the last chained entry; zeros before the chain begins
+  std::deque<ChainPoint> recent;   // oldest first, at most kWindow; empty until the chain begins
+  bool begun() const { return !recent.empty(); }
 };
 
 // Per-currency house side of the double-entry ledger.

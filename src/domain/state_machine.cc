@@ -29,7 +29,6 @@ void StateMachine::begin_batch(LogIndex index, TimeMs stamped) {
 
 void StateMachine::record_chain(uint64_t position, const std::array<uint8_t, 32>& chain) {
   AuditChain& a = state_->audit;
-  if (!a.known) return;
   BETCORE_ASSERT_MSG(a.recent.empty() || position > a.recent.back().position, "chain went backwards");
   a.head = chain;
   a.recent.push_back(ChainPoint{position, chain});

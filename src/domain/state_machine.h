@@ -69,7 +69,7 @@ class StateMachine {
 
   // Records the audit chain's value after the batch at `position` (the
   // last one begun). The applier computes it (codec/chain.h); nothing here
-  // reads it. No-op while the chain is unknown (AuditChain::known).
+  // reads it.
   void record_chain(uint64_t position, const std::array<uint8_t, 32>& chain);
 
   // Applies one command of the current batch. A rejected command changes

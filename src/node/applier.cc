@@ -37,9 +37,10 @@ Applier::Applier(ApplierOptions options, log::Log& log, Waiters& waiters, ops::R
                                        "Batch anchors compared with this replica's audit chain")),
       anchors_unchecked_(metrics.counter(
           "betcore_audit_anchors_unchecked_total",
-          "Batch anchors older than the chain window, or met while the chain is unknown")),
-      chain_known_(metrics.gauge("betcore_audit_chain_known",
-                                 "1 when this replica knows the audit chain of its whole history")),
+          "Batch anchors older than the chain window")),
+      chain_begun_(metrics.gauge("betcore_audit_chain_begun",
+                                 "1 once the log holds a version 2 batch, where the audit chain "
+                                 "begins (docs/audit.md)")),
       business_(metrics) {
   if (initial) machine_.reset(std::move(initial));
   machine_.set_full_check_after_each_command(options_.full_ledger_check);
@@ -47,13 +48,8 @@ Applier::Applier(ApplierOptions options, log::Log& log, Waiters& waiters, ops::R
   checkpoint_.index = machine_.state().applied.value;
   checkpoint_.commands = machine_.state().commands_applied;
   checkpoint_.digest = codec::state_digest(machine_.state());
-  chain_known_.set(machine_.state().audit.known ? 1 : 0);
+  chain_begun_.set(machine_.state().audit.begun() ? 1 : 0);
   publish_anchors(true);
-  if (!machine_.state().audit.known) {
-    spdlog::warn("the audit chain is unknown: this state comes from a snapshot written before the chain "
-                 "existed; anchors are not checked until the node loads a snapshot with the chain "
-                 "(docs/audit.md, \"Upgrading\")");
-  }
 }
 
 Applier::~Applier() { stop(); }
@@ -137,6 +133,7 @@ void Applier::apply_entry(const log::Entry& entry) {
   const codec::AnchorCheck anchors =
       codec::chain_entry(machine_, entry.position.value, entry.batch, batch);
   publish_anchors(false);
+  chain_begun_.set(machine_.state().audit.begun() ? 1 : 0);
   anchors_checked_.inc(anchors.checked);
   anchors_unchecked_.inc(anchors.unchecked);
   if (batch.error != codec::BatchError::none) {
@@ -204,7 +201,7 @@ std::vector<codec::ChainAnchor> Applier::anchors_after(uint64_t after) const {
 
 void Applier::chain_head(uint64_t& position, std::string& chain) const {
   std::lock_guard lock(anchors_mu_);
-  if (!anchors_.known || anchors_.recent.empty()) return;
+  if (anchors_.recent.empty()) return;
   position = anchors_.recent.back().position;
   chain = codec::chain_hex(anchors_.recent.back().chain);
 }
@@ -212,10 +209,9 @@ void Applier::chain_head(uint64_t& position, std::string& chain) const {
 void Applier::publish_anchors(bool whole) {
   const domain::AuditChain& a = machine_.state().audit;
   std::lock_guard lock(anchors_mu_);
-  anchors_.known = a.known;
   anchors_.head = a.head;
   if (whole) anchors_.recent.clear();
-  if (!a.known || a.recent.empty()) return;
+  if (a.recent.empty()) return;
   if (whole) {
     const size_t n = std::min(a.recent.size(), codec::kBatchAnchorsMax);
     anchors_.recent.assign(a.recent.end() - static_cast<std::ptrdiff_t>(n), a.recent.end());
@@ -261,7 +257,7 @@ void Applier::replace_state(std::unique_ptr<domain::State> state) {
     const domain::State& s = machine_.state();
     c = Checkpoint{s.applied.value, s.commands_applied, codec::state_digest(s)};
     applied_.store(s.applied.value, std::memory_order_release);
-    chain_known_.set(s.audit.known ? 1 : 0);
+    chain_begun_.set(s.audit.begun() ? 1 : 0);
     publish_anchors(true);
     if (journal_ != nullptr) journal_->restart_at(s.applied.value + 1);
     if (live_) business_.recount(s);

@@ -166,7 +166,7 @@ class Applier {
   ops::Counter& chain_refused_;
   ops::Counter& anchors_checked_;
   ops::Counter& anchors_unchecked_;
-  ops::Gauge& chain_known_;
+  ops::Gauge& chain_begun_;
   BusinessMetrics business_;
   bool live_ = false;  // set by start() before the thread runs; read by it
 };

@@ -129,21 +129,8 @@ class BackupTest : public ::testing::Test {
   }
 
   Ran betcore(const std::vector<std::string>& args, int timeout_ms = 120'000) {
-    static int n = 0;
-    SpawnOptions o;
-    o.program = betcore_binary().string();
-    o.args = args;
-    o.log_path = (dir_ / ("cmd-" + std::to_string(++n) + ".log")).string();
-    Process p = Process::spawn(o);
-    Ran ran;
-    auto st = p.wait(timeout_ms);
-    if (!st) {
-      p.kill(SIGKILL);
-      st = p.wait(5000);
-      ran.output = "TIMED OUT\n";
-    }
-    ran.status = *st;
-    ran.output += p.read_log();
+    CommandRun run = run_betcore(dir_.path(), args, timeout_ms);
+    Ran ran{run.status, std::move(run.output), {}};
     ran.last_json = json::parse(tools::last_json_line(ran.output), nullptr, false);
     return ran;
   }

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -24,6 +26,26 @@ std::filesystem::path betcore_binary() {
                              "BETCORE_BINARY=/path/to/betcore)");
   }
   return path;
+}
+
+CommandRun run_betcore(const std::filesystem::path& log_dir, const std::vector<std::string>& args,
+                       int timeout_ms) {
+  static std::atomic<int> n{0};
+  SpawnOptions o;
+  o.program = betcore_binary().string();
+  o.args = args;
+  o.log_path = (log_dir / ("cmd-" + std::to_string(++n) + ".log")).string();
+  Process p = Process::spawn(o);
+  CommandRun ran;
+  auto st = p.wait(timeout_ms);
+  if (!st) {
+    p.kill(SIGKILL);
+    st = p.wait(5000);
+    ran.output = "TIMED OUT\n";
+  }
+  ran.status = *st;
+  ran.output += p.read_log();
+  return ran;
 }
 
 }  // namespace betcore::test

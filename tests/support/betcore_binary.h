@@ -2,6 +2,10 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
+#include <vector>
+
+#include "support/process.h"
 
 namespace betcore::test {
 
@@ -13,5 +17,15 @@ namespace betcore::test {
 // with `betcore_process_test(<target>)` (tests/support/CMakeLists.txt), which
 // links betcore_test_support and adds the build dependency on `betcore`.
 std::filesystem::path betcore_binary();
+
+// One run of a betcore command to its end, as an operator's shell runs it.
+struct CommandRun {
+  ExitStatus status;
+  std::string output;  // stdout and stderr; "TIMED OUT" first if it was killed
+};
+// Runs `betcore ARGS...`, writing its output to a new file in `log_dir`;
+// kills it after `timeout_ms`.
+CommandRun run_betcore(const std::filesystem::path& log_dir, const std::vector<std::string>& args,
+                       int timeout_ms = 120'000);
 
 }  // namespace betcore::test
