@@ -4,9 +4,16 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <ctime>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "api/api.h"
 #include "api/auth.h"
@@ -15,6 +22,8 @@
 #include "codec/batch.h"
 #include "node/haproxy_agent.h"
 #include "node/node.h"
+#include "node_lifecycle.h"
+#include "ops/build_info.h"
 #include "tools/http_client.h"
 #include "tools/server_process.h"
 #include "tools/tokens_file.h"
@@ -43,6 +52,13 @@ struct NodeFlags {
   api::RateLimits limits;
   size_t connections_max = 10'000;
   size_t connections_per_address_max = 1'024;
+  // Timeouts (docs/operations.md, "Lifecycle").
+  int response_timeout_ms = 30'000;
+  int request_timeout_ms = 10'000;
+  int idle_timeout_ms = 60'000;
+  int shutdown_delay_ms = 2'000;
+  int drain_timeout_ms = 5'000;
+  int startup_stop_ms = 700;  // after a stop signal during start-up, then exit at once
 };
 
 // The certificate's expiry for the alert (deploy/prometheus), and each
@@ -124,33 +140,61 @@ bool start_agent(const std::string& listen, node::HaproxyAgent& agent) {
   return true;
 }
 
-// Waits for SIGINT or SIGTERM and returns it; on SIGHUP reloads the tokens
-// file and the TLS certificate (new connections get it, open ones keep
-// theirs) and says so.
-int serve_until_stopped(const sigset_t& signals, const NodeFlags& f, http::Server& server,
-                        api::Tokens& tokens, TlsSeries& tls_series) {
+// SIGHUP: reloads the tokens file and the TLS certificate (new connections
+// get it, open ones keep theirs) and says so; never stops the node.
+void reload(const NodeFlags& f, http::Server& server, api::Tokens& tokens, TlsSeries& tls_series) {
+  // Tokens: a file that does not parse leaves the tokens in use as they were.
+  std::string error;
+  if (tokens.load(f.tokens_file, error)) {
+    spdlog::info("SIGHUP: reloaded {} tokens from {}", tokens.size(), f.tokens_file);
+  } else {
+    spdlog::error("SIGHUP: the tokens were not reloaded, the old ones stay in use: {}", error);
+  }
+  if (f.plain_http) return;
+  tools::forget_tls_contexts();  // the node's own HTTPS clients (peers)
+  const http::Status st = server.reload_tls();
+  if (st.ok()) {
+    tls_series.reloads_ok.inc();
+    tls_series.read_expiry(f.api_tls.cert_file);
+    spdlog::info("SIGHUP: reloaded the TLS certificate {} (new connections use it)", f.api_tls.cert_file);
+  } else {
+    tls_series.reloads_failed.inc();
+    spdlog::error("SIGHUP: the TLS certificate was not reloaded, the old one stays in use: {}", st.error);
+  }
+}
+
+// The signals the node handles itself, blocked before any thread starts so
+// that only next_stop_signal sees them: SIGINT and SIGTERM stop it, SIGHUP
+// reloads, SIGUSR1 and SIGUSR2 are logged and ignored (their default would
+// kill the node).
+sigset_t node_signals() {
+  sigset_t set = tools::block_stop_signals();
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+// Handles signals for up to `timeout_ms` (-1: until one stops the node);
+// returns SIGINT or SIGTERM, or 0 when the time is up or `done()` holds.
+int next_stop_signal(const sigset_t& signals, int timeout_ms, const std::function<bool()>& done,
+                     const std::function<void()>& on_hup) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
-    const int sig = tools::wait_for_stop_signal(signals);
-    if (sig != SIGHUP) return sig;
-    // Tokens: a file that does not parse leaves the tokens in use as they were.
-    std::string error;
-    if (tokens.load(f.tokens_file, error)) {
-      spdlog::info("SIGHUP: reloaded {} tokens from {}", tokens.size(), f.tokens_file);
-    } else {
-      spdlog::error("SIGHUP: the tokens were not reloaded, the old ones stay in use: {}", error);
-    }
-    if (f.plain_http) continue;
-    tools::forget_tls_contexts();  // the node's own HTTPS clients (peers)
-    const http::Status st = server.reload_tls();
-    if (st.ok()) {
-      tls_series.reloads_ok.inc();
-      tls_series.read_expiry(f.api_tls.cert_file);
-      spdlog::info("SIGHUP: reloaded the TLS certificate {} (new connections use it)",
-                   f.api_tls.cert_file);
-    } else {
-      tls_series.reloads_failed.inc();
-      spdlog::error("SIGHUP: the TLS certificate was not reloaded, the old one stays in use: {}",
-                    st.error);
+    if (done && done()) return 0;
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (timeout_ms >= 0 && left <= std::chrono::nanoseconds(0)) return 0;
+    // Short waits while something else may finish (done), else longer ones.
+    const auto wait = std::chrono::milliseconds(done ? 50 : 1000);
+    const auto slice = timeout_ms >= 0 ? std::min<std::chrono::nanoseconds>(left, wait) : wait;
+    timespec ts{static_cast<time_t>(slice.count() / 1'000'000'000), static_cast<long>(slice.count() % 1'000'000'000)};
+    const int sig = sigtimedwait(&signals, nullptr, &ts);
+    if (sig == SIGINT || sig == SIGTERM) return sig;
+    if (sig == SIGHUP) {
+      on_hup();
+    } else if (sig == SIGUSR1 || sig == SIGUSR2) {
+      spdlog::info("signal {} ignored (SIGHUP reloads tokens and certificates, SIGTERM stops)", sig);
     }
   }
 }
@@ -190,7 +234,10 @@ http::Options server_options(const NodeFlags& f, const std::string& host, uint16
   ho.threads = f.http_threads;
   ho.body_bytes_max = f.body_bytes_max;
   ho.metrics = &metrics;
-  ho.response_timeout_ms = 30'000;
+  ho.response_timeout_ms = f.response_timeout_ms;
+  ho.request_timeout_ms = f.request_timeout_ms;
+  ho.idle_timeout_ms = f.idle_timeout_ms;
+  ho.stop_timeout_ms = f.drain_timeout_ms;
   if (!f.plain_http) ho.tls = f.api_tls;
   ho.capture_headers = {"x-forwarded-for"};
   ho.connections_max = f.connections_max;
@@ -198,6 +245,7 @@ http::Options server_options(const NodeFlags& f, const std::string& host, uint16
   return ho;
 }
 
+// Long: one sequence an operator reads top to bottom (docs/operations.md, "Lifecycle").
 int run_node(const NodeFlags& f) {
   if (const std::string bad = check_tls_flags(f); !bad.empty()) {
     spdlog::error("{}", bad);
@@ -225,45 +273,85 @@ int run_node(const NodeFlags& f) {
   if (const std::string w = ops::open_files_warning(open_files_max, f.connections_max); !w.empty()) {
     spdlog::warn("{}", w);
   }
-  // Block the stop signals (and SIGHUP, the reload) before any thread
-  // starts, so only sigwait sees them.
-  sigset_t stop_signals = tools::block_stop_signals();
-  sigaddset(&stop_signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
+  const sigset_t signals = node_signals();
   ops::Registry metrics;
   const auto process_series = ops::register_process_metrics(metrics);
   node::NodeOptions no;
   if (!node_options(f, no)) return 2;
-  spdlog::info("betcore node {} starting: data {}, listen {}", no.node_id, no.data_dir, f.listen);
-  std::unique_ptr<node::Node> node = node::Node::open(no, metrics, api::render_event_line, error);
+  spdlog::info("betcore {} node {} starting: data {}, listen {}", ops::build_line(), no.node_id, no.data_dir,
+               f.listen);
+
+  // The listener first: /health/live and /health/ready answer while the
+  // node waits for etcd or replays (node_lifecycle.h).
+  NodeLifecycle life(metrics);
+  std::unique_ptr<node::Node> node;
+  std::unique_ptr<api::Api> api;
+  TlsSeries tls_series(metrics);
+  if (!f.plain_http) tls_series.read_expiry(f.api_tls.cert_file);
+  http::Server server(server_options(f, host, port, metrics), life.handler());
+  if (http::Status st = server.start(); !st.ok()) {
+    spdlog::error("cannot listen on {}: {}", f.listen, st.error);
+    return 1;
+  }
+  auto on_hup = [&] { reload(f, server, tokens, tls_series); };
+
+  std::atomic<bool> stop_requested{false}, opened{false};
+  no.progress = [&life](const std::string& what) { life.progress(what); };
+  no.stop_requested = &stop_requested;
+  std::thread opener([&] {
+    node = node::Node::open(no, metrics, api::render_event_line, error);
+    opened.store(true);
+  });
+  int sig = next_stop_signal(signals, -1, [&] { return opened.load(); }, on_hup);
+  if (sig != 0) {
+    // Nothing is acknowledged before the node serves: stopping here loses nothing.
+    stop_requested.store(true);
+    const std::string doing = life.status();
+    life.draining();
+    spdlog::info("signal {}: stopping during start-up ({})", sig, doing);
+    next_stop_signal(signals, f.startup_stop_ms, [&] { return opened.load(); }, on_hup);
+    if (!opened.load()) {
+      spdlog::info("stopped during start-up ({}); nothing was acknowledged yet", doing);
+      spdlog::shutdown();
+      std::_Exit(0);  // the opener may be inside a blocking call; the log is crash-safe
+    }
+    opener.join();
+    server.stop();
+    if (node) node->stop();
+    spdlog::info("stopped");
+    return 0;
+  }
+  opener.join();
   if (!node) {
     spdlog::error("cannot start: {}", error);
+    server.stop();
     return 1;
   }
   node->start();
-  api::Api api(*node, tokens, metrics, f.limits);
-  const http::Options ho = server_options(f, host, port, metrics);
-  TlsSeries tls_series(metrics);
-  if (!f.plain_http) tls_series.read_expiry(f.api_tls.cert_file);
-  http::Server server(ho, [&api](http::Request&& r, http::Responder resp) { api.handle(std::move(r), std::move(resp)); });
-  http::Status st = server.start();
-  if (!st.ok()) {
-    spdlog::error("cannot listen on {}: {}", f.listen, st.error);
-    node->stop();
-    return 1;
-  }
-  node::HaproxyAgent agent([&node] { return node->draining(); });
+  api = std::make_unique<api::Api>(*node, tokens, metrics, f.limits);
+  node::HaproxyAgent agent([&] { return life.is_draining() || node->draining(); });
   if (!start_agent(f.agent_listen, agent)) {
     server.stop();
     node->stop();
     return 1;
   }
-  spdlog::info("betcore node {} ready on {}://{}:{}{}", no.node_id, f.plain_http ? "http" : "https",
-               host, server.bound_port(),
-               no.haproxy_agent ? ", HAProxy agent check on " + f.agent_listen : "");
-  const int sig = serve_until_stopped(stop_signals, f, server, tokens, tls_series);
-  spdlog::info("signal {}: stopping (answers in flight are finished first)", sig);
+  life.set_agent(no.haproxy_agent);
+  life.serving(api.get());
+  spdlog::info("betcore node {} ready on {}://{}:{}{}", no.node_id, f.plain_http ? "http" : "https", host,
+               server.bound_port(), no.haproxy_agent ? ", HAProxy agent check on " + f.agent_listen : "");
+  sig = next_stop_signal(signals, -1, nullptr, on_hup);
+
+  // Draining: not ready (the load balancer moves new requests elsewhere),
+  // every answer closes its connection, and the listener stays open for
+  // --shutdown-delay-ms; then it closes and answers in flight get up to
+  // --drain-timeout-ms. A second SIGINT or SIGTERM cuts the delay short.
+  life.draining();
+  server.close_connections_after_answers();
+  spdlog::info("signal {}: draining: /health/ready answers 503 for {} ms, then the listener closes and "
+               "answers in flight get up to {} ms", sig, f.shutdown_delay_ms, f.drain_timeout_ms);
+  if (next_stop_signal(signals, f.shutdown_delay_ms, nullptr, on_hup) != 0) {
+    spdlog::info("a second stop signal: closing the listener now");
+  }
   agent.stop();
   server.stop();
   node->stop();
@@ -323,6 +411,24 @@ void add_limit_flags(CLI::App* cmd, api::RateLimits& l) {
                   "An IP address (repeat) whose X-Forwarded-For names the client (HAProxy's)");
 }
 
+void add_timeout_flags(CLI::App* cmd, NodeFlags& f) {
+  cmd->add_option("--response-timeout-ms", f.response_timeout_ms,
+                  "A write not answered by then gets 504 outcome_unknown (retry with the same id)")
+      ->capture_default_str()->check(CLI::Range(100, 3'600'000));
+  cmd->add_option("--request-timeout-ms", f.request_timeout_ms,
+                  "From a request's first byte to its last (slow clients are cut off)")
+      ->capture_default_str()->check(CLI::Range(100, 3'600'000));
+  cmd->add_option("--idle-timeout-ms", f.idle_timeout_ms, "A keep-alive connection idle this long is closed")
+      ->capture_default_str()->check(CLI::Range(100, 3'600'000));
+  cmd->add_option("--shutdown-delay-ms", f.shutdown_delay_ms,
+                  "On SIGTERM: /health/ready answers 503 draining this long, while the node still "
+                  "serves, so the load balancer moves away; then the listener closes")
+      ->capture_default_str()->check(CLI::Range(0, 600'000));
+  cmd->add_option("--drain-timeout-ms", f.drain_timeout_ms,
+                  "After the listener closes: how long answers in flight may take")
+      ->capture_default_str()->check(CLI::Range(0, 600'000));
+}
+
 void add_connection_flags(CLI::App* cmd, NodeFlags& f) {
   cmd->add_option("--connections-max", f.connections_max,
                   "Open connections at most; more get 503 and are closed (on HTTPS: only closed). "
@@ -341,6 +447,20 @@ std::string node_id_check(const std::string& id) {
   return "must be 1 to " + std::to_string(codec::kNodeIdMax) + " bytes long";
 }
 
+// Every flag also from the environment, BETCORE_ and its long name in upper
+// case with '_' for '-' (--data: BETCORE_DATA), and from the [node] section
+// of `betcore --config FILE` (main.cc); the command line wins over both, the
+// file over the environment (CLI11's order; docs/operations.md, "Configuration").
+void add_environment(CLI::App* cmd) {
+  for (CLI::Option* o : cmd->get_options()) {
+    const std::vector<std::string>& names = o->get_lnames();
+    if (names.empty() || names.front() == "help") continue;
+    std::string env = "BETCORE_" + names.front();
+    for (char& c : env) c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    o->envname(env);
+  }
+}
+
 void add_node_command(CLI::App& root) {
   auto flags = std::make_shared<NodeFlags>();
   CLI::App* cmd = root.add_subcommand("node", "Run a betcore node serving the HTTP API");
@@ -354,6 +474,7 @@ void add_node_command(CLI::App& root) {
   add_tls_flags(cmd, *flags);
   add_limit_flags(cmd, flags->limits);
   add_connection_flags(cmd, *flags);
+  add_timeout_flags(cmd, *flags);
   cmd->add_option("--log-connect-timeout-ms", flags->node.log_connect_timeout_ms,
                   "Cluster: how long to wait for etcd at start before giving up")
       ->capture_default_str()
@@ -413,6 +534,7 @@ void add_node_command(CLI::App& root) {
                 "Cut off a corrupt last log record instead of refusing to start (that batch may have been acknowledged)");
   cmd->add_flag("--full-ledger-check", flags->node.full_ledger_check,
                 "Verify the whole ledger after every command (slow; for tests)");
+  add_environment(cmd);
   cmd->callback([flags] {
     int rc = run_node(*flags);
     if (rc != 0) throw CLI::RuntimeError(rc);

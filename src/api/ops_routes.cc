@@ -7,6 +7,7 @@
 #include "api/answers.h"
 #include "api/json_writer.h"
 #include "api/route_handlers.h"
+#include "ops/build_info.h"
 
 namespace betcore::api {
 
@@ -18,6 +19,7 @@ void write_peer(JsonWriter& w, const node::PeerRecord& p) {
   w.begin_object();
   w.field("id", p.id);
   w.field("address", p.address);
+  w.field("version", p.version);
   w.field_u64("applied_index", p.applied_index);
   const node::Checkpoint* last = p.checkpoints.empty() ? nullptr : &p.checkpoints.back();
   w.field("state_digest", last ? last->digest : "");
@@ -66,6 +68,7 @@ std::string cluster_json(node::Node& node) {
   JsonWriter w(body);
   w.begin_object();
   w.field("node_id", node_id);
+  w.field("version", ops::build_line());
   w.field_u64("applied_index", st.applied_index);
   w.field_u64("log_head", st.log_head);
   w.field("state_digest", st.checkpoint.digest);
@@ -80,6 +83,7 @@ std::string cluster_json(node::Node& node) {
     w.begin_object();
     w.field("id", node_id);
     w.field("address", node.options().advertise_address);
+    w.field("version", ops::build_line());
     w.field_u64("applied_index", st.applied_index);
     w.field("state_digest", st.checkpoint.digest);
     w.field_u64("checkpoint", st.checkpoint.index);

@@ -84,8 +84,21 @@ bool lock_machine() {
   return true;
 }
 
-// An empty `root`, after unmounting the tmpfs mounts a killed drill left under it.
-void clear_run_dir(const fs::path& root) {
+// Marks a run directory as the drill's own: only such a one is ever cleared.
+constexpr const char* kRunMarker = ".made-by-betcore-drill";
+
+// An empty `root`, after unmounting the tmpfs mounts a killed drill left
+// under it. False, changing nothing, when `root` exists but was not made by
+// a drill (never delete what the drill did not create).
+bool clear_run_dir(const fs::path& root) {
+  std::error_code exists_ec;
+  if (fs::exists(root, exists_ec) && !fs::exists(root / kRunMarker, exists_ec)) {
+    std::fprintf(stderr,
+                 "betcore drill: %s exists and was not made by a drill; it is left alone: give --out a "
+                 "directory without a run/ of its own\n",
+                 root.c_str());
+    return false;
+  }
   {
     std::ifstream mounts("/proc/mounts");
     for (std::string dev, point, rest; mounts >> dev >> point && std::getline(mounts, rest);) {
@@ -95,6 +108,8 @@ void clear_run_dir(const fs::path& root) {
   std::error_code ec;
   fs::remove_all(root, ec);
   fs::create_directories(root);
+  std::ofstream(root / kRunMarker) << "betcore drill's scratch directory: removed by the next drill\n";
+  return true;
 }
 
 void print_fault(const FaultRecord& f, size_t number) {
@@ -233,7 +248,7 @@ int run_drill(const DrillOptions& options) {
   if (!preflight(o, kinds) || !lock_machine()) return 2;
   fs::path out = fs::absolute(o.out);
   fs::path root = out / "run";
-  clear_run_dir(root);
+  if (!clear_run_dir(root)) return 2;
   if (o.scenario == "site-loss") {
     std::printf("betcore drill: seed %llu, the whole site lost after %.1f min of load and restored from the "
                 "archive; report in %s\n",

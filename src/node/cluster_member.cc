@@ -1,5 +1,7 @@
 #include "node/cluster_member.h"
 
+#include "ops/build_info.h"
+
 #include <cmath>
 
 #include <fmt/format.h>
@@ -219,6 +221,8 @@ std::string ClusterMember::record_json() const {
     if (const double l = sources_.append_latency_s(); std::isfinite(l)) j["append_latency_s"] = l;
   }
   j["published_ms"] = ops::wall_ms();
+  // Which build: a mixed-version cluster shows in /v1/cluster (docs/cluster.md, "Upgrades").
+  j["version"] = ops::build_line();
   return j.dump();
 }
 
@@ -254,6 +258,7 @@ log::Result<std::vector<PeerRecord>> read_peer_records(log::etcd::EtcdLog& log) 
       p.needs_from = j.at("needs_from").get<uint64_t>();
       p.append_latency_s = j.value("append_latency_s", -1.0);
       p.published_ms = j.value("published_ms", int64_t{0});
+      p.version = j.value("version", std::string("unknown (registered by a build before versions)"));
       p.updated_revision = kv.mod_revision;
       peers.push_back(std::move(p));
     } catch (const std::exception& e) {

@@ -43,6 +43,7 @@ struct PeerRecord {
   int64_t updated_revision = 0;         // etcd revision of the record
   double append_latency_s = -1;         // its guard's recent mean append (-1: not known)
   int64_t published_ms = 0;             // its wall clock when it wrote the record
+  std::string version;                  // its build: "0.12.0 (git revision)"
 };
 
 // Every node's registration record, as etcd holds it now (a quorum read).

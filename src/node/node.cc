@@ -65,14 +65,25 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
     node->log_ = std::move(etcd_log);
     spdlog::info("log: etcd cluster '{}' at {}", target.cluster, fmt::join(target.endpoints, ","));
   }
+  auto say = [&o](const std::string& what) {
+    if (o.progress) o.progress(what);
+  };
+  auto stopping = [&o] { return o.stop_requested != nullptr && o.stop_requested->load(); };
+  say(node->etcd_ != nullptr ? "connecting to etcd" : "opened the log");
   auto recovered_head = node->log_->head();
   for (auto waited = std::chrono::steady_clock::now(); !recovered_head.ok() && node->etcd_ != nullptr;) {
     auto elapsed = std::chrono::steady_clock::now() - waited;
     if (elapsed > std::chrono::milliseconds(o.log_connect_timeout_ms)) break;
-    spdlog::warn("waiting for etcd ({} s so far): {}",
-                 std::chrono::duration_cast<std::chrono::seconds>(elapsed).count(),
-                 recovered_head.error().message);
-    std::this_thread::sleep_for(std::chrono::seconds(1));
+    // The same words each time, so the log folds the repeats (ops/logging.h).
+    spdlog::warn("waiting for etcd: {}", recovered_head.error().message);
+    say(fmt::format("waiting for etcd ({} s of {} s): {}",
+                    std::chrono::duration_cast<std::chrono::seconds>(elapsed).count(),
+                    o.log_connect_timeout_ms / 1000, recovered_head.error().message));
+    for (int i = 0; i < 10 && !stopping(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (stopping()) {
+      error = "stopped while waiting for etcd";
+      return nullptr;
+    }
     recovered_head = node->log_->head();
   }
   if (!recovered_head.ok()) {
@@ -101,6 +112,8 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
   if (snap.state) {
     spdlog::info("loaded snapshot {} at index {}", snap.path, snap.index);
   }
+  say(fmt::format("applying the log from index {} to {}", snap.state ? snap.index + 1 : 1,
+                  recovered_head.value().value));
 
   ApplierOptions ao;
   ao.node_id = o.node_id;
@@ -145,8 +158,9 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
     node->applier_->set_compacted_handler([n](const log::Error& why) { return n->bootstrap(why); });
     uint64_t target = recovered_head.value().value;
     spdlog::info("catching up from index {} to the log head {}", node->applier_->applied(), target);
-    node->applier_->catch_up(target, INT32_MAX, [n, target] {
+    node->applier_->catch_up(target, INT32_MAX, [n, target, &say] {
       spdlog::info("catching up: applied index {} of {}", n->applier_->applied(), target);
+      say(fmt::format("catching up: applied index {} of {}", n->applier_->applied(), target));
     });
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

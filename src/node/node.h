@@ -64,6 +64,11 @@ struct NodeOptions {
   // An HAProxy agent check answers for this node (--agent-listen): the guard
   // drains it through that, and /health/ready stays 200 while it drains.
   bool haproxy_agent = false;
+  // Start-up: open() says what it is doing through `progress` ("waiting
+  // for etcd", "replaying ...", for /health/ready and systemd's STATUS=),
+  // and gives up, with an error, once *stop_requested is true.
+  std::function<void(const std::string& what)> progress;
+  const std::atomic<bool>* stop_requested = nullptr;
 };
 
 // What /v1/cluster shows.

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -59,6 +60,22 @@ std::string default_dir() {
   std::error_code ec;
   std::string base = std::filesystem::is_directory("/dev/shm", ec) ? "/dev/shm" : "/tmp";
   return base + "/betcore-sim-" + std::to_string(::getpid());
+}
+
+// The nodes' files go into a directory of the run's own making (inside
+// --dir when given): removing it after a pass never touches anything else.
+// "" after saying why it cannot be made.
+std::string work_dir(const SimOptions& o) {
+  if (o.dir.empty()) return default_dir();
+  std::error_code ec;
+  std::filesystem::create_directories(o.dir, ec);
+  std::string pattern = (std::filesystem::path(o.dir) / "betcore-sim-XXXXXX").string();
+  if (ec || ::mkdtemp(pattern.data()) == nullptr) {
+    std::fprintf(stderr, "betcore sim: cannot make a directory in --dir %s: %s\n", o.dir.c_str(),
+                 ec ? ec.message().c_str() : std::strerror(errno));
+    return "";
+  }
+  return pattern;
 }
 
 std::string thousands(uint64_t v) {
@@ -154,9 +171,10 @@ int run(const SimOptions& o) {
     std::fprintf(stderr, "betcore sim: --topology must be auto, cluster or embedded\n");
     return 2;
   }
-  std::string dir = o.dir.empty() ? default_dir() : o.dir;
   const std::vector<uint64_t> seeds = seeds_to_run(o);
   if (seeds.empty()) return 2;
+  const std::string dir = work_dir(o);
+  if (dir.empty()) return 2;
   ::signal(SIGABRT, on_fatal_signal);
   ::signal(SIGSEGV, on_fatal_signal);
 

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -47,13 +48,14 @@ bool split_host_port(const std::string& s, std::string& host, uint16_t& port) {
   if (colon == std::string::npos || colon == 0) return false;
   host = s.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  try {
-    int p = std::stoi(s.substr(colon + 1));
-    if (p < 0 || p > 65535) return false;
-    port = static_cast<uint16_t>(p);
-  } catch (...) {
-    return false;
-  }
+  // Digits only, all of them: "8080xyz", "+80" and " 80" are refused.
+  const char* first = s.data() + colon + 1;
+  const char* last = s.data() + s.size();
+  if (first == last || last - first > 5) return false;
+  unsigned p = 0;
+  const auto [end, ec] = std::from_chars(first, last, p);
+  if (ec != std::errc() || end != last || p > 65535) return false;
+  port = static_cast<uint16_t>(p);
   return true;
 }
 

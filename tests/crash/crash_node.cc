@@ -90,7 +90,7 @@ std::optional<test::ExitStatus> NodeRunner::start_expecting_exit(
   auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
     if (auto status = process_.try_wait()) return status;
-    if (probe.get("/health/live").status == 200) served = true;
+    if (probe.get("/health/ready").status == 200) served = true;
     if (Clock::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

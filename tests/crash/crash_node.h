@@ -45,7 +45,10 @@ class NodeRunner {
 
   // Starts a run that is expected to refuse to start: waits up to
   // `timeout_ms` for it to exit. nullopt (and the process is killed) if it
-  // was still running; `served` is set if it ever answered /health/live.
+  // was still running; `served` is set if it was ever ready (/health/ready
+  // 200). The listener answers from the start, /health/live 200 and every
+  // other route 503 while the node opens (docs/operations.md): answering
+  // is not serving.
   std::optional<test::ExitStatus> start_expecting_exit(const std::vector<std::string>& more_args,
                                                        int timeout_ms, bool& served);
 

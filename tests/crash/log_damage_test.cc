@@ -21,15 +21,15 @@ namespace {
 constexpr int kDeposits = 12;              // records 2..13 after the account at 1
 constexpr int kRefusalTimeoutMs = 15'000;  // a refusal happens before any serving
 
-// After a refused start: it exited non-zero, never answered HTTP, replayed
-// nothing, and changed no file of the log.
+// After a refused start: it exited non-zero, was never ready (its listener
+// answers 503 while it opens), replayed nothing, and changed no file of the log.
 void expect_refused(NodeRunner& node, const std::vector<std::string>& args,
                     const std::map<std::string, std::string>& files_before, const fs::path& log_dir) {
   bool served = false;
   std::optional<test::ExitStatus> exit = node.start_expecting_exit(args, kRefusalTimeoutMs, served);
   ASSERT_TRUE(exit.has_value()) << "the node did not refuse to start; log:\n" << node.last_log();
   EXPECT_TRUE(exit->exited && exit->code != 0) << exit->describe() << "\n" << node.last_log();
-  EXPECT_FALSE(served) << "it answered HTTP before exiting";
+  EXPECT_FALSE(served) << "it was ready before exiting";
   const std::string log = node.last_log();
   EXPECT_EQ(log.find("ready on"), std::string::npos) << log;
   EXPECT_EQ(log.find("replayed"), std::string::npos) << "it applied the log:\n" << log;

@@ -2,6 +2,8 @@
 // the answer, write it, read the next (RFC 9112). All on one Worker's thread.
 #include "api/http/connection.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -328,11 +330,16 @@ void Connection::dispatch() {
   core_.metrics.requests.inc();
   auto exchange = std::make_shared<detail::Exchange>(core_.hub, &worker_, weak_from_this(), seq_,
                                                      version_, head_request_);
+  // Kept for the log should the handler throw (the request moves into it).
+  const Method method = request_.method;
+  std::string target = request_.target;
   try {
     core_.handler(std::move(request_), Responder(std::move(exchange)));
   } catch (...) {
     // The Responder died in the unwinding, so the request got its 500.
     core_.metrics.handler_exceptions.inc();
+    spdlog::error("{} {} from {}: the handler threw ({}); answered 500 internal", to_string(method), target,
+                  remote_, detail::current_exception_text());
   }
   // Nothing after the handler: it may already have answered, inline.
 }
@@ -352,7 +359,8 @@ void Connection::write_response(Response&& response, bool close_after) {
     return;
   }
   phase_ = Phase::writing;
-  keep_alive_ = keep_alive_ && !close_after && !worker_.stopping;
+  keep_alive_ = keep_alive_ && !close_after && !worker_.stopping &&
+                !core_.closing.load(std::memory_order_relaxed);
   const int status = detail::final_status(response.status);
   head_.clear();
   detail::append_head(head_, status, response.content_type, response.headers,

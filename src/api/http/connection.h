@@ -78,6 +78,10 @@ struct ServerCore {
   std::unique_ptr<ops::Registry> own_registry;  // when Options::metrics is null
   ServerMetrics metrics;
 
+  // Server::close_connections_after_answers(): every answer then says
+  // Connection: close and closes its connection.
+  std::atomic<bool> closing{false};
+
   // Accepted and not yet closed, over every worker. stop() waits for zero.
   std::atomic<size_t> connections_open{0};
   std::mutex drain_mu;

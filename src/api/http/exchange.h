@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -100,6 +101,17 @@ void append_head(std::string& out, int status, std::string_view content_type,
 inline int final_status(int status) { return status >= 200 && status <= 999 ? status : 500; }
 // 204, 304 and 1xx carry neither a body nor Content-Length (RFC 9110, 8.6).
 bool status_has_body(int status);
+
+// Inside a catch: what the exception in flight says, for the log.
+inline std::string current_exception_text() {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "an exception not derived from std::exception";
+  }
+}
 
 }  // namespace detail
 }  // namespace betcore::http

@@ -28,6 +28,7 @@ class Server::Impl {
   void stop();
   uint16_t bound_port() const { return bound_port_; }
   std::string reload_tls() { return core_.load_tls(); }
+  ServerCore& core() { return core_; }
 
  private:
   void do_accept();
@@ -222,6 +223,8 @@ Status Server::start() { return impl_->start(); }
 uint16_t Server::bound_port() const { return impl_->bound_port(); }
 
 Status Server::reload_tls() { return {impl_->reload_tls()}; }
+
+void Server::close_connections_after_answers() { impl_->core().closing.store(true); }
 
 void Server::stop() { impl_->stop(); }
 

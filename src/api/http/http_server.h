@@ -235,6 +235,10 @@ class Server {
   // certificate stays in use and the error says which file and why.
   // Thread-safe; a no-op without TLS.
   Status reload_tls();
+  // Draining: from now on every answer says "Connection: close" and closes
+  // its connection, so clients (HAProxy) open their next one elsewhere,
+  // while the server still accepts and answers. Thread-safe.
+  void close_connections_after_answers();
   // Graceful: stops accepting, closes idle connections, finishes streams,
   // lets answers in flight be written for up to stop_timeout_ms, then closes
   // everything and joins the I/O threads. Later answers are dropped.

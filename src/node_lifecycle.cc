@@ -1,0 +1,76 @@
+#include "node_lifecycle.h"
+
+#include <spdlog/spdlog.h>
+
+#include "api/answers.h"
+#include "api/json_writer.h"
+
+namespace betcore {
+
+void NodeLifecycle::progress(const std::string& what) {
+  {
+    std::lock_guard lock(mu_);
+    status_ = what;
+  }
+  notifier_.send("STATUS=" + what);
+}
+
+void NodeLifecycle::serving(api::Api* api) {
+  {
+    std::lock_guard lock(mu_);
+    status_ = "serving";
+  }
+  api_.store(api, std::memory_order_release);
+  notifier_.send("READY=1\nSTATUS=serving");
+}
+
+void NodeLifecycle::draining() {
+  {
+    std::lock_guard lock(mu_);
+    status_ = "draining: finishing the requests in flight before stopping";
+  }
+  draining_.store(true);
+  notifier_.send("STOPPING=1\nSTATUS=draining");
+}
+
+std::string NodeLifecycle::status() const {
+  std::lock_guard lock(mu_);
+  return status_;
+}
+
+http::Handler NodeLifecycle::handler() {
+  return [this](http::Request&& r, http::Responder responder) {
+    if (draining_.load() && r.path() == "/health/ready") {
+      std::string body;
+      api::JsonWriter w(body);
+      w.begin_object().field("status", "draining").field("detail", status()).end_object();
+      responder.send(api::json_response(agent_.load() ? 200 : 503, std::move(body)));
+      return;
+    }
+    if (api::Api* api = api_.load(std::memory_order_acquire)) {
+      api->handle(std::move(r), std::move(responder));
+      return;
+    }
+    answer_while_starting(r, responder);
+  };
+}
+
+void NodeLifecycle::answer_while_starting(const http::Request& r, const http::Responder& responder) const {
+  const std::string_view path = r.path();
+  if (path == "/health/live") {
+    responder.send(api::json_response(200, "{\"status\":\"live\"}"));
+  } else if (path == "/metrics") {
+    responder.send(http::metrics_response(metrics_));
+  } else if (path == "/health/ready") {
+    std::string body;
+    api::JsonWriter w(body);
+    w.begin_object().field("status", draining_.load() ? "draining" : "starting").field("detail", status())
+        .end_object();
+    responder.send(api::with_retry_after(api::json_response(503, std::move(body)), 1));
+  } else {
+    responder.send(api::with_retry_after(
+        api::error(503, "unavailable", "the node is starting (" + status() + "): retry shortly"), 1));
+  }
+}
+
+}  // namespace betcore
