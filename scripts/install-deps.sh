@@ -33,6 +33,8 @@ packages=(
   openssh-server openssh-client libsodium-dev
   # the fuzz targets (fuzz/, scripts/fuzz.sh): clang with libFuzzer, llvm-cov for coverage
   clang-15 libfuzzer-15-dev llvm-15
+  # the Debian package (debian/, scripts/package.sh) and its checks
+  debhelper dpkg-dev lintian systemd file
 )
 
 missing=()

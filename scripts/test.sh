@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: all of them in the
 # normal build (-Wall -Wextra -Werror), a short run of every fuzz target
-# (scripts/fuzz.sh), then the in-process tests, the
+# (scripts/fuzz.sh), the Debian package and its checks (scripts/package.sh),
+# then the in-process tests, the
 # simulator and the API tests again under AddressSanitizer +
 # UndefinedBehaviorSanitizer. Prints each phase's time.
 # Usage: scripts/test.sh [--no-sanitizers]
@@ -66,6 +67,12 @@ run_tests build "normal (every test)"
 # copy of the seed corpora. A crash fails CI and says how to reproduce it.
 ./scripts/fuzz.sh --seconds 20
 phase_done "fuzz (short)"
+
+# The Debian package (debian/, docs/operations.md "Install as a service"):
+# built in a copy of the tree with ccache, then lintian (no warning, no
+# error) and systemd-analyze verify on the unit as installed.
+./scripts/package.sh
+phase_done "package"
 
 if [ "$sanitizers" = 1 ]; then
   # Where memory errors live: the unit tests of every library, the property

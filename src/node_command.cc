@@ -239,7 +239,7 @@ http::Options server_options(const NodeFlags& f, const std::string& host, uint16
   ho.idle_timeout_ms = f.idle_timeout_ms;
   ho.stop_timeout_ms = f.drain_timeout_ms;
   if (!f.plain_http) ho.tls = f.api_tls;
-  ho.capture_headers = {"x-forwarded-for"};
+  ho.capture_headers = {"x-forwarded-for", "x-request-id"};
   ho.connections_max = f.connections_max;
   ho.connections_per_address_max = f.connections_per_address_max;  // the client's address behind a trusted proxy
   return ho;

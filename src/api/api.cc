@@ -1,7 +1,13 @@
 // The router: the route table (one row per route), authorization, and dispatch.
 #include "api/api.h"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <random>
 #include <string>
 
 #include "api/answers.h"
@@ -290,6 +296,8 @@ Api::Api(node::Node& node, const Tokens& tokens, ops::Registry& metrics, RateLim
       services_limiter_({limits_.service_rps, limits_.service_burst}),
       addresses_({limits_.address_rps, limits_.address_burst}),
       services_(std::make_unique<Services>(node, metrics)) {
+  std::random_device random;
+  id_prefix_ = fmt::format("{:08x}", random());
   const char* kinds[] = {"punter_token", "service_token", "address"};
   for (size_t i = 0; i < 3; ++i) {
     rate_limited_[i] = &metrics.counter("betcore_api_rate_limited_total",
@@ -324,6 +332,8 @@ void Api::handle(http::Request&& request, http::Responder responder) {
   call.path_id = found.path_id;
   call.route = row.route;
   call.answer.metrics = route_metrics_[static_cast<size_t>(row.route)].get();
+  call.answer.request_id = request_id(call.req);
+  call.answer.route = row.name;
   if (!found.method_allowed) {
     auto r = error(405, "invalid_request", std::string(http::to_string(call.req.method)) +
                                                " is not allowed on " + std::string(path));
@@ -365,6 +375,21 @@ void Api::handle(http::Request&& request, http::Responder responder) {
     }
   }
   row.handler(*services_, call);
+}
+
+std::string Api::request_id(const http::Request& request) {
+  const std::string_view given = request.header("x-request-id");
+  const bool sane = !given.empty() && given.size() <= 128 &&
+                    std::all_of(given.begin(), given.end(), [](char c) {
+                      return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("-_.:+/=@", c) != nullptr;
+                    });
+  if (sane) return std::string(given);
+  return fmt::format("{}-{:x}", id_prefix_, ids_.fetch_add(1, std::memory_order_relaxed) + 1);
+}
+
+void Answer::log_server_error(const http::Response& r) const {
+  spdlog::warn("{} answered {} (request id {}): {}", route, r.status, request_id,
+               std::string_view(r.body).substr(0, 300));
 }
 
 std::string_view Api::client_address(const http::Request& request) const {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,9 +61,13 @@ class Api {
   // the peer is a trusted proxy.
   std::string_view client_address(const http::Request& request) const;
   bool over_budget(RateLimiter& limiter, std::string_view key, Call& call);
+  // The request's X-Request-Id if it is a sane one, else a new one.
+  std::string request_id(const http::Request& request);
 
   const Tokens& tokens_;
   RateLimits limits_;
+  std::string id_prefix_;  // this process's, random: ids differ across nodes and restarts
+  std::atomic<uint64_t> ids_{0};
   RateLimiter punters_, services_limiter_, addresses_;
   ops::Counter* rate_limited_[3] = {};  // punter, service, address
   std::array<std::unique_ptr<RouteMetrics>, static_cast<size_t>(Route::count_)> route_metrics_;

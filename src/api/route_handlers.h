@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "api/api.h"
@@ -43,11 +44,21 @@ struct Answer {
   http::Responder responder;
   RouteMetrics* metrics = nullptr;
   Clock::time_point start;
+  // X-Request-Id: the client's (or HAProxy's), else one this node made;
+  // echoed on every answer and logged with every 5xx, so one request can be
+  // followed from the load balancer to the node (docs/operations.md).
+  std::string request_id;
+  std::string_view route;  // the route's name, for that log line
 
   void send(http::Response r) const {
     metrics->record(r.status, start);
+    if (!request_id.empty()) {
+      if (r.status >= 500) log_server_error(r);
+      r.headers.emplace_back("X-Request-Id", request_id);
+    }
     responder.send(std::move(r));
   }
+  void log_server_error(const http::Response& r) const;
 };
 
 // One request, as the router hands it to a handler.

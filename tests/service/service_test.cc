@@ -316,5 +316,37 @@ TEST_F(ServiceTest, SimLeavesTheOtherFilesOfItsDirectoryAlone) {
   EXPECT_EQ(entries, 2u) << "the run left files behind in " << d;
 }
 
+// X-Request-Id: the client's (or HAProxy's) is echoed; without one (or with
+// a malformed one) the node makes one; a 5xx is logged with it.
+TEST_F(ServiceTest, ARequestIdIsEchoedAndLoggedWithAServerError) {
+  Process node = start_node("request-id", {});
+  ASSERT_TRUE(node.started());
+  tools::HttpClient c = client();
+  ASSERT_EQ(c.post("/v1/accounts", json{{"account_id", "alice"}, {"currency", "EUR"}}.dump(), tokens_.admin).status,
+            201);
+  auto get = [&](const std::string& target, const std::string& id) {
+    tools::Request q;
+    q.target = target;
+    q.bearer_token = tokens_.admin;
+    if (!id.empty()) q.headers = {{"X-Request-Id", id}};
+    return c.request(q);
+  };
+  EXPECT_EQ(get("/v1/accounts/alice", "trace-42").header("x-request-id"), "trace-42");
+  const std::string a = get("/v1/accounts/alice", "").header("x-request-id");
+  const std::string b = get("/v1/accounts/alice", "").header("x-request-id");
+  EXPECT_FALSE(a.empty());
+  EXPECT_NE(a, b);
+  const std::string replaced = get("/v1/accounts/alice", "bad id\twith spaces").header("x-request-id");
+  EXPECT_FALSE(replaced.empty());
+  EXPECT_EQ(replaced.find(' '), std::string::npos) << replaced;
+  // A read that waits for an index the log never reaches: 503 after the
+  // node's read timeout, logged with the id.
+  tools::Response slow = get("/v1/accounts/alice?min_index=999999999", "slow-7");
+  EXPECT_EQ(slow.status, 503) << slow.body;
+  EXPECT_EQ(slow.header("x-request-id"), "slow-7");
+  EXPECT_TRUE(eventually(5s, [&] { return node.read_log().find("request id slow-7") != std::string::npos; }))
+      << last_lines(node.read_log());
+}
+
 }  // namespace
 }  // namespace betcore::test
