@@ -69,10 +69,15 @@ void Applier::stop() {
   serve_reads(true);
 }
 
-uint64_t Applier::replay() {
+uint64_t Applier::replay(const std::function<bool()>& stop, const std::function<void()>& progress) {
   // Every command in the log counts, accepted or not: this is the replay's work.
   uint64_t before = commands_.value();
-  while (step(0)) {
+  auto said = std::chrono::steady_clock::now();
+  while (!(stop && stop()) && step(0)) {
+    if (progress && std::chrono::steady_clock::now() - said > std::chrono::milliseconds(500)) {
+      progress();
+      said = std::chrono::steady_clock::now();
+    }
   }
   return commands_.value() - before;
 }

@@ -77,7 +77,9 @@ class Applier {
 
   // Applies everything in the log now, on the calling thread (startup
   // replay). Returns the number of commands in the batches it applied.
-  uint64_t replay();
+  // Gives up between two reads once `stop()` holds; calls `progress` about
+  // every 0.5 s.
+  uint64_t replay(const std::function<bool()>& stop = {}, const std::function<void()>& progress = {});
   // Starts the applier thread. From here on the business series
   // (business_metrics.h) count what is applied.
   void start();

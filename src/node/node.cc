@@ -136,7 +136,14 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
   auto t0 = std::chrono::steady_clock::now();
   uint64_t replayed = 0;
   if (node->etcd_ == nullptr) {
-    replayed = node->applier_->replay();
+    const uint64_t to = recovered_head.value().value;
+    replayed = node->applier_->replay(stopping, [&] {
+      say(fmt::format("replaying the log: applied index {} of {}", node->applier_->applied(), to));
+    });
+    if (stopping()) {
+      error = fmt::format("stopped while replaying the log, at index {} of {}", node->applier_->applied(), to);
+      return nullptr;
+    }
     auto head = node->log_->head();
     if (!head.ok()) {
       error = "cannot read the log head: " + head.error().message;

@@ -78,7 +78,8 @@ class ServiceTest : public ::testing::Test {
         [&](uint16_t p) {
           SpawnOptions o;
           o.program = betcore_binary().string();
-          o.args = {"node", "--data", (dir_ / (name + "-data")).string(), "--listen",
+          const std::string data = data_name_.empty() ? name + "-data" : data_name_;
+          o.args = {"node", "--data", (dir_ / data).string(), "--listen",
                     "127.0.0.1:" + std::to_string(p), "--tokens", tokens_.file.string(), "--plain-http"};
           o.args.insert(o.args.end(), extra.begin(), extra.end());
           o.env = env;
@@ -93,6 +94,7 @@ class ServiceTest : public ::testing::Test {
   TempDir dir_{"betcore-service-test"};
   TestTokens tokens_;
   uint16_t port_ = 0;
+  std::string data_name_;  // the data directory under dir_ (default: NAME-data)
 };
 
 TEST_F(ServiceTest, UsageErrorsExitTwoAndNameWhatIsWrong) {
@@ -255,7 +257,7 @@ TEST_F(ServiceTest, SigtermStopsANodeWaitingForAnUnreachableEtcd) {
 // drain began is answered (the drain closes connections after answers, and
 // the listener stays up for --shutdown-delay-ms).
 TEST_F(ServiceTest, AStopLosesNoRequestSentBeforeTheDrainBegan) {
-  Process node = start_node("drain", {"--shutdown-delay-ms", "1500"});
+  Process node = start_node("drain", {"--shutdown-delay-ms", "3000"});
   ASSERT_TRUE(node.started());
   tools::HttpClient admin = client();
   ASSERT_EQ(admin.post("/v1/accounts", json{{"account_id", "alice"}, {"currency", "EUR"}}.dump(), tokens_.admin)
@@ -346,6 +348,71 @@ TEST_F(ServiceTest, ARequestIdIsEchoedAndLoggedWithAServerError) {
   EXPECT_EQ(slow.header("x-request-id"), "slow-7");
   EXPECT_TRUE(eventually(5s, [&] { return node.read_log().find("request id slow-7") != std::string::npos; }))
       << last_lines(node.read_log());
+}
+
+// SIGTERM while the node replays its log: it stops at once, between two
+// reads of the log, and the log is whole: the next start serves everything.
+// The replay is made long with --full-ledger-check (the whole ledger checked
+// after every command, over 5,000 accounts), and SIGTERM is sent the moment
+// /health/ready says the node is replaying (it does so for a second or more).
+TEST_F(ServiceTest, SigtermStopsANodeWhileItReplays) {
+  data_name_ = "replay-data";
+  Process node = start_node("replay", {});
+  ASSERT_TRUE(node.started());
+  CommandRun bench = run_betcore(
+      dir_.path(),
+      {"bench", "--target", "http://127.0.0.1:" + std::to_string(port_), "--tokens", tokens_.credentials.string(),
+       "--duration", "3", "--warmup", "0", "--accounts", "5000", "--markets", "20", "--connections", "8", "--json"},
+      120'000);
+  ASSERT_TRUE(bench.status.success()) << bench.output;
+  const uint64_t head = json::parse(client().get("/v1/cluster", tokens_.admin).body, nullptr, false)
+                            .value("log_head", uint64_t{0});
+  ASSERT_GT(head, 1000u);
+  ASSERT_TRUE(node.stop(15'000).success());
+
+  SpawnOptions o;
+  o.program = betcore_binary().string();
+  o.args = {"node", "--data", (dir_ / data_name_).string(), "--listen", "127.0.0.1:" + std::to_string(port_),
+            "--tokens", tokens_.file.string(), "--plain-http", "--full-ledger-check"};
+  o.log_path = (dir_ / "replay-slow.log").string();
+  node = Process::spawn(o);
+  ASSERT_TRUE(node.started()) << node.spawn_error();
+  tools::HttpClientOptions quick;
+  quick.connect_timeout_ms = 50;
+  quick.request_timeout_ms = 200;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  auto replaying = [](const std::string& detail) {
+    return detail.find("applying the log") != std::string::npos ||
+           detail.find("replaying the log") != std::string::npos;
+  };
+  for (;;) {
+    tools::Response r = tools::HttpClient("127.0.0.1", port_, quick).get("/health/ready");
+    const json j = json::parse(r.body, nullptr, false);
+    if (j.is_object() && replaying(j.value("detail", ""))) break;
+    ASSERT_NE(r.status, 200) << "the replay ended before it was seen: make it longer";
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << last_lines(node.read_log());
+    ASSERT_TRUE(node.running()) << last_lines(node.read_log());
+    std::this_thread::sleep_for(2ms);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(node.kill(SIGTERM));
+  auto st = node.wait(10'000);
+  ASSERT_TRUE(st.has_value()) << "SIGTERM did not stop a replaying node\n" << last_lines(node.read_log());
+  EXPECT_TRUE(st->success()) << st->describe();
+  const std::string log = node.read_log();
+  std::printf("stopped %.0f ms after SIGTERM during start-up (log of %llu entries)\n",
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(),
+              static_cast<unsigned long long>(head));
+  const size_t said = log.find("stopping during start-up (");
+  ASSERT_NE(said, std::string::npos) << last_lines(log);
+  EXPECT_TRUE(replaying(log.substr(said, 80))) << last_lines(log);
+  EXPECT_EQ(log.find("ready on"), std::string::npos) << "it finished starting first:\n" << last_lines(log);
+
+  // Nothing lost: a plain start replays to the same head and serves.
+  node = start_node("replay-again", {});
+  ASSERT_TRUE(node.started());
+  json cluster = json::parse(client().get("/v1/cluster", tokens_.admin).body, nullptr, false);
+  EXPECT_EQ(cluster.value("applied_index", uint64_t{0}), head) << cluster.dump();
 }
 
 }  // namespace
