@@ -39,6 +39,7 @@ struct NodeFlags {
   std::string data_dir;
   std::string listen = "127.0.0.1:8080";
   std::string agent_listen;  // HAProxy's agent check ("" none)
+  std::string ops_listen;    // /metrics, /health/*, / apart from the API ("" none)
   std::string tokens_file;
   std::string credentials_file;  // a cluster node's own admin token (peer snapshots)
   std::string log_url;
@@ -267,6 +268,12 @@ int run_node(const NodeFlags& f) {
     spdlog::error("--listen {}: expected HOST:PORT, like 127.0.0.1:8080", f.listen);
     return 2;
   }
+  std::string ops_host;
+  uint16_t ops_port = 0;
+  if (!f.ops_listen.empty() && !tools::split_host_port(f.ops_listen, ops_host, ops_port)) {
+    spdlog::error("--ops-listen {}: expected HOST:PORT, like 127.0.0.1:9100", f.ops_listen);
+    return 2;
+  }
   // Every connection is a descriptor: without room, accept() fails (EMFILE)
   // long before --connections-max.
   const uint64_t open_files_max = ops::raise_open_files_limit();
@@ -293,7 +300,24 @@ int run_node(const NodeFlags& f) {
     spdlog::error("cannot listen on {}: {}", f.listen, st.error);
     return 1;
   }
-  auto on_hup = [&] { reload(f, server, tokens, tls_series); };
+  std::unique_ptr<http::Server> ops_server;
+  if (!f.ops_listen.empty()) {
+    http::Options oo = server_options(f, ops_host, ops_port, metrics);
+    ops_server = std::make_unique<http::Server>(oo, life.ops_handler());
+    if (http::Status st = ops_server->start(); !st.ok()) {
+      spdlog::error("cannot listen on {} (--ops-listen): {}", f.ops_listen, st.error);
+      server.stop();
+      return 1;
+    }
+  }
+  auto stop_listeners = [&] {
+    server.stop();
+    if (ops_server) ops_server->stop();
+  };
+  auto on_hup = [&] {
+    reload(f, server, tokens, tls_series);
+    if (ops_server && !f.plain_http) (void)ops_server->reload_tls();  // the same files; reload() said how it went
+  };
 
   std::atomic<bool> stop_requested{false}, opened{false};
   no.progress = [&life](const std::string& what) { life.progress(what); };
@@ -316,7 +340,7 @@ int run_node(const NodeFlags& f) {
       std::_Exit(0);  // the opener may be inside a blocking call; the log is crash-safe
     }
     opener.join();
-    server.stop();
+    stop_listeners();
     if (node) node->stop();
     spdlog::info("stopped");
     return 0;
@@ -324,21 +348,22 @@ int run_node(const NodeFlags& f) {
   opener.join();
   if (!node) {
     spdlog::error("cannot start: {}", error);
-    server.stop();
+    stop_listeners();
     return 1;
   }
   node->start();
   api = std::make_unique<api::Api>(*node, tokens, metrics, f.limits);
   node::HaproxyAgent agent([&] { return life.is_draining() || node->draining(); });
   if (!start_agent(f.agent_listen, agent)) {
-    server.stop();
+    stop_listeners();
     node->stop();
     return 1;
   }
   life.set_agent(no.haproxy_agent);
   life.serving(api.get());
-  spdlog::info("betcore node {} ready on {}://{}:{}{}", no.node_id, f.plain_http ? "http" : "https", host,
-               server.bound_port(), no.haproxy_agent ? ", HAProxy agent check on " + f.agent_listen : "");
+  spdlog::info("betcore node {} ready on {}://{}:{}{}{}", no.node_id, f.plain_http ? "http" : "https", host,
+               server.bound_port(), no.haproxy_agent ? ", HAProxy agent check on " + f.agent_listen : "",
+               ops_server ? ", operations on " + f.ops_listen : "");
   sig = next_stop_signal(signals, -1, nullptr, on_hup);
 
   // Draining: not ready (the load balancer moves new requests elsewhere),
@@ -353,7 +378,7 @@ int run_node(const NodeFlags& f) {
     spdlog::info("a second stop signal: closing the listener now");
   }
   agent.stop();
-  server.stop();
+  stop_listeners();
   node->stop();
   spdlog::info("stopped");
   return 0;
@@ -430,6 +455,9 @@ void add_timeout_flags(CLI::App* cmd, NodeFlags& f) {
 }
 
 void add_connection_flags(CLI::App* cmd, NodeFlags& f) {
+  cmd->add_option("--ops-listen", f.ops_listen,
+                  "HOST:PORT serving /metrics, /health/*, the status page (/) and its reads apart from the "
+                  "API, which then stops serving /metrics and / (keep them off the public network)");
   cmd->add_option("--connections-max", f.connections_max,
                   "Open connections at most; more get 503 and are closed (on HTTPS: only closed). "
                   "Needs as many open files: the node raises its soft limit to the hard one")

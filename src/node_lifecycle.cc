@@ -38,21 +38,52 @@ std::string NodeLifecycle::status() const {
   return status_;
 }
 
+namespace {
+// What the operations listener serves: the probes, the metrics, the status
+// page and the three reads the page makes (with a token, as on the API).
+bool ops_path(std::string_view path) {
+  return path == "/metrics" || path == "/health/live" || path == "/health/ready" || path == "/" ||
+         path == "/v1/cluster" || path == "/v1/alerts" || path == "/v1/incidents";
+}
+}  // namespace
+
+http::Handler NodeLifecycle::ops_handler() {
+  ops_elsewhere_.store(true);
+  return [this](http::Request&& r, http::Responder responder) {
+    if (!ops_path(r.path())) {
+      responder.send(api::error(404, "not_found",
+                                "the operations listener serves /metrics, /health/*, the status page (/) and "
+                                "the reads it makes; the API is on --listen"));
+      return;
+    }
+    dispatch(std::move(r), std::move(responder));
+  };
+}
+
 http::Handler NodeLifecycle::handler() {
   return [this](http::Request&& r, http::Responder responder) {
-    if (draining_.load() && r.path() == "/health/ready") {
-      std::string body;
-      api::JsonWriter w(body);
-      w.begin_object().field("status", "draining").field("detail", status()).end_object();
-      responder.send(api::json_response(agent_.load() ? 200 : 503, std::move(body)));
+    const std::string_view path = r.path();
+    if (ops_elsewhere_.load() && (path == "/metrics" || path == "/")) {
+      responder.send(api::error(404, "not_found", "served on the operations listener (--ops-listen)"));
       return;
     }
-    if (api::Api* api = api_.load(std::memory_order_acquire)) {
-      api->handle(std::move(r), std::move(responder));
-      return;
-    }
-    answer_while_starting(r, responder);
+    dispatch(std::move(r), std::move(responder));
   };
+}
+
+void NodeLifecycle::dispatch(http::Request&& r, http::Responder responder) {
+  if (draining_.load() && r.path() == "/health/ready") {
+    std::string body;
+    api::JsonWriter w(body);
+    w.begin_object().field("status", "draining").field("detail", status()).end_object();
+    responder.send(api::json_response(agent_.load() ? 200 : 503, std::move(body)));
+    return;
+  }
+  if (api::Api* api = api_.load(std::memory_order_acquire)) {
+    api->handle(std::move(r), std::move(responder));
+    return;
+  }
+  answer_while_starting(r, responder);
 }
 
 void NodeLifecycle::answer_while_starting(const http::Request& r, const http::Responder& responder) const {

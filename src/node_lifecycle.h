@@ -37,8 +37,15 @@ class NodeLifecycle {
 
   // The HTTP server's handler for the whole life of the process.
   http::Handler handler();
+  // The operations listener's (--ops-listen): /metrics, /health/live,
+  // /health/ready, the status page (/) and the reads it makes (/v1/cluster,
+  // /v1/alerts, /v1/incidents, with a token), as handler() answers them;
+  // 404 to anything else. Once there is one, handler() answers 404 to /metrics
+  // and / (they stay off the API's network).
+  http::Handler ops_handler();
 
  private:
+  void dispatch(http::Request&& r, http::Responder responder);
   void answer_while_starting(const http::Request& r, const http::Responder& responder) const;
 
   const ops::Registry& metrics_;
@@ -46,6 +53,7 @@ class NodeLifecycle {
   std::atomic<api::Api*> api_{nullptr};
   std::atomic<bool> draining_{false};
   std::atomic<bool> agent_{false};
+  std::atomic<bool> ops_elsewhere_{false};
   mutable std::mutex mu_;
   std::string status_ = "starting";  // guarded by mu_
 };

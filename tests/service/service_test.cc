@@ -415,5 +415,33 @@ TEST_F(ServiceTest, SigtermStopsANodeWhileItReplays) {
   EXPECT_EQ(cluster.value("applied_index", uint64_t{0}), head) << cluster.dump();
 }
 
+// --ops-listen: /metrics, /health/* and the status page on their own
+// address; the API's listener stops serving /metrics and /.
+TEST_F(ServiceTest, AnOperationsListenerApartFromTheApi) {
+  const uint16_t ops = reserve_port();
+  Process node = start_node("ops", {"--ops-listen", "127.0.0.1:" + std::to_string(ops)});
+  ASSERT_TRUE(node.started());
+  tools::HttpClient api = client();
+  tools::HttpClient op("127.0.0.1", ops);
+  EXPECT_EQ(op.get("/health/live").status, 200);
+  EXPECT_EQ(op.get("/health/ready").status, 200);
+  tools::Response m = op.get("/metrics");
+  EXPECT_EQ(m.status, 200);
+  EXPECT_EQ(metric(m.body, "betcore_build_info"), 1);
+  EXPECT_EQ(op.get("/").status, 200);
+  // The status page's own reads, with a token; nothing else of the API.
+  EXPECT_EQ(op.get("/v1/cluster", tokens_.admin).status, 200);
+  EXPECT_EQ(op.get("/v1/cluster").status, 401);
+  EXPECT_EQ(op.get("/v1/ledger/balance", tokens_.admin).status, 404);
+  EXPECT_EQ(api.get("/metrics").status, 404);
+  EXPECT_EQ(api.get("/").status, 404);
+  EXPECT_EQ(api.get("/health/ready").status, 200);
+  EXPECT_EQ(api.get("/v1/cluster", tokens_.admin).status, 200);
+  CommandRun bad = run_betcore(dir_.path(), {"node", "--data", (dir_ / "x").string(), "--tokens",
+                                             tokens_.file.string(), "--plain-http", "--ops-listen", "9100"});
+  EXPECT_EQ(bad.status.code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--ops-listen 9100: expected HOST:PORT"), std::string::npos) << bad.output;
+}
+
 }  // namespace
 }  // namespace betcore::test
