@@ -195,8 +195,11 @@ bool Archive::remove(const std::string& name, std::string& error) const {
 std::vector<std::string> Archive::pruned_here_only(
     const std::map<std::string, std::string>& elsewhere) const {
   const Catalog catalog = scan();
+  if (catalog.snapshots.empty()) return {};
+  // Retention prunes snapshots even while the log's start is kept (the empty
+  // state is then the oldest restore point), but never a segment.
   FileHeader first;
-  if (catalog.snapshots.empty() || holds_log_start(catalog, first)) return {};
+  const bool log_start = holds_log_start(catalog, first);
   uint64_t oldest = UINT64_MAX;
   for (const SnapshotRef& snap : catalog.snapshots) oldest = std::min(oldest, snap.position);
   // The 20-digit position at `at` in a file name (segments/F-L.bcseg: L).
@@ -210,7 +213,7 @@ std::vector<std::string> Archive::pruned_here_only(
   for (const auto& [name, ignored] : elsewhere) {
     std::error_code ec;
     if (std::filesystem::exists(path(name), ec)) continue;
-    const bool pruned = name.starts_with("segments/")    ? position_at(name, 9 + 21) <= oldest
+    const bool pruned = name.starts_with("segments/")    ? !log_start && position_at(name, 9 + 21) <= oldest
                         : name.starts_with("snapshots/") ? position_at(name, 10) < oldest
                                                          : false;
     if (pruned) out.push_back(name);

@@ -66,9 +66,13 @@ class Archive {
   bool holds_log_start(const Catalog& catalog, FileHeader& first) const;
   // Of the archive file names in `elsewhere` (a remote copy's listing), those
   // this archive's retention has pruned: not here, and below its oldest
-  // restore point (a segment ending at or below its oldest snapshot, an older
-  // snapshot). None while it holds the log's start. Files above it that are
-  // not here are not named: retention keeps no record of them.
+  // restore point (a segment ending at or below its oldest snapshot, a
+  // snapshot older than it). While it holds the log's start no segment is
+  // named (none is pruned then), but older snapshots are: retention prunes
+  // them all the same (a run killed between that prune and the remote
+  // deletion left one remote-only for good; found by the backup test under
+  // load). Files above it that are not here are not named: retention keeps
+  // no record of them.
   std::vector<std::string> pruned_here_only(const std::map<std::string, std::string>& elsewhere) const;
 
  private:

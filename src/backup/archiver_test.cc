@@ -177,6 +177,23 @@ TEST_F(ArchiverTest, RetentionPrunesBelowTheOldestKeptSnapshotAndNothingItStillN
   EXPECT_TRUE(v.ok) << v.error;
 }
 
+// Found by the backup test under load: retention prunes snapshots even
+// while the archive keeps the log's start, and an archiver killed between
+// such a prune and the remote deletion left the snapshot on the other site
+// for good, because orphans were looked for only once the log's start was
+// gone. A segment is still never named then (none is pruned).
+TEST_F(ArchiverTest, ASnapshotPrunedHereIsNamedForTheRemoteCopyWhileTheLogStartIsKept) {
+  Archiver a(options_, archive_, key_, source_, nullptr, metrics_);
+  std::string error;
+  ASSERT_TRUE(a.resume(error)) << error;
+  archive_up_to(a, 60, 10, {30, 60});
+  FileHeader first;
+  ASSERT_TRUE(archive_.holds_log_start(archive_.scan(), first));
+  const std::map<std::string, std::string> remote = {
+      {snapshot_name(20), "pruned here"}, {snapshot_name(30), "here too"}, {segment_name(1, 5), "never here"}};
+  EXPECT_EQ(archive_.pruned_here_only(remote), std::vector<std::string>{snapshot_name(20)});
+}
+
 TEST_F(ArchiverTest, DamageAfterTheTargetLeavesTheTargetRestorableButUnproven) {
   options_.digest_cost_factor = 1'000'000;  // digests only where the log goes quiet
   Archiver a(options_, archive_, key_, source_, nullptr, metrics_);

@@ -4,7 +4,8 @@
 // (SIGSTOP/SIGCONT, 10 ms of every 110), its guard sees its appends far
 // slower than its peers', its agent answers "drain", HAProxy shows the server
 // in DRAIN and sends it nothing new while the load goes on without a single
-// indefinite answer; continued, it is READY again.
+// indefinite answer; continued, it is READY again. And a node stopped with
+// SIGTERM under load drains the same way: not one request fails.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -117,6 +118,49 @@ TEST(ClusterDrain, AStarvedNodeIsDrainedThroughTheAgentCheckAndComesBackWithNoRe
   for (const auto& i : r.json["incidents"]) acted = acted || i.value("action", "") == "out of rotation";
   EXPECT_TRUE(acted) << r.json.dump(2);
   ASSERT_TRUE(cluster.wait_converged(30'000, why)) << why;
+  crash::expect_state_matches(cluster.api_port(), cluster.tokens(), ops);
+}
+
+// `systemctl stop` on one node of three under load (docs/operations.md,
+// "From start to stop"): SIGTERM makes its agent answer "drain" while it
+// still serves for --shutdown-delay-ms, HAProxy sends it nothing new, the
+// requests it holds finish, then it closes and exits 0. No client sees a
+// failed request, not even one it had to retry.
+TEST(ClusterDrain, ANodeStoppedUnderLoadBehindHaproxyFailsNoRequest) {
+  test::TempDir dir("betcore-stop");
+  LocalCluster cluster(dir.path(), ClusterOptions{});
+  std::string why;
+  ASSERT_TRUE(cluster.start(why)) << why;
+  ASSERT_NO_FATAL_FAILURE(crash::set_up_book(cluster.api_port(), cluster.tokens()));
+  const uint16_t stats = cluster.haproxy_stats_port();
+  crash::Load load(12, cluster.api_port(), cluster.tokens(), "stop");
+  load.start();
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+
+  std::atomic<bool> stopped{false};
+  test::ExitStatus stop_status;
+  std::thread stopper([&] {
+    stop_status = cluster.node(1).stop(30'000);
+    stopped.store(true);
+  });
+  std::string status;
+  const bool drained = test::eventually(std::chrono::seconds(5), [&] {
+    status = haproxy_status(stats, "node-2");
+    return status.starts_with("DRAIN") || stopped.load();
+  }) && status.starts_with("DRAIN");
+  stopper.join();
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // the load goes on over two nodes
+  load.finish();
+
+  EXPECT_TRUE(drained) << "HAProxy never showed node-2 in DRAIN (last: " << status << ")";
+  EXPECT_TRUE(stop_status.success()) << stop_status.describe() << "\n" << test::last_lines(cluster.node(1).last_log());
+  const std::string log = cluster.node(1).last_log();
+  EXPECT_NE(log.find("draining: /health/ready"), std::string::npos) << test::last_lines(log);
+  const std::vector<crash::Op> ops = load.ops();
+  EXPECT_GT(crash::expect_definite_answers(ops, "stop"), 100u);
+  for (const crash::Op& op : ops) {
+    EXPECT_EQ(op.indefinite, 0) << op.id << " failed first: " << ::testing::PrintToString(op.indefinite_answers);
+  }
   crash::expect_state_matches(cluster.api_port(), cluster.tokens(), ops);
 }
 
