@@ -28,8 +28,16 @@ if [ "$version" != "$changelog" ]; then
 fi
 
 t0=$(date +%s)
+# Only a directory of this script's own making is ever cleared (the
+# default, build-package/, is ignored by git and always its own).
+marker=$out/.made-by-betcore-package
+if [ "$out" != "$root/build-package" ] && [ -d "$out" ] && [ -n "$(ls -A "$out")" ] && [ ! -e "$marker" ]; then
+  echo "package.sh: $out is not empty and was not made by package.sh; it is left alone: give --out a new directory" >&2
+  exit 2
+fi
+mkdir -p "$out" && touch "$marker"
 src=$out/src/betcore-$version
-rm -rf "$out/src" "$out"/betcore*.deb "$out"/betcore_*.changes "$out"/betcore_*.buildinfo "$out/root"
+rm -rf "$out/src" "$out"/betcore*.deb "$out"/betcore_*.changes "$out"/betcore_*.buildinfo "$out/root" "$out/unit"
 mkdir -p "$src"
 # The tree as git sees it (tracked and new files, not ignored ones), with
 # the git directory so the build names its revision.
@@ -60,7 +68,7 @@ file "$out/root/usr/bin/betcore" | grep -q ', stripped' || { echo "package.sh: /
 # holds (this machine may have no /usr/bin/betcore): every other line as
 # shipped.
 mkdir -p "$out/unit"
-sed "s|/usr/bin/betcore|$out/root/usr/bin/betcore|" "$out/root/usr/lib/systemd/system/betcore.service" \
+sed "s|/usr/bin/betcore|$out/root/usr/bin/betcore|" "$out/root/lib/systemd/system/betcore.service" \
   >"$out/unit/betcore.service"
 # verify exits 0 on a line it ignores ("Failed to parse ..."): any output fails.
 said=$(systemd-analyze verify --man=no "$out/unit/betcore.service" 2>&1) || true

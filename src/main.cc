@@ -48,14 +48,14 @@ void run_with_huge_pages(int argc, char** argv) {
   ::unsetenv("BETCORE_REEXEC");
 }
 
-// Whether `name` (as typed: --flag, --flag=value, -f) is an option of `app`
-// or, through fall-through, of one of its parents.
-bool known_option(const CLI::App* app, std::string name) {
+// The option `name` (as typed: --flag, --flag=value, -f) of `app` or,
+// through fall-through, of one of its parents; null when none.
+const CLI::Option* known_option(const CLI::App* app, std::string name) {
   if (const size_t eq = name.find('='); eq != std::string::npos) name.resize(eq);
   for (; app != nullptr; app = app->get_parent()) {
-    if (app->get_option_no_throw(name) != nullptr) return true;
+    if (const CLI::Option* o = app->get_option_no_throw(name)) return o;
   }
-  return false;
+  return nullptr;
 }
 
 // The flags on the command line that the subcommand they follow does not
@@ -70,7 +70,10 @@ std::vector<std::string> unknown_flags(CLI::App& root, int argc, char** argv, st
     if (a == "--") break;
     const bool number = a.size() > 1 && a[0] == '-' && (std::isdigit(static_cast<unsigned char>(a[1])) || a[1] == '.');
     if (a.size() > 1 && a[0] == '-' && !number) {
-      if (!known_option(at, a)) out.push_back(a.substr(0, a.find('=')));
+      const CLI::Option* o = known_option(at, a);
+      if (o == nullptr) out.push_back(a.substr(0, a.find('=')));
+      // Its value is the next word (--log-level debug), not a command.
+      if (o != nullptr && o->get_type_size() != 0 && a.find('=') == std::string::npos) ++i;
       continue;
     }
     const auto subs = at->get_subcommands([&a](const CLI::App* s) { return s->check_name(a); });

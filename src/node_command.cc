@@ -336,12 +336,17 @@ int run_node(const NodeFlags& f) {
     next_stop_signal(signals, f.startup_stop_ms, [&] { return opened.load(); }, on_hup);
     if (!opened.load()) {
       spdlog::info("stopped during start-up ({}); nothing was acknowledged yet", doing);
-      spdlog::shutdown();
+      spdlog::default_logger()->flush();  // not shutdown(): other threads may still log
       std::_Exit(0);  // the opener may be inside a blocking call; the log is crash-safe
     }
     opener.join();
     stop_listeners();
     if (node) node->stop();
+    // A start-up that failed on its own meanwhile is a failure, not a stop.
+    if (!node && error.rfind("stopped while", 0) != 0) {
+      spdlog::error("cannot start: {}", error);
+      return 1;
+    }
     spdlog::info("stopped");
     return 0;
   }

@@ -8,11 +8,15 @@
 namespace betcore {
 
 void NodeLifecycle::progress(const std::string& what) {
+  // One line: a newline would start another field of the notify message.
+  std::string line = what;
+  for (char& c : line) c = c == '\n' || c == '\r' ? ' ' : c;
   {
     std::lock_guard lock(mu_);
-    status_ = what;
+    if (draining_.load()) return;  // a stop began: its status stays
+    status_ = line;
   }
-  notifier_.send("STATUS=" + what);
+  notifier_.send("STATUS=" + line);
 }
 
 void NodeLifecycle::serving(api::Api* api) {
@@ -28,8 +32,8 @@ void NodeLifecycle::draining() {
   {
     std::lock_guard lock(mu_);
     status_ = "draining: finishing the requests in flight before stopping";
+    draining_.store(true);
   }
-  draining_.store(true);
   notifier_.send("STOPPING=1\nSTATUS=draining");
 }
 

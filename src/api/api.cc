@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cctype>
 #include <cstring>
 #include <random>
@@ -388,8 +390,23 @@ std::string Api::request_id(const http::Request& request) {
 }
 
 void Answer::log_server_error(const http::Response& r) const {
-  spdlog::warn("{} answered {} (request id {}): {}", route, r.status, request_id,
-               std::string_view(r.body).substr(0, 300));
+  // Not the probes (a node out of rotation answers 503 to every check), and
+  // at most one line a second with a count of the rest: an etcd outage makes
+  // every write a 5xx, and the log must not become the bottleneck.
+  if (route == "health_ready" || route == "health_live" || route == "metrics") return;
+  static std::atomic<int64_t> next_ms{0};
+  static std::atomic<uint64_t> quiet{0};
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch()).count();
+  int64_t next = next_ms.load(std::memory_order_relaxed);
+  if (now < next || !next_ms.compare_exchange_strong(next, now + 1000)) {
+    quiet.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const uint64_t more = quiet.exchange(0);
+  spdlog::warn("{} answered {} (request id {}): {}{}", route, r.status, request_id,
+               std::string_view(r.body).substr(0, 300),
+               more > 0 ? fmt::format(" ({} more 5xx answers in the last second, not logged)", more) : "");
 }
 
 std::string_view Api::client_address(const http::Request& request) const {

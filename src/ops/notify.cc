@@ -31,8 +31,7 @@ bool Notifier::send(const std::string& message) {
                            static_cast<ssize_t>(message.size());
   const int err = errno;
   if (fd >= 0) ::close(fd);
-  if (!ok && !warned_) {
-    warned_ = true;
+  if (!ok && !warned_.exchange(true)) {
     spdlog::warn("cannot notify systemd at {} ({}): check the unit's NotifyAccess=", socket_path_,
                  std::strerror(err));
   }

@@ -3,6 +3,7 @@
 // $NOTIFY_SOCKET. Without that variable (not under systemd) it does nothing.
 #pragma once
 
+#include <atomic>
 #include <string>
 
 namespace betcore::ops {
@@ -18,7 +19,7 @@ class Notifier {
 
  private:
   std::string socket_path_;
-  bool warned_ = false;
+  std::atomic<bool> warned_{false};
 };
 
 }  // namespace betcore::ops
