@@ -77,10 +77,7 @@ http::Handler NodeLifecycle::handler() {
 
 void NodeLifecycle::dispatch(http::Request&& r, http::Responder responder) {
   if (draining_.load() && r.path() == "/health/ready") {
-    std::string body;
-    api::JsonWriter w(body);
-    w.begin_object().field("status", "draining").field("detail", status()).end_object();
-    responder.send(api::json_response(agent_.load() ? 200 : 503, std::move(body)));
+    responder.send(readiness(agent_.load() ? 200 : 503, "draining"));
     return;
   }
   if (api::Api* api = api_.load(std::memory_order_acquire)) {
@@ -90,18 +87,22 @@ void NodeLifecycle::dispatch(http::Request&& r, http::Responder responder) {
   answer_while_starting(r, responder);
 }
 
+// /health/ready's answer before and after the API's own: {"status", "detail"}.
+http::Response NodeLifecycle::readiness(int code, const char* what) const {
+  std::string body;
+  api::JsonWriter w(body);
+  w.begin_object().field("status", what).field("detail", status()).end_object();
+  return api::json_response(code, std::move(body));
+}
+
 void NodeLifecycle::answer_while_starting(const http::Request& r, const http::Responder& responder) const {
   const std::string_view path = r.path();
   if (path == "/health/live") {
     responder.send(api::json_response(200, "{\"status\":\"live\"}"));
   } else if (path == "/metrics") {
     responder.send(http::metrics_response(metrics_));
-  } else if (path == "/health/ready") {
-    std::string body;
-    api::JsonWriter w(body);
-    w.begin_object().field("status", draining_.load() ? "draining" : "starting").field("detail", status())
-        .end_object();
-    responder.send(api::with_retry_after(api::json_response(503, std::move(body)), 1));
+  } else if (path == "/health/ready") {  // draining is answered by dispatch()
+    responder.send(api::with_retry_after(readiness(503, "starting"), 1));
   } else {
     responder.send(api::with_retry_after(
         api::error(503, "unavailable", "the node is starting (" + status() + "): retry shortly"), 1));

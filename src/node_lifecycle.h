@@ -46,6 +46,7 @@ class NodeLifecycle {
 
  private:
   void dispatch(http::Request&& r, http::Responder responder);
+  http::Response readiness(int code, const char* what) const;
   void answer_while_starting(const http::Request& r, const http::Responder& responder) const;
 
   const ops::Registry& metrics_;

@@ -181,6 +181,13 @@ class AuditTest : public ::testing::Test {
     return at;
   }
 
+  // A copy of the node's data directory to damage, leaving the original whole.
+  fs::path copy_of_data(const std::string& name) const {
+    const fs::path copy = dir_ / name;
+    fs::copy(data_, copy, fs::copy_options::recursive);
+    return copy;
+  }
+
   json chain_;  // /v1/cluster's audit_chain at the end of write_history()
   std::vector<std::string> node_flags_;  // more flags for start_node
   TempDir dir_{"betcore-audit-test"};
@@ -253,8 +260,7 @@ TEST_F(AuditTest, OneEditedByteInTheLogIsFoundAtItsPositionAndReplicasRefuseTheF
   ASSERT_GT(edited, 0u);
 
   // A careless edit: the record's checksum gives it away.
-  const fs::path careless = dir_ / "careless";
-  fs::copy(data_, careless, fs::copy_options::recursive);
+  const fs::path careless = copy_of_data("careless");
   Record rec = find_record(careless / "log", edited);
   std::string payload = rec.payload;
   payload[find_in(payload, "bet-5") + 4] = '9';  // bet-5 becomes bet-9
@@ -264,8 +270,7 @@ TEST_F(AuditTest, OneEditedByteInTheLogIsFoundAtItsPositionAndReplicasRefuseTheF
   EXPECT_EQ(v.value("first_bad_position", uint64_t{0}), edited) << v.dump();
 
   // A forger fixes the batch's and the record's checksums: the chain finds it.
-  const fs::path forged = dir_ / "forged";
-  fs::copy(data_, forged, fs::copy_options::recursive);
+  const fs::path forged = copy_of_data("forged");
   rec = find_record(forged / "log", edited);
   payload = rec.payload;
   payload[find_in(payload, "bet-5") + 4] = '9';
@@ -364,8 +369,7 @@ TEST_F(AuditTest, ADuplicatedPositionIsNamedNotFedToTheStateMachine) {
   std::map<std::string, uint64_t> at = write_history();
   const uint64_t edited = at["bet-5"];
   ASSERT_GT(edited, 1u);
-  const fs::path dup = dir_ / "dup";
-  fs::copy(data_, dup, fs::copy_options::recursive);
+  const fs::path dup = copy_of_data("dup");
   Record rec = find_record(dup / "log", edited);
   Record repeated = rec;
   repeated.header.position = edited - 1;  // with its checksum fixed
@@ -393,8 +397,7 @@ TEST_F(AuditTest, ACompactedDataDirectoryIsCheckedFromItsSnapshotAndSaysSo) {
   ASSERT_GT(snapshot, 1u) << "the node wrote no snapshot";
   ASSERT_LT(snapshot, at["bet-11"]);
   // The log as compaction leaves it: its first segment starts after the snapshot.
-  const fs::path compacted = dir_ / "compacted";
-  fs::copy(data_, compacted, fs::copy_options::recursive);
+  const fs::path compacted = copy_of_data("compacted");
   Record first = find_record(compacted / "log", snapshot + 1);
   const std::string bytes = slurp(first.file);
   fs::remove(first.file);
