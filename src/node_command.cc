@@ -59,6 +59,9 @@ struct NodeFlags {
   int idle_timeout_ms = 60'000;
   int shutdown_delay_ms = 2'000;
   int drain_timeout_ms = 5'000;
+  // A cluster bootstrap's fetch of a peer's snapshot (written to disk as it arrives).
+  int snapshot_fetch_stall_ms = 30'000;
+  uint64_t snapshot_fetch_bytes_max = uint64_t{4} << 30;
   int startup_stop_ms = 700;  // after a stop signal during start-up, then exit at once
 };
 
@@ -94,35 +97,6 @@ std::string check_tls_flags(const NodeFlags& f) {
            "certificate) and --tls-ca (the CA of the etcd members' certificates)";
   }
   return "";
-}
-
-// How a bootstrapping cluster node fetches a peer's newest snapshot: GET
-// /v1/snapshot with the first admin token of the shared tokens file.
-node::FetchSnapshot peer_snapshot_fetcher(std::string admin_token, bool tls) {
-  return [token = std::move(admin_token), tls](const std::string& address, std::string& body,
-                                               std::string& err) {
-    // Every node of a cluster speaks the same scheme; peers register HOST:PORT.
-    auto url = tools::parse_url((tls ? "https://" : "http://") + address);
-    if (!url) {
-      err = "bad peer address '" + address + "'";
-      return false;
-    }
-    tools::HttpClientOptions ho;
-    ho.request_timeout_ms = 300'000;
-    ho.response_bytes_max = size_t{4} << 30;
-    tools::HttpClient client(*url, ho);
-    tools::Request req;
-    req.method = "GET";
-    req.target = "/v1/snapshot";
-    req.bearer_token = token;
-    tools::Response r = client.request(req);
-    if (r.status != 200) {
-      err = r.status == 0 ? r.error : "HTTP " + std::to_string(r.status) + ": " + r.body.substr(0, 300);
-      return false;
-    }
-    body = std::move(r.body);
-    return true;
-  };
 }
 
 // HAProxy's agent check on `listen` (none when empty); false after saying why.
@@ -222,7 +196,8 @@ bool node_options(const NodeFlags& f, node::NodeOptions& no) {
                     tokens_error.empty() ? "" : ": " + tokens_error);
       return false;
     }
-    no.fetch_snapshot = peer_snapshot_fetcher(*admin, !f.plain_http);
+    no.fetch_snapshot = node::http_snapshot_fetcher(*admin, !f.plain_http, f.snapshot_fetch_stall_ms,
+                                                    f.snapshot_fetch_bytes_max);
   }
   return true;
 }
@@ -347,7 +322,7 @@ int run_node(const NodeFlags& f) {
       spdlog::error("cannot start: {}", error);
       return 1;
     }
-    spdlog::info("stopped");
+    spdlog::info("stopped{}", node ? "" : " (" + error + ")");
     return 0;
   }
   opener.join();
@@ -377,8 +352,11 @@ int run_node(const NodeFlags& f) {
   // --drain-timeout-ms. A second SIGINT or SIGTERM cuts the delay short.
   life.draining();
   server.close_connections_after_answers();
-  spdlog::info("signal {}: draining: /health/ready answers 503 for {} ms, then the listener closes and "
-               "answers in flight get up to {} ms", sig, f.shutdown_delay_ms, f.drain_timeout_ms);
+  spdlog::info("signal {}: draining for {} ms ({}), then the listener closes and answers in flight get up "
+               "to {} ms", sig, f.shutdown_delay_ms,
+               no.haproxy_agent ? "the HAProxy agent check says drain; /health/ready stays 200 'draining'"
+                                : "/health/ready answers 503 'draining'",
+               f.drain_timeout_ms);
   if (next_stop_signal(signals, f.shutdown_delay_ms, nullptr, on_hup) != 0) {
     spdlog::info("a second stop signal: closing the listener now");
   }
@@ -457,6 +435,13 @@ void add_timeout_flags(CLI::App* cmd, NodeFlags& f) {
   cmd->add_option("--drain-timeout-ms", f.drain_timeout_ms,
                   "After the listener closes: how long answers in flight may take")
       ->capture_default_str()->check(CLI::Range(0, 600'000));
+  cmd->add_option("--snapshot-fetch-stall-ms", f.snapshot_fetch_stall_ms,
+                  "A cluster bootstrap gives up on a peer's snapshot when no byte of it came for this "
+                  "long (and tries another peer)")
+      ->capture_default_str()->check(CLI::Range(100, 3'600'000));
+  cmd->add_option("--snapshot-fetch-max-bytes", f.snapshot_fetch_bytes_max,
+                  "A peer's snapshot larger than this is refused")
+      ->capture_default_str()->check(CLI::Range(uint64_t{1} << 20, uint64_t{1} << 42));
 }
 
 void add_connection_flags(CLI::App* cmd, NodeFlags& f) {

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "codec/batch.h"
 #include "codec/chain.h"
 #include "codec/snapshot.h"
@@ -118,8 +120,12 @@ bool Applier::step(int wait_ms) {
 void Applier::pause(int ms) {
   if (options_.pause) {
     options_.pause(ms);
-  } else {
-    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    return;
+  }
+  // In slices, so that a stop (the applier's, or catch_up's caller's) ends it.
+  for (int waited = 0; waited < ms; waited += 50) {
+    if (stopping_.load() || (catch_up_stop_ && catch_up_stop_())) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(50, ms - waited)));
   }
 }
 
@@ -284,11 +290,17 @@ void Applier::replace_state(std::unique_ptr<domain::State> state) {
                c.commands, c.digest);
 }
 
-bool Applier::catch_up(uint64_t target, int timeout_ms, const std::function<void()>& progress) {
+bool Applier::catch_up(uint64_t target, int timeout_ms, const std::function<void()>& progress,
+                       const std::function<bool()>& stop) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   auto next_report = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  catch_up_stop_ = stop;
+  struct Forget {
+    std::function<bool()>& stop;
+    ~Forget() { stop = nullptr; }
+  } forget{catch_up_stop_};
   while (applied() < target) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
+    if (std::chrono::steady_clock::now() >= deadline || (stop && stop())) return false;
     step(100);
     if (progress && std::chrono::steady_clock::now() >= next_report) {
       progress();

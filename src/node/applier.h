@@ -101,9 +101,10 @@ class Applier {
   Checkpoint last_checkpoint() const;
   // The checkpoints this node took most recently, oldest first (at most 8).
   std::vector<Checkpoint> recent_checkpoints() const;
-  // Applies `steps` until applied() >= target or `timeout_ms` passes (startup
-  // catch-up, on the calling thread). True when it got there.
-  bool catch_up(uint64_t target, int timeout_ms, const std::function<void()>& progress);
+  // Applies `steps` until applied() >= target, `timeout_ms` passes or `stop`
+  // says so (startup catch-up, on the calling thread). True when it got there.
+  bool catch_up(uint64_t target, int timeout_ms, const std::function<void()>& progress,
+                const std::function<bool()>& stop = nullptr);
   uint64_t batches_refused() const { return refused_.value(); }
   uint64_t chain_refusals() const { return chain_refused_.value(); }
   // The audit anchors for this node's next batch: the chain after each
@@ -148,6 +149,7 @@ class Applier {
   mutable std::shared_mutex state_mu_;  // exclusive while applying a batch
   std::atomic<uint64_t> applied_{0};
   std::atomic<bool> stopping_{false};
+  std::function<bool()> catch_up_stop_;  // catch_up's `stop`, while it runs (its thread only)
   std::thread thread_;
 
   std::mutex reads_mu_;

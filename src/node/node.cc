@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <limits>
 
 #include "codec/batch.h"
@@ -168,7 +169,11 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
     node->applier_->catch_up(target, INT32_MAX, [n, target, &say] {
       spdlog::info("catching up: applied index {} of {}", n->applier_->applied(), target);
       say(fmt::format("catching up: applied index {} of {}", n->applier_->applied(), target));
-    });
+    }, stopping);
+    if (stopping()) {
+      error = fmt::format("stopped while catching up, at index {} of {}", node->applier_->applied(), target);
+      return nullptr;
+    }
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (node->etcd_ == nullptr) {
@@ -274,6 +279,7 @@ void Node::start() {
 }
 
 void Node::stop() {
+  fetch_cancelled_.store(true);  // a bootstrap's fetch on the applier thread gives up at once
   if (!started_.exchange(false)) return;
   if (guard_) guard_->stop();
   if (cluster_) cluster_->stop();
@@ -492,14 +498,21 @@ std::unique_ptr<domain::State> Node::bootstrap(const log::Error& why) {
   }
   // The store is locked only to keep the fetched snapshot, never across the
   // fetch (minutes at worst): the snapshot writer and GET /v1/snapshot go on.
+  BootstrapHooks hooks;
+  hooks.progress = options_.progress;
+  hooks.cancelled = [this] {
+    return fetch_cancelled_.load() ||
+           (options_.stop_requested != nullptr && options_.stop_requested->load());
+  };
   return bootstrap_from_peers(offered, applier_->applied(), why.position, options_.fetch_snapshot,
-                              *snapshots_, *log_, &snapshot_files_mu_);
+                              *snapshots_, *log_, &snapshot_files_mu_, hooks);
 }
 
 std::unique_ptr<domain::State> bootstrap_from_peers(const std::vector<PeerSnapshot>& peers,
                                                     uint64_t applied, uint64_t log_first,
                                                     const FetchSnapshot& fetch, SnapshotStore& store,
-                                                    log::Log& log, std::mutex* store_mu) {
+                                                    log::Log& log, std::mutex* store_mu,
+                                                    const BootstrapHooks& hooks) {
   // Usable: past what this node has, and the log still holds everything after
   // it. The newest first.
   std::vector<std::pair<uint64_t, std::string>> candidates;  // snapshot index, address
@@ -514,39 +527,55 @@ std::unique_ptr<domain::State> bootstrap_from_peers(const std::vector<PeerSnapsh
                   "waiting for one", applied + 1, log_first);
     return nullptr;
   }
+  const auto mib = [](uint64_t bytes) { return static_cast<double>(bytes) / (1 << 20); };
   for (const auto& [idx, address] : candidates) {
-    std::string body;
-    std::string err;
+    if (hooks.cancelled && hooks.cancelled()) return nullptr;
     spdlog::info("bootstrap: fetching the snapshot at index {} from {}", idx, address);
-    if (!fetch(address, body, err)) {
+    if (hooks.progress) hooks.progress(fmt::format("fetching the snapshot at index {} from {}", idx, address));
+    SnapshotFetch fetch_one{address, store.partial_path(), nullptr, hooks.cancelled};
+    auto said = std::chrono::steady_clock::time_point{};
+    fetch_one.progress = [&, idx = idx](uint64_t received, uint64_t total) {
+      auto now = std::chrono::steady_clock::now();
+      if (!hooks.progress || now - said < std::chrono::milliseconds(500)) return;
+      said = now;
+      hooks.progress(total > 0 ? fmt::format("fetching the snapshot at index {} from {}: {:.1f} of {:.1f} MiB",
+                                             idx, address, mib(received), mib(total))
+                               : fmt::format("fetching the snapshot at index {} from {}: {:.1f} MiB",
+                                             idx, address, mib(received)));
+    };
+    std::string err;
+    const bool fetched = fetch(fetch_one, err);
+    if (hooks.cancelled && hooks.cancelled()) {
+      std::error_code ignored;
+      std::filesystem::remove(store.partial_path(), ignored);
+      spdlog::info("bootstrap: stopped while fetching the snapshot from {}", address);
+      return nullptr;
+    }
+    if (!fetched) {
       spdlog::warn("bootstrap: {} did not give its snapshot: {}", address, err);
       continue;
     }
-    codec::OpenedSnapshot opened = codec::open_snapshot(body);
-    if (!opened.error.empty()) {
-      spdlog::error("bootstrap: the snapshot from {} is damaged ({}); trying another peer", address,
-                    opened.error);
+    if (hooks.progress) hooks.progress(fmt::format("loading the snapshot at index {} from {}", idx, address));
+    LoadedSnapshot loaded = store.open_partial();
+    if (!loaded.state) {
+      spdlog::error("bootstrap: the snapshot from {} cannot be used ({}); trying another peer", address,
+                    loaded.problems.empty() ? "?" : loaded.problems.front());
       continue;
     }
-    codec::DecodedState decoded = codec::decode_state(opened.encoded_state);
-    if (!decoded.state || decoded.state->applied.value != opened.applied_index) {
-      spdlog::error("bootstrap: the snapshot from {} does not decode ({}); trying another peer",
-                    address, decoded.error);
-      continue;
-    }
-    if (decoded.state->applied.value <= applied) continue;
+    if (loaded.index <= applied) continue;
+    std::error_code size_error;
+    const uintmax_t bytes = std::filesystem::file_size(store.partial_path(), size_error);
     // Kept locally too, so a restart does not fetch it again.
     std::unique_lock<std::mutex> files;
     if (store_mu != nullptr) files = std::unique_lock<std::mutex>(*store_mu);
-    if (!store.write(opened.applied_index, body, err)) {
+    if (!store.adopt_partial(loaded.index, err)) {
       spdlog::warn("bootstrap: cannot keep the fetched snapshot locally: {}", err);
     } else {
       std::vector<uint64_t> kept = store.list();
       if (!kept.empty()) log.compact(log::Position{kept.front() + 1});
     }
-    spdlog::info("bootstrap: loaded the snapshot at index {} from {} ({} bytes)",
-                 opened.applied_index, address, body.size());
-    return std::move(decoded.state);
+    spdlog::info("bootstrap: loaded the snapshot at index {} from {} ({} bytes)", loaded.index, address, bytes);
+    return std::move(loaded.state);
   }
   return nullptr;
 }

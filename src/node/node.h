@@ -28,10 +28,23 @@
 
 namespace betcore::node {
 
-// Fetches a peer's newest snapshot file: true with `body` set, or false with
-// `error`.
-using FetchSnapshot =
-    std::function<bool(const std::string& address, std::string& body, std::string& error)>;
+// A peer's newest snapshot file to fetch into `to_path` as it arrives (never
+// held whole in memory), the file created, written and fsynced.
+struct SnapshotFetch {
+  std::string address;  // the peer, HOST:PORT
+  std::string to_path;
+  // Bytes received so far, and the whole file's size (0 while unknown).
+  std::function<void(uint64_t received, uint64_t total)> progress;
+  // True: a stop began; give up at once.
+  std::function<bool()> cancelled;
+};
+// True once the file is whole, or false with `error`.
+using FetchSnapshot = std::function<bool(const SnapshotFetch& fetch, std::string& error)>;
+
+// The HTTP fetcher of a cluster node: GET /v1/snapshot from the peer with
+// `admin_token`, over TLS unless `tls` is false. No byte for `stall_ms`, or
+// a file over `bytes_max`, fails the fetch (peer_fetch.cc).
+FetchSnapshot http_snapshot_fetcher(std::string admin_token, bool tls, int stall_ms, uint64_t bytes_max);
 
 struct NodeOptions {
   std::string node_id = "node-1";
@@ -101,14 +114,24 @@ struct PeerSnapshot {
   uint64_t snapshot_index = 0;
 };
 
-// A bootstrap: loads the newest peer snapshot past `applied` that the log
-// can continue from (it starts at `log_first`), keeps it in `store` (under
-// `store_mu`, taken only for that, never across a fetch) and tells `log`
-// what is still needed. Null when no peer can give one yet.
+// What a bootstrap reports to and asks of its node: progress for
+// /health/ready and systemd ("fetching the snapshot ... 120 of 800 MiB"),
+// and whether a stop began (the fetch then gives up at once).
+struct BootstrapHooks {
+  std::function<void(const std::string& what)> progress;
+  std::function<bool()> cancelled;
+};
+
+// A bootstrap: fetches the newest peer snapshot past `applied` that the log
+// can continue from (it starts at `log_first`) into the store's partial
+// file, checks it, adopts it into `store` (under `store_mu`, taken only for
+// that, never across a fetch) and tells `log` what is still needed. Null
+// when no peer can give one yet, or when a stop began.
 std::unique_ptr<domain::State> bootstrap_from_peers(const std::vector<PeerSnapshot>& peers,
                                                     uint64_t applied, uint64_t log_first,
                                                     const FetchSnapshot& fetch, SnapshotStore& store,
-                                                    log::Log& log, std::mutex* store_mu = nullptr);
+                                                    log::Log& log, std::mutex* store_mu = nullptr,
+                                                    const BootstrapHooks& hooks = {});
 
 // The size of the file system holding `path`, or what it has free for an
 // unprivileged writer (a root-owned node still should not eat the reserve);
@@ -192,6 +215,7 @@ class Node {
   std::unique_ptr<Applier> applier_;
   std::unique_ptr<Submitter> submitter_;
   std::atomic<bool> started_{false};
+  std::atomic<bool> fetch_cancelled_{false};  // set by stop()
 
   // One pending snapshot at a time; a checkpoint that finds the writer busy
   // replaces the pending one (the newer state is what matters).

@@ -1,6 +1,8 @@
 #include "node/snapshot_store.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,7 +11,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <sstream>
 
 #include "codec/snapshot.h"
 #include "log/file/posix_file.h"
@@ -31,6 +32,52 @@ bool parse_name(const std::string& name, uint64_t& index) {
     index = index * 10 + static_cast<uint64_t>(name[i] - '0');
   }
   return true;
+}
+
+// The state in the snapshot file at `path`, mapped rather than read into a
+// string (a snapshot can be gigabytes; only the decoded state stays). Null
+// with `why` when the file cannot be read, fails its checksum, or holds
+// another index than `expected` (any index when `expected` is 0).
+std::unique_ptr<domain::State> decode_file(const std::string& path, uint64_t expected,
+                                           uint64_t& index, std::string& why) {
+  auto file = log::file::open_file(path, O_RDONLY);
+  if (!file.ok()) {
+    why = file.error().message;
+    return nullptr;
+  }
+  struct stat st {};
+  if (::fstat(file.value().fd(), &st) != 0) {
+    why = "cannot stat: " + std::string(std::strerror(errno));
+    return nullptr;
+  }
+  const auto size = static_cast<size_t>(st.st_size);
+  void* mapped = size == 0 ? nullptr : ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, file.value().fd(), 0);
+  if (mapped == MAP_FAILED) {
+    why = "cannot map: " + std::string(std::strerror(errno));
+    return nullptr;
+  }
+  codec::OpenedSnapshot opened =
+      codec::open_snapshot(std::string_view(static_cast<const char*>(mapped), size));
+  if (mapped != nullptr) ::munmap(mapped, size);
+  if (!opened.error.empty()) {
+    why = opened.error;
+    return nullptr;
+  }
+  if (expected != 0 && opened.applied_index != expected) {
+    why = "holds index " + std::to_string(opened.applied_index) + ", not the one its name says";
+    return nullptr;
+  }
+  codec::DecodedState decoded = codec::decode_state(opened.encoded_state);
+  if (!decoded.state) {
+    why = decoded.error;
+    return nullptr;
+  }
+  if (decoded.state->applied.value != opened.applied_index) {
+    why = "state is at another index than its header";
+    return nullptr;
+  }
+  index = opened.applied_index;
+  return std::move(decoded.state);
 }
 
 }  // namespace
@@ -117,34 +164,43 @@ LoadedSnapshot SnapshotStore::load_latest(uint64_t index_max) {
                           "): the log lost batches this snapshot contains");
       continue;
     }
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream buf;
-    buf << in.rdbuf();
-    std::string bytes = buf.str();
-    codec::OpenedSnapshot opened = codec::open_snapshot(bytes);
-    if (!opened.error.empty()) {
-      set_aside(path, opened.error);
+    uint64_t index = 0;
+    std::string why;
+    std::unique_ptr<domain::State> state = decode_file(path, *it, index, why);
+    if (!state) {
+      set_aside(path, why);
       continue;
     }
-    if (opened.applied_index != *it) {
-      set_aside(path, "holds index " + std::to_string(opened.applied_index) + ", not the one its name says");
-      continue;
-    }
-    codec::DecodedState decoded = codec::decode_state(opened.encoded_state);
-    if (!decoded.state) {
-      set_aside(path, decoded.error);
-      continue;
-    }
-    if (decoded.state->applied.value != *it) {
-      set_aside(path, "state is at another index than its header");
-      continue;
-    }
-    out.state = std::move(decoded.state);
+    out.state = std::move(state);
     out.index = *it;
     out.path = path;
     return out;
   }
   return out;
+}
+
+LoadedSnapshot SnapshotStore::open_partial() const {
+  LoadedSnapshot out;
+  out.path = partial_path();
+  std::string why;
+  out.state = decode_file(out.path, 0, out.index, why);
+  if (!out.state) out.problems.push_back(out.path + ": " + why);
+  return out;
+}
+
+bool SnapshotStore::adopt_partial(uint64_t index, std::string& error) {
+  std::error_code ec;
+  fs::rename(partial_path(), path_for(index), ec);
+  if (ec) {
+    error = "cannot rename " + partial_path() + " to " + path_for(index) + ": " + ec.message();
+    return false;
+  }
+  if (auto synced = log::file::sync_dir(dir_); !synced.ok()) {
+    error = synced.error().message;
+    return false;
+  }
+  prune(keep_);
+  return true;
 }
 
 }  // namespace betcore::node

@@ -51,6 +51,18 @@ class SnapshotStore {
 
   std::string path_for(uint64_t index) const;
 
+  // A snapshot fetched from a peer is written here as it arrives (never
+  // listed, loaded or served as a snapshot until adopted).
+  std::string partial_path() const { return dir_ + "/fetching.partial"; }
+
+  // The fetched file opened and decoded (mapped, not copied into memory):
+  // its state and index, or why it cannot be used in `problems`.
+  LoadedSnapshot open_partial() const;
+
+  // Moves the fetched file in as the snapshot at `index`, durably (rename,
+  // then the directory fsynced), then prunes. False with `error`.
+  bool adopt_partial(uint64_t index, std::string& error);
+
  private:
   std::string dir_;
   size_t keep_;

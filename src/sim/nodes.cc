@@ -8,6 +8,7 @@
 
 #include "codec/snapshot.h"
 #include "log/file/file_log.h"
+#include "log/file/posix_file.h"
 #include "node/node.h"
 
 namespace betcore::sim {
@@ -268,12 +269,18 @@ std::unique_ptr<domain::State> Nodes::bootstrap(SimNode& n, const log::Error& wh
     std::vector<uint64_t> kept = p->store->list();
     if (!kept.empty()) peers.push_back(node::PeerSnapshot{p->id, kept.back()});
   }
-  node::FetchSnapshot fetch = [this](const std::string& address, std::string& body,
-                                     std::string& error) {
+  // The peer's newest file, copied whole into the fetcher's file.
+  node::FetchSnapshot fetch = [this](const node::SnapshotFetch& f, std::string& error) {
     for (auto& p : nodes_) {
-      if (p->id == address && p->up) {
+      if (p->id == f.address && p->up) {
+        std::string body;
         uint64_t index = 0;
-        return p->store->read_newest(body, index, error);
+        if (!p->store->read_newest(body, index, error)) return false;
+        if (auto written = log::file::write_file_atomically(f.to_path, body); !written) {
+          error = written.error().message;
+          return false;
+        }
+        return true;
       }
     }
     error = "connection refused";

@@ -8,6 +8,8 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
@@ -161,10 +163,29 @@ struct HttpClient::Impl {
     }
   }
 
-  // Runs the io_context until the started operation has completed.
-  void run() {
+  // Set by download() for its duration: asked every 100 ms while waiting.
+  std::function<bool()> cancelled;
+
+  // Runs the io_context until the started operation has completed. With
+  // `cancelled` set, asks it every 100 ms; once it says so, closes the
+  // connection (the operation ends with an error) and returns false.
+  bool run() {
     ioc.restart();
-    ioc.run();
+    if (!cancelled) {
+      ioc.run();
+      return true;
+    }
+    for (;;) {
+      ioc.run_for(std::chrono::milliseconds(100));
+      if (ioc.stopped()) return true;
+      if (cancelled()) {
+        error_code ignored;
+        stream.socket().close(ignored);
+        ioc.run();
+        close();
+        return false;
+      }
+    }
   }
 
   void close() {
@@ -189,7 +210,7 @@ struct HttpClient::Impl {
     error_code ec;
     stream.expires_after(std::chrono::milliseconds(options.connect_timeout_ms));
     tls->async_handshake(asio::ssl::stream_base::client, [&](error_code e) { ec = e; });
-    run();
+    if (!run()) return "cancelled";
     if (!ec) return "";
     std::string why = "TLS handshake with " + where() + " failed: " + ec.message();
     if (ec.category() == asio::error::get_ssl_category()) {
@@ -212,7 +233,7 @@ struct HttpClient::Impl {
     if (ec) return "cannot resolve " + host + ": " + ec.message();
     stream.expires_after(std::chrono::milliseconds(options.connect_timeout_ms));
     stream.async_connect(endpoints, [&](error_code e, const tcp::endpoint&) { ec = e; });
-    run();
+    if (!run()) return "cancelled";
     if (ec) {
       close();
       if (ec == beast::error::timeout) {
@@ -267,14 +288,114 @@ struct HttpClient::Impl {
       return out;
     }
     auto& res = parser.get();
+    take_head(res, out);
+    out.body = std::move(res.body());
+    if (!res.keep_alive()) close();
+    return out;
+  }
+
+  template <class Fields>
+  static void take_head(const http::response_header<Fields>& res, Response& out) {
     out.status = static_cast<int>(res.result_int());
     for (const auto& field : res) {
       out.headers[lower(std::string_view(field.name_string().data(), field.name_string().size()))] =
           std::string(field.value());
     }
-    out.body = std::move(res.body());
-    if (!res.keep_alive()) close();
+  }
+
+  // A failed transfer: status 0, `why`, the connection closed.
+  Response failed(Response out, std::string why) {
+    out.status = 0;
+    out.body.clear();
+    out.error = std::move(why);
+    close();
     return out;
+  }
+
+  // exchange(), with the body of a 2xx answer read a piece at a time into
+  // `dl.sink`; each wait for bytes is bounded by request_timeout_ms.
+  // Long: one read loop, its failures each said where they happen.
+  Response exchange_download(http::request<http::string_body>& req, const Download& dl,
+                             bool& retryable) {
+    Response out;
+    retryable = false;
+    error_code ec;
+    stream.expires_after(std::chrono::milliseconds(options.request_timeout_ms));
+    with_stream([&](auto& s) { http::async_write(s, req, [&](error_code e, size_t) { ec = e; }); });
+    if (!run()) return failed(out, "cancelled");
+    if (ec) {
+      retryable = is_connection_lost(ec);
+      return failed(out, "sending to " + where() + " failed: " + ec.message());
+    }
+    http::response_parser<http::buffer_body> parser;
+    parser.body_limit(options.response_bytes_max);
+    with_stream([&](auto& s) {
+      http::async_read_header(s, buffer, parser, [&](error_code e, size_t) { ec = e; });
+    });
+    if (!run()) return failed(out, "cancelled");
+    if (ec) {
+      retryable = is_connection_lost(ec) && !parser.got_some();
+      return failed(out, ec == beast::error::timeout
+                             ? "no answer from " + where() + " within " +
+                                   std::to_string(options.request_timeout_ms) + " ms"
+                             : "reading from " + where() + " failed: " + ec.message());
+    }
+    take_head(parser.get(), out);
+    const bool to_sink = out.ok() && dl.sink;
+    const uint64_t total = parser.content_length().value_or(0);
+    constexpr size_t kErrorBodyMax = 64 << 10;
+    std::vector<char> piece(256 << 10);
+    uint64_t received = 0;
+    while (!parser.is_done()) {
+      parser.get().body().data = piece.data();
+      parser.get().body().size = piece.size();
+      stream.expires_after(std::chrono::milliseconds(options.request_timeout_ms));
+      with_stream([&](auto& s) {
+        http::async_read_some(s, buffer, parser, [&](error_code e, size_t) { ec = e; });
+      });
+      if (!run()) return failed(out, "cancelled");
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) {
+        return failed(out, ec == beast::error::timeout
+                               ? "no bytes from " + where() + " for " +
+                                     std::to_string(options.request_timeout_ms) + " ms, after " +
+                                     std::to_string(received) + " bytes"
+                               : "reading from " + where() + " failed after " + std::to_string(received) +
+                                     " bytes: " + ec.message());
+      }
+      const size_t n = piece.size() - parser.get().body().size;
+      received += n;
+      if (to_sink) {
+        std::string why;
+        if (!dl.sink(std::string_view(piece.data(), n), total, why)) return failed(out, why);
+      } else if (out.body.size() < kErrorBodyMax) {
+        out.body.append(piece.data(), std::min(n, kErrorBodyMax - out.body.size()));
+      }
+    }
+    if (!parser.get().keep_alive()) close();
+    return out;
+  }
+
+  // Sends on the open connection, or a new one; once more on a new one when
+  // a kept-alive connection turned out closed before any byte of an answer.
+  template <class Exchange>
+  Response with_retry(Exchange&& exchange_once) {
+    bool reused = open;
+    if (!reused) {
+      if (std::string error = connect(); !error.empty()) {
+        Response out;
+        out.error = std::move(error);
+        return out;
+      }
+    }
+    bool retryable = false;
+    Response out = exchange_once(retryable);
+    if (out.status != 0 || !reused || !retryable || !options.retry_on_stale_connection) return out;
+    if (std::string error = connect(); !error.empty()) {
+      out.error = std::move(error);
+      return out;
+    }
+    return exchange_once(retryable);
   }
 };
 
@@ -301,7 +422,9 @@ Response HttpClient::request(std::string_view method, std::string_view target,
   return request(req);
 }
 
-Response HttpClient::request(const Request& request) {
+namespace {
+
+http::request<http::string_body> to_beast(const Request& request, const std::string& host_port) {
   http::request<http::string_body> req;
   http::verb verb = http::string_to_verb(request.method);
   if (verb == http::verb::unknown) {
@@ -311,7 +434,7 @@ Response HttpClient::request(const Request& request) {
   }
   req.target(request.target);
   req.version(11);
-  req.set(http::field::host, Url{impl_->host, impl_->port, ""}.host_port());
+  req.set(http::field::host, host_port);
   req.set(http::field::user_agent, "betcore-tools");
   if (!request.bearer_token.empty()) {
     req.set(http::field::authorization, "Bearer " + request.bearer_token);
@@ -321,27 +444,25 @@ Response HttpClient::request(const Request& request) {
   req.body() = request.body;
   req.keep_alive(true);
   req.prepare_payload();
+  return req;
+}
 
-  bool reused = impl_->open;
-  if (!reused) {
-    if (std::string error = impl_->connect(); !error.empty()) {
-      Response out;
-      out.error = std::move(error);
-      return out;
-    }
-  }
-  bool retryable = false;
-  Response out = impl_->exchange(req, retryable);
-  if (out.status != 0 || !reused || !retryable || !impl_->options.retry_on_stale_connection) {
-    return out;
-  }
-  // The server closed the kept-alive connection while it was idle: once more
-  // on a new connection.
-  if (std::string error = impl_->connect(); !error.empty()) {
-    out.error = std::move(error);
-    return out;
-  }
-  return impl_->exchange(req, retryable);
+}  // namespace
+
+Response HttpClient::request(const Request& request) {
+  auto req = to_beast(request, impl_->where());
+  return impl_->with_retry([&](bool& retryable) { return impl_->exchange(req, retryable); });
+}
+
+Response HttpClient::download(const Request& request, const Download& download) {
+  auto req = to_beast(request, impl_->where());
+  impl_->cancelled = download.cancelled;
+  struct Forget {
+    std::function<bool()>& cancelled;
+    ~Forget() { cancelled = nullptr; }
+  } forget{impl_->cancelled};
+  return impl_->with_retry(
+      [&](bool& retryable) { return impl_->exchange_download(req, download, retryable); });
 }
 
 void HttpClient::close() { impl_->close(); }

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -61,6 +62,19 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
 };
 
+// A response body handed over piece by piece as it arrives, never held whole
+// (a snapshot of gigabytes). HttpClientOptions::request_timeout_ms is then
+// the longest wait for the next bytes, not for the whole answer, and
+// response_bytes_max still caps the body.
+struct Download {
+  // Each piece of a 2xx answer's body, in order, with the body's whole size
+  // from Content-Length (0 when the server did not say). False, with
+  // `error` set, abandons the transfer.
+  std::function<bool(std::string_view piece, uint64_t total, std::string& error)> sink;
+  // Asked every 100 ms while waiting: true abandons the transfer at once.
+  std::function<bool()> cancelled;
+};
+
 struct HttpClientOptions {
   int connect_timeout_ms = 2000;                 // resolve + TCP connect
   int request_timeout_ms = 10000;                // write the request + read the whole response
@@ -99,6 +113,11 @@ class HttpClient {
                 std::string_view bearer_token = {}) {
     return request("POST", target, body, bearer_token);
   }
+
+  // `request` with its 2xx body given to `download.sink` (Response::body
+  // stays empty); another status keeps its body (at most 64 KiB) as usual.
+  // A transfer that did not complete is status 0 with `error`.
+  Response download(const Request& request, const Download& download);
 
   // Closes the connection now (the next request opens a new one).
   void close();

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <thread>
@@ -156,6 +157,127 @@ TEST(HttpClient, HonoursConnectionClose) {
   EXPECT_FALSE(client.connected());
   EXPECT_EQ(client.get("/").status, 200);
   EXPECT_EQ(server.connections(), 2u);
+}
+
+// A body of `n` bytes no two neighbours of which are alike, so a piece
+// written twice or dropped shows.
+std::string pattern(size_t n) {
+  std::string out(n, '\0');
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<char>('a' + (i * 7 + i / 251) % 26);
+  return out;
+}
+
+Request snapshot_request() {
+  Request r;
+  r.target = "/v1/snapshot";
+  return r;
+}
+
+TEST(HttpClientDownload, HandsOverTheBodyInPiecesWithItsSize) {
+  const std::string body = pattern(3 << 20);
+  FakeHttpServer server([&](const FakeRequest&) {
+    return FakeResponse{200, body, {{"Content-Type", "application/octet-stream"}}};
+  });
+  HttpClient client(*parse_url(server.url()));
+  std::string got;
+  size_t pieces = 0;
+  uint64_t total_seen = 0;
+  Download d;
+  d.sink = [&](std::string_view piece, uint64_t total, std::string&) {
+    got.append(piece);
+    total_seen = total;
+    ++pieces;
+    return true;
+  };
+  Response r = client.download(snapshot_request(), d);
+  ASSERT_EQ(r.status, 200) << r.error;
+  EXPECT_TRUE(r.body.empty());
+  EXPECT_EQ(got, body);
+  EXPECT_EQ(total_seen, body.size());
+  EXPECT_GT(pieces, 1u);  // never held whole
+  // The connection stays usable.
+  EXPECT_EQ(client.get("/again").status, 200);
+  EXPECT_EQ(server.connections(), 1u);
+}
+
+TEST(HttpClientDownload, AnErrorAnswerKeepsItsBodyAndNeverReachesTheSink) {
+  FakeHttpServer server([](const FakeRequest&) {
+    return FakeResponse{403, R"({"error":{"code":"forbidden"}})"};
+  });
+  HttpClient client(*parse_url(server.url()));
+  bool sunk = false;
+  Download d;
+  d.sink = [&](std::string_view, uint64_t, std::string&) { return sunk = true; };
+  Response r = client.download(snapshot_request(), d);
+  EXPECT_EQ(r.status, 403) << r.error;
+  EXPECT_EQ(r.body, R"({"error":{"code":"forbidden"}})");
+  EXPECT_FALSE(sunk);
+}
+
+TEST(HttpClientDownload, APeerThatStallsMidBodyFailsAfterTheStallLimit) {
+  FakeHttpServer server([](const FakeRequest&) {
+    FakeResponse r{200, pattern(100'000)};
+    r.body_bytes_sent = 1'000;
+    return r;
+  });
+  HttpClientOptions options;
+  options.request_timeout_ms = 200;
+  HttpClient client(*parse_url(server.url()), options);
+  uint64_t received = 0;
+  Download d;
+  d.sink = [&](std::string_view piece, uint64_t, std::string&) {
+    received += piece.size();
+    return true;
+  };
+  Response r = client.download(snapshot_request(), d);
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.error.find("no bytes from 127.0.0.1:"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("after 1000 bytes"), std::string::npos) << r.error;
+  EXPECT_EQ(received, 1'000u);
+  EXPECT_FALSE(client.connected());
+}
+
+TEST(HttpClientDownload, ACancelEndsAStalledTransferLongBeforeItsStallLimit) {
+  FakeHttpServer server([](const FakeRequest&) {
+    FakeResponse r{200, pattern(100'000)};
+    r.body_bytes_sent = 5'000;
+    return r;
+  });
+  HttpClientOptions options;
+  options.request_timeout_ms = 120'000;  // a cancel that did not work would say "no bytes ... for"
+  HttpClient client(*parse_url(server.url()), options);
+  std::atomic<bool> stop{false};
+  Download d;
+  d.sink = [&](std::string_view, uint64_t, std::string&) {
+    stop = true;  // the stop begins once bytes flow
+    return true;
+  };
+  d.cancelled = [&] { return stop.load(); };
+  Response r = client.download(snapshot_request(), d);
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.error, "cancelled");
+  EXPECT_FALSE(client.connected());
+}
+
+TEST(HttpClientDownload, ABodyOverTheLimitAndAFailingSinkFailTheTransfer) {
+  FakeHttpServer server([](const FakeRequest&) { return FakeResponse{200, pattern(50'000)}; });
+  HttpClientOptions options;
+  options.response_bytes_max = 10'000;
+  HttpClient small(*parse_url(server.url()), options);
+  Download d;
+  d.sink = [](std::string_view, uint64_t, std::string&) { return true; };
+  Response r = small.download(snapshot_request(), d);
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.error.find("body limit exceeded"), std::string::npos) << r.error;
+
+  HttpClient client(*parse_url(server.url()));
+  d.sink = [](std::string_view, uint64_t, std::string& why) {
+    why = "disk full";
+    return false;
+  };
+  r = client.download(snapshot_request(), d);
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.error, "disk full");
 }
 
 }  // namespace

@@ -307,11 +307,42 @@ TEST_F(ClusterTest, WipedNodeBootstrapsFromAPeerSnapshotAfterCompaction) {
   }
   ASSERT_GE(metric(c().node(0).port(), "betcore_log_compactions_total"), before + 1);
 
+  // A stop while it fetches a peer's snapshot: the peers stall (SIGSTOP)
+  // mid-fetch; SIGTERM ends the fetch at once, and the next start fetches anew.
+  ASSERT_TRUE(c().node(0).signal(SIGSTOP) && c().node(1).signal(SIGSTOP));
   std::string why;
+  ASSERT_TRUE(c().launch_node(2, why)) << why;
+  tools::HttpClientOptions quick;
+  quick.request_timeout_ms = 1'000;
+  tools::HttpClient probe("127.0.0.1", c().node(2).port(), quick);
+  std::string ready;
+  deadline = Clock::now() + std::chrono::seconds(30);
+  while (ready.find("fetching the snapshot") == std::string::npos && Clock::now() < deadline) {
+    ready = probe.get("/health/ready").body;
+    sleep_ms(50);
+  }
+  const auto t0 = Clock::now();
+  test::ExitStatus stopped_fetching = c().node(2).stop(10'000);
+  const double stop_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  ASSERT_TRUE(c().node(0).signal(SIGCONT) && c().node(1).signal(SIGCONT));
+  ASSERT_NE(ready.find("fetching the snapshot"), std::string::npos) << ready << c().node(2).last_log();
+  std::printf("stopped %.0f ms after SIGTERM while fetching a snapshot\n", stop_ms);
+  EXPECT_TRUE(stopped_fetching.success()) << stopped_fetching.describe();
+  const std::string fetch_log = c().node(2).last_log();
+  EXPECT_NE(fetch_log.find("bootstrap: stopped while fetching the snapshot"), std::string::npos) << fetch_log;
+  EXPECT_NE(fetch_log.find("stopped while catching up"), std::string::npos) << fetch_log;
+  EXPECT_FALSE(fs::exists(c().node_data(2) / "snapshots" / "fetching.partial"));
+
   ASSERT_TRUE(c().start_node(2, why)) << why;
   const std::string log = c().node(2).last_log();
   EXPECT_NE(log.find("was compacted"), std::string::npos) << log;
   EXPECT_NE(log.find("bootstrap: loaded the snapshot at index"), std::string::npos) << log;
+  // Fetched into a file of its own, then moved in under its index's name.
+  const fs::path snapshots = c().node_data(2) / "snapshots";
+  EXPECT_FALSE(fs::exists(snapshots / "fetching.partial"));
+  size_t kept = 0;
+  for (const auto& e : fs::directory_iterator(snapshots)) kept += e.path().extension() == ".bcs";
+  EXPECT_GE(kept, 1u) << "the fetched snapshot was not kept in " << snapshots;
   sleep_ms(1'000);
   load.finish();
   const std::vector<crash::Op> ops = load.ops();

@@ -235,6 +235,12 @@ bool LocalCluster::start_node(int i, std::string& why) {
                        fmt::format("127.0.0.1:{}", n.port())});
 }
 
+bool LocalCluster::launch_node(int i, std::string& why) {
+  crash::NodeRunner& n = node(i);
+  return n.launch(why, {"--log", log_url(), "--node-id", node_id(i), "--advertise",
+                        fmt::format("127.0.0.1:{}", n.port())});
+}
+
 void LocalCluster::kill_etcd(int i) {
   Etcd& e = etcd_[static_cast<size_t>(i)];
   e.process.kill(SIGKILL);

@@ -68,6 +68,8 @@ class LocalCluster {
   crash::NodeRunner& node(int i) { return *nodes_[static_cast<size_t>(i)]; }
   std::string node_id(int i) const { return "node-" + std::to_string(i + 1); }
   bool start_node(int i, std::string& why);
+  // start_node without waiting for it to be ready.
+  bool launch_node(int i, std::string& why);
   fs::path node_data(int i) const;
 
   // Every process at once (SIGKILL): nodes, etcd members, HAProxy.

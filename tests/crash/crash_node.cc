@@ -78,6 +78,16 @@ bool NodeRunner::start(std::string& why, const std::vector<std::string>& more_ar
   }
 }
 
+bool NodeRunner::launch(std::string& why, const std::vector<std::string>& more_args) {
+  if (process_.running()) {
+    why = "the previous run is still running";
+    return false;
+  }
+  process_ = spawn(more_args);
+  if (!process_.started()) why = process_.spawn_error();
+  return process_.started();
+}
+
 std::optional<test::ExitStatus> NodeRunner::start_expecting_exit(
     const std::vector<std::string>& more_args, int timeout_ms, bool& served) {
   served = false;

@@ -43,6 +43,10 @@ class NodeRunner {
   // reason and that run's log, if it exits or is not ready in time.
   bool start(std::string& why, const std::vector<std::string>& more_args = {});
 
+  // Starts run number runs() without waiting for it to be ready. False,
+  // with `why`, when it cannot be spawned.
+  bool launch(std::string& why, const std::vector<std::string>& more_args = {});
+
   // Starts a run that is expected to refuse to start: waits up to
   // `timeout_ms` for it to exit. nullopt (and the process is killed) if it
   // was still running; `served` is set if it was ever ready (/health/ready

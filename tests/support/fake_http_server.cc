@@ -5,11 +5,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <cctype>
+#include <sstream>
 #include <thread>
 
 namespace betcore::test {
@@ -67,6 +69,18 @@ struct FakeHttpServer::Impl {
       response.prepare_payload();
       bool close_after = out.close_silently || !response.keep_alive();
       ++server.requests;
+      if (out.body_bytes_sent != SIZE_MAX) {
+        std::ostringstream text;
+        text << response;
+        partial = text.str();
+        partial.resize(std::min(partial.size(), partial.find("\r\n\r\n") + 4 + out.body_bytes_sent));
+        // Then wait for the client to give up: read() ends when it closes.
+        asio::async_write(socket, asio::buffer(partial), [self = shared_from_this()](error_code e, size_t) {
+          if (e) return self->close();
+          self->read();
+        });
+        return;
+      }
       http::async_write(socket, response,
                         [self = shared_from_this(), close_after](error_code e, size_t) {
                           if (e || close_after) return self->close();
@@ -85,6 +99,7 @@ struct FakeHttpServer::Impl {
     beast::flat_buffer buffer;
     http::request<http::string_body> request;
     http::response<http::string_body> response;
+    std::string partial;  // a response cut short (body_bytes_sent)
   };
 
   explicit Impl(Handler h) : handler(std::move(h)) {

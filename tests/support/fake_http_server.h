@@ -5,6 +5,7 @@
 // state it shares with the test needs a mutex.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -36,6 +37,9 @@ struct FakeResponse {
   // Close the connection after this answer without announcing it (no
   // `Connection: close`): what a server's idle timeout looks like to a client.
   bool close_silently = false;
+  // Send the head and only this many bytes of the body, then hold the
+  // connection open without another byte: a peer that stalls mid-transfer.
+  size_t body_bytes_sent = SIZE_MAX;
 };
 
 class FakeHttpServer {
