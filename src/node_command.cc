@@ -28,6 +28,7 @@
 #include "tools/server_process.h"
 #include "tools/tokens_file.h"
 #include "tls/tls.h"
+#include "ops/logging.h"
 #include "ops/metrics.h"
 #include "ops/open_files.h"
 #include "ops/process_metrics.h"
@@ -260,8 +261,13 @@ int run_node(const NodeFlags& f) {
   const auto process_series = ops::register_process_metrics(metrics);
   node::NodeOptions no;
   if (!node_options(f, no)) return 2;
-  spdlog::info("betcore {} node {} starting: data {}, listen {}", ops::build_line(), no.node_id, no.data_dir,
-               f.listen);
+  ops::set_log_context("process", "node");
+  ops::set_log_context("node", no.node_id);
+  ops::log(spdlog::level::info,
+           fmt::format("betcore {} node {} starting: data {}, listen {}", ops::build_line(), no.node_id,
+                       no.data_dir, f.listen),
+           {{"version", ops::build_version()}, {"data", no.data_dir}, {"listen", f.listen},
+            {"log", no.log_url.empty() ? "file" : no.log_url}});
 
   // The listener first: /health/live and /health/ready answer while the
   // node waits for etcd or replays (node_lifecycle.h).
@@ -341,9 +347,13 @@ int run_node(const NodeFlags& f) {
   }
   life.set_agent(no.haproxy_agent);
   life.serving(api.get());
-  spdlog::info("betcore node {} ready on {}://{}:{}{}{}", no.node_id, f.plain_http ? "http" : "https", host,
-               server.bound_port(), no.haproxy_agent ? ", HAProxy agent check on " + f.agent_listen : "",
-               ops_server ? ", operations on " + f.ops_listen : "");
+  const std::string origin = fmt::format("{}://{}:{}", f.plain_http ? "http" : "https", host, server.bound_port());
+  ops::log(spdlog::level::info,
+           fmt::format("betcore node {} ready on {}{}{}", no.node_id, origin,
+                       no.haproxy_agent ? ", HAProxy agent check on " + f.agent_listen : "",
+                       ops_server ? ", operations on " + f.ops_listen : ""),
+           {{"event", "ready"}, {"api", origin}, {"agent", f.agent_listen}, {"ops", f.ops_listen},
+            {"applied_index", node->status().applied_index}});
   sig = next_stop_signal(signals, -1, nullptr, on_hup);
 
   // Draining: not ready (the load balancer moves new requests elsewhere),
@@ -352,11 +362,14 @@ int run_node(const NodeFlags& f) {
   // --drain-timeout-ms. A second SIGINT or SIGTERM cuts the delay short.
   life.draining();
   server.close_connections_after_answers();
-  spdlog::info("signal {}: draining for {} ms ({}), then the listener closes and answers in flight get up "
-               "to {} ms", sig, f.shutdown_delay_ms,
-               no.haproxy_agent ? "the HAProxy agent check says drain; /health/ready stays 200 'draining'"
-                                : "/health/ready answers 503 'draining'",
-               f.drain_timeout_ms);
+  ops::log(spdlog::level::info,
+           fmt::format("signal {}: draining for {} ms ({}), then the listener closes and answers in flight "
+                       "get up to {} ms", sig, f.shutdown_delay_ms,
+                       no.haproxy_agent ? "the HAProxy agent check says drain; /health/ready stays 200 'draining'"
+                                        : "/health/ready answers 503 'draining'",
+                       f.drain_timeout_ms),
+           {{"event", "draining"}, {"signal", sig}, {"shutdown_delay_ms", f.shutdown_delay_ms},
+            {"drain_timeout_ms", f.drain_timeout_ms}});
   if (next_stop_signal(signals, f.shutdown_delay_ms, nullptr, on_hup) != 0) {
     spdlog::info("a second stop signal: closing the listener now");
   }

@@ -14,6 +14,7 @@
 
 #include "api/answers.h"
 #include "api/route_handlers.h"
+#include "ops/logging.h"
 
 namespace betcore::api {
 
@@ -404,9 +405,11 @@ void Answer::log_server_error(const http::Response& r) const {
     return;
   }
   const uint64_t more = quiet.exchange(0);
-  spdlog::warn("{} answered {} (request id {}): {}{}", route, r.status, request_id,
-               std::string_view(r.body).substr(0, 300),
-               more > 0 ? fmt::format(" ({} more 5xx answers in the last second, not logged)", more) : "");
+  ops::log(spdlog::level::warn,
+           fmt::format("{} answered {} (request id {}): {}{}", route, r.status, request_id,
+                       std::string_view(r.body).substr(0, 300),
+                       more > 0 ? fmt::format(" ({} more 5xx answers in the last second, not logged)", more) : ""),
+           {{"route", route}, {"status", r.status}, {"request_id", request_id}, {"unlogged_5xx", more}});
 }
 
 std::string_view Api::client_address(const http::Request& request) const {

@@ -87,10 +87,9 @@ bool lock_machine() {
 // Marks a run directory as the drill's own: only such a one is ever cleared.
 constexpr const char* kRunMarker = ".made-by-betcore-drill";
 
-// An empty `root`, after unmounting the tmpfs mounts a killed drill left
-// under it. False, changing nothing, when `root` exists but was not made by
-// a drill (never delete what the drill did not create).
-bool clear_run_dir(const fs::path& root) {
+// False, after saying so, when `root` exists but was not made by a drill
+// (never delete what the drill did not create).
+bool run_dir_is_ours(const fs::path& root) {
   std::error_code exists_ec;
   if (fs::exists(root, exists_ec) && !fs::exists(root / kRunMarker, exists_ec)) {
     std::fprintf(stderr,
@@ -99,6 +98,13 @@ bool clear_run_dir(const fs::path& root) {
                  root.c_str());
     return false;
   }
+  return true;
+}
+
+// An empty `root`, after unmounting the tmpfs mounts a killed drill left
+// under it. False, changing nothing, when `root` is not the drill's own.
+bool clear_run_dir(const fs::path& root) {
+  if (!run_dir_is_ours(root)) return false;
   {
     std::ifstream mounts("/proc/mounts");
     for (std::string dev, point, rest; mounts >> dev >> point && std::getline(mounts, rest);) {
@@ -245,10 +251,11 @@ int run_drill(const DrillOptions& options) {
     return 2;
   }
   std::vector<const FaultRow*> kinds;
-  if (!preflight(o, kinds) || !lock_machine()) return 2;
+  if (!preflight(o, kinds)) return 2;
   fs::path out = fs::absolute(o.out);
   fs::path root = out / "run";
-  if (!clear_run_dir(root)) return 2;
+  // A foreign run/ is refused before the machine's lock: nothing to wait for.
+  if (!run_dir_is_ours(root) || !lock_machine() || !clear_run_dir(root)) return 2;
   if (o.scenario == "site-loss") {
     std::printf("betcore drill: seed %llu, the whole site lost after %.1f min of load and restored from the "
                 "archive; report in %s\n",

@@ -12,6 +12,7 @@
 #include "codec/snapshot.h"
 #include "log/etcd/etcd_log.h"
 #include "log/file/file_log.h"
+#include "ops/logging.h"
 #include "ops/wall_clock.h"
 
 namespace betcore::node {
@@ -177,10 +178,15 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (node->etcd_ == nullptr) {
-    spdlog::info("replayed {} commands up to index {} in {:.3f} s ({:.0f} commands/s)", replayed,
-                 node->applier_->applied(), secs, secs > 0 ? replayed / secs : 0.0);
+    ops::log(spdlog::level::info,
+             fmt::format("replayed {} commands up to index {} in {:.3f} s ({:.0f} commands/s)", replayed,
+                         node->applier_->applied(), secs, secs > 0 ? replayed / secs : 0.0),
+             {{"event", "replayed"}, {"commands", replayed}, {"applied_index", node->applier_->applied()},
+              {"ms", static_cast<int64_t>(secs * 1000)}});
   } else {
-    spdlog::info("caught up to index {} in {:.3f} s", node->applier_->applied(), secs);
+    ops::log(spdlog::level::info, fmt::format("caught up to index {} in {:.3f} s", node->applier_->applied(), secs),
+             {{"event", "caught_up"}, {"applied_index", node->applier_->applied()},
+              {"ms", static_cast<int64_t>(secs * 1000)}});
   }
 
   SubmitterOptions so;
@@ -574,7 +580,10 @@ std::unique_ptr<domain::State> bootstrap_from_peers(const std::vector<PeerSnapsh
       std::vector<uint64_t> kept = store.list();
       if (!kept.empty()) log.compact(log::Position{kept.front() + 1});
     }
-    spdlog::info("bootstrap: loaded the snapshot at index {} from {} ({} bytes)", loaded.index, address, bytes);
+    ops::log(spdlog::level::info,
+             fmt::format("bootstrap: loaded the snapshot at index {} from {} ({} bytes)", loaded.index, address,
+                         bytes),
+             {{"event", "bootstrap"}, {"peer", address}, {"snapshot_index", loaded.index}, {"bytes", bytes}});
     return std::move(loaded.state);
   }
   return nullptr;

@@ -160,6 +160,7 @@ TEST_F(ServiceTest, FlagsFromTheEnvironmentAndAConfigFileAndJsonLogs) {
 
   std::istringstream lines(node.read_log());
   int parsed = 0;
+  json ready_fields;
   for (std::string line; std::getline(lines, line);) {
     json j = json::parse(line, nullptr, false);
     ASSERT_TRUE(j.is_object()) << "not JSON: " << line;
@@ -168,9 +169,21 @@ TEST_F(ServiceTest, FlagsFromTheEnvironmentAndAConfigFileAndJsonLogs) {
     EXPECT_EQ(time.back(), 'Z') << line;
     EXPECT_FALSE(j.value("level", "").empty()) << line;
     EXPECT_FALSE(j.value("message", "").empty()) << line;
+    // Every line says which process and node wrote it; some say more.
+    const json& fields = j["fields"];
+    ASSERT_TRUE(fields.is_object()) << line;
+    EXPECT_TRUE(fields["pid"].is_number_integer()) << line;
+    EXPECT_EQ(fields.value("process", ""), "node") << line;
+    EXPECT_EQ(fields.value("node", ""), "from-env") << line;
+    if (fields.value("event", "") == "ready") {
+      ready_fields = fields;
+      EXPECT_EQ(fields.value("api", ""), "http://127.0.0.1:" + std::to_string(port_)) << line;
+      EXPECT_TRUE(fields["applied_index"].is_number_integer()) << line;
+    }
     ++parsed;
   }
   EXPECT_GE(parsed, 4);
+  EXPECT_TRUE(ready_fields.is_object()) << "no line with the event 'ready'\n" << node.read_log();
 }
 
 // systemd's messages in order; SIGHUP and SIGUSR1 leave the node serving;
@@ -303,8 +316,9 @@ TEST_F(ServiceTest, AStopLosesNoRequestSentBeforeTheDrainBegan) {
 
 // Found by an operator: `betcore sim --dir D` deleted D whole after a
 // passing run, files of its own included. It now works in a directory of
-// its own making inside D and removes only that.
-TEST_F(ServiceTest, SimLeavesTheOtherFilesOfItsDirectoryAlone) {
+// its own making inside D and removes only that. `betcore drill --out D`
+// clears only a D/run it made itself.
+TEST_F(ServiceTest, SimAndDrillLeaveTheOtherFilesOfTheirDirectoryAlone) {
   const fs::path d = dir_ / "mine";
   fs::create_directories(d / "sub");
   std::ofstream(d / "notes.txt") << "mine\n";
@@ -316,6 +330,16 @@ TEST_F(ServiceTest, SimLeavesTheOtherFilesOfItsDirectoryAlone) {
   size_t entries = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(d)) ++entries;
   EXPECT_EQ(entries, 2u) << "the run left files behind in " << d;
+
+  // A run/ the drill did not make is refused before the drill takes the
+  // machine's lock or makes anything (the drill runs as root, like CI).
+  fs::create_directories(d / "run");
+  std::ofstream(d / "run" / "evidence.log") << "not the drill's\n";
+  CommandRun drill = run_betcore(dir_.path(), {"drill", "--out", d.string(), "--minutes", "0.5"}, 60'000);
+  EXPECT_TRUE(drill.status.exited && drill.status.code == 2) << drill.status.describe() << "\n" << drill.output;
+  EXPECT_NE(drill.output.find("was not made by a drill; it is left alone"), std::string::npos) << drill.output;
+  EXPECT_TRUE(fs::exists(d / "run" / "evidence.log"));
+  EXPECT_TRUE(fs::exists(d / "notes.txt"));
 }
 
 // X-Request-Id: the client's (or HAProxy's) is echoed; without one (or with
@@ -347,6 +371,9 @@ TEST_F(ServiceTest, ARequestIdIsEchoedAndLoggedWithAServerError) {
   EXPECT_EQ(slow.status, 503) << slow.body;
   EXPECT_EQ(slow.header("x-request-id"), "slow-7");
   EXPECT_TRUE(eventually(5s, [&] { return node.read_log().find("request id slow-7") != std::string::npos; }))
+      << last_lines(node.read_log());
+  // In text, the line's fields follow its message as key=value.
+  EXPECT_NE(node.read_log().find("route=get_account status=503 request_id=slow-7"), std::string::npos)
       << last_lines(node.read_log());
 }
 

@@ -332,14 +332,14 @@ void Connection::dispatch() {
                                                      version_, head_request_);
   // Kept for the log should the handler throw (the request moves into it).
   const Method method = request_.method;
-  std::string target = request_.target;
+  handling_target_.assign(request_.target);
   try {
     core_.handler(std::move(request_), Responder(std::move(exchange)));
   } catch (...) {
     // The Responder died in the unwinding, so the request got its 500.
     core_.metrics.handler_exceptions.inc();
-    spdlog::error("{} {} from {}: the handler threw ({}); answered 500 internal", to_string(method), target,
-                  remote_, detail::current_exception_text());
+    spdlog::error("{} {} from {}: the handler threw ({}); answered 500 internal", to_string(method),
+                  handling_target_, remote_, detail::current_exception_text());
   }
   // Nothing after the handler: it may already have answered, inline.
 }

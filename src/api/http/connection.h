@@ -210,6 +210,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::beast::flat_buffer buffer_;
   std::optional<RequestParser> parser_;
   Request request_;
+  // The request's target, for the log should its handler throw (the
+  // request itself moves into the handler). Assigned, not made, each time:
+  // after the first request it reuses its capacity, with no allocation.
+  std::string handling_target_;
   std::string remote_;
   std::string address_;  // counted in ServerCore's per-address counts; "" when not
   bool request_started_ = false;  // a byte of the current request has arrived

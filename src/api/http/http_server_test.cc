@@ -23,6 +23,9 @@
 #include <vector>
 
 #include "ops/metrics.h"
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+#include <sstream>
 
 namespace betcore::http {
 namespace {
@@ -457,18 +460,32 @@ TEST(HttpServer, DroppedResponderAnswers500) {
   EXPECT_EQ(r->status, 500);
 }
 
-TEST(HttpServer, HandlerExceptionAnswers500) {
-  TestServer t([](Request&&, Responder) { throw std::runtime_error("bug"); });
-  Client c(t.port);
-  ASSERT_TRUE(c.send(get("/")));
-  auto r = c.read_reply();
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 500);
-  // Counted after the unwinding, which may finish after the 500 is out.
-  for (int i = 0; i < 100 && t.metric("betcore_http_handler_exceptions_total") != 1; ++i) {
-    std::this_thread::sleep_for(10ms);
-  }
-  EXPECT_EQ(t.metric("betcore_http_handler_exceptions_total"), 1);
+TEST(HttpServer, HandlerExceptionAnswers500AndIsLoggedWithItsRequest) {
+  std::ostringstream logged;
+  auto previous = spdlog::default_logger();
+  auto capture = std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(logged));
+  spdlog::set_default_logger(capture);
+  {
+    TestServer t([](Request&&, Responder) { throw std::runtime_error("bug"); });
+    Client c(t.port);
+    for (const char* path : {"/first/request", "/v1/bets/b-2?account_id=alice"}) {
+      ASSERT_TRUE(c.send(get(path)));
+      auto r = c.read_reply();
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->status, 500);
+    }
+    // Counted after the unwinding, which may finish after the 500 is out.
+    for (int i = 0; i < 100 && t.metric("betcore_http_handler_exceptions_total") != 2; ++i) {
+      std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_EQ(t.metric("betcore_http_handler_exceptions_total"), 2);
+  }  // the server's threads are joined: their log lines are written
+  capture->flush();
+  spdlog::set_default_logger(previous);
+  const std::string text = logged.str();
+  EXPECT_NE(text.find("GET /first/request from 127.0.0.1:"), std::string::npos) << text;
+  EXPECT_NE(text.find("GET /v1/bets/b-2?account_id=alice from 127.0.0.1:"), std::string::npos) << text;
+  EXPECT_NE(text.find("the handler threw (bug); answered 500 internal"), std::string::npos) << text;
 }
 
 TEST(HttpServer, NoAnswerInTimeAnswers504AndLateAnswerIsDropped) {
