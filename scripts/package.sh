@@ -3,7 +3,7 @@
 #   scripts/package.sh [--out DIR]
 # Leaves betcore_VERSION_ARCH.deb and betcore-dbgsym_VERSION_ARCH.deb in DIR
 # (default build-package/), then runs lintian on them (any warning or error
-# fails) and `systemd-analyze verify` on the unit as installed. The build
+# fails) and `systemd-analyze verify` on each unit as installed. The build
 # runs in a copy of the tree (DIR/src), so this checkout is left as it was.
 # docs/operations.md, "Install as a service".
 set -euo pipefail
@@ -68,13 +68,17 @@ file "$out/root/usr/bin/betcore" | grep -q ', stripped' || { echo "package.sh: /
 # holds (this machine may have no /usr/bin/betcore): every other line as
 # shipped.
 mkdir -p "$out/unit"
-sed "s|/usr/bin/betcore|$out/root/usr/bin/betcore|" "$out/root/lib/systemd/system/betcore.service" \
-  >"$out/unit/betcore.service"
-# verify exits 0 on a line it ignores ("Failed to parse ..."): any output fails.
-said=$(systemd-analyze verify --man=no "$out/unit/betcore.service" 2>&1) || true
-if [ -n "$said" ]; then
-  echo "$said" >&2
-  echo "package.sh: systemd-analyze verify found problems in deploy/systemd/betcore.service (above)" >&2
-  exit 1
-fi
+for unit in betcore betcore-archiver betcore-feed betcore-payments; do
+  installed="$out/root/lib/systemd/system/$unit.service"
+  [ -f "$installed" ] || { echo "package.sh: the package has no $unit.service" >&2; exit 1; }
+  [ -f "$out/root/etc/default/$unit" ] || { echo "package.sh: the package has no /etc/default/$unit" >&2; exit 1; }
+  sed "s|/usr/bin/betcore|$out/root/usr/bin/betcore|" "$installed" >"$out/unit/$unit.service"
+  # verify exits 0 on a line it ignores ("Failed to parse ..."): any output fails.
+  said=$(systemd-analyze verify --man=no "$out/unit/$unit.service" 2>&1) || true
+  if [ -n "$said" ]; then
+    echo "$said" >&2
+    echo "package.sh: systemd-analyze verify found problems in deploy/systemd/$unit.service (above)" >&2
+    exit 1
+  fi
+done
 echo "package.sh: OK: $deb"
