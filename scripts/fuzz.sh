@@ -8,7 +8,8 @@
 #                --runs 10000000), however long that takes
 #   --seeds      regenerate fuzz/corpus/ with fuzz/make_seeds.cc and stop
 #   TARGET...    some of: http_request json_request command_codec batch_codec
-#                snapshot log_recovery (default: all, one after the other)
+#                snapshot log_recovery (default: all, two at a time;
+#                BETCORE_FUZZ_JOBS=1 for one after the other)
 #
 # The checked-in seeds (fuzz/corpus/<target>/) are never written: each run
 # starts from a fresh copy in build-fuzz/corpus-work/<target>/. Prints per
@@ -82,25 +83,27 @@ fi
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:allocator_may_return_null=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-summary=()
-crashed=0
-for t in "${targets[@]}"; do
-  work=build-fuzz/corpus-work/$t
-  artifacts=build-fuzz/artifacts/$t
-  log=build-fuzz/fuzz-$t.log
+# One target's run; its summary line goes to build-fuzz/summary-TARGET.txt.
+# Exits 1 on a crash.
+fuzz_one() {
+  local t=$1
+  local work=build-fuzz/corpus-work/$t
+  local artifacts=build-fuzz/artifacts/$t
+  local log=build-fuzz/fuzz-$t.log
   rm -rf "$work"
   mkdir -p "$work" "$artifacts"
   cp fuzz/corpus/"$t"/* "$work"/
-  args=(-max_len="$(max_len "$t")" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+  local args=(-max_len="$(max_len "$t")" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
         -artifact_prefix="$artifacts/")
   if [ -n "$runs" ]; then args+=(-runs="$runs"); else args+=(-max_total_time="$seconds"); fi
+  local d
   d=$(dict "$t")
   [ -n "$d" ] && args+=(-dict="$d")
   echo "== fuzz $t: build-fuzz/fuzz/$t ${args[*]} $work"
-  started=$SECONDS
-  status=0
+  local started=$SECONDS status=0
   build-fuzz/fuzz/"$t" "${args[@]}" "$work" >"$log" 2>&1 || status=$?
-  took=$((SECONDS - started))
+  local took=$((SECONDS - started))
+  local execs rate last cov ft corpus crash_file crashes=0
   execs=$(awk '/stat::number_of_executed_units:/ {print $2}' "$log" | tail -1)
   rate=$(awk '/stat::average_exec_per_sec:/ {print $2}' "$log" | tail -1)
   last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
@@ -108,10 +111,8 @@ for t in "${targets[@]}"; do
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
   corpus=$(find "$work" -type f | wc -l)
   crash_file=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
-  crashes=0
   if [ "$status" != 0 ] || [ -n "$crash_file" ]; then
     crashes=1
-    crashed=1
     echo "!! $t FAILED (exit $status); the libFuzzer log is $log:"
     grep -E 'ERROR|SUMMARY|assertion|Assertion|failed|runtime error' "$log" | head -20 || true
     if [ -n "$crash_file" ]; then
@@ -120,10 +121,35 @@ for t in "${targets[@]}"; do
       echo "!! (see docs/testing.md, \"Fuzzing\", for turning it into a regression test)"
     fi
   fi
+  local line
   line=$(printf '%-14s execs %10s  exec/s %7s  cov %5s  ft %6s  corpus %5s  crashes %s  (%d s)' \
     "$t" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "$corpus" "$crashes" "$took")
   echo "== $line"
-  summary+=("$line")
+  echo "$line" >"build-fuzz/summary-$t.txt"
+  return "$crashes"
+}
+
+# Two targets at a time (each is one process on one core): the machine's
+# two cores, and half the wall time of one after the other.
+jobs=${BETCORE_FUZZ_JOBS:-2}
+crashed=0
+running=0
+for t in "${targets[@]}"; do
+  rm -f "build-fuzz/summary-$t.txt"
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n || crashed=1
+    running=$((running - 1))
+  fi
+  fuzz_one "$t" &
+  running=$((running + 1))
+done
+while [ "$running" -gt 0 ]; do
+  wait -n || crashed=1
+  running=$((running - 1))
+done
+summary=()
+for t in "${targets[@]}"; do
+  summary+=("$(cat "build-fuzz/summary-$t.txt" 2>/dev/null || echo "$t: no summary (the run died)")")
 done
 
 echo "== fuzz summary ($( [ -n "$runs" ] && echo "$runs runs" || echo "$seconds s") per target)"

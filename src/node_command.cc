@@ -224,6 +224,9 @@ http::Options server_options(const NodeFlags& f, const std::string& host, uint16
 
 // Long: one sequence an operator reads top to bottom (docs/operations.md, "Lifecycle").
 int run_node(const NodeFlags& f) {
+  // Before anything is logged: every line says which process and node wrote it.
+  ops::set_log_context("process", "node");
+  ops::set_log_context("node", f.node.node_id);
   if (const std::string bad = check_tls_flags(f); !bad.empty()) {
     spdlog::error("{}", bad);
     return 2;
@@ -261,8 +264,6 @@ int run_node(const NodeFlags& f) {
   const auto process_series = ops::register_process_metrics(metrics);
   node::NodeOptions no;
   if (!node_options(f, no)) return 2;
-  ops::set_log_context("process", "node");
-  ops::set_log_context("node", no.node_id);
   ops::log(spdlog::level::info,
            fmt::format("betcore {} node {} starting: data {}, listen {}", ops::build_line(), no.node_id,
                        no.data_dir, f.listen),

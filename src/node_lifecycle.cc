@@ -14,6 +14,9 @@ void NodeLifecycle::progress(const std::string& what) {
   {
     std::lock_guard lock(mu_);
     if (draining_.load()) return;  // a stop began: its status stays
+    // Serving: the status stays "serving" (a bootstrap while serving says
+    // how it goes in the log).
+    if (api_.load() != nullptr) return;
     status_ = line;
   }
   notifier_.send("STATUS=" + line);

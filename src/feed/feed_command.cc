@@ -66,7 +66,11 @@ void add_adapter(CLI::App& app) {
   auto provider = std::make_shared<std::string>();
   auto tokens = std::make_shared<std::string>();
   auto metrics = std::make_shared<std::string>("127.0.0.1:0");
-  cmd->add_option("--amqp", *amqp, "RabbitMQ to consume from")->capture_default_str();
+  cmd->add_option("--amqp", *amqp,
+                  "RabbitMQ to consume from (its password: give it in BETCORE_AMQP, not on the "
+                  "command line, where every local user can read it)")
+      ->capture_default_str()
+      ->envname("BETCORE_AMQP");
   cmd->add_option("--exchange", o->exchange, "The provider's topic exchange")->capture_default_str();
   cmd->add_option("--queue", o->queue, "Our durable queue (its dead letters go to QUEUE.dead)")
       ->capture_default_str();

@@ -65,8 +65,9 @@ struct NodeOptions {
   tls::ClientFiles etcd_tls;
   int log_connect_timeout_ms = 60'000;  // waiting for etcd at start
   int64_t etcd_defrag_min_free_bytes = 64ll << 20;  // defragment a member with this much free
-  // Fetches a peer's newest snapshot file (cluster bootstrap): true with
-  // `body` set, or false with `error`. Set by the command line (HTTP).
+  // Fetches a peer's newest snapshot file into a file (cluster bootstrap):
+  // true once it is whole, or false with `error`. Set by the command line
+  // (http_snapshot_fetcher).
   FetchSnapshot fetch_snapshot;
   // Embedded mode: the archiver's hold on the log and the archive alerts
   // (hold_path is set to DATA/archive-hold by open()).

@@ -55,8 +55,8 @@ class SnapshotStore {
   // listed, loaded or served as a snapshot until adopted).
   std::string partial_path() const { return dir_ + "/fetching.partial"; }
 
-  // The fetched file opened and decoded (mapped, not copied into memory):
-  // its state and index, or why it cannot be used in `problems`.
+  // The fetched file opened and decoded: its state and index, or why it
+  // cannot be used in `problems`.
   LoadedSnapshot open_partial() const;
 
   // Moves the fetched file in as the snapshot at `index`, durably (rename,

@@ -146,7 +146,7 @@ void log(spdlog::level::level_enum level, std::string_view message, std::initial
       members += ',';
     }
     std::string value = f.text;
-    for (char& c : value) c = c == kPart || c == '\n' ? ' ' : c;
+    for (char& c : value) c = static_cast<unsigned char>(c) < 0x20 ? ' ' : c;  // one line, no separators
     const bool quote = value.empty() || value.find_first_of(" \"=") != std::string::npos;
     text.append(f.key).append("=").append(quote ? member("", value, false).substr(3) : value);
     members += member(f.key, f.text, f.number);

@@ -347,6 +347,9 @@ struct HttpClient::Impl {
     std::vector<char> piece(256 << 10);
     uint64_t received = 0;
     while (!parser.is_done()) {
+      // Asked between pieces too: a peer that keeps sending never lets a
+      // read wait long enough for run() to ask.
+      if (cancelled && cancelled()) return failed(out, "cancelled");
       parser.get().body().data = piece.data();
       parser.get().body().size = piece.size();
       stream.expires_after(std::chrono::milliseconds(options.request_timeout_ms));

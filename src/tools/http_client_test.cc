@@ -259,6 +259,31 @@ TEST(HttpClientDownload, ACancelEndsAStalledTransferLongBeforeItsStallLimit) {
   EXPECT_FALSE(client.connected());
 }
 
+TEST(HttpClientDownload, ACancelEndsATransferWhoseBytesKeepComing) {
+  // 1 KiB every 20 ms: a read never waits long enough for the 100 ms poll.
+  FakeHttpServer server([](const FakeRequest&) {
+    FakeResponse r{200, pattern(400'000)};
+    r.body_piece_bytes = 1'024;
+    r.body_piece_ms = 20;
+    return r;
+  });
+  HttpClient client(*parse_url(server.url()));
+  std::atomic<bool> stop{false};
+  uint64_t received = 0;
+  Download d;
+  d.sink = [&](std::string_view piece, uint64_t, std::string&) {
+    received += piece.size();
+    if (received >= 10'000) stop = true;  // a stop begins mid-transfer
+    return true;
+  };
+  d.cancelled = [&] { return stop.load(); };
+  Response r = client.download(snapshot_request(), d);
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.error, "cancelled");
+  EXPECT_LT(received, 20'000u) << "the transfer went on after the stop";
+  EXPECT_FALSE(client.connected());
+}
+
 TEST(HttpClientDownload, ABodyOverTheLimitAndAFailingSinkFailTheTransfer) {
   FakeHttpServer server([](const FakeRequest&) { return FakeResponse{200, pattern(50'000)}; });
   HttpClientOptions options;

@@ -307,8 +307,10 @@ TEST_F(ClusterTest, WipedNodeBootstrapsFromAPeerSnapshotAfterCompaction) {
   }
   ASSERT_GE(metric(c().node(0).port(), "betcore_log_compactions_total"), before + 1);
 
-  // A stop while it fetches a peer's snapshot: the peers stall (SIGSTOP)
-  // mid-fetch; SIGTERM ends the fetch at once, and the next start fetches anew.
+  // A stop while it fetches a peer's snapshot: the peers are stopped
+  // (SIGSTOP), so the fetch waits on them; SIGTERM ends it at once, and the
+  // next start fetches anew. (A stop while the bytes flow: the
+  // HttpClientDownload tests.)
   ASSERT_TRUE(c().node(0).signal(SIGSTOP) && c().node(1).signal(SIGSTOP));
   std::string why;
   ASSERT_TRUE(c().launch_node(2, why)) << why;

@@ -5,12 +5,14 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <cctype>
+#include <chrono>
 #include <sstream>
 #include <thread>
 
@@ -69,6 +71,22 @@ struct FakeHttpServer::Impl {
       response.prepare_payload();
       bool close_after = out.close_silently || !response.keep_alive();
       ++server.requests;
+      if (out.body_piece_bytes > 0) {
+        std::ostringstream text;
+        text << response;
+        partial = text.str();
+        piece_bytes = out.body_piece_bytes;
+        piece_ms = out.body_piece_ms;
+        sent = 0;
+        const size_t head = partial.find("\r\n\r\n") + 4;
+        asio::async_write(socket, asio::buffer(partial.data(), head),
+                          [self = shared_from_this(), head](error_code e, size_t) {
+                            if (e) return self->close();
+                            self->sent = head;
+                            self->next_piece();
+                          });
+        return;
+      }
       if (out.body_bytes_sent != SIZE_MAX) {
         std::ostringstream text;
         text << response;
@@ -88,6 +106,22 @@ struct FakeHttpServer::Impl {
                         });
     }
 
+    // One piece of `partial` after piece_ms, then the next; read() once all went.
+    void next_piece() {
+      if (sent >= partial.size()) return read();
+      timer.expires_after(std::chrono::milliseconds(piece_ms));
+      timer.async_wait([self = shared_from_this()](error_code e) {
+        if (e) return self->close();
+        const size_t n = std::min(self->piece_bytes, self->partial.size() - self->sent);
+        asio::async_write(self->socket, asio::buffer(self->partial.data() + self->sent, n),
+                          [self, n](error_code e2, size_t) {
+                            if (e2) return self->close();
+                            self->sent += n;
+                            self->next_piece();
+                          });
+      });
+    }
+
     void close() {
       error_code ignored;
       socket.shutdown(tcp::socket::shutdown_both, ignored);
@@ -99,7 +133,10 @@ struct FakeHttpServer::Impl {
     beast::flat_buffer buffer;
     http::request<http::string_body> request;
     http::response<http::string_body> response;
-    std::string partial;  // a response cut short (body_bytes_sent)
+    std::string partial;  // a response cut short (body_bytes_sent) or sent in pieces
+    size_t piece_bytes = 0, sent = 0;
+    int piece_ms = 0;
+    asio::steady_timer timer{socket.get_executor()};
   };
 
   explicit Impl(Handler h) : handler(std::move(h)) {

@@ -40,6 +40,10 @@ struct FakeResponse {
   // Send the head and only this many bytes of the body, then hold the
   // connection open without another byte: a peer that stalls mid-transfer.
   size_t body_bytes_sent = SIZE_MAX;
+  // Send the body in pieces of this many bytes, one every `body_piece_ms`:
+  // a slow transfer that never stalls.
+  size_t body_piece_bytes = 0;
+  int body_piece_ms = 0;
 };
 
 class FakeHttpServer {

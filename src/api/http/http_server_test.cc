@@ -465,6 +465,11 @@ TEST(HttpServer, HandlerExceptionAnswers500AndIsLoggedWithItsRequest) {
   auto previous = spdlog::default_logger();
   auto capture = std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(logged));
   spdlog::set_default_logger(capture);
+  // Put back however the test ends: the capture writes to `logged`.
+  struct Restore {
+    std::shared_ptr<spdlog::logger> previous;
+    ~Restore() { spdlog::set_default_logger(previous); }
+  } restore{previous};
   {
     TestServer t([](Request&&, Responder) { throw std::runtime_error("bug"); });
     Client c(t.port);
@@ -481,7 +486,6 @@ TEST(HttpServer, HandlerExceptionAnswers500AndIsLoggedWithItsRequest) {
     EXPECT_EQ(t.metric("betcore_http_handler_exceptions_total"), 2);
   }  // the server's threads are joined: their log lines are written
   capture->flush();
-  spdlog::set_default_logger(previous);
   const std::string text = logged.str();
   EXPECT_NE(text.find("GET /first/request from 127.0.0.1:"), std::string::npos) << text;
   EXPECT_NE(text.find("GET /v1/bets/b-2?account_id=alice from 127.0.0.1:"), std::string::npos) << text;
@@ -899,7 +903,14 @@ TEST(HttpServer, StreamBackpressureAndClientGone) {
     std::lock_guard lock(mu);
     return wakes > wakes_before;
   };
-  for (int i = 0; i < 100 && !woken(); ++i) received += c->read_some(100ms).size();
+  // Until woken, however much the kernel buffered: its socket buffers grow
+  // to megabytes on loopback, and under a sanitizer a read may return only
+  // a few KiB, so a bound on the number of reads was a flake (found under
+  // ASan with the machine loaded: 100 reads did not drain it).
+  const auto drain_deadline = std::chrono::steady_clock::now() + 60s;
+  while (!woken() && std::chrono::steady_clock::now() < drain_deadline) {
+    received += c->read_some(100ms).size();
+  }
   EXPECT_TRUE(woken());
   EXPECT_GT(received, 0u);
   EXPECT_EQ(stream.write(line), Stream::Write::ok);
