@@ -138,6 +138,7 @@ std::unique_ptr<domain::State> bootstrap_from_peers(const std::vector<PeerSnapsh
     std::unique_lock<std::mutex> files;
     if (store_mu != nullptr) files = std::unique_lock<std::mutex>(*store_mu);
     if (!store.adopt_partial(loaded.index, err)) {
+      drop_partial();
       spdlog::warn("bootstrap: cannot keep the fetched snapshot locally: {}", err);
     } else {
       std::vector<uint64_t> kept = store.list();
