@@ -8,7 +8,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 
 #include "codec/snapshot.h"
 #include "log/file/posix_file.h"
@@ -32,25 +31,31 @@ bool parse_name(const std::string& name, uint64_t& index) {
   return true;
 }
 
+// The whole of the file at `path`; false with `why`. Plain reads, not
+// posix_file's: the simulator's disk faults are for the log and the writes.
+bool read_whole(const std::string& path, std::string& bytes, std::string& why) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) {
+    why = "cannot open " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  bytes.assign(static_cast<size_t>(std::max<std::streamoff>(in.tellg(), 0)), '\0');
+  in.seekg(0);
+  if (!in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()))) {
+    why = "cannot read " + path + " whole: " + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
 // The state in the snapshot file at `path`. Null with `why` when the file
 // cannot be read (an I/O error is a reason, never a crash: the file is set
 // aside), fails its checksum, or holds another index than `expected` (any
 // index when `expected` is 0).
 std::unique_ptr<domain::State> decode_file(const std::string& path, uint64_t expected,
                                            uint64_t& index, std::string& why) {
-  // Plain reads, not posix_file's: the simulator's disk faults are for the
-  // log and the writes, as before.
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) {
-    why = "cannot open: " + std::string(std::strerror(errno));
-    return nullptr;
-  }
-  std::string bytes(static_cast<size_t>(std::max<std::streamoff>(in.tellg(), 0)), '\0');
-  in.seekg(0);
-  if (!in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()))) {
-    why = "cannot read it whole: " + std::string(std::strerror(errno));
-    return nullptr;
-  }
+  std::string bytes;
+  if (!read_whole(path, bytes, why)) return nullptr;
   codec::OpenedSnapshot opened = codec::open_snapshot(bytes);
   bytes = std::string();  // only the decoded state stays
   if (!opened.error.empty()) {
@@ -130,18 +135,7 @@ bool SnapshotStore::read_newest(std::string& bytes, uint64_t& index, std::string
     return false;
   }
   index = kept.back();
-  std::string path = path_for(index);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = "cannot open " + path;
-    return false;
-  }
-  bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  if (in.bad()) {
-    error = "cannot read " + path;
-    return false;
-  }
-  return true;
+  return read_whole(path_for(index), bytes, error);
 }
 
 LoadedSnapshot SnapshotStore::load_latest(uint64_t index_max) {

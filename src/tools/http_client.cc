@@ -258,17 +258,8 @@ struct HttpClient::Impl {
   // happened before any byte of an answer arrived and the connection was lost.
   Response exchange(http::request<http::string_body>& req, bool& retryable) {
     Response out;
-    retryable = false;
     error_code ec;
-    stream.expires_after(std::chrono::milliseconds(options.request_timeout_ms));
-    with_stream([&](auto& s) { http::async_write(s, req, [&](error_code e, size_t) { ec = e; }); });
-    run();
-    if (ec) {
-      retryable = is_connection_lost(ec);
-      out.error = "sending to " + where() + " failed: " + ec.message();
-      close();
-      return out;
-    }
+    if (!send(req, ec, retryable)) return failed(out, ec ? sending_error(ec) : "cancelled");
     http::response_parser<http::string_body> parser;
     parser.body_limit(options.response_bytes_max);
     if (req.method() == http::verb::head) parser.skip(true);
@@ -278,14 +269,7 @@ struct HttpClient::Impl {
     run();
     if (ec) {
       retryable = is_connection_lost(ec) && !parser.got_some();
-      if (ec == beast::error::timeout) {
-        out.error = "no answer from " + where() + " within " +
-                    std::to_string(options.request_timeout_ms) + " ms";
-      } else {
-        out.error = "reading from " + where() + " failed: " + ec.message();
-      }
-      close();
-      return out;
+      return failed(out, answer_error(ec));
     }
     auto& res = parser.get();
     take_head(res, out);
@@ -303,6 +287,28 @@ struct HttpClient::Impl {
     }
   }
 
+  // Writes the request (request_timeout_ms). False when it failed (`ec` set,
+  // and `retryable` when the connection was found closed) or was cancelled.
+  bool send(http::request<http::string_body>& req, error_code& ec, bool& retryable) {
+    retryable = false;
+    stream.expires_after(std::chrono::milliseconds(options.request_timeout_ms));
+    with_stream([&](auto& s) { http::async_write(s, req, [&](error_code e, size_t) { ec = e; }); });
+    if (!run()) return false;
+    retryable = ec && is_connection_lost(ec);
+    return !ec;
+  }
+
+  std::string sending_error(const error_code& ec) const {
+    return "sending to " + where() + " failed: " + ec.message();
+  }
+
+  // Why no (whole) answer head or body came.
+  std::string answer_error(const error_code& ec) const {
+    return ec == beast::error::timeout
+               ? "no answer from " + where() + " within " + std::to_string(options.request_timeout_ms) + " ms"
+               : "reading from " + where() + " failed: " + ec.message();
+  }
+
   // A failed transfer: status 0, `why`, the connection closed.
   Response failed(Response out, std::string why) {
     out.status = 0;
@@ -318,15 +324,8 @@ struct HttpClient::Impl {
   Response exchange_download(http::request<http::string_body>& req, const Download& dl,
                              bool& retryable) {
     Response out;
-    retryable = false;
     error_code ec;
-    stream.expires_after(std::chrono::milliseconds(options.request_timeout_ms));
-    with_stream([&](auto& s) { http::async_write(s, req, [&](error_code e, size_t) { ec = e; }); });
-    if (!run()) return failed(out, "cancelled");
-    if (ec) {
-      retryable = is_connection_lost(ec);
-      return failed(out, "sending to " + where() + " failed: " + ec.message());
-    }
+    if (!send(req, ec, retryable)) return failed(out, ec ? sending_error(ec) : "cancelled");
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(options.response_bytes_max);
     with_stream([&](auto& s) {
@@ -335,10 +334,7 @@ struct HttpClient::Impl {
     if (!run()) return failed(out, "cancelled");
     if (ec) {
       retryable = is_connection_lost(ec) && !parser.got_some();
-      return failed(out, ec == beast::error::timeout
-                             ? "no answer from " + where() + " within " +
-                                   std::to_string(options.request_timeout_ms) + " ms"
-                             : "reading from " + where() + " failed: " + ec.message());
+      return failed(out, answer_error(ec));
     }
     take_head(parser.get(), out);
     const bool to_sink = out.ok() && dl.sink;

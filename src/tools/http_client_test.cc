@@ -167,6 +167,16 @@ std::string pattern(size_t n) {
   return out;
 }
 
+// A peer that sends the head and `sent` bytes of a 100,000-byte body, then
+// nothing more, holding the connection open.
+FakeHttpServer::Handler stalls_after(size_t sent) {
+  return [sent](const FakeRequest&) {
+    FakeResponse r{200, pattern(100'000)};
+    r.body_bytes_sent = sent;
+    return r;
+  };
+}
+
 Request snapshot_request() {
   Request r;
   r.target = "/v1/snapshot";
@@ -215,11 +225,7 @@ TEST(HttpClientDownload, AnErrorAnswerKeepsItsBodyAndNeverReachesTheSink) {
 }
 
 TEST(HttpClientDownload, APeerThatStallsMidBodyFailsAfterTheStallLimit) {
-  FakeHttpServer server([](const FakeRequest&) {
-    FakeResponse r{200, pattern(100'000)};
-    r.body_bytes_sent = 1'000;
-    return r;
-  });
+  FakeHttpServer server(stalls_after(1'000));
   HttpClientOptions options;
   options.request_timeout_ms = 200;
   HttpClient client(*parse_url(server.url()), options);
@@ -238,11 +244,7 @@ TEST(HttpClientDownload, APeerThatStallsMidBodyFailsAfterTheStallLimit) {
 }
 
 TEST(HttpClientDownload, ACancelEndsAStalledTransferLongBeforeItsStallLimit) {
-  FakeHttpServer server([](const FakeRequest&) {
-    FakeResponse r{200, pattern(100'000)};
-    r.body_bytes_sent = 5'000;
-    return r;
-  });
+  FakeHttpServer server(stalls_after(5'000));
   HttpClientOptions options;
   options.request_timeout_ms = 120'000;  // a cancel that did not work would say "no bytes ... for"
   HttpClient client(*parse_url(server.url()), options);

@@ -71,32 +71,22 @@ struct FakeHttpServer::Impl {
       response.prepare_payload();
       bool close_after = out.close_silently || !response.keep_alive();
       ++server.requests;
-      if (out.body_piece_bytes > 0) {
+      if (out.body_piece_bytes > 0 || out.body_bytes_sent != SIZE_MAX) {
+        // Written by hand: the head, then the body (cut at body_bytes_sent)
+        // in pieces; then read() waits for the client to go or ask again.
         std::ostringstream text;
         text << response;
         partial = text.str();
-        piece_bytes = out.body_piece_bytes;
-        piece_ms = out.body_piece_ms;
-        sent = 0;
         const size_t head = partial.find("\r\n\r\n") + 4;
+        partial.resize(head + std::min(partial.size() - head, out.body_bytes_sent));
+        piece_bytes = out.body_piece_bytes > 0 ? out.body_piece_bytes : partial.size();
+        piece_ms = out.body_piece_ms;
         asio::async_write(socket, asio::buffer(partial.data(), head),
                           [self = shared_from_this(), head](error_code e, size_t) {
                             if (e) return self->close();
                             self->sent = head;
                             self->next_piece();
                           });
-        return;
-      }
-      if (out.body_bytes_sent != SIZE_MAX) {
-        std::ostringstream text;
-        text << response;
-        partial = text.str();
-        partial.resize(std::min(partial.size(), partial.find("\r\n\r\n") + 4 + out.body_bytes_sent));
-        // Then wait for the client to give up: read() ends when it closes.
-        asio::async_write(socket, asio::buffer(partial), [self = shared_from_this()](error_code e, size_t) {
-          if (e) return self->close();
-          self->read();
-        });
         return;
       }
       http::async_write(socket, response,
@@ -133,7 +123,7 @@ struct FakeHttpServer::Impl {
     beast::flat_buffer buffer;
     http::request<http::string_body> request;
     http::response<http::string_body> response;
-    std::string partial;  // a response cut short (body_bytes_sent) or sent in pieces
+    std::string partial;  // a response written by hand (body_bytes_sent, body_piece_bytes)
     size_t piece_bytes = 0, sent = 0;
     int piece_ms = 0;
     asio::steady_timer timer{socket.get_executor()};
