@@ -77,7 +77,7 @@ phase_done "package"
 if [ "$sanitizers" = 1 ]; then
   # Where memory errors live: the unit tests of every library, the property
   # test, the simulator (the node's real submitter, applier, file log and
-  # snapshot store under faults, 60 seeds) and the API tests (real sanitized
+  # snapshot store under faults, 40 seeds and the regression seeds) and the API tests (real sanitized
   # nodes fed garbage over sockets). The process drills (crash, stream,
   # cluster, failover drill) ran once above, in the normal build: under the
   # sanitizers they took half of CI's time and test timing, not memory.

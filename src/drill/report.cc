@@ -239,6 +239,8 @@ json report_json(const DrillReport& r) {
                        {"action", g.action}, {"action_needed", g.action_needed},
                        {"bet_p99_before_ms", g.p99_before_ms}, {"bet_p99_fault_ms", g.p99_fault_ms},
                        {"bet_p99_after_action_ms", g.p99_after_ms},
+                       {"bets_per_second_before", g.bets_per_s_before},
+                       {"bets_per_second_fault", g.bets_per_s_fault},
                        {"bets_refused_overloaded", g.bets_refused_overloaded}});
   }
   if (!r.guarded.empty()) {
@@ -421,11 +423,12 @@ void print_summary(const DrillReport& r, const std::filesystem::path& dir) {
   if (!r.guarded.empty()) std::printf("  faults only detection catches (targets: detected <= 10 s, remediated <= 20 s, bet p99 after <= %.0f ms):\n", r.bet_latency_slo_ms);
   for (const GuardedFault& g : r.guarded) {
     std::printf("  %-17s detected after %-9s remediated after %-11s bet p99 %s before, %s during, %s after "
-                "the action\n      by %s\n      action: %s\n",
+                "the action\n      bets %.0f/s before, %.0f/s during\n      by %s\n      action: %s\n",
                 g.kind.c_str(), seconds(g.detected_after_ms).c_str(),
                 g.remediated_after_ms < 0 && !g.action_needed ? "(none needed)" : seconds(g.remediated_after_ms).c_str(),
                 fmt::format("{:.0f} ms", g.p99_before_ms).c_str(), fmt::format("{:.0f} ms", g.p99_fault_ms).c_str(),
-                fmt::format("{:.0f} ms", g.p99_after_ms).c_str(), g.detected_by.c_str(),
+                fmt::format("{:.0f} ms", g.p99_after_ms).c_str(), g.bets_per_s_before, g.bets_per_s_fault,
+                g.detected_by.c_str(),
                 g.action.empty() ? "-" : g.action.c_str());
   }
   std::printf("  client errors (retried):\n");

@@ -87,6 +87,8 @@ struct GuardedFault {
   // before the fault, while it lasted before the action, after the action
   // (from 2 s after it to the heal). -1: no bets.
   double p99_before_ms = -1, p99_fault_ms = -1, p99_after_ms = -1;
+  // Acknowledged bets per second (by when sent) in the same windows.
+  double bets_per_s_before = -1, bets_per_s_fault = -1;
   uint64_t bets_refused_overloaded = 0;  // 429 answers while it lasted (retried)
 };
 

@@ -237,7 +237,7 @@ void Workload::punter(int client) {
     const std::string& account =
         accounts_[static_cast<size_t>(client * kAccountsPerClient) + rng() % kAccountsPerClient];
     std::string id = fmt::format("{}-{}", client, ++n);
-    uint64_t roll = rng() % 100;
+    const uint64_t roll = client >= bets_only_from_ ? 50 : rng() % 100;  // 20..64: a bet
     if (roll < 20) {
       json body{{"payment_ref", "d" + id},
                 {"account_id", account},

@@ -57,6 +57,9 @@ class Workload {
   void set_active_clients(int n) { active_.store(n); }
   // Each punter waits this long between its requests (0: none).
   void set_pace_ms(int ms) { pace_ms_.store(ms); }
+  // Punters from `client` on place only bets (the detection drill's surge:
+  // a big match, everyone betting). Before start().
+  void set_bets_only_from(int client) { bets_only_from_ = client; }
 
  private:
   uint64_t acked_index() const { return acked_index_.load(); }
@@ -79,6 +82,7 @@ class Workload {
   std::atomic<bool> stop_{false};
   std::atomic<int> active_{std::numeric_limits<int>::max()};
   std::atomic<int> pace_ms_{0};
+  int bets_only_from_ = std::numeric_limits<int>::max();
   std::atomic<uint64_t> acked_index_{0};  // the highest log index of an acknowledged write
   mutable std::mutex mu_;
   std::vector<DrillOp> ops_;  // guarded by mu_
