@@ -2,6 +2,7 @@
 // applier thread, so they must be cheap (no DOM, one string, no locale).
 #pragma once
 
+#include <charconv>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -24,8 +25,8 @@ class JsonWriter {
     return *this;
   }
   JsonWriter& str(std::string_view v) { sep(); string_literal(v); return *this; }
-  JsonWriter& i64(int64_t v) { sep(); out_.append(std::to_string(v)); return *this; }
-  JsonWriter& u64(uint64_t v) { sep(); out_.append(std::to_string(v)); return *this; }
+  JsonWriter& i64(int64_t v) { sep(); integer(v); return *this; }
+  JsonWriter& u64(uint64_t v) { sep(); integer(v); return *this; }
   JsonWriter& boolean(bool v) { sep(); out_.append(v ? "true" : "false"); return *this; }
   JsonWriter& null() { sep(); out_.append("null"); return *this; }
 
@@ -39,28 +40,40 @@ class JsonWriter {
     if (!first_) out_.push_back(',');
     first_ = false;
   }
+  // Runs of characters that need no escape are appended whole (a bet's
+  // answer is mostly ids and digits: one append each, not a push_back a
+  // character; measured by perf under betcore bench).
   void string_literal(std::string_view s) {
     out_.push_back('"');
-    for (char ch : s) {
-      unsigned char c = static_cast<unsigned char>(ch);
+    size_t run = 0;
+    for (size_t i = 0; i < s.size(); ++i) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (c >= 0x20 && c != '"' && c != '\\') continue;
+      out_.append(s.data() + run, i - run);
+      run = i + 1;
       switch (c) {
         case '"': out_.append("\\\""); break;
         case '\\': out_.append("\\\\"); break;
         case '\n': out_.append("\\n"); break;
         case '\r': out_.append("\\r"); break;
         case '\t': out_.append("\\t"); break;
-        default:
-          if (c < 0x20) {
-            static const char* hex = "0123456789abcdef";
-            out_.append("\\u00");
-            out_.push_back(hex[c >> 4]);
-            out_.push_back(hex[c & 15]);
-          } else {
-            out_.push_back(ch);
-          }
+        default: {
+          static const char* hex = "0123456789abcdef";
+          const char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+          out_.append(u, sizeof u);
+        }
       }
     }
+    out_.append(s.data() + run, s.size() - run);
     out_.push_back('"');
+  }
+
+  // Integers through a stack buffer: no temporary string.
+  template <class T>
+  void integer(T v) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out_.append(buf, static_cast<size_t>(r.ptr - buf));
   }
 
   std::string& out_;

@@ -32,6 +32,7 @@ Applier::Applier(ApplierOptions options, log::Log& log, Waiters& waiters, ops::R
                                "Log entries that failed their checks and were not applied")),
       apply_seconds_(metrics.histogram("betcore_batch_apply_seconds",
                                        "Time to apply one batch, answers included")),
+      stage_apply_(ops::request_stage(metrics, "apply")),
       chain_refused_(metrics.counter("betcore_audit_chain_refusals_total",
                                      "Batches refused because an anchor disagreed with this replica's "
                                      "audit chain (docs/audit.md)")),
@@ -155,6 +156,7 @@ void Applier::apply_entry(const log::Entry& entry) {
     refuse_for_chain(entry.position.value, batch, anchors);
   } else {
     const bool mine = batch.header.node_id == options_.node_id;
+    if (mine) waiters_.applied(batch.header.first_seq, t0);
     CollectingSink sink;
     uint32_t seq = 0;
     for (size_t i = 0; i < batch.commands.size(); ++i) {
@@ -184,7 +186,9 @@ void Applier::apply_entry(const log::Entry& entry) {
   maybe_checkpoint();
   lock.unlock();
   if (journal_ != nullptr) journal_->publish();
-  apply_seconds_.observe(std::chrono::steady_clock::now() - t0);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  apply_seconds_.observe(took);
+  stage_apply_.observe(took);
 }
 
 void Applier::refuse_for_chain(uint64_t position, const codec::DecodedBatch& batch,

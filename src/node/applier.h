@@ -167,6 +167,7 @@ class Applier {
   ops::Counter& batches_;
   ops::Counter& refused_;
   ops::Histogram& apply_seconds_;
+  ops::Histogram& stage_apply_;
   ops::Counter& chain_refused_;
   ops::Counter& anchors_checked_;
   ops::Counter& anchors_unchecked_;

@@ -33,6 +33,7 @@ Node::~Node() { stop(); }
 std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, EventRenderer renderer,
                                  std::string& error) {
   std::unique_ptr<Node> node(new Node(std::move(options), metrics));
+  node->waiters_.set_stage_histogram(&ops::request_stage(metrics, "commit_to_applied"));
   const NodeOptions& o = node->options_;
   node->options_.guard.incidents_path = o.data_dir + "/incidents.jsonl";
   node->options_.guard.reports_dir = o.data_dir + "/incidents";

@@ -44,7 +44,9 @@ Submitter::Submitter(SubmitterOptions options, log::Log& log, Waiters& waiters,
       append_seconds_(metrics.histogram(
           "betcore_log_append_seconds",
           "Time to append one batch durably (write + fsync, or quorum commit)")),
-      append_failures_(metrics.counter("betcore_log_append_failures_total", "Failed appends")) {
+      append_failures_(metrics.counter("betcore_log_append_failures_total", "Failed appends")),
+      stage_queue_(ops::request_stage(metrics, "queue")),
+      stage_append_(ops::request_stage(metrics, "append")) {
   // A batch's actor indexes are u16 (codec/batch.h).
   BETCORE_ASSERT_MSG(options_.batch_commands_max <= codec::kBatchActorsMax,
                      "batch_commands_max above 65,535");
@@ -92,7 +94,7 @@ SubmitStatus Submitter::submit(std::string encoded, WriteDone done, codec::Actor
       overloaded_.inc();
       return SubmitStatus::overloaded;
     }
-    queue_.push_back(Item{std::move(encoded), std::move(done), std::move(actor)});
+    queue_.push_back(Item{std::move(encoded), std::move(done), std::move(actor), std::chrono::steady_clock::now()});
   }
   cv_.notify_one();
   return SubmitStatus::accepted;
@@ -108,8 +110,9 @@ SubmitStatus Submitter::submit_all(std::vector<std::string> encoded, std::vector
       overloaded_.inc(encoded.size());
       return SubmitStatus::overloaded;
     }
+    const auto now = std::chrono::steady_clock::now();
     for (size_t i = 0; i < encoded.size(); ++i) {
-      queue_.push_back(Item{std::move(encoded[i]), std::move(done[i]), actor});
+      queue_.push_back(Item{std::move(encoded[i]), std::move(done[i]), actor, now});
     }
   }
   cv_.notify_one();
@@ -127,6 +130,8 @@ bool Submitter::take_batch(std::vector<Item>& taken) {
     bytes += queue_[n].encoded.size();
     ++n;
   }
+  const auto now = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < n; ++i) stage_queue_.observe(now - queue_[i].queued_at);
   taken.assign(std::make_move_iterator(queue_.begin()),
                std::make_move_iterator(queue_.begin() + static_cast<ptrdiff_t>(n)));
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
@@ -197,10 +202,13 @@ void Submitter::append_batch(std::vector<Item>& items) {
 
   auto t0 = std::chrono::steady_clock::now();
   log::Result<log::Position> pos = log_.append(batch);
-  append_seconds_.observe(std::chrono::steady_clock::now() - t0);
+  const auto t1 = std::chrono::steady_clock::now();
+  append_seconds_.observe(t1 - t0);
+  stage_append_.observe(t1 - t0);
   batch_commands_.observe(static_cast<double>(items.size()));
   if (pos.ok()) {
     batches_.inc();
+    waiters_.committed(header.first_seq, t1);
     return;
   }
   append_failures_.inc();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -80,6 +81,7 @@ class Submitter {
     std::string encoded;
     WriteDone done;
     codec::Actor actor;
+    std::chrono::steady_clock::time_point queued_at;
   };
   void run();
   bool take_batch(std::vector<Item>& taken);  // REQUIRES: mu_ held
@@ -107,6 +109,8 @@ class Submitter {
   ops::Histogram& batch_commands_;
   ops::Histogram& append_seconds_;
   ops::Counter& append_failures_;
+  ops::Histogram& stage_queue_;
+  ops::Histogram& stage_append_;
 };
 
 }  // namespace betcore::node

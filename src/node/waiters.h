@@ -5,6 +5,7 @@
 // Thread-safe: the submitter registers and fails, the applier takes.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -13,6 +14,7 @@
 #include <absl/container/flat_hash_map.h>
 
 #include "domain/state_machine.h"
+#include "ops/metrics.h"
 
 namespace betcore::node {
 
@@ -64,9 +66,46 @@ class Waiters {
     return map_.size();
   }
 
+  // The commit_to_applied stage (ops::request_stage) of this node's batches,
+  // named by their first sequence number: the submitter says when the append
+  // was answered, the applier when it applied the batch. The second of the
+  // two observes the gap; 0 when the applier came first (the watch delivered
+  // the batch before the put's answer arrived). Without a histogram, nothing.
+  using Clock = std::chrono::steady_clock;
+  void set_stage_histogram(ops::Histogram* h) { stage_ = h; }
+  void committed(uint64_t first_seq, Clock::time_point at) { meet(first_seq, at, true); }
+  void applied(uint64_t first_seq, Clock::time_point at) { meet(first_seq, at, false); }
+
  private:
+  struct Half {
+    Clock::time_point at;
+    bool committed;
+  };
+  void meet(uint64_t first_seq, Clock::time_point at, bool committed) {
+    if (stage_ == nullptr) return;
+    std::lock_guard lock(stage_mu_);
+    auto [it, first] = halves_.try_emplace(first_seq, Half{at, committed});
+    if (first) {
+      // A batch whose other half never comes (a failed append that landed
+      // after all, a bootstrap past it) must not pile up.
+      if (halves_.size() > kHalvesMax) {
+        halves_.clear();
+        halves_.emplace(first_seq, Half{at, committed});
+      }
+      return;
+    }
+    if (it->second.committed != committed) {
+      stage_->observe(committed ? Clock::duration::zero() : at - it->second.at);
+    }
+    halves_.erase(it);
+  }
+
+  static constexpr size_t kHalvesMax = 4096;
   mutable std::mutex mu_;
   absl::flat_hash_map<uint64_t, WriteDone> map_;  // guarded by mu_
+  ops::Histogram* stage_ = nullptr;  // set before the submitter and applier start
+  std::mutex stage_mu_;
+  absl::flat_hash_map<uint64_t, Half> halves_;  // guarded by stage_mu_
 };
 
 }  // namespace betcore::node

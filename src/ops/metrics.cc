@@ -25,6 +25,11 @@ constexpr double kDefaultLatencyBucketsS[] = {0.0001, 0.00025, 0.0005, 0.001, 0.
                                               0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
                                               1,      2.5,     5,      10};
 
+// Finer than the latency buckets: a parse or a queue wait takes microseconds.
+constexpr double kStageBucketsS[] = {0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001,
+                                     0.0025,  0.005,    0.01,    0.025,  0.05,    0.1,    0.25,
+                                     0.5,     1,        2.5,     5,      10};
+
 bool is_metric_name(std::string_view name) {
   // Exposition format: metric names match [a-zA-Z_:][a-zA-Z0-9_:]*.
   if (name.empty()) return false;
@@ -188,6 +193,13 @@ Histogram::Snapshot Histogram::snapshot() const {
 }
 
 std::span<const double> default_latency_buckets_s() { return kDefaultLatencyBucketsS; }
+
+Histogram& request_stage(Registry& registry, std::string_view stage) {
+  return registry.histogram("betcore_request_stage_seconds",
+                            "Where a write's time goes, by stage: parse, queue, append, "
+                            "commit_to_applied, apply, respond (docs/monitoring.md)",
+                            {{"stage", std::string(stage)}}, kStageBucketsS);
+}
 
 // ---- Registration ------------------------------------------------------------
 

@@ -6,10 +6,13 @@
 #include <exception>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <ostream>
+#include <utility>
 
 #include "tools/bench_load.h"
 #include "tools/bench_plan.h"
+#include "tools/bench_probe.h"
 #include "tools/bench_report.h"
 #include "tools/bench_setup.h"
 #include "tools/tokens_file.h"
@@ -67,6 +70,20 @@ std::string resolve_tokens(const BenchOptions& o, BenchTokens& tokens) {
   return {};
 }
 
+// "node-1=4242" -> (node-1, 4242); nullopt unless NAME is non-empty and PID a
+// positive number.
+std::optional<std::pair<std::string, int>> parse_process(const std::string& spec) {
+  const size_t eq = spec.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size() || eq + 1 + 9 < spec.size()) return std::nullopt;
+  int pid = 0;
+  for (size_t i = eq + 1; i < spec.size(); ++i) {
+    if (spec[i] < '0' || spec[i] > '9') return std::nullopt;
+    pid = pid * 10 + (spec[i] - '0');
+  }
+  if (pid <= 0) return std::nullopt;
+  return std::pair{spec.substr(0, eq), pid};
+}
+
 std::string validate(const BenchOptions& o, const std::string& run_id) {
   if (!is_valid_id(run_id) || run_id.size() > kRunIdLengthMax) {
     return fmt::format("--run-id must be 1–{} characters of [A-Za-z0-9_.:-], got `{}`",
@@ -87,7 +104,30 @@ std::string validate(const BenchOptions& o, const std::string& run_id) {
     return "--deposit must be in 1 .. 10^13 cents";
   }
   if (o.timeout_ms < 1) return "--timeout-ms must be at least 1";
+  for (const std::string& p : o.processes) {
+    if (!parse_process(p)) return "--process wants NAME=PID (a running process' id), got `" + p + "`";
+  }
   return {};
+}
+
+BenchReport make_report(const BenchOptions& o, const std::string& run_id, const std::vector<Url>& targets,
+                        const SetupResult& setup, LoadResult load, const BenchProbe& probe) {
+  BenchReport report;
+  report.run_id = run_id;
+  for (const auto& t : targets) report.targets.push_back(t.origin() + t.path);
+  report.connections = o.connections;
+  report.threads = std::min(o.threads, o.connections);
+  report.accounts = o.accounts;
+  report.markets = o.markets;
+  report.multiple_ratio = o.multiple_ratio;
+  report.warmup_s = o.warmup_s;
+  report.duration_s = load.window_s;
+  report.setup_s = setup.seconds;
+  report.setup_writes = setup.writes;
+  report.stats = std::move(load.stats);
+  report.stages = probe.stages();
+  report.cpu = probe.cpu(report.stats.ok);
+  return report;
 }
 
 int run_bench_or_throw(const BenchOptions& o, std::ostream& out, std::ostream& err) {
@@ -135,6 +175,15 @@ int run_bench_or_throw(const BenchOptions& o, std::ostream& out, std::ostream& e
   load_options.seed = o.seed;
   load_options.timeout_ms = o.timeout_ms;
   load_options.backoff_ms = o.backoff_ms;
+  std::vector<std::string> metrics_urls = o.metrics_urls;
+  if (metrics_urls.empty()) {
+    for (const Url& t : targets) metrics_urls.push_back(t.origin() + t.path + "/metrics");
+  }
+  std::vector<std::pair<std::string, int>> processes;
+  for (const std::string& p : o.processes) processes.push_back(*parse_process(p));
+  BenchProbe probe(metrics_urls, processes);
+  load_options.on_window_open = [&] { probe.open(err); };
+  load_options.on_window_close = [&] { probe.close(err); };
   err << fmt::format("bench: {} connections, {:.1f} s warmup, {:.1f} s measured\n", o.connections,
                      o.warmup_s, o.duration_s)
       << std::flush;
@@ -144,19 +193,7 @@ int run_bench_or_throw(const BenchOptions& o, std::ostream& out, std::ostream& e
     return kBenchExitSetupFailed;
   }
 
-  BenchReport report;
-  report.run_id = run_id;
-  for (const auto& t : targets) report.targets.push_back(t.origin() + t.path);
-  report.connections = o.connections;
-  report.threads = std::min(o.threads, o.connections);
-  report.accounts = o.accounts;
-  report.markets = o.markets;
-  report.multiple_ratio = o.multiple_ratio;
-  report.warmup_s = o.warmup_s;
-  report.duration_s = load.window_s;
-  report.setup_s = setup.seconds;
-  report.setup_writes = setup.writes;
-  report.stats = std::move(load.stats);
+  const BenchReport report = make_report(o, run_id, targets, setup, std::move(load), probe);
   out << (o.json ? report_json(report) + "\n" : report_table(report)) << std::flush;
   if (report.stats.ok == 0) {
     err << "bench: no bet succeeded in the measured window; see the errors above\n";
@@ -210,6 +247,12 @@ void add_bench_command(CLI::App& root) {
   cmd->add_option("--deposit", o->deposit_cents, "Deposit per account, in cents")
       ->capture_default_str();
   cmd->add_option("--timeout-ms", o->timeout_ms, "Per-request timeout")->capture_default_str();
+  cmd->add_option("--metrics", o->metrics_urls,
+                  "A node's metrics URL for the per-stage figures, repeatable (default: each "
+                  "target's /metrics; behind HAProxy give every node's, e.g. its --ops-listen)");
+  cmd->add_option("--process", o->processes,
+                  "NAME=PID of a process whose CPU per 1,000 bets to report, repeatable (nodes, etcd "
+                  "members, HAProxy; the bench's own is always reported)");
   cmd->add_option("--backoff-ms", o->backoff_ms,
                   "Pause of a connection after 429/503, capped by Retry-After")
       ->capture_default_str();

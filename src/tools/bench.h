@@ -4,7 +4,9 @@
 // keeps --connections keep-alive connections each sending one bet at a time
 // for --duration seconds after --warmup, and prints throughput, answers by
 // status and error code, and latency percentiles (a table, or one JSON object
-// with --json). Setup progress and per-second progress go to stderr.
+// with --json), with where the nodes' time went (their per-stage latency,
+// from /metrics) and the CPU each process spent per 1,000 bets
+// (bench_probe.h). Setup progress and per-second progress go to stderr.
 //
 //   betcore bench --target http://127.0.0.1:8080 --tokens tokens.txt
 //                 --connections 64 --duration 10 --json
@@ -45,6 +47,12 @@ struct BenchOptions {
   int64_t deposit_cents = 1'000'000'000;  // per account: 10M EUR, ample for any run
   int timeout_ms = 10000;
   int backoff_ms = 20;
+  // The nodes' /metrics URLs for the stage figures (bench_probe.h); default:
+  // each target's /metrics.
+  std::vector<std::string> metrics_urls;
+  // "NAME=PID" of every process whose CPU the report gives per 1,000 bets
+  // (nodes, etcd members, HAProxy); the bench's own is always there.
+  std::vector<std::string> processes;
 };
 
 // Runs setup and load; the report goes to `out`, progress and errors to

@@ -466,14 +466,21 @@ LoadResult run_load(const BenchPlan& plan, const std::vector<Url>& targets,
 
   uint64_t last_ok = 0;
   auto next_print = start + std::chrono::seconds(1);
+  bool opened = false;
   while (Clock::now() < shared.end_at) {
-    auto wake = std::min(next_print, shared.end_at);
+    if (!opened && Clock::now() >= shared.warm_at) {
+      opened = true;
+      if (options.on_window_open) options.on_window_open();
+    }
+    auto wake = std::min({next_print, shared.end_at, opened ? shared.end_at : shared.warm_at});
     std::this_thread::sleep_until(wake);
     if (options.progress && Clock::now() >= next_print) {
       print_progress(progress, workers, start, shared, last_ok);
       next_print += std::chrono::seconds(1);
     }
   }
+  if (!opened && options.on_window_open) options.on_window_open();
+  if (options.on_window_close) options.on_window_close();
   for (auto& t : running) t.join();
   for (const auto& w : workers) result.stats.merge(w->stats);
   result.window_s = options.duration_s;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -29,6 +30,9 @@ struct LoadOptions {
   int backoff_ms = 20;
   int retries_max = 3;   // of one bet after 503/504/transport failures, same id and body
   bool progress = true;  // a line a second on the progress stream
+  // Called on the calling thread as the measured window opens and closes
+  // (within a few ms; the probes of bench_probe.h). May be empty.
+  std::function<void()> on_window_open, on_window_close;
 };
 
 struct LoadResult {

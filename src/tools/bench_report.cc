@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 namespace betcore::tools {
@@ -58,6 +60,18 @@ std::string report_json(const BenchReport& r) {
       {"run_id", r.run_id},
       {"targets", r.targets},
   };
+  nlohmann::json stages = nlohmann::json::object();
+  for (const auto& [stage, f] : r.stages) {
+    stages[stage] = {{"count", f.count}, {"mean", round3(f.mean_ms)}, {"p50", round3(f.p50_ms)}, {"p99", round3(f.p99_ms)}};
+  }
+  j["stages_ms"] = stages;
+  nlohmann::json cpu = nlohmann::json::object();
+  for (const CpuFigures& c : r.cpu) {
+    cpu[c.name] = {{"pid", c.pid},
+                   {"seconds", c.seconds < 0 ? nlohmann::json() : nlohmann::json(round3(c.seconds))},
+                   {"per_1k_bets", c.per_1k_bets < 0 ? nlohmann::json() : nlohmann::json(round3(c.per_1k_bets))}};
+  }
+  j["cpu"] = cpu;
   return j.dump();
 }
 
@@ -80,6 +94,30 @@ std::string report_table(const BenchReport& r) {
   line("latency ms", fmt::format("p50 {:.3f}  p90 {:.3f}  p99 {:.3f}  p99.9 {:.3f}  max {:.3f}",
                                  ms(h.percentile(50)), ms(h.percentile(90)), ms(h.percentile(99)),
                                  ms(h.percentile(99.9)), ms(h.max())));
+  // The stages in the order a write passes them, then any others.
+  bool first_stage = true;
+  auto stage_line = [&](const std::string& stage, const StageFigures& f) {
+    line(first_stage ? "stages ms" : "", fmt::format("{:<18} mean {:8.3f}  p50 {:8.3f}  p99 {:8.3f}  ({} samples)",
+                                                    stage, f.mean_ms, f.p50_ms, f.p99_ms, f.count));
+    first_stage = false;
+  };
+  for (const char* stage : kStages) {
+    if (auto it = r.stages.find(stage); it != r.stages.end()) stage_line(it->first, it->second);
+  }
+  for (const auto& [stage, f] : r.stages) {
+    if (std::find(std::begin(kStages), std::end(kStages), stage) == std::end(kStages)) stage_line(stage, f);
+  }
+  bool first_cpu = true;
+  double total = 0;
+  for (const CpuFigures& c : r.cpu) {
+    const std::string figure = c.seconds < 0 ? "not measured (the process ended?)"
+                                             : fmt::format("{:7.2f} s  {:7.3f} s per 1,000 bets", c.seconds,
+                                                           std::max(0.0, c.per_1k_bets));
+    line(first_cpu ? "cpu" : "", fmt::format("{:<18} {}", fmt::format("{} ({})", c.name, c.pid), figure));
+    first_cpu = false;
+    if (c.per_1k_bets > 0) total += c.per_1k_bets;
+  }
+  if (r.cpu.size() > 1) line("", fmt::format("{:<18} {:7.3f} s per 1,000 bets", "all", total));
   std::string status;
   for (const auto& [k, v] : r.stats.by_status)
     status += fmt::format("{}{}: {}", status.empty() ? "" : "  ", k, v);

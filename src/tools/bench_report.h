@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "tools/bench_probe.h"
 #include "tools/latency_histogram.h"
 
 namespace betcore::tools {
@@ -38,13 +39,18 @@ struct BenchReport {
   double setup_s = 0;
   uint64_t setup_writes = 0;
   LoadStats stats;
+  // Over the measured window (bench_probe.h): where the nodes' time went,
+  // and each process' CPU. Empty when not measured.
+  std::map<std::string, StageFigures> stages;
+  std::vector<CpuFigures> cpu;
 
   double bets_per_s() const;
 };
 
 // {"bets_per_s":..,"requests":..,"ok":..,"errors":{..},"status":{..},
 //  "latency_ms":{"p50","p90","p99","p999","max","mean"},"connections":..,
-//  "duration_s":..,...} on one line.
+//  "duration_s":..,"stages_ms":{"queue":{"count","mean","p50","p99"},..},
+//  "cpu":{"node-1":{"pid","seconds","per_1k_bets"},..},...} on one line.
 std::string report_json(const BenchReport& report);
 std::string report_table(const BenchReport& report);
 

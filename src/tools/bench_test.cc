@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "ops/metrics.h"
 #include "support/fake_http_server.h"
 #include "support/net.h"
 #include "tools/bench_plan.h"
@@ -46,6 +47,8 @@ class FakeBetcore {
   FakeResponse handle(const FakeRequest& r) {
     std::lock_guard lock(mu_);
     ++requests;
+    // Like a node: its stage series, each bet's queue wait 1 ms.
+    if (r.method == "GET" && r.target == "/metrics") return {200, metrics.expose(), {}};
     json body = json::parse(r.body, nullptr, false);
     std::string token = r.header("authorization");
     if (r.method != "POST" || body.is_discarded()) return bad("not a POST with JSON");
@@ -67,6 +70,7 @@ class FakeBetcore {
   int bets = 0;
   int multiples = 0;
   int reject_every_nth_bet_with_429 = 0;
+  ops::Registry metrics;
 
  private:
   FakeResponse bad(const std::string& why) {
@@ -158,6 +162,7 @@ class FakeBetcore {
       return r;
     }
     if (!bet_ids.insert(b["bet_id"]).second) return bad("bet id reused");
+    ops::request_stage(metrics, "queue").observe(0.001);
     if (b["legs"].size() > 1) ++multiples;
     json out = b;
     out["status"] = "open";
@@ -206,6 +211,15 @@ TEST(Bench, SetsUpAndPlacesValidBets) {
   EXPECT_GT(report["latency_ms"]["p50"].get<double>(), 0);
   EXPECT_EQ(report["connections"], 4);
   EXPECT_NE(err.str().find("setup: accounts and deposits 30/30"), std::string::npos) << err.str();
+  // The node's stages over the window (scraped from the target's /metrics),
+  // and the bench's own CPU.
+  const json& queue = report["stages_ms"]["queue"];
+  EXPECT_GT(queue["count"].get<int>(), 0) << report.dump();
+  EXPECT_LE(queue["count"].get<int>(), node.bets);
+  EXPECT_NEAR(queue["mean"].get<double>(), 1.0, 0.01);
+  EXPECT_GT(queue["p99"].get<double>(), 0.5);
+  EXPECT_LE(queue["p99"].get<double>(), 1.0);
+  EXPECT_TRUE(report["cpu"]["bench"]["seconds"].is_number()) << report.dump();
 }
 
 TEST(Bench, ARerunWithTheSameRunIdReusesSetupAndPlacesFreshBets) {

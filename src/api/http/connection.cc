@@ -21,8 +21,7 @@ namespace {
 using he = boost::beast::http::error;
 using boost::system::error_code;
 
-constexpr size_t kReadChunkBytes =
-    16 * 1024;                     // one read_some; the buffer holds a header and one chunk
+constexpr size_t kReadChunkBytes = 16 * 1024;  // one read_some; the buffer holds a header and one chunk
 constexpr int kStopLingerMs = 50;  // kLingerMs while the server stops: stop() waits on it
 constexpr size_t kDiscardBytesMax = 1024 * 1024;  // read and ignored before we give up and close
 constexpr std::string_view k100Continue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -65,7 +64,7 @@ void deliver_response(const Exchange& ex, Response&& response) {
   if (Worker::current() == ex.worker) {
     // The handler answered on the connection's own thread (most reads do):
     // run inline, no post, no Hub lock (this io_context is running).
-    if (auto conn = ex.connection.lock()) conn->deliver(ex.seq, std::move(response));
+    if (auto conn = ex.connection.lock()) conn->deliver(ex.seq, std::move(response), Clock::now());
     return;
   }
   std::shared_lock lock(ex.hub->mu);
@@ -75,9 +74,8 @@ void deliver_response(const Exchange& ex, Response&& response) {
   const Executor executor = conn->executor();
   // The strong reference travels into the handler, so the connection is
   // released on its own thread (or by the io_context's destructor).
-  net::post(executor, [conn = std::move(conn), seq = ex.seq, r = std::move(response)]() mutable {
-    conn->deliver(seq, std::move(r));
-  });
+  net::post(executor, [conn = std::move(conn), seq = ex.seq, r = std::move(response),
+                       handed = Clock::now()]() mutable { conn->deliver(seq, std::move(r), handed); });
 }
 
 void deliver_stream_start(const Exchange& ex, std::shared_ptr<StreamState> state) {
@@ -192,10 +190,6 @@ void Connection::on_first_bytes(const error_code& ec) {
                         });
 }
 
-void Connection::set_deadline_ms(int ms) {
-  deadline_ = ms > 0 ? Clock::now() + std::chrono::milliseconds(ms) : Clock::time_point::max();
-}
-
 void Connection::begin_request() {
   phase_ = Phase::reading;
   request_.method = Method::other;
@@ -211,6 +205,7 @@ void Connection::begin_request() {
   version_checked_ = false;
   // A pipelined request may already be buffered: then it has begun.
   request_started_ = buffer_.size() > 0;
+  if (request_started_) request_began_ = Clock::now();
   set_deadline_ms(request_started_ ? core_.options.request_timeout_ms
                                    : core_.options.idle_timeout_ms);
   parse();
@@ -276,6 +271,7 @@ void Connection::on_read(const error_code& ec, size_t bytes) {
   buffer_.commit(bytes);
   if (!request_started_) {
     request_started_ = true;
+    request_began_ = Clock::now();
     set_deadline_ms(core_.options.request_timeout_ms);
   }
   parse();
@@ -328,6 +324,7 @@ void Connection::dispatch() {
   set_deadline_ms(core_.options.response_timeout_ms);
   request_.remote = remote_;
   core_.metrics.requests.inc();
+  core_.metrics.stage_parse.observe(Clock::now() - request_began_);
   auto exchange = std::make_shared<detail::Exchange>(core_.hub, &worker_, weak_from_this(), seq_,
                                                      version_, head_request_);
   // Kept for the log should the handler throw (the request moves into it).
@@ -344,9 +341,10 @@ void Connection::dispatch() {
   // Nothing after the handler: it may already have answered, inline.
 }
 
-void Connection::deliver(uint64_t seq, Response&& response) {
+void Connection::deliver(uint64_t seq, Response&& response, Clock::time_point handed_at) {
   // A late answer (the request timed out, or the connection closed) is dropped.
   if (phase_ != Phase::handling || seq != seq_) return;
+  respond_from_ = handed_at;
   write_response(std::move(response), /*close_after=*/false);
 }
 
@@ -381,6 +379,8 @@ void Connection::on_written(const error_code& ec) {
     close();
     return;
   }
+  // A handler's answer, not the server's refusal: the respond stage.
+  if (respond_from_ != Clock::time_point{}) core_.metrics.stage_respond.observe(Clock::now() - std::exchange(respond_from_, {}));
   if (!keep_alive_ || worker_.stopping) {
     linger_close();
     return;

@@ -65,6 +65,8 @@ struct ServerMetrics {
   ops::Counter& handler_exceptions;
   ops::Counter& tls_handshake_failures;
   ops::Counter& plain_http_on_tls;
+  ops::Histogram& stage_parse;    // first byte to the whole request (ops::request_stage)
+  ops::Histogram& stage_respond;  // the answer handed over to its last byte written
 };
 
 // What every worker shares. Immutable after start() except the atomics and
@@ -154,7 +156,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close();
   Clock::time_point deadline() const { return deadline_; }
 
-  void deliver(uint64_t seq, Response&& response);
+  // `handed_at`: when the handler handed the answer over (the respond stage).
+  void deliver(uint64_t seq, Response&& response, Clock::time_point handed_at);
   void begin_stream(uint64_t seq, std::shared_ptr<detail::StreamState> state);
   void flush_stream();
 
@@ -188,7 +191,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void read_discard();
   void on_stream_written(const boost::system::error_code& ec);
   void close_stream_state();
-  void set_deadline_ms(int ms);
+  void set_deadline_ms(int ms) {
+    deadline_ = ms > 0 ? Clock::now() + std::chrono::milliseconds(ms) : Clock::time_point::max();
+  }
   // Reads and writes go through TLS when the connection has it.
   template <class Buffers, class Handler>
   void async_read_some(const Buffers& buffers, Handler&& handler);
@@ -217,6 +222,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string remote_;
   std::string address_;  // counted in ServerCore's per-address counts; "" when not
   bool request_started_ = false;  // a byte of the current request has arrived
+  Clock::time_point request_began_{};  // ... when (the parse stage)
+  Clock::time_point respond_from_{};   // the answer in writing was handed over then
   bool continue_sent_ = false;
   bool version_checked_ = false;
 

@@ -136,7 +136,9 @@ ServerMetrics::ServerMetrics(ops::Registry& r)
                     "TLS handshakes that failed: a client without our CA, an expired or foreign "
                     "client certificate, or a protocol the server refuses.")),
       plain_http_on_tls(r.counter("betcore_http_plain_requests_on_tls_total",
-                                  "Plain-HTTP requests sent to the HTTPS listener (answered 400).")) {}
+                                  "Plain-HTTP requests sent to the HTTPS listener (answered 400).")),
+      stage_parse(ops::request_stage(r, "parse")),
+      stage_respond(ops::request_stage(r, "respond")) {}
 
 ServerCore::ServerCore(Options options_in, Handler handler_in)
     : options(std::move(options_in)),
