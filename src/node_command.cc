@@ -479,6 +479,22 @@ std::string node_id_check(const std::string& id) {
   return "must be 1 to " + std::to_string(codec::kNodeIdMax) + " bytes long";
 }
 
+// The submit queue and group commit (node/submitter.h).
+void add_batch_flags(CLI::App* cmd, node::NodeOptions& n) {
+  cmd->add_option("--queue-commands-max", n.queue_commands_max, "Submit queue bound (429 above)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--batch-commands-max", n.batch_commands_max, "Commands per batch at most")
+      ->capture_default_str()->check(CLI::Range(1, 65535));
+  cmd->add_option("--batch-linger-us", n.batch_linger_us,
+                  "Under load (the last batch held 4 commands or more), wait up to this long, and never "
+                  "longer than the last append took, for --batch-linger-commands to queue before appending: "
+                  "fewer, bigger etcd puts (0: never wait)")
+      ->capture_default_str()->check(CLI::Range(0, 100'000));
+  cmd->add_option("--batch-linger-commands", n.batch_linger_commands,
+                  "The batch size that ends a --batch-linger-us wait at once")
+      ->capture_default_str()->check(CLI::Range(1, 65535));
+}
+
 // Every flag also from the environment, BETCORE_ and its long name in upper
 // case with '_' for '-' (--data: BETCORE_DATA), and from the [node] section
 // of `betcore --config FILE` (main.cc); the command line wins over both, the
@@ -522,10 +538,7 @@ void add_node_command(CLI::App& root) {
   cmd->add_option("--advertise", flags->node.advertise_address, "HOST:PORT peers use to reach this node (default: --listen)");
   cmd->add_option("--http-threads", flags->http_threads, "HTTP I/O threads")->capture_default_str()->check(CLI::Range(1, 64));
   cmd->add_option("--body-bytes-max", flags->body_bytes_max, "Largest request body (413 above)")->capture_default_str();
-  cmd->add_option("--queue-commands-max", flags->node.queue_commands_max, "Submit queue bound (429 above)")
-      ->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--batch-commands-max", flags->node.batch_commands_max, "Commands per batch at most")
-      ->capture_default_str()->check(CLI::Range(1, 65535));
+  add_batch_flags(cmd, flags->node);
   cmd->add_option("--checkpoint-every-commands", flags->node.checkpoint_every_commands,
                   "Digest + snapshot every N commands (0: never)")->capture_default_str();
   cmd->add_option("--archive-hold-ms", flags->node.archive.hold_ms,

@@ -194,6 +194,8 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
   so.node_id = o.node_id;
   so.queue_commands_max = o.queue_commands_max;
   so.batch_commands_max = o.batch_commands_max;
+  so.batch_linger_us = o.batch_linger_us;
+  so.batch_linger_commands = o.batch_linger_commands;
   Applier* applier = node->applier_.get();
   so.anchors = [applier](uint64_t after) { return applier->anchors_after(after); };
   node->submitter_ = std::make_unique<Submitter>(so, *node->log_, node->waiters_, metrics);

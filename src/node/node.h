@@ -52,6 +52,8 @@ struct NodeOptions {
   std::string advertise_address;  // how peers and tools reach this node (HOST:PORT)
   size_t queue_commands_max = 16'384;
   size_t batch_commands_max = 4'096;
+  int batch_linger_us = 5'000;        // SubmitterOptions: group commit under load
+  size_t batch_linger_commands = 64;
   uint64_t checkpoint_every_commands = 1'000'000;  // digest + snapshot
   size_t snapshots_kept = 2;
   bool truncate_corrupt_tail = false;

@@ -145,11 +145,27 @@ void Submitter::run() {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
+      linger(lock);
       take_batch(taken);
     }
     append_batch(taken);
     taken.clear();
   }
+}
+
+// Under load only: when the last batch carried at least
+// batch_linger_after_commands, the next waits for batch_linger_commands to
+// queue, at most batch_linger_us and never longer than the last append took.
+// Fewer, bigger appends: each etcd put costs its three members about the
+// same whatever it carries (measured: 2.2 ms of CPU a put on the 2-core
+// machine), so a CPU-bound cluster carries more. At low load batches are
+// small and nothing waits.
+void Submitter::linger(std::unique_lock<std::mutex>& lock) {
+  if (options_.batch_linger_us <= 0 || last_batch_commands_ < options_.batch_linger_after_commands) return;
+  const auto limit = std::min<std::chrono::steady_clock::duration>(
+      std::chrono::microseconds(options_.batch_linger_us), last_append_);
+  if (queue_.size() >= options_.batch_linger_commands || limit <= limit.zero()) return;
+  cv_.wait_for(lock, limit, [&] { return stopping_ || queue_.size() >= options_.batch_linger_commands; });
 }
 
 bool Submitter::pump() {
@@ -205,6 +221,8 @@ void Submitter::append_batch(std::vector<Item>& items) {
   const auto t1 = std::chrono::steady_clock::now();
   append_seconds_.observe(t1 - t0);
   stage_append_.observe(t1 - t0);
+  last_append_ = t1 - t0;
+  last_batch_commands_ = items.size();
   batch_commands_.observe(static_cast<double>(items.size()));
   if (pos.ok()) {
     batches_.inc();

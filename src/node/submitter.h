@@ -26,6 +26,13 @@ struct SubmitterOptions {
   size_t queue_commands_max = 16'384;     // beyond this: 429 overloaded
   size_t batch_commands_max = 4'096;
   size_t batch_bytes_max = 1 << 20;
+  // Group commit under load (Submitter::linger): after a batch of at least
+  // batch_linger_after_commands, the next one waits up to batch_linger_us
+  // (and never longer than the last append took) for batch_linger_commands
+  // to queue. 0: never waits.
+  int batch_linger_us = 0;
+  size_t batch_linger_commands = 64;
+  size_t batch_linger_after_commands = 4;
   // Wall-clock milliseconds: stamps each batch and seeds the sequence
   // numbers. Empty: the system clock. The simulator passes its node's clock.
   std::function<int64_t()> clock_ms;
@@ -85,6 +92,7 @@ class Submitter {
   };
   void run();
   bool take_batch(std::vector<Item>& taken);  // REQUIRES: mu_ held
+  void linger(std::unique_lock<std::mutex>& lock);  // REQUIRES: lock holds mu_
   int64_t now_ms() const;
   void append_batch(std::vector<Item>& items);
   static void add_actors(const std::vector<Item>& items, codec::BatchHeader& header);
@@ -94,6 +102,9 @@ class Submitter {
   Waiters& waiters_;
   uint64_t next_seq_;  // submitter thread only
   uint64_t anchored_ = 0;  // the last position this node anchored; submitter thread only
+  // The last append: how long it took and what it carried; submitter thread only.
+  std::chrono::steady_clock::duration last_append_{};
+  size_t last_batch_commands_ = 0;
 
   std::atomic<size_t> queue_limit_;
   mutable std::mutex mu_;
