@@ -95,6 +95,7 @@ SubmitStatus Submitter::submit(std::string encoded, WriteDone done, codec::Actor
       return SubmitStatus::overloaded;
     }
     queue_.push_back(Item{std::move(encoded), std::move(done), std::move(actor), std::chrono::steady_clock::now()});
+    if (!wake_needed()) return SubmitStatus::accepted;
   }
   cv_.notify_one();
   return SubmitStatus::accepted;
@@ -114,6 +115,7 @@ SubmitStatus Submitter::submit_all(std::vector<std::string> encoded, std::vector
     for (size_t i = 0; i < encoded.size(); ++i) {
       queue_.push_back(Item{std::move(encoded[i]), std::move(done[i]), actor, now});
     }
+    if (!wake_needed()) return SubmitStatus::accepted;
   }
   cv_.notify_one();
   return SubmitStatus::accepted;
@@ -165,7 +167,16 @@ void Submitter::linger(std::unique_lock<std::mutex>& lock) {
   const auto limit = std::min<std::chrono::steady_clock::duration>(
       std::chrono::microseconds(options_.batch_linger_us), last_append_);
   if (queue_.size() >= options_.batch_linger_commands || limit <= limit.zero()) return;
+  lingering_ = true;
   cv_.wait_for(lock, limit, [&] { return stopping_ || queue_.size() >= options_.batch_linger_commands; });
+  lingering_ = false;
+}
+
+// A wake is a syscall and a context switch: only when the submitter waits
+// for this. While it appends it looks at the queue on its own; while it
+// lingers, only a full batch ends the wait.
+bool Submitter::wake_needed() const {
+  return lingering_ ? queue_.size() >= options_.batch_linger_commands : true;
 }
 
 bool Submitter::pump() {

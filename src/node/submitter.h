@@ -93,6 +93,7 @@ class Submitter {
   void run();
   bool take_batch(std::vector<Item>& taken);  // REQUIRES: mu_ held
   void linger(std::unique_lock<std::mutex>& lock);  // REQUIRES: lock holds mu_
+  bool wake_needed() const;                         // REQUIRES: mu_ held
   int64_t now_ms() const;
   void append_batch(std::vector<Item>& items);
   static void add_actors(const std::vector<Item>& items, codec::BatchHeader& header);
@@ -111,6 +112,7 @@ class Submitter {
   std::condition_variable cv_;
   std::vector<Item> queue_;  // guarded by mu_
   bool stopping_ = false;    // guarded by mu_
+  bool lingering_ = false;   // the submitter waits for a fuller batch; guarded by mu_
   std::string failure_;      // guarded by mu_
   std::atomic<bool> healthy_{true};
   std::thread thread_;
