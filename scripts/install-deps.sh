@@ -7,6 +7,8 @@ packages=(
   build-essential g++ cmake ninja-build pkg-config git
   libboost-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libxxhash-dev libzstd-dev libabsl-dev
+  # the betcore binary's allocator (CMake option BETCORE_JEMALLOC)
+  libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # the etcd client: gRPC stubs generated from Debian's etcd .proto files
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev

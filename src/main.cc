@@ -42,9 +42,14 @@ void run_with_huge_pages(int argc, char** argv) {
        (std::string_view(argv[2]) == "verify" || std::string_view(argv[2]) == "run"));
   if (!builds_state) return;
   ::setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1);
+  // The same for jemalloc (CMake's BETCORE_JEMALLOC), unless the caller set
+  // its options: huge pages for what it maps.
+  const bool own_malloc_conf = std::getenv("MALLOC_CONF") == nullptr;
+  if (own_malloc_conf) ::setenv("MALLOC_CONF", "thp:always,metadata_thp:auto", 1);
   ::setenv("BETCORE_REEXEC", "1", 1);
   ::execv("/proc/self/exe", argv);
   ::unsetenv("GLIBC_TUNABLES");  // no exec: run as we are
+  if (own_malloc_conf) ::unsetenv("MALLOC_CONF");
   ::unsetenv("BETCORE_REEXEC");
 }
 
