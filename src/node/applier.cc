@@ -9,6 +9,7 @@
 #include "codec/snapshot.h"
 #include "domain/assert.h"
 #include "domain/ledger.h"
+#include "ops/request_stage.h"
 
 namespace betcore::node {
 namespace {
@@ -156,7 +157,6 @@ void Applier::apply_entry(const log::Entry& entry) {
     refuse_for_chain(entry.position.value, batch, anchors);
   } else {
     const bool mine = batch.header.node_id == options_.node_id;
-    if (mine) waiters_.applied(batch.header.first_seq, t0);
     CollectingSink sink;
     uint32_t seq = 0;
     for (size_t i = 0; i < batch.commands.size(); ++i) {
@@ -173,6 +173,7 @@ void Applier::apply_entry(const log::Entry& entry) {
       sink.events.clear();
       if (!mine) continue;
       if (WriteDone done = waiters_.take(batch.header.first_seq + i)) {
+        if (i == 0) waiters_.applied(batch.header.first_seq, std::chrono::steady_clock::now());
         WriteResult r;
         r.outcome = &out;
         r.state = &machine_.state();

@@ -14,6 +14,7 @@
 #include "log/file/file_log.h"
 #include "ops/logging.h"
 #include "ops/wall_clock.h"
+#include "ops/request_stage.h"
 
 namespace betcore::node {
 using ops::wall_ms;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <unordered_map>
@@ -9,6 +10,7 @@
 #include "codec/batch.h"
 #include "domain/assert.h"
 #include "ops/wall_clock.h"
+#include "ops/request_stage.h"
 
 namespace betcore::node {
 namespace {
@@ -132,8 +134,6 @@ bool Submitter::take_batch(std::vector<Item>& taken) {
     bytes += queue_[n].encoded.size();
     ++n;
   }
-  const auto now = std::chrono::steady_clock::now();
-  for (size_t i = 0; i < n; ++i) stage_queue_.observe(now - queue_[i].queued_at);
   taken.assign(std::make_move_iterator(queue_.begin()),
                std::make_move_iterator(queue_.begin() + static_cast<ptrdiff_t>(n)));
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
@@ -148,6 +148,7 @@ void Submitter::run() {
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
       linger(lock);
+      if (stopping_) return;
       take_batch(taken);
     }
     append_batch(taken);
@@ -166,17 +167,22 @@ void Submitter::linger(std::unique_lock<std::mutex>& lock) {
   if (options_.batch_linger_us <= 0 || last_batch_commands_ < options_.batch_linger_after_commands) return;
   const auto limit = std::min<std::chrono::steady_clock::duration>(
       std::chrono::microseconds(options_.batch_linger_us), last_append_);
-  if (queue_.size() >= options_.batch_linger_commands || limit <= limit.zero()) return;
+  if (queue_.size() >= linger_commands() || limit <= limit.zero()) return;
   lingering_ = true;
-  cv_.wait_for(lock, limit, [&] { return stopping_ || queue_.size() >= options_.batch_linger_commands; });
+  cv_.wait_for(lock, limit, [&] { return stopping_ || queue_.size() >= linger_commands(); });
   lingering_ = false;
+}
+
+// The batch that ends a linger: never more than a batch or the queue holds.
+size_t Submitter::linger_commands() const {
+  return std::max<size_t>(1, std::min({options_.batch_linger_commands, options_.batch_commands_max, queue_limit()}));
 }
 
 // A wake is a syscall and a context switch: only when the submitter waits
 // for this. While it appends it looks at the queue on its own; while it
 // lingers, only a full batch ends the wait.
 bool Submitter::wake_needed() const {
-  return lingering_ ? queue_.size() >= options_.batch_linger_commands : true;
+  return lingering_ ? queue_.size() >= linger_commands() : true;
 }
 
 bool Submitter::pump() {
@@ -206,6 +212,9 @@ void Submitter::add_actors(const std::vector<Item>& items, codec::BatchHeader& h
 }
 
 void Submitter::append_batch(std::vector<Item>& items) {
+  // The queue stage, observed outside mu_ (submits wait on it).
+  const auto taken_at = std::chrono::steady_clock::now();
+  for (const Item& item : items) stage_queue_.observe(taken_at - item.queued_at);
   codec::BatchHeader header;
   header.node_id = options_.node_id;
   header.first_seq = next_seq_;

@@ -94,6 +94,7 @@ class Submitter {
   bool take_batch(std::vector<Item>& taken);  // REQUIRES: mu_ held
   void linger(std::unique_lock<std::mutex>& lock);  // REQUIRES: lock holds mu_
   bool wake_needed() const;                         // REQUIRES: mu_ held
+  size_t linger_commands() const;
   int64_t now_ms() const;
   void append_batch(std::vector<Item>& items);
   static void add_actors(const std::vector<Item>& items, codec::BatchHeader& header);

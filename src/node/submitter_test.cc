@@ -99,14 +99,21 @@ SubmitterOptions lingering() {
 
 TEST(SubmitterLinger, AtLowLoadABatchOfOneGoesAtOnce) {
   Fixture f(lingering());
+  f.submit(1);  // a batch of one, held 3 s: were a wait armed, it could last 3 s
+  ASSERT_EQ(f.log.await_appends(1).size(), 1u);
+  std::this_thread::sleep_for(3s);
   f.log.permit(100);
-  for (size_t i = 1; i <= 5; ++i) {
+  for (size_t i = 2; i <= 4; ++i) {
+    const auto sent = std::chrono::steady_clock::now();
     f.submit(1);
-    // Batches of one never arm the wait: each goes alone, without waiting
-    // for the 8 it would wait for under load.
+    // Batches of one never arm the wait: each goes alone at once, without
+    // waiting for the 8 it would wait for under load.
     const auto sizes = f.log.await_appends(i);
     ASSERT_EQ(sizes.size(), i) << "the append of a lone command did not happen";
     EXPECT_EQ(sizes.back(), 1u);
+    if (i == 2) {
+      EXPECT_LT(std::chrono::steady_clock::now() - sent, 1500ms) << "a lone command waited for a fuller batch";
+    }
   }
 }
 
@@ -117,16 +124,19 @@ TEST(SubmitterLinger, UnderLoadTheNextBatchWaitsForMoreAndGoesOnceFull) {
   f.submit(5);  // queued behind A: batch B
   f.log.permit();
   ASSERT_EQ(f.log.await_appends(2).back(), 5u);
-  // B (5 commands: under load) is held 2 s, so the next batch may wait up
-  // to 2 s for 8 commands.
-  std::this_thread::sleep_for(2s);
+  // B (5 commands: under load) is held 4 s, so the next batch may wait up
+  // to 4 s for 8 commands.
+  std::this_thread::sleep_for(4s);
   f.log.permit();
   f.submit(2);
   std::this_thread::sleep_for(50ms);  // without the wait, these 2 would go alone now
+  const auto filled = std::chrono::steady_clock::now();
   f.submit(6);
   const auto sizes = f.log.await_appends(3);
   ASSERT_EQ(sizes.size(), 3u);
   EXPECT_EQ(sizes[2], 8u) << "the batch after a loaded one should have waited for 8 commands";
+  // ... and gone as soon as they were there, not at the end of the 4 s.
+  EXPECT_LT(std::chrono::steady_clock::now() - filled, 2s) << "a full batch waited for the linger's end";
   f.log.permit(10);
 }
 

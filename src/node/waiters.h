@@ -5,6 +5,7 @@
 // Thread-safe: the submitter registers and fails, the applier takes.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -66,11 +67,13 @@ class Waiters {
     return map_.size();
   }
 
-  // The commit_to_applied stage (ops::request_stage) of this node's batches,
-  // named by their first sequence number: the submitter says when the append
-  // was answered, the applier when it applied the batch. The second of the
-  // two observes the gap; 0 when the applier came first (the watch delivered
-  // the batch before the put's answer arrived). Without a histogram, nothing.
+  // The commit_to_applied stage (ops/request_stage.h) of this node's
+  // batches, named by their first sequence number: the submitter says when
+  // the append was answered, the applier when it applied the batch (only
+  // batches with a waiter: not those of earlier runs it replays). The second
+  // of the two observes applied - committed, 0 when the applier came first
+  // (the watch delivered the batch before the put's answer arrived).
+  // Without a histogram, nothing.
   using Clock = std::chrono::steady_clock;
   void set_stage_histogram(ops::Histogram* h) { stage_ = h; }
   void committed(uint64_t first_seq, Clock::time_point at) { meet(first_seq, at, true); }
@@ -95,7 +98,9 @@ class Waiters {
       return;
     }
     if (it->second.committed != committed) {
-      stage_->observe(committed ? Clock::duration::zero() : at - it->second.at);
+      const Clock::time_point committed_at = committed ? at : it->second.at;
+      const Clock::time_point applied_at = committed ? it->second.at : at;
+      stage_->observe(std::max(Clock::duration::zero(), applied_at - committed_at));
     }
     halves_.erase(it);
   }

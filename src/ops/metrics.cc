@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "domain/assert.h"
+#include "ops/request_stage.h"
 
 namespace betcore::ops {
 

@@ -98,7 +98,6 @@ class Histogram {
 // 0.1 ms .. 10 s, roughly 1-2.5-5 per decade: request and commit latencies.
 std::span<const double> default_latency_buckets_s();
 
-
 namespace detail {
 struct CallbackSlot;
 }
@@ -176,17 +175,5 @@ void append_value(std::string& out, double value);
 // tests that read another process's /metrics.
 std::optional<double> sample_value(std::string_view text, std::string_view name,
                                    const std::vector<std::string>& labels = {});
-
-// Where a write's time goes (docs/monitoring.md, "Where the time goes"): one
-// series of betcore_request_stage_seconds{stage} per stage, 10 us .. 10 s:
-//   parse              the request's first byte to the whole request parsed
-//   queue              in the submit queue, until a batch takes it
-//   append             the batch's etcd put or write + fsync
-//   commit_to_applied  the append's answer to this node applying the batch
-//                      (0 when the watch delivered it first)
-//   apply              applying one batch to the state machine
-//   respond            the answer handed over to its last byte written
-// `stage` is one of those names. Thread-safe (get-or-create).
-Histogram& request_stage(Registry& registry, std::string_view stage);
 
 }  // namespace betcore::ops

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <set>
 #include <ostream>
 #include <utility>
 
@@ -104,10 +105,41 @@ std::string validate(const BenchOptions& o, const std::string& run_id) {
     return "--deposit must be in 1 .. 10^13 cents";
   }
   if (o.timeout_ms < 1) return "--timeout-ms must be at least 1";
+  std::set<std::string> names{"bench"};  // the bench's own
   for (const std::string& p : o.processes) {
-    if (!parse_process(p)) return "--process wants NAME=PID (a running process' id), got `" + p + "`";
+    const auto named = parse_process(p);
+    if (!named) return "--process wants NAME=PID (a running process' id), got `" + p + "`";
+    if (!names.insert(named->first).second) return "--process: the name `" + named->first + "` is given twice";
   }
   return {};
+}
+
+// The nodes' stages and the processes' CPU over the window (bench_probe.h).
+BenchProbe make_probe(const BenchOptions& o, const std::vector<Url>& targets) {
+  std::vector<std::string> metrics_urls = o.metrics_urls;
+  if (metrics_urls.empty()) {
+    for (const Url& t : targets) metrics_urls.push_back(t.origin() + t.path + "/metrics");
+  }
+  std::vector<std::pair<std::string, int>> processes;
+  for (const std::string& p : o.processes) processes.push_back(*parse_process(p));
+  return BenchProbe(metrics_urls, processes);
+}
+
+// Never an exception out of the window's callbacks: the load's threads run.
+void watch_window(BenchProbe& probe, LoadOptions& load_options, std::ostream& err) {
+  auto guarded = [&probe, &err](void (BenchProbe::*step)(std::ostream&)) {
+    return [&probe, &err, step]() noexcept {
+      try {
+        (probe.*step)(err);
+      } catch (const std::exception& e) {
+        err << "bench: measuring the window failed: " << e.what() << "\n";
+      } catch (...) {
+        err << "bench: measuring the window failed\n";
+      }
+    };
+  };
+  load_options.on_window_open = guarded(&BenchProbe::open);
+  load_options.on_window_close = guarded(&BenchProbe::close);
 }
 
 BenchReport make_report(const BenchOptions& o, const std::string& run_id, const std::vector<Url>& targets,
@@ -175,15 +207,8 @@ int run_bench_or_throw(const BenchOptions& o, std::ostream& out, std::ostream& e
   load_options.seed = o.seed;
   load_options.timeout_ms = o.timeout_ms;
   load_options.backoff_ms = o.backoff_ms;
-  std::vector<std::string> metrics_urls = o.metrics_urls;
-  if (metrics_urls.empty()) {
-    for (const Url& t : targets) metrics_urls.push_back(t.origin() + t.path + "/metrics");
-  }
-  std::vector<std::pair<std::string, int>> processes;
-  for (const std::string& p : o.processes) processes.push_back(*parse_process(p));
-  BenchProbe probe(metrics_urls, processes);
-  load_options.on_window_open = [&] { probe.open(err); };
-  load_options.on_window_close = [&] { probe.close(err); };
+  BenchProbe probe = make_probe(o, targets);
+  watch_window(probe, load_options, err);
   err << fmt::format("bench: {} connections, {:.1f} s warmup, {:.1f} s measured\n", o.connections,
                      o.warmup_s, o.duration_s)
       << std::flush;

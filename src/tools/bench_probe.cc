@@ -16,14 +16,19 @@ namespace {
 
 constexpr std::string_view kFamily = "betcore_request_stage_seconds";
 
-// The value of label `name` in a series' label text (`{a="x",b="y"}`), or "".
+// The value of label `name` in a series' label text (`{a="x",b="y"}`), or
+// "" (also for a value with an escape: no stage or bound has one).
 std::string_view label(std::string_view labels, std::string_view name) {
   const std::string key = std::string(name) + "=\"";
-  const size_t at = labels.find(key);
-  if (at == std::string_view::npos) return {};
-  const size_t from = at + key.size();
-  const size_t to = labels.find('"', from);
-  return to == std::string_view::npos ? std::string_view{} : labels.substr(from, to - from);
+  for (size_t at = labels.find(key); at != std::string_view::npos; at = labels.find(key, at + 1)) {
+    if (at == 0 || (labels[at - 1] != '{' && labels[at - 1] != ',')) continue;  // not `substage=`
+    const size_t from = at + key.size();
+    const size_t to = labels.find('"', from);
+    if (to == std::string_view::npos) return {};
+    const std::string_view value = labels.substr(from, to - from);
+    return value.find('\\') == std::string_view::npos ? value : std::string_view{};
+  }
+  return {};
 }
 
 double number(std::string_view text) {
@@ -62,15 +67,17 @@ void add_stage_samples(std::string_view text, StageSnapshot& into) {
     const std::string_view labels = rest.substr(open, close - open + 1);
     const std::string_view value = rest.substr(close + 1);
     const std::string stage(label(labels, "stage"));
-    if (stage.empty()) continue;
+    const size_t value_at = value.find_first_not_of(' ');
+    if (stage.empty() || value_at == std::string_view::npos) continue;
+    if (suffix != "_sum" && suffix != "_count" && suffix != "_bucket") continue;
     StageCounts& c = into[stage];
-    const double v = number(value.substr(value.find_first_not_of(' ')));
+    const double v = number(value.substr(value_at, value.find(' ', value_at) - value_at));
     if (suffix == "_sum") {
       c.sum += v;
     } else if (suffix == "_count") {
       c.count += static_cast<uint64_t>(v);
-    } else if (suffix == "_bucket") {
-      const double le = number(label(labels, "le"));
+    } else if (const std::string_view le_text = label(labels, "le"); !le_text.empty()) {
+      const double le = number(le_text);
       size_t i = 0;
       while (i < c.bounds.size() && c.bounds[i] != le) ++i;
       if (i == c.bounds.size()) {
@@ -82,17 +89,37 @@ void add_stage_samples(std::string_view text, StageSnapshot& into) {
   }
 }
 
-std::map<std::string, StageFigures> stage_figures(const StageSnapshot& before, const StageSnapshot& after) {
-  std::map<std::string, StageFigures> out;
+bool stage_window(const StageSnapshot& before, const StageSnapshot& after, StageSnapshot& out) {
+  bool whole = true;
   for (const auto& [stage, a] : after) {
     StageCounts d = a;
-    if (auto it = before.find(stage); it != before.end() && it->second.bounds == a.bounds) {
-      d.sum -= it->second.sum;
-      d.count -= std::min(d.count, it->second.count);
-      for (size_t i = 0; i < d.cumulative.size(); ++i) {
-        d.cumulative[i] -= std::min(d.cumulative[i], it->second.cumulative[i]);
+    if (auto it = before.find(stage); it != before.end()) {
+      const StageCounts& b = it->second;
+      if (b.bounds != a.bounds || b.count > a.count || b.sum > a.sum) {
+        whole = false;  // a restart in between, or another build's buckets
+        continue;
       }
+      d.sum -= b.sum;
+      d.count -= b.count;
+      for (size_t i = 0; i < d.cumulative.size(); ++i) d.cumulative[i] -= std::min(d.cumulative[i], b.cumulative[i]);
     }
+    StageCounts& o = out[stage];
+    if (o.bounds.empty()) {
+      o = d;
+    } else if (o.bounds == d.bounds) {
+      o.sum += d.sum;
+      o.count += d.count;
+      for (size_t i = 0; i < o.cumulative.size(); ++i) o.cumulative[i] += d.cumulative[i];
+    } else {
+      whole = false;
+    }
+  }
+  return whole;
+}
+
+std::map<std::string, StageFigures> stage_figures(const StageSnapshot& window) {
+  std::map<std::string, StageFigures> out;
+  for (const auto& [stage, d] : window) {
     StageFigures f;
     f.count = d.count;
     f.mean_ms = d.count == 0 ? 0 : d.sum / static_cast<double>(d.count) * 1000.0;
@@ -108,8 +135,7 @@ std::optional<double> process_cpu_seconds(int pid) {
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   // Field 2 (the command) may hold spaces: count from the ')' that ends it.
   const size_t paren = stat.rfind(')');
-  if (!in.good() && stat.empty()) return std::nullopt;
-  if (paren == std::string::npos) return std::nullopt;
+  if (paren == std::string::npos || paren + 2 > stat.size()) return std::nullopt;
   std::istringstream fields(stat.substr(paren + 2));
   std::string field;
   double utime = -1, stime = -1;
@@ -127,8 +153,9 @@ BenchProbe::BenchProbe(std::vector<std::string> metrics_urls, std::vector<std::p
   processes_.emplace_back("bench", static_cast<int>(::getpid()));
 }
 
-bool BenchProbe::scrape(StageSnapshot& into, std::ostream& err) {
+bool BenchProbe::scrape(std::vector<StageSnapshot>& into, std::ostream& err) {
   bool all = true;
+  into.assign(urls_.size(), {});
   for (size_t i = 0; i < urls_.size(); ++i) {
     const std::optional<Url> url = parse_url(urls_[i]);
     Response r;
@@ -139,7 +166,7 @@ bool BenchProbe::scrape(StageSnapshot& into, std::ostream& err) {
       r = HttpClient(*url, o).get(url->path.empty() ? "/metrics" : url->path);
     }
     if (r.ok()) {
-      add_stage_samples(r.body, into);
+      add_stage_samples(r.body, into[i]);
       continue;
     }
     all = false;
@@ -163,11 +190,19 @@ void BenchProbe::close(std::ostream& err) {
   cpu_after_.clear();
   for (const auto& p : processes_) cpu_after_.push_back(process_cpu_seconds(p.second));
   stages_ok_ = scrape(after_, err) && stages_ok_;
+  window_.clear();
+  for (size_t i = 0; stages_ok_ && i < urls_.size(); ++i) {
+    if (!stage_window(before_[i], after_[i], window_)) {
+      err << fmt::format("bench: no stage figures: the counters of {} went back during the window (did the node "
+                         "restart?)\n", urls_[i]);
+      stages_ok_ = false;
+    }
+  }
 }
 
 std::map<std::string, StageFigures> BenchProbe::stages() const {
   if (!stages_ok_ || urls_.empty()) return {};
-  return stage_figures(before_, after_);
+  return stage_figures(window_);
 }
 
 std::vector<CpuFigures> BenchProbe::cpu(uint64_t bets) const {

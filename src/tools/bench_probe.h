@@ -42,8 +42,14 @@ struct StageFigures {
 // exposition into `into` (several nodes add up). Other lines are ignored.
 void add_stage_samples(std::string_view exposition, StageSnapshot& into);
 
-// What happened between two snapshots, per stage seen in `after`.
-std::map<std::string, StageFigures> stage_figures(const StageSnapshot& before, const StageSnapshot& after);
+// Adds what happened between two scrapes of one node (after - before, per
+// stage seen in `after`) into `window`. False, leaving out what cannot be
+// subtracted, when a stage's counts went back (the node restarted in
+// between) or its buckets differ.
+bool stage_window(const StageSnapshot& before, const StageSnapshot& after, StageSnapshot& window);
+
+// The figures of a window, per stage.
+std::map<std::string, StageFigures> stage_figures(const StageSnapshot& window);
 
 // utime + stime of a process in seconds; nullopt when it cannot be read.
 std::optional<double> process_cpu_seconds(int pid);
@@ -73,12 +79,13 @@ class BenchProbe {
   std::vector<CpuFigures> cpu(uint64_t bets) const;
 
  private:
-  bool scrape(StageSnapshot& into, std::ostream& err);
+  bool scrape(std::vector<StageSnapshot>& into, std::ostream& err);  // one per URL
 
   std::vector<std::string> urls_;
   std::vector<std::pair<std::string, int>> processes_;
   std::vector<bool> url_failed_;
-  StageSnapshot before_, after_;
+  std::vector<StageSnapshot> before_, after_;  // per URL
+  StageSnapshot window_;                       // their differences, summed
   bool stages_ok_ = true;  // every URL answered both times
   std::vector<std::optional<double>> cpu_before_, cpu_after_;
 };

@@ -1,32 +1,37 @@
 #include "tools/bench_probe.h"
 
 #include <gtest/gtest.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <sstream>
 
 #include "ops/metrics.h"
+#include "ops/request_stage.h"
 
 namespace betcore::tools {
 namespace {
 
-// The figures come from the node's own exposition, parsed back.
-TEST(BenchProbe, StageFiguresAreTheDifferenceOfTwoScrapesSummedOverNodes) {
+// The figures come from the nodes' own expositions, parsed back: each
+// node's window (after - before), summed.
+TEST(BenchProbe, StageFiguresAreEachNodesWindowSummed) {
   ops::Registry node1, node2;
   ops::request_stage(node1, "queue").observe(0.5);  // before the window: not counted
-  StageSnapshot before;
-  add_stage_samples(node1.expose(), before);
-  add_stage_samples(node2.expose(), before);
+  StageSnapshot before1, before2;
+  add_stage_samples(node1.expose(), before1);
+  add_stage_samples(node2.expose(), before2);
   for (int i = 0; i < 98; ++i) ops::request_stage(node1, "queue").observe(0.0002);  // 0.1..0.25 ms bucket
   ops::request_stage(node2, "queue").observe(0.004);  // 2.5..5 ms
   ops::request_stage(node2, "queue").observe(0.004);
   ops::request_stage(node2, "append").observe(0.003);
-  StageSnapshot after;
-  add_stage_samples(node1.expose(), after);
-  add_stage_samples(node2.expose(), after);
+  StageSnapshot after1, after2, window;
+  add_stage_samples(node1.expose(), after1);
+  add_stage_samples(node2.expose(), after2);
+  ASSERT_TRUE(stage_window(before1, after1, window));
+  ASSERT_TRUE(stage_window(before2, after2, window));
 
-  const auto figures = stage_figures(before, after);
+  const auto figures = stage_figures(window);
   ASSERT_TRUE(figures.count("queue"));
   const StageFigures& q = figures.at("queue");
   EXPECT_EQ(q.count, 100u);
@@ -40,6 +45,17 @@ TEST(BenchProbe, StageFiguresAreTheDifferenceOfTwoScrapesSummedOverNodes) {
   EXPECT_NEAR(figures.at("append").mean_ms, 3.0, 1e-6);
 }
 
+TEST(BenchProbe, ANodeThatRestartedInTheWindowIsNotSubtracted) {
+  ops::Registry before_restart, after_restart;
+  for (int i = 0; i < 10; ++i) ops::request_stage(before_restart, "queue").observe(0.001);
+  ops::request_stage(after_restart, "queue").observe(0.001);
+  StageSnapshot before, after, window;
+  add_stage_samples(before_restart.expose(), before);
+  add_stage_samples(after_restart.expose(), after);
+  EXPECT_FALSE(stage_window(before, after, window));
+  EXPECT_TRUE(window.empty());
+}
+
 TEST(BenchProbe, OtherSeriesAndBrokenLinesAreIgnored) {
   StageSnapshot s;
   add_stage_samples(
@@ -47,6 +63,9 @@ TEST(BenchProbe, OtherSeriesAndBrokenLinesAreIgnored) {
       "betcore_request_stage_seconds_bucket{le=\"1\"} 3\n"   // no stage label
       "betcore_request_stage_seconds_count{stage=\"parse\" 4\n"  // no closing brace
       "betcore_batch_commands_count 7\n"
+      "betcore_request_stage_seconds_count{substage=\"x\"} 9\n"     // not the stage label
+      "betcore_request_stage_seconds_created{stage=\"parse\"} 1\n"  // not a histogram part
+      "betcore_request_stage_seconds_count{stage=\"parse\"}\n"      // no value
       "betcore_request_stage_seconds_count{stage=\"parse\"} 5\n",
       s);
   ASSERT_EQ(s.size(), 1u);
@@ -56,12 +75,18 @@ TEST(BenchProbe, OtherSeriesAndBrokenLinesAreIgnored) {
 TEST(BenchProbe, CpuOfThisProcessGrowsAndAGoneProcessIsNotMeasured) {
   const auto t0 = process_cpu_seconds(static_cast<int>(::getpid()));
   ASSERT_TRUE(t0.has_value());
+  // Burn 150 ms of this process' CPU, however long that takes on a busy machine.
+  auto cpu_now = [] {
+    timespec ts{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+  };
+  const double burn_from = cpu_now();
   volatile uint64_t x = 0;
-  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(120);
-  while (std::chrono::steady_clock::now() < until) x = x + 1;
+  while (cpu_now() - burn_from < 0.15) x = x + 1;
   const auto t1 = process_cpu_seconds(static_cast<int>(::getpid()));
   ASSERT_TRUE(t1.has_value());
-  EXPECT_GE(*t1 - *t0, 0.05);
+  EXPECT_GE(*t1 - *t0, 0.1);  // /proc counts in ticks (10 ms)
   EXPECT_FALSE(process_cpu_seconds(0x3fffffff).has_value());
 
   BenchProbe probe({}, {{"gone", 0x3fffffff}});

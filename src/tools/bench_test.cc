@@ -15,6 +15,7 @@
 #include "support/fake_http_server.h"
 #include "support/net.h"
 #include "tools/bench_plan.h"
+#include "ops/request_stage.h"
 
 namespace betcore::tools {
 namespace {

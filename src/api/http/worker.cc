@@ -4,6 +4,7 @@
 #include "api/http/connection.h"
 #include "domain/assert.h"
 #include "tls/asio_context.h"
+#include "ops/request_stage.h"
 
 namespace betcore::http {
 
