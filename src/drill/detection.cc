@@ -190,6 +190,10 @@ void expect_moved(DrillCluster& c, int slow, const GuardedFault& g, DrillReport&
 void percentiles(const std::vector<DrillOp>& ops, int64_t quiet_from, GuardedFault& g) {
   std::vector<int64_t> before, during, after;
   const int64_t acted = g.remediated_after_ms < 0 ? -1 : g.start_ms + g.remediated_after_ms;
+  // The windows: before the fault (15 s at most, after the last one settled),
+  // during it (until the action, if any), after the action (from 2 s on).
+  const int64_t before_from = std::max(quiet_from, g.start_ms - 15'000);
+  const int64_t during_to = acted < 0 ? g.end_ms : acted;
   for (const DrillOp& op : ops) {
     if (op.target != "/v1/bets") continue;
     for (const Attempt& a : op.indefinite) {
@@ -197,12 +201,10 @@ void percentiles(const std::vector<DrillOp>& ops, int64_t quiet_from, GuardedFau
     }
     if (!op.h.answered || op.status < 200 || op.status >= 300) continue;
     const int64_t sent = op.h.first_sent_ms, took = op.h.answered_ms - op.h.first_sent_ms;
-    if (sent >= std::max(quiet_from, g.start_ms - 15'000) && sent < g.start_ms) before.push_back(took);
-    else if (sent >= g.start_ms && (acted < 0 ? sent < g.end_ms : sent < acted)) during.push_back(took);
+    if (sent >= before_from && sent < g.start_ms) before.push_back(took);
+    else if (sent >= g.start_ms && sent < during_to) during.push_back(took);
     else if (acted >= 0 && sent >= acted + 2'000 && sent < g.end_ms) after.push_back(took);
   }
-  const int64_t before_from = std::max(quiet_from, g.start_ms - 15'000);
-  const int64_t during_to = acted < 0 ? g.end_ms : acted;
   auto rate = [](size_t n, int64_t from, int64_t to) {
     return to > from ? static_cast<double>(n) * 1000.0 / static_cast<double>(to - from) : -1.0;
   };
