@@ -15,7 +15,8 @@
 # [--to-position N]"; the new etcd is loaded from the archive before any node
 # starts, node-1 starts on the restored data, the others load its snapshot;
 # docs/runbooks/restore-from-archive.md), BETCORE_PLAIN_HTTP=1 (no TLS: a
-# trusted network only).
+# trusted network only), BETCORE_ETCD_HEARTBEAT_MS / BETCORE_ETCD_ELECTION_MS
+# (etcd's timing; defaults and why: docs/cluster.md, "etcd settings").
 # TLS is on every link by default: a private CA in $BETCORE_CLUSTER_HOME/tls
 # (betcore certs), etcd with client and peer certificates, the nodes on
 # etcds:// serving HTTPS, HAProxy terminating TLS and speaking TLS to them.
@@ -78,8 +79,8 @@ etcd_flags=(
   # raft entries kept in memory between raft snapshots (default 100,000): with
   # batches of up to a few MiB, 10,000 (+5,000 kept for slow followers) bounds memory
   --snapshot-count 10000
-  # etcd's defaults, written out: heartbeat ~ a round trip (here a local fsync), election 10x that
-  --heartbeat-interval 100 --election-timeout 1000
+  # etcd's timing (docs/cluster.md, "etcd settings", says how it was measured)
+  --heartbeat-interval "${BETCORE_ETCD_HEARTBEAT_MS:-50}" --election-timeout "${BETCORE_ETCD_ELECTION_MS:-500}"
   --logger zap --log-outputs stderr
 )
 

@@ -190,7 +190,9 @@ bool DrillCluster::start_etcd(int i, bool initial, std::string& why) {
              "--initial-cluster-state", initial ? "new" : "existing",
              "--initial-cluster-token", "betcore-drill", "--max-request-bytes", "8388608",
              "--quota-backend-bytes", "8589934592", "--auto-compaction-retention", "0",
-             "--pre-vote=true", "--logger", "zap", "--log-outputs", "stderr"};
+             "--pre-vote=true", "--logger", "zap", "--log-outputs", "stderr",
+             // A leader's death is seen in 0.5-1 s (docs/cluster.md, "etcd settings").
+             "--heartbeat-interval", "50", "--election-timeout", "500"};
   // clang-format on
   so.log_path = (root_ / fmt::format("{}-run{}.log", p.name, p.runs++)).string();
   p.process = tools::Process::spawn(so);
