@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <map>
 #include <string>
 
@@ -24,7 +25,12 @@ SimReport run(uint64_t seed, Topology t, const std::string& sabotage = "", uint6
   c.ops = ops;
   c.sabotage = sabotage;
   c.dir = scratch(std::to_string(seed) + sabotage + topology_name(t));
-  return run_seed(c);
+  SimReport r = run_seed(c);
+  // A failed run keeps its files for whoever debugs it; here the planted
+  // bugs fail on purpose, and the test leaves nothing behind in /tmp.
+  std::error_code ec;
+  std::filesystem::remove_all(c.dir, ec);
+  return r;
 }
 
 std::string failures(const SimReport& r) {
