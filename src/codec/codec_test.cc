@@ -26,13 +26,6 @@ namespace {
 using namespace domain;
 using namespace domain::test;
 
-// Under AddressSanitizer every decoded state maps and unmaps its id arenas
-// (1 MiB chunks): the decode-heavy loops run fewer rounds there.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr int kRoundsScale = 4;
-#else
-constexpr int kRoundsScale = 1;
-#endif
 
 // A fixed, platform-independent generator (std::mt19937_64 is fully
 // specified; distributions are not, so we only use its raw output).
@@ -645,7 +638,7 @@ TEST(DecodeState, RandomMutationsAreRefusedOrCanonical) {
   rich(b);
   const std::string good = encode_state(b.s());
   Bytes rnd(4);
-  for (int iter = 0; iter < 20'000 / kRoundsScale; ++iter) {
+  for (int iter = 0; iter < 20'000; ++iter) {
     std::string bytes = good;
     const int edits = 1 + static_cast<int>(rnd.below(4));
     for (int e = 0; e < edits; ++e) {

@@ -7,6 +7,8 @@
 #include <absl/hash/hash.h>
 #include <absl/strings/string_view.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -27,11 +29,22 @@ class StringArena {
   StringArena& operator=(const StringArena&) = delete;
 
   std::string_view store(std::string_view s) {
-    BETCORE_ASSERT(s.size() <= kChunkBytes);
-    if (chunks_.empty() || used_ + s.size() > kChunkBytes) {
-      // For overwrite: zeroing 1 MiB per table would cost a memset and make
-      // every page resident up front, for every state (and snapshot restore).
-      chunks_.push_back(std::make_unique_for_overwrite<char[]>(kChunkBytes));
+    BETCORE_ASSERT(s.size() <= kMaxChunkBytes);
+    if (chunks_.empty() || used_ + s.size() > chunk_bytes_) {
+      // Each chunk twice the last, from 4 KiB to 1 MiB: a small state
+      // (a test's, a fuzz input's, a new book) takes a few KiB, not 1 MiB a
+      // table, and a million ids still take few chunks. Under ASan a chunk
+      // over 128 KiB is an mmap and a munmap of its own; with 1 MiB chunks
+      // from the start the codec tests, which decode a small state thousands
+      // of times, spent most of their time in the kernel.
+      size_t bytes = chunks_.empty() ? kFirstChunkBytes
+                                     : std::min(chunk_bytes_ * 2, kMaxChunkBytes);
+      while (bytes < s.size()) bytes *= 2;
+      // For overwrite: zeroing a chunk would cost a memset and make every
+      // page resident up front, for every state (and snapshot restore).
+      chunks_.push_back(std::make_unique_for_overwrite<char[]>(bytes));
+      chunk_bytes_ = bytes;
+      reserved_ += bytes;
       used_ = 0;
     }
     char* dst = chunks_.back().get() + used_;
@@ -40,20 +53,15 @@ class StringArena {
     return {dst, s.size()};
   }
 
-  size_t bytes_reserved() const { return chunks_.size() * kChunkBytes; }
+  size_t bytes_reserved() const { return reserved_; }
 
  private:
-  // 1 MiB: a million ids take few chunks. The fuzz build makes them 64 KiB
-  // (CMakeLists.txt, BETCORE_FUZZ): under ASan a chunk over 128 KiB is an
-  // mmap and a munmap of its own, and the fuzz targets build a state for
-  // every input, at 600 inputs a second with 1 MiB chunks.
-#ifdef BETCORE_ARENA_CHUNK_BYTES
-  static constexpr size_t kChunkBytes = BETCORE_ARENA_CHUNK_BYTES;
-#else
-  static constexpr size_t kChunkBytes = 1 << 20;
-#endif
+  static constexpr size_t kFirstChunkBytes = 4 << 10;
+  static constexpr size_t kMaxChunkBytes = 1 << 20;
   std::vector<std::unique_ptr<char[]>> chunks_;
-  size_t used_ = 0;
+  size_t chunk_bytes_ = 0;  // the size of the last chunk
+  size_t reserved_ = 0;
+  size_t used_ = 0;         // of the last chunk
 };
 
 // absl's string hash (fast, well mixed). Debian builds abseil for C++14, so
