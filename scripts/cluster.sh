@@ -80,7 +80,8 @@ etcd_flags=(
   # batches of up to a few MiB, 10,000 (+5,000 kept for slow followers) bounds memory
   --snapshot-count 10000
   # etcd's timing (docs/cluster.md, "etcd settings", says how it was measured)
-  --heartbeat-interval "${BETCORE_ETCD_HEARTBEAT_MS:-50}" --election-timeout "${BETCORE_ETCD_ELECTION_MS:-500}"
+  --heartbeat-interval "${BETCORE_ETCD_HEARTBEAT_MS:-50}"
+  --election-timeout "${BETCORE_ETCD_ELECTION_MS:-500}"
   --logger zap --log-outputs stderr
 )
 

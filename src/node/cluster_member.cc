@@ -152,7 +152,7 @@ std::string ClusterMember::not_ready_reason() const {
   double lag = lag_seconds();
   std::lock_guard lock(mu_);
   auto now = Clock::now();
-  // An etcd election takes 1-2 s and stalls every node alike: only a longer
+  // An etcd election takes 0.5-2.5 s and stalls every node alike: only a longer
   // silence takes this node out of rotation.
   if (now - head_ok_at_ > std::chrono::milliseconds(options_.head_unreadable_max_ms)) {
     return "cannot read the log head from etcd" +

@@ -72,8 +72,10 @@ struct ClusterMemberOptions {
   int lag_ready_max_ms = 2'000;      // lagging longer than this: not ready
   // No log head from etcd this long: not ready, so HAProxy stops sending it
   // requests that would wait for an append that cannot happen. Longer than
-  // an etcd election (1-2 s), which leaves every node headless for a while.
-  // (5 s before betcore drill showed a cut-off node holding clients for 5 s.)
+  // an etcd election, which leaves every node headless for a while: 0.5-1.2 s
+  // with docs/cluster.md's 50 / 500 ms, 1-2.5 s on a cluster left at etcd's
+  // defaults. (5 s before betcore drill showed a cut-off node holding clients
+  // for 5 s; with HAProxy's leastconn such a node holds few of them.)
   int head_unreadable_max_ms = 2'500;
   int64_t defrag_free_bytes_min = 64ll << 20;
 };

@@ -151,7 +151,8 @@ bool LocalCluster::spawn_etcd(int i, bool initial, std::string& why) {
              "--initial-cluster-state", initial ? "new" : "existing",
              "--initial-cluster-token", "betcore-test",
              "--max-request-bytes", "8388608", "--quota-backend-bytes", "8589934592",
-             "--auto-compaction-retention", "0", "--pre-vote=true", "--logger", "zap", "--log-outputs", "stderr",
+             "--auto-compaction-retention", "0", "--pre-vote=true",
+             "--logger", "zap", "--log-outputs", "stderr",
              // As scripts/cluster.sh (docs/cluster.md, "etcd settings").
              "--heartbeat-interval", "50", "--election-timeout", "500"};
   if (options_.tls) {

@@ -26,10 +26,12 @@ SimReport run(uint64_t seed, Topology t, const std::string& sabotage = "", uint6
   c.sabotage = sabotage;
   c.dir = scratch(std::to_string(seed) + sabotage + topology_name(t));
   SimReport r = run_seed(c);
-  // A failed run keeps its files for whoever debugs it; here the planted
-  // bugs fail on purpose, and the test leaves nothing behind in /tmp.
-  std::error_code ec;
-  std::filesystem::remove_all(c.dir, ec);
+  // A failed run keeps its files for whoever debugs it; a planted bug fails
+  // on purpose, and its files are removed.
+  if (!sabotage.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(c.dir, ec);
+  }
   return r;
 }
 

@@ -106,12 +106,13 @@ Position EtcdLog::position_of(int64_t revision) const {
 namespace {
 
 int backoff_ms(int attempt) {
-  // 50 ms doubling to 250 ms, with jitter over its upper half. An etcd
-  // election (0.5-1 s with docs/cluster.md's settings) refuses puts at once;
-  // with a cap of 1 s the first attempt after it came up to 0.8 s late
-  // (first write after a leader kill, 10 kills: worst 1.53 s, with 250 ms 1.23 s). A
-  // slow or unreachable member paces the attempts itself: each waits up to
-  // append_attempt_timeout_ms.
+  // 50 ms doubling to 250 ms, with jitter over its upper half; for the
+  // append's attempts and the watch's reconnects alike. An etcd election
+  // (docs/cluster.md, "etcd settings") refuses puts and ends watches at
+  // once; with a cap of 1 s the first attempt after it came up to 0.8 s
+  // late (first write after a leader kill, 10 kills: worst 1.53 s; with
+  // 250 ms, 1.23 s). A slow or unreachable member paces the attempts
+  // itself: each waits up to append_attempt_timeout_ms.
   static thread_local std::mt19937 rng{std::random_device{}()};
   int cap = std::min(250, 50 << std::min(attempt, 3));
   return cap / 2 + std::uniform_int_distribution<int>(0, cap / 2)(rng);
@@ -437,8 +438,13 @@ void EtcdLog::watch_loop(Session* s) {
     // leader) also moves on. Either way the next member gets the watch.
     client_->rotate(at);
     int wait = backoff_ms(attempt++);
-    spdlog::warn("log watch via {} broke at {}: {}; resuming via {} in {} ms", ch.endpoint, next, why,
-                 client_->channel(client_->current()).endpoint, wait);
+    // Up to 4 tries a second while etcd has no quorum: the first few and
+    // then one in 20 are logged.
+    if (attempt <= 3 || attempt % 20 == 0) {
+      spdlog::warn("log watch via {} broke at {}: {}; resuming via {} in {} ms (try {})",
+                   ch.endpoint, next, why, client_->channel(client_->current()).endpoint, wait,
+                   attempt);
+    }
     std::unique_lock l(s->mu);
     s->cv.wait_for(l, std::chrono::milliseconds(wait), [&] { return s->stop.load(); });
   }
