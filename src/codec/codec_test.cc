@@ -26,7 +26,6 @@ namespace {
 using namespace domain;
 using namespace domain::test;
 
-
 // A fixed, platform-independent generator (std::mt19937_64 is fully
 // specified; distributions are not, so we only use its raw output).
 class Bytes {

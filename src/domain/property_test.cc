@@ -77,7 +77,7 @@ uint64_t env_u64(const char* name, uint64_t fallback, bool* found = nullptr) {
 Config config() {
   Config c;
 #ifdef BETCORE_PROPERTY_SLOW
-  const uint64_t default_runs = 1000;  // ASan (at -O1): about 80 s
+  const uint64_t default_runs = 1000;  // ASan (at -O1): about 16 s
 #else
   const uint64_t default_runs = 2000;
 #endif
