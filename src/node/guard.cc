@@ -296,6 +296,7 @@ void Guard::file_incident(Signal& sig, Incident& i) {
   sig.advised = false;
   sig.leader_advised = false;
   sig.members_noted = false;
+  sig.own_stall_noted = false;
   {
     std::lock_guard lock(mu_);
     i.id = fmt::format("{}-{}-{}", node_id_, started_s_, next_id_++);

@@ -138,6 +138,10 @@ struct EtcdMemberSpeed {
   // Its mean WAL fsync since the previous look (from its /metrics; NaN: not
   // known yet).
   double fsync_s = std::numeric_limits<double>::quiet_NaN();
+  // How long this node's own process stalled while it probed (the same for
+  // every member of one look): a stall lands on the Status times of the
+  // members it caught, so the guard does not trust them then.
+  double prober_stall_s = 0;
   // The slower of the two known.
   double slowness() const {
     if (std::isnan(fsync_s)) return status_s;
@@ -263,6 +267,7 @@ class Guard {
   void admission(const GuardSample& s, double commit_rate, int64_t at_ms);
   void rotation(double round_trip_s, int64_t at_ms);
   void leadership(int64_t at_ms);  // guard_leadership.cc
+  void distrust_own_stall(std::vector<EtcdMemberSpeed>& members, Signal& sig, int64_t at_ms);
   void free_disk(Signal& sig, int64_t at_ms);  // guard_disk.cc
   void persist(const Incident& i) const;
   // Rewrites the incident's report (incident_report.h) after each change.

@@ -40,6 +40,7 @@ struct Guard::Signal {
   bool advised = false;   // the open incident has its recommendation
   bool leader_advised = false;  // ... and the one to move the etcd leadership
   bool members_noted = false;   // ... and the etcd members' speeds at the first look
+  bool own_stall_noted = false;  // ... and that this node's own stall hid their Status times
 };
 
 }  // namespace betcore::node

@@ -4,6 +4,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
 #include "node/guard.h"
 #include "node/guard_internal.h"
 
@@ -54,6 +60,23 @@ Roles roles_of(const std::vector<EtcdMemberSpeed>& members) {
 
 }  // namespace
 
+// This node stalled while it probed (a starved CPU, a stop) for as long as a
+// far slower member would take: the Status times of the members it caught
+// are its own, so only the members' own WAL fsync means count this look.
+void Guard::distrust_own_stall(std::vector<EtcdMemberSpeed>& members, Signal& sig, int64_t at_ms) {
+  double stall_s = 0;
+  for (const EtcdMemberSpeed& m : members) stall_s = std::max(stall_s, m.prober_stall_s);
+  if (stall_s < o_.far_floor_s) return;
+  for (EtcdMemberSpeed& m : members) m.status_s = std::numeric_limits<double>::quiet_NaN();
+  if (!sig.own_stall_noted) {
+    sig.own_stall_noted = true;
+    note(sig, at_ms,
+         fmt::format("this node stalled {} while it timed the etcd members: their Status times are "
+                     "not trusted while it does (their WAL fsync still is)",
+                     show(stall_s, "s")));
+  }
+}
+
 // Looks at the members once a sample while the append latency or the round
 // trip to etcd has an anomaly open (the first look only learns the fsync
 // counters; the second can act). A slow follower only loses this node's
@@ -70,7 +93,8 @@ void Guard::leadership(int64_t at_ms) {
   if (sig == nullptr) slow_looks_.clear();
   if (sig == nullptr || at_ms - last_leader_look_ms_ < o_.sample_ms / 2) return;
   last_leader_look_ms_ = at_ms;
-  const std::vector<EtcdMemberSpeed> members = actuator_.etcd_member_speeds();
+  std::vector<EtcdMemberSpeed> members = actuator_.etcd_member_speeds();
+  distrust_own_stall(members, *sig, at_ms);
   const Roles roles = roles_of(members);
   const EtcdMemberSpeed* leader = roles.leader;
   const EtcdMemberSpeed* best = roles.best;

@@ -36,6 +36,8 @@ struct FakeNode final : GuardActuator {
   bool drains_gently() const override { return gentle; }
   // etcd: three members, the leader's WAL fsync `leader_fsync_s`.
   double leader_fsync_s = 0.002;
+  double leader_status_s = 0.001;  // etcd-1's Status round trip as this node timed it
+  double prober_stall_s = 0;       // this node's own stall while it timed them
   uint64_t leader = 1;
   std::vector<uint64_t> moves;
   std::vector<EtcdMemberSpeed> etcd_member_speeds() override {
@@ -47,7 +49,8 @@ struct FakeNode final : GuardActuator {
       m.endpoint = m.name + ":2379";
       m.leader = id == leader;
       m.usable = true;
-      m.status_s = 0.001;
+      m.status_s = id == 1 ? leader_status_s : 0.001;
+      m.prober_stall_s = prober_stall_s;
       m.fsync_s = id == 1 ? leader_fsync_s : 0.002 + 0.001 * static_cast<double>(id);
       out.push_back(m);
     }
@@ -221,6 +224,29 @@ TEST_F(GuardTest, ASlowEtcdLeaderDiskMovesTheLeadershipToTheFastestFollowerOnce)
   }
   EXPECT_TRUE(found);
   EXPECT_TRUE(node_.rotations.empty());
+}
+
+// A CPU-starved node times the members while it stalls itself: etcd-1's
+// Status looks 100 ms slow in every look, but the node overslept its probe
+// gaps as long, and etcd-1's own WAL fsync is fine. Nothing moves until the
+// node stops stalling and etcd-1 is still slow.
+TEST_F(GuardTest, ANodeThatStallsWhileItTimesTheMembersDoesNotBlameThem) {
+  node_.peers = false;
+  Guard g(options(), "n1", node_, metrics_);
+  for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i), 0.005 * wobble(i)));
+  node_.leader_status_s = 0.1;
+  node_.prober_stall_s = 0.1;
+  for (int i = 0; i < 8; ++i) g.step(world_.tick(100, 0.2, 0, 0.2));
+  EXPECT_TRUE(node_.moves.empty());
+  EXPECT_TRUE(node_.left.empty());
+  bool said = false;
+  for (const Incident& i : g.incidents()) {
+    for (const IncidentEvent& e : i.timeline) said = said || e.what.starts_with("this node stalled 100");
+  }
+  EXPECT_TRUE(said);
+  node_.prober_stall_s = 0.005;  // a wobble under the floor: the times are trusted
+  for (int i = 0; i < 3; ++i) g.step(world_.tick(100, 0.2, 0, 0.2));
+  EXPECT_EQ(node_.moves, std::vector<uint64_t>{2});
 }
 
 TEST_F(GuardTest, ASlowFollowerOrRecommendOnlyLeavesTheLeadershipWhereItIs) {

@@ -93,6 +93,7 @@ class Node::Actuator final : public GuardActuator {
       s.usable = m.healthy && !m.learner;
       s.status_s = m.error.empty() ? m.status_s : std::numeric_limits<double>::quiet_NaN();
       s.fsync_s = fsync_since_last_look(m);
+      s.prober_stall_s = m.prober_stall_s;
       out.push_back(std::move(s));
     }
     return out;

@@ -455,14 +455,23 @@ Result<std::vector<Member>> Client::members(int status_timeout_ms, int probes, i
   // `probes` rounds, `probe_gap_ms` apart, each asking every member once in
   // turn; status_s is the median of a member's answers. A member that stalls
   // now and then shows in most of its answers; a stall of this process
-  // shows in whichever answers it lands on, of any member, and the medians
-  // stay level.
+  // shows in whichever answers it lands on, of any member. Each round starts
+  // at the next member: a process stopped on a cycle (a throttled cgroup, a
+  // starved CPU) wakes in step with its sleeps, and with a fixed order its
+  // stall would land on the same member every round.
   std::vector<std::vector<double>> took(out.size());
   std::vector<pb::StatusResponse> answers(out.size());
   std::vector<grpc::Status> failed(out.size());
+  double stall_s = 0;
   for (int round = 0; round < std::max(1, probes); ++round) {
-    if (round > 0) std::this_thread::sleep_for(std::chrono::milliseconds(probe_gap_ms));
-    for (size_t i = 0; i < out.size(); ++i) {
+    if (round > 0) {
+      const auto slept_from = std::chrono::steady_clock::now();
+      std::this_thread::sleep_for(std::chrono::milliseconds(probe_gap_ms));
+      const double slept = std::chrono::duration<double>(std::chrono::steady_clock::now() - slept_from).count();
+      stall_s = std::max(stall_s, slept - probe_gap_ms / 1000.0);
+    }
+    for (size_t k = 0; k < out.size(); ++k) {
+      const size_t i = (k + static_cast<size_t>(round)) % out.size();
       if (out[i].endpoint.empty() || !failed[i].ok()) continue;
       grpc::ClientContext ctx;
       set_deadline(ctx, status_timeout_ms);
@@ -475,6 +484,7 @@ Result<std::vector<Member>> Client::members(int status_timeout_ms, int probes, i
   for (size_t i = 0; i < out.size(); ++i) {
     Member& member = out[i];
     if (member.endpoint.empty()) continue;
+    member.prober_stall_s = stall_s;
     if (!took[i].empty()) {
       std::sort(took[i].begin(), took[i].end());
       member.status_s = took[i][took[i].size() / 2];

@@ -76,6 +76,10 @@ struct Member {
   uint64_t raft_index = 0;
   uint64_t raft_term = 0;
   double status_s = 0;  // how long its Status took to answer (the median of the probes)
+  // The most the calling process overslept a gap between probe rounds: its
+  // own stall (a starved CPU, a stop), which lands on the Status times of
+  // whichever members it caught; the same for every member of one call.
+  double prober_stall_s = 0;
   std::string error;
 };
 
@@ -146,8 +150,8 @@ class Client {
   // MemberList, then Status of every member (in parallel is not needed: a
   // handful of members, each with a short deadline).
   // With `probes` > 1, each member's Status is asked that many times (in
-  // rounds across the members, `probe_gap_ms` apart), and status_s is the
-  // median.
+  // rounds across the members, `probe_gap_ms` apart, each round starting at
+  // the next member), and status_s is the median.
   Result<std::vector<Member>> members(int status_timeout_ms = 500, int probes = 1,
                                       int probe_gap_ms = 0);
 
