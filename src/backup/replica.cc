@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 
 #include <cstdint>
+#include <span>
 
 #include "codec/batch.h"
 #include "codec/chain.h"
@@ -35,9 +36,7 @@ void advise_huge(const std::vector<T>& v) {
 
 void Replica::reserve_for(uint64_t commands) {
   machine_.reserve_for(commands);
-  advise_huge(machine_.state().bets);
-  advise_huge(machine_.state().legs);
-  advise_huge(machine_.state().deposits);
+  advise_huge(machine_.state().legs);  // the bets and deposits: stable_vector.h
 }
 
 bool Replica::apply(const log::Entry& entry, std::optional<int64_t> time_ms_max) {
@@ -61,7 +60,11 @@ bool Replica::apply(const log::Entry& entry, std::optional<int64_t> time_ms_max)
     }
     return true;
   }
-  for (const domain::Command& c : batch.commands) machine_.apply(c);
+  const std::span<const domain::Command> commands(batch.commands);
+  for (size_t i = 0; i < commands.size(); ++i) {
+    machine_.prefetch_before(commands, i);
+    machine_.apply(commands[i]);
+  }
   return true;
 }
 

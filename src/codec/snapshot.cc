@@ -30,10 +30,10 @@ using namespace betcore::domain;
 namespace {
 
 // A table: its row count (u32), then each row's fields (domain/fields.h).
-template <class Row>
-void write_table(FieldWriter& fields, const std::vector<Row>& rows) {
+template <class Rows>
+void write_table(FieldWriter& fields, const Rows& rows) {
   fields.w.u32(static_cast<uint32_t>(rows.size()));
-  for (const Row& row : rows) describe(fields, row);
+  for (const auto& row : rows) describe(fields, row);
 }
 
 }  // namespace
@@ -226,8 +226,8 @@ const char* check_row(const State& s, const Withdrawal& x) {
 // Reads a table written by write_table. `min_bytes` is a row's smallest
 // encoding (a 1-byte id, empty strings): a count that cannot fit in what is
 // left is refused before anything is allocated.
-template <class Row, class Idx>
-bool read_table(Decoder& d, State& s, std::vector<Row>& rows, size_t min_bytes, IdTable<Idx>* ids,
+template <class Rows, class Idx>
+bool read_table(Decoder& d, State& s, Rows& rows, size_t min_bytes, IdTable<Idx>* ids,
                 const char* name) {
   uint32_t n = 0;
   if (!d.count(n, min_bytes)) return false;

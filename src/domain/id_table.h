@@ -1,6 +1,7 @@
-// Maps client-chosen string ids to dense indices, with the id bytes kept in a
-// chunked arena so the map's keys never move (a vector of std::string would
-// move short strings and leave the keys dangling).
+// Maps client-chosen string ids to dense indices. The id bytes are kept in a
+// chunked arena, whose copies never move (the entities' `id` views point
+// there; a vector of std::string would move short strings and leave them
+// dangling), and, when short, inline in the map's keys too.
 #pragma once
 
 #include <absl/container/flat_hash_map.h>
@@ -64,12 +65,63 @@ class StringArena {
   size_t used_ = 0;         // of the last chunk
 };
 
+// A hash map key for an id: its bytes inline when they fit (ids of up to 23
+// bytes: almost all of them), else a view of the arena's copy. A lookup then
+// reads the map's slot alone, not the arena too (a cache miss saved per id
+// on a big book), and a rehash hashes the slots without touching the arena.
+// 24 bytes, 8-aligned: with the index, a slot is 32 bytes, two per cache
+// line.
+class alignas(8) IdKey {
+ public:
+  static constexpr size_t kInlineMax = 23;
+  // `s` must outlive the key when it is longer than kInlineMax.
+  explicit IdKey(std::string_view s) {
+    if (s.size() <= kInlineMax) {
+      if (!s.empty()) std::memcpy(bytes_, s.data(), s.size());
+      size_ = static_cast<uint8_t>(s.size());
+    } else {
+      const char* p = s.data();
+      const size_t n = s.size();
+      std::memcpy(bytes_, &p, sizeof p);
+      std::memcpy(bytes_ + sizeof p, &n, sizeof n);
+      size_ = kExternal;
+    }
+  }
+  std::string_view view() const {
+    if (size_ != kExternal) return {bytes_, size_};
+    const char* p = nullptr;
+    size_t n = 0;
+    std::memcpy(&p, bytes_, sizeof p);
+    std::memcpy(&n, bytes_ + sizeof p, sizeof n);
+    return {p, n};
+  }
+  bool is_inline() const { return size_ != kExternal; }
+
+ private:
+  static constexpr uint8_t kExternal = 0xFF;
+  char bytes_[kInlineMax] = {};
+  uint8_t size_ = 0;
+};
+static_assert(sizeof(IdKey) == 24);
+
 // absl's string hash (fast, well mixed). Debian builds abseil for C++14, so
-// absl::string_view is its own type: hash through it explicitly.
+// absl::string_view is its own type: hash through it explicitly. A key and
+// a view of the same bytes hash alike (lookups by view).
 struct IdHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const {
     return absl::Hash<absl::string_view>{}(absl::string_view(s.data(), s.size()));
+  }
+  size_t operator()(const IdKey& k) const { return (*this)(k.view()); }
+};
+
+struct IdEq {
+  using is_transparent = void;
+  static std::string_view v(std::string_view s) { return s; }
+  static std::string_view v(const IdKey& k) { return k.view(); }
+  template <class A, class B>
+  bool operator()(const A& a, const B& b) const {
+    return v(a) == v(b);
   }
 };
 
@@ -80,19 +132,22 @@ class IdTable {
     auto it = map_.find(id);
     return it == map_.end() ? Idx{} : it->second;
   }
-  // REQUIRES: id not present.
+  // REQUIRES: id not present. Returns the arena's copy, which lives as long
+  // as the table (the map's inline copy moves when the map grows).
   std::string_view insert(std::string_view id, Idx idx) {
     std::string_view stored = arena_.store(id);
-    auto [it, inserted] = map_.emplace(stored, idx);
+    auto [it, inserted] = map_.emplace(IdKey(stored), idx);
     BETCORE_ASSERT(inserted);
     return stored;
   }
   size_t size() const { return map_.size(); }
   void reserve(size_t n) { map_.reserve(n); }
+  // Starts loading the slots a find of `id` will read.
+  void prefetch(std::string_view id) const { map_.prefetch(id); }
 
  private:
   StringArena arena_;
-  absl::flat_hash_map<std::string_view, Idx, IdHash> map_;
+  absl::flat_hash_map<IdKey, Idx, IdHash, IdEq> map_;
 };
 
 }  // namespace betcore::domain

@@ -1,8 +1,10 @@
 // The string arena under the id tables: chunks that grow from 4 KiB to 1 MiB,
-// and views that stay valid however many chunks follow.
+// and views that stay valid however many chunks follow. The id tables: keys
+// inline up to 23 bytes, in the arena beyond, found alike through growth.
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "domain/id_table.h"
@@ -55,6 +57,47 @@ TEST(StringArena, AStringLongerThanTheNextChunkGetsAChunkItFits) {
   EXPECT_EQ(vc, c);
   EXPECT_EQ(arena.bytes_reserved(), 4 * kKiB + 512 * kKiB);  // 8 KiB doubled until 300,000 fit
   EXPECT_EQ(arena.store(""), "");
+}
+
+TEST(IdKey, UpTo23BytesInlineAndLongerInTheArena) {
+  const std::string at(23, 'x'), over(24, 'y'), uuid = "0f8fad5b-d9cb-469f-a165-70867728950e";
+  EXPECT_TRUE(IdKey(at).is_inline());
+  EXPECT_FALSE(IdKey(over).is_inline());
+  EXPECT_EQ(IdKey(at).view(), at);
+  EXPECT_EQ(IdKey(over).view(), over);
+  EXPECT_EQ(IdKey(over).view().data(), over.data()) << "a long id is a view, not a copy";
+  EXPECT_NE(IdKey(at).view().data(), at.data()) << "a short id is a copy";
+  EXPECT_EQ(IdKey("").view(), "");
+  EXPECT_EQ(IdKey(uuid).view(), uuid);
+  EXPECT_EQ(IdHash{}(IdKey(at)), IdHash{}(std::string_view(at)));
+  EXPECT_EQ(IdHash{}(IdKey(uuid)), IdHash{}(std::string_view(uuid)));
+}
+
+// 200,000 ids of 1 to 64 bytes (every length either side of the inline
+// limit), each found by its index after the map grew many times, and ids
+// that differ from a stored one by a byte or a length not found.
+TEST(IdTable, FindsEveryIdOfEveryLengthAfterGrowingAndNoNearMiss) {
+  IdTable<BetIdx> table;
+  std::vector<std::string> ids;
+  std::vector<std::string_view> stored;
+  for (uint32_t i = 0; i < 200'000; ++i) {
+    std::string id = std::to_string(i) + "-";
+    id.resize(1 + i % 64, static_cast<char>('a' + i % 26));
+    if (table.find(id).valid()) continue;  // a short length repeats a few ids
+    ids.push_back(id);
+    stored.push_back(table.insert(id, BetIdx{static_cast<uint32_t>(ids.size() - 1)}));
+  }
+  ASSERT_GT(ids.size(), 190'000u);
+  EXPECT_EQ(table.size(), ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ASSERT_EQ(table.find(ids[i]).value, i) << ids[i];
+    ASSERT_EQ(stored[i], ids[i]) << "the arena's copy moved";
+    std::string near = ids[i];
+    near.back() = near.back() == '#' ? '$' : '#';
+    ASSERT_FALSE(table.find(near).valid()) << near;
+    ASSERT_FALSE(table.find(ids[i] + "#").valid()) << ids[i];
+  }
+  EXPECT_FALSE(table.find("").valid());
 }
 
 }  // namespace

@@ -781,6 +781,9 @@ void run_sequence(uint64_t seed, Totals& totals) {
       sink.count = 0;
 
       const Outcome oa = a.apply(cmd, &sink);
+      // The replica applies as the node's applier does, with cache hints
+      // for the next commands; its digest must match the one without.
+      b.prefetch_before(decoded.commands, i);
       const Outcome ob = b.apply(decoded.commands[i]);
       ASSERT_EQ(describe(ob), describe(oa)) << "the replica answered differently";
       ASSERT_EQ(ob.message, oa.message);

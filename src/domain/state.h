@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -20,6 +21,7 @@
 #include "domain/commands.h"
 #include "domain/id_table.h"
 #include "domain/rejection.h"
+#include "domain/stable_vector.h"
 #include "domain/types.h"
 
 namespace betcore::domain {
@@ -57,26 +59,33 @@ struct CurrencyBook {
   Amount withdrawals_completed_total{0};
 };
 
-struct Account {
-  std::string_view id;
-  CurrencyIdx currency;
+// Hot fields first: a bet reads and writes the first cache line only (the
+// balance, the stake in play, the open payouts, the exclusion, the bet
+// chain), and every account starts a line, so placing a bet on one of a
+// million accounts is one miss for the account, not two or three.
+struct alignas(64) Account {
   Amount balance{0};              // >= 0: the punter's money, free to bet or withdraw
   Amount in_play{0};              // >= 0: stakes of open bets
-  Amount pending_withdrawals{0};  // >= 0: requested, not yet completed or failed
-  Amount receivable{0};           // <= 0: what the punter owes after a resettlement
-                                  // took back more than the balance held
   Amount open_payouts{0};         // potential payouts of open bets: an overflow guard
-  Amount deposit_limit_24h{0};    // 0: none
   TimeMs self_excluded_until{0};
-  TimeMs created_at{0};
-  LogIndex created_index{0};
-  uint64_t fingerprint = 0;       // of the CreateAccount command
+  CurrencyIdx currency;
   // The account's bets as a chain, newest first: last_bet, then each bet's
   // prev_of_account. A chain, not a vector, so a million accounts cost no
   // allocation each (issue 2: memory per open bet).
   uint32_t last_bet = UINT32_MAX;
   uint32_t bet_count = 0;
+  Amount receivable{0};           // <= 0: what the punter owes after a resettlement
+                                  // took back more than the balance held
+  Amount pending_withdrawals{0};  // >= 0: requested, not yet completed or failed
+  // The second line: what a bet does not touch.
+  std::string_view id;
+  Amount deposit_limit_24h{0};    // 0: none
+  TimeMs created_at{0};
+  LogIndex created_index{0};
+  uint64_t fingerprint = 0;       // of the CreateAccount command
 };
+static_assert(sizeof(Account) == 128);
+static_assert(offsetof(Account, pending_withdrawals) + sizeof(Amount) <= 64, "the hot fields fill one line");
 
 struct Event {
   std::string_view id;
@@ -222,9 +231,11 @@ struct State {
   std::vector<Account> accounts;
   std::vector<Event> events;
   std::vector<Market> markets;
-  std::vector<Bet> bets;
-  std::vector<Leg> legs;
-  std::vector<DepositRecord> deposits;
+  // The tables that grow with every bet and deposit never move their rows
+  // (stable_vector.h: no copy of millions of rows in one apply).
+  StableVector<Bet> bets;
+  std::vector<Leg> legs;  // contiguous: a bet's legs are one span
+  StableVector<DepositRecord> deposits;
   std::vector<Withdrawal> withdrawals;
   std::vector<Producer> producers;
 
@@ -247,15 +258,14 @@ struct State {
   AuditChain audit;
 
   // Room for `commands` more commands' bets and deposits, when a replay
-  // knows how many are coming (a restore): the tables then grow without
-  // copying. Reserved memory is untouched until used. Changes nothing a
-  // digest or a snapshot sees.
+  // knows how many are coming (a restore): the legs and the id maps then
+  // grow without copying or rehashing (the bets and deposits never copy).
+  // Reserved memory is untouched until used. Changes nothing a digest or a
+  // snapshot sees.
   void reserve_for(uint64_t commands) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(commands, uint64_t{8} << 20));
-    bets.reserve(bets.size() + n);
     legs.reserve(legs.size() + n + n / 2);
     bet_ids.reserve(bets.size() + n);
-    deposits.reserve(deposits.size() + n / 4);
     deposit_refs.reserve(deposits.size() + n / 4);
   }
 

@@ -152,4 +152,40 @@ Outcome StateMachine::apply(const Command& command, EventSink* sink) {
   return out;
 }
 
+namespace {
+
+void prefetch_ids(const State& s, const Command& command) {
+  if (const auto* b = std::get_if<PlaceBet>(&command)) {
+    s.bet_ids.prefetch(b->bet_id);
+    s.account_ids.prefetch(b->account_id);
+    for (const LegSpec& leg : b->legs) s.market_ids.prefetch(leg.market_id);
+  } else if (const auto* d = std::get_if<Deposit>(&command)) {
+    s.deposit_refs.prefetch(d->payment_ref);
+    s.account_ids.prefetch(d->account_id);
+  }
+}
+
+void prefetch_rows(const State& s, const Command& command) {
+  if (const auto* b = std::get_if<PlaceBet>(&command)) {
+    if (const AccountIdx a = s.account_ids.find(b->account_id); a.valid()) __builtin_prefetch(&s.accounts[a.value]);
+    for (const LegSpec& leg : b->legs) {
+      const MarketIdx m = s.market_ids.find(leg.market_id);
+      if (!m.valid()) continue;
+      const Market& market = s.markets[m.value];
+      __builtin_prefetch(&market);
+      __builtin_prefetch(market.selections.data());
+      __builtin_prefetch(market.bets.data() + market.bets.size());
+    }
+  } else if (const auto* d = std::get_if<Deposit>(&command)) {
+    if (const AccountIdx a = s.account_ids.find(d->account_id); a.valid()) __builtin_prefetch(&s.accounts[a.value]);
+  }
+}
+
+}  // namespace
+
+void StateMachine::prefetch_before(std::span<const Command> commands, size_t i) const {
+  if (i + 2 < commands.size()) prefetch_ids(*state_, commands[i + 2]);
+  if (i + 1 < commands.size()) prefetch_rows(*state_, commands[i + 1]);
+}
+
 }  // namespace betcore::domain

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "domain/commands.h"
@@ -77,6 +78,13 @@ class StateMachine {
   Outcome apply(const Command& command, EventSink* sink = nullptr);
 
   const State& state() const { return *state_; }
+
+  // Cache hints, called before applying commands[i]: the id tables' slots
+  // of commands[i + 2], and the rows (account, markets) of commands[i + 1],
+  // whose slots the previous call fetched. A big book's apply waits on
+  // memory, a miss per table; this way the next two commands' misses
+  // overlap this one's work. Reads only: the state is the same without.
+  void prefetch_before(std::span<const Command> commands, size_t i) const;
 
   // Replaces the whole state (snapshot restore).
   void reset(std::unique_ptr<State> state);

@@ -159,7 +159,9 @@ void Applier::apply_entry(const log::Entry& entry) {
     const bool mine = batch.header.node_id == options_.node_id;
     CollectingSink sink;
     uint32_t seq = 0;
-    for (size_t i = 0; i < batch.commands.size(); ++i) {
+    const std::span<const domain::Command> commands(batch.commands);
+    for (size_t i = 0; i < commands.size(); ++i) {
+      machine_.prefetch_before(commands, i);
       domain::Outcome out =
           machine_.apply(batch.commands[i], journal_ != nullptr || live_ ? &sink : nullptr);
       if (live_) business_.observe(batch.commands[i], out, sink.events, machine_.state());
