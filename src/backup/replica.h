@@ -37,8 +37,9 @@ class Replica {
   int64_t last_stamp_ms() const { return last_stamp_ms_; }
 
   // Room for `commands` more commands: a restore knows how many follow. The
-  // room is asked for in huge pages where the kernel has them (madvise):
-  // a replay's time goes largely to faulting in its new state otherwise.
+  // legs' room and the bets' and deposits' big chunks are asked for in huge
+  // pages where the kernel has them (madvise): a replay's time goes largely
+  // to faulting in its new state otherwise.
   void reserve_for(uint64_t commands);
 
   // Replaces the state (a snapshot loaded).

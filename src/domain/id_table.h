@@ -66,7 +66,7 @@ class StringArena {
 };
 
 // A hash map key for an id: its bytes inline when they fit (ids of up to 23
-// bytes: almost all of them), else a view of the arena's copy. A lookup then
+// bytes; a 36-byte UUID does not), else a view of the arena's copy. A lookup then
 // reads the map's slot alone, not the arena too (a cache miss saved per id
 // on a big book), and a rehash hashes the slots without touching the arena.
 // 24 bytes, 8-aligned: with the index, a slot is 32 bytes, two per cache

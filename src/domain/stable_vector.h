@@ -4,8 +4,7 @@
 // tables that grow with every bet: a std::vector of ten million bets copies
 // about a gigabyte in the one apply that outgrows it (a pause of the applier
 // on a big night) and holds the old and the new copy meanwhile. A new chunk
-// is memory the allocator maps but nothing touches until elements land in it;
-// big chunks take huge pages.
+// is memory the allocator maps but nothing touches until elements land in it.
 //
 // Index i lives in chunk k = bit_width(i + 64) - 7, at i + 64 - 2^(k + 6):
 // one bit scan, no division, no search.
@@ -121,6 +120,19 @@ class StableVector {
   const_iterator begin() const { return {this, 0}; }
   const_iterator end() const { return {this, size_}; }
 
+  // From now on, chunks of 4 MiB or more ask for huge pages where the
+  // kernel allows (transparent huge pages in "madvise" or "always" mode),
+  // and so do those already there: a restore that fills millions of rows
+  // then faults in 2 MiB at a time, not 4 KiB. Not for a serving node: with
+  // Debian's THP defrag setting ("madvise") a fault in such a chunk may
+  // compact memory on the spot, inside an apply.
+  void advise_huge_pages() {
+    huge_ = true;
+    for (size_t k = 0; k < kChunks; ++k) {
+      if (chunks_[k] != nullptr) advise(chunks_[k], k);
+    }
+  }
+
   // The elements chunk k holds at most (for tests).
   static constexpr size_t chunk_capacity(size_t k) { return size_t{1} << (kFirstBits + k); }
 
@@ -138,16 +150,13 @@ class StableVector {
     const auto [k, offset] = place(i);
     return chunks_[k] + offset;
   }
-  static T* allocate(size_t k) {
-    T* p = static_cast<T*>(::operator new(chunk_capacity(k) * sizeof(T), std::align_val_t{alignof(T)}));
-    advise(p, k);
+  T* allocate(size_t k) const {
+    const size_t bytes = chunk_capacity(k) * sizeof(T);
+    T* p = static_cast<T*>(::operator new(bytes, std::align_val_t{alignof(T)}));
+    if (huge_) advise(p, k);
     return p;
   }
-  // Chunks of 4 MiB or more are backed by huge pages where the kernel
-  // allows (transparent huge pages in "madvise" or "always" mode): a big
-  // book's table faults in 2 MiB at a time, not 4 KiB (replay of a million
-  // commands: 805,000 -> 880,000 commands/s), with fewer TLB misses. The
-  // whole 2 MiB pages inside chunk k only.
+  // The whole 2 MiB pages inside chunk k, in huge pages.
   static void advise(T* chunk, size_t k) {
     constexpr uintptr_t kHuge = uintptr_t{2} << 20;
     const size_t bytes = chunk_capacity(k) * sizeof(T);
@@ -160,6 +169,7 @@ class StableVector {
 
   std::array<T*, kChunks> chunks_{};
   size_t size_ = 0;
+  bool huge_ = false;
 };
 
 }  // namespace betcore::domain

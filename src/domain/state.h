@@ -85,7 +85,8 @@ struct alignas(64) Account {
   uint64_t fingerprint = 0;       // of the CreateAccount command
 };
 static_assert(sizeof(Account) == 128);
-static_assert(offsetof(Account, pending_withdrawals) + sizeof(Amount) <= 64, "the hot fields fill one line");
+static_assert(offsetof(Account, pending_withdrawals) + sizeof(Amount) <= 64,
+              "the hot fields fill one line");
 
 struct Event {
   std::string_view id;
@@ -259,11 +260,14 @@ struct State {
 
   // Room for `commands` more commands' bets and deposits, when a replay
   // knows how many are coming (a restore): the legs and the id maps then
-  // grow without copying or rehashing (the bets and deposits never copy).
-  // Reserved memory is untouched until used. Changes nothing a digest or a
-  // snapshot sees.
+  // grow without copying or rehashing (the bets and deposits never copy),
+  // and the bets' and deposits' big chunks ask for huge pages. Reserved
+  // memory is untouched until used. Changes nothing a digest or a snapshot
+  // sees.
   void reserve_for(uint64_t commands) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(commands, uint64_t{8} << 20));
+    bets.advise_huge_pages();
+    deposits.advise_huge_pages();
     legs.reserve(legs.size() + n + n / 2);
     bet_ids.reserve(bets.size() + n);
     deposit_refs.reserve(deposits.size() + n / 4);

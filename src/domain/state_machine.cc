@@ -165,9 +165,13 @@ void prefetch_ids(const State& s, const Command& command) {
   }
 }
 
+void prefetch_account(const State& s, std::string_view id) {
+  if (const AccountIdx a = s.account_ids.find(id); a.valid()) __builtin_prefetch(&s.accounts[a.value]);
+}
+
 void prefetch_rows(const State& s, const Command& command) {
   if (const auto* b = std::get_if<PlaceBet>(&command)) {
-    if (const AccountIdx a = s.account_ids.find(b->account_id); a.valid()) __builtin_prefetch(&s.accounts[a.value]);
+    prefetch_account(s, b->account_id);
     for (const LegSpec& leg : b->legs) {
       const MarketIdx m = s.market_ids.find(leg.market_id);
       if (!m.valid()) continue;
@@ -177,7 +181,7 @@ void prefetch_rows(const State& s, const Command& command) {
       __builtin_prefetch(market.bets.data() + market.bets.size());
     }
   } else if (const auto* d = std::get_if<Deposit>(&command)) {
-    if (const AccountIdx a = s.account_ids.find(d->account_id); a.valid()) __builtin_prefetch(&s.accounts[a.value]);
+    prefetch_account(s, d->account_id);
   }
 }
 

@@ -267,7 +267,7 @@ class Guard {
   void admission(const GuardSample& s, double commit_rate, int64_t at_ms);
   void rotation(double round_trip_s, int64_t at_ms);
   void leadership(int64_t at_ms);  // guard_leadership.cc
-  void distrust_own_stall(std::vector<EtcdMemberSpeed>& members, Signal& sig, int64_t at_ms);
+  bool distrust_own_stall(std::vector<EtcdMemberSpeed>& members, Signal& sig, int64_t at_ms);
   void free_disk(Signal& sig, int64_t at_ms);  // guard_disk.cc
   void persist(const Incident& i) const;
   // Rewrites the incident's report (incident_report.h) after each change.

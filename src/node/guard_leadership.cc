@@ -63,10 +63,11 @@ Roles roles_of(const std::vector<EtcdMemberSpeed>& members) {
 // This node stalled while it probed (a starved CPU, a stop) for as long as a
 // far slower member would take: the Status times of the members it caught
 // are its own, so only the members' own WAL fsync means count this look.
-void Guard::distrust_own_stall(std::vector<EtcdMemberSpeed>& members, Signal& sig, int64_t at_ms) {
+// True when it did.
+bool Guard::distrust_own_stall(std::vector<EtcdMemberSpeed>& members, Signal& sig, int64_t at_ms) {
   double stall_s = 0;
   for (const EtcdMemberSpeed& m : members) stall_s = std::max(stall_s, m.prober_stall_s);
-  if (stall_s < o_.far_floor_s) return;
+  if (stall_s < o_.far_floor_s) return false;
   for (EtcdMemberSpeed& m : members) m.status_s = std::numeric_limits<double>::quiet_NaN();
   if (!sig.own_stall_noted) {
     sig.own_stall_noted = true;
@@ -75,6 +76,7 @@ void Guard::distrust_own_stall(std::vector<EtcdMemberSpeed>& members, Signal& si
                      "not trusted while it does (their WAL fsync still is)",
                      show(stall_s, "s")));
   }
+  return true;
 }
 
 // Looks at the members once a sample while the append latency or the round
@@ -94,19 +96,22 @@ void Guard::leadership(int64_t at_ms) {
   if (sig == nullptr || at_ms - last_leader_look_ms_ < o_.sample_ms / 2) return;
   last_leader_look_ms_ = at_ms;
   std::vector<EtcdMemberSpeed> members = actuator_.etcd_member_speeds();
-  distrust_own_stall(members, *sig, at_ms);
+  if (!sig->members_noted && !members.empty()) {
+    sig->members_noted = true;  // as measured, before any is distrusted
+    note(*sig, at_ms, "etcd members: " + describe_all(members));
+  }
+  const bool distrusted = distrust_own_stall(members, *sig, at_ms);
   const Roles roles = roles_of(members);
   const EtcdMemberSpeed* leader = roles.leader;
   const EtcdMemberSpeed* best = roles.best;
   const EtcdMemberSpeed* fastest = roles.fastest;
-  if (!sig->members_noted && !members.empty()) {
-    sig->members_noted = true;
-    note(*sig, at_ms, "etcd members: " + describe_all(members));
-  }
   // Only a member far slower in two looks in a row is acted on: a stall of
   // this node's own (CPU-starved) lands on one member's answers at random.
+  // A look this node's stall spoiled neither counts nor breaks a run,
+  // unless a member's own WAL fsync is far slower.
   for (const EtcdMemberSpeed& m : members) {
     const bool slow = fastest != nullptr && &m != fastest && far_slower(m, *fastest, o_);
+    if (distrusted && !slow) continue;
     slow_looks_[m.id] = slow ? slow_looks_[m.id] + 1 : 0;
   }
   auto steady_slow = [&](const EtcdMemberSpeed& m) { return slow_looks_[m.id] >= 2; };

@@ -465,9 +465,9 @@ Result<std::vector<Member>> Client::members(int status_timeout_ms, int probes, i
   double stall_s = 0;
   for (int round = 0; round < std::max(1, probes); ++round) {
     if (round > 0) {
-      const auto slept_from = std::chrono::steady_clock::now();
+      const auto from = std::chrono::steady_clock::now();
       std::this_thread::sleep_for(std::chrono::milliseconds(probe_gap_ms));
-      const double slept = std::chrono::duration<double>(std::chrono::steady_clock::now() - slept_from).count();
+      const double slept = std::chrono::duration<double>(std::chrono::steady_clock::now() - from).count();
       stall_s = std::max(stall_s, slept - probe_gap_ms / 1000.0);
     }
     for (size_t k = 0; k < out.size(); ++k) {
