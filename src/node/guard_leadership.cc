@@ -101,20 +101,22 @@ void Guard::leadership(int64_t at_ms) {
     note(*sig, at_ms, "etcd members: " + describe_all(members));
   }
   const bool distrusted = distrust_own_stall(members, *sig, at_ms);
-  const Roles roles = roles_of(members);
-  const EtcdMemberSpeed* leader = roles.leader;
-  const EtcdMemberSpeed* best = roles.best;
-  const EtcdMemberSpeed* fastest = roles.fastest;
+  const Roles r = roles_of(members);
+  const EtcdMemberSpeed *leader = r.leader, *best = r.best, *fastest = r.fastest;
   // Only a member far slower in two looks in a row is acted on: a stall of
   // this node's own (CPU-starved) lands on one member's answers at random.
   // A look this node's stall spoiled neither counts nor breaks a run,
-  // unless a member's own WAL fsync is far slower.
+  // unless a member's own WAL fsync is far slower; acting needs the member
+  // slow in this look too.
+  auto slow_now = [&](const EtcdMemberSpeed& m) {
+    return fastest != nullptr && &m != fastest && far_slower(m, *fastest, o_);
+  };
   for (const EtcdMemberSpeed& m : members) {
-    const bool slow = fastest != nullptr && &m != fastest && far_slower(m, *fastest, o_);
+    const bool slow = slow_now(m);
     if (distrusted && !slow) continue;
     slow_looks_[m.id] = slow ? slow_looks_[m.id] + 1 : 0;
   }
-  auto steady_slow = [&](const EtcdMemberSpeed& m) { return slow_looks_[m.id] >= 2; };
+  auto steady_slow = [&](const EtcdMemberSpeed& m) { return slow_looks_[m.id] >= 2 && slow_now(m); };
   // A slow member this node talks to: it stops (its own calls only; cheap
   // and undone by the next failover).
   for (const EtcdMemberSpeed& m : members) {

@@ -38,6 +38,7 @@ struct FakeNode final : GuardActuator {
   double leader_fsync_s = 0.002;
   double leader_status_s = 0.001;  // etcd-1's Status round trip as this node timed it
   double prober_stall_s = 0;       // this node's own stall while it timed them
+  bool fsync_unknown = false;      // no member's /metrics read this look
   uint64_t leader = 1;
   std::vector<uint64_t> moves;
   std::vector<EtcdMemberSpeed> etcd_member_speeds() override {
@@ -52,6 +53,7 @@ struct FakeNode final : GuardActuator {
       m.status_s = id == 1 ? leader_status_s : 0.001;
       m.prober_stall_s = prober_stall_s;
       m.fsync_s = id == 1 ? leader_fsync_s : 0.002 + 0.001 * static_cast<double>(id);
+      if (fsync_unknown) m.fsync_s = std::numeric_limits<double>::quiet_NaN();
       out.push_back(m);
     }
     return out;
@@ -265,6 +267,26 @@ TEST_F(GuardTest, LooksSpoiledByTheNodesOwnStallDoNotHideASlowLeader) {
     g.step(world_.tick(100, 0.2, 0, 0.2));
   }
   EXPECT_EQ(node_.moves, std::vector<uint64_t>{2});
+}
+
+// etcd-1, a follower, was slow in its fsyncs and this node left it; a
+// failover brought its calls back. Then a look the node's own stall spoiled,
+// with no fsync figures at all: nothing in it says etcd-1 is slow, so the
+// run kept from before must not make the node leave it again.
+TEST_F(GuardTest, ASpoiledLookWithNoFiguresActsOnNoMember) {
+  node_.peers = false;
+  Guard g(options(), "n1", node_, metrics_);
+  for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i), 0.005 * wobble(i)));
+  node_.leader = 2;
+  node_.leader_fsync_s = 0.2;
+  for (int i = 0; i < 8 && node_.left.empty(); ++i) g.step(world_.tick(100, 0.2, 0, 0.2));
+  ASSERT_EQ(node_.left, std::vector<std::string>{"etcd-1:2379"});
+  node_.left.clear();  // a failover moved the calls back to it
+  node_.fsync_unknown = true;
+  node_.prober_stall_s = 0.1;
+  for (int i = 0; i < 3; ++i) g.step(world_.tick(100, 0.2, 0, 0.2));
+  EXPECT_TRUE(node_.left.empty());
+  EXPECT_TRUE(node_.moves.empty());
 }
 
 TEST_F(GuardTest, ASlowFollowerOrRecommendOnlyLeavesTheLeadershipWhereItIs) {
