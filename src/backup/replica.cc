@@ -1,8 +1,6 @@
 // A replica of the state machine fed from archived batches.
 #include "backup/replica.h"
 
-#include <sys/mman.h>
-
 #include <cstdint>
 #include <span>
 
@@ -18,25 +16,8 @@ Replica::Replica(std::unique_ptr<domain::State> initial) {
   if (initial) machine_.reset(std::move(initial));
 }
 
-namespace {
-
-// The whole 2 MiB pages inside [p, p + bytes) in huge pages, if the kernel
-// allows (transparent huge pages in "madvise" or "always" mode).
-template <class T>
-void advise_huge(const std::vector<T>& v) {
-  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-  const auto begin = reinterpret_cast<uintptr_t>(v.data());
-  const uintptr_t end = begin + v.capacity() * sizeof(T);
-  const uintptr_t from = (begin + kHuge - 1) & ~(kHuge - 1);
-  const uintptr_t to = end & ~(kHuge - 1);
-  if (to > from) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_HUGEPAGE);
-}
-
-}  // namespace
-
 void Replica::reserve_for(uint64_t commands) {
   machine_.reserve_for(commands);
-  advise_huge(machine_.state().legs);  // the bets and deposits: stable_vector.h
 }
 
 bool Replica::apply(const log::Entry& entry, std::optional<int64_t> time_ms_max) {

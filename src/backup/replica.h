@@ -36,10 +36,8 @@ class Replica {
   // The stamp of the batch applied last (its submitting node's clock).
   int64_t last_stamp_ms() const { return last_stamp_ms_; }
 
-  // Room for `commands` more commands: a restore knows how many follow. The
-  // legs' room and the bets' and deposits' big chunks are asked for in huge
-  // pages where the kernel has them (madvise): a replay's time goes largely
-  // to faulting in its new state otherwise.
+  // Room for `commands` more commands, in huge pages where the kernel has
+  // them (State::reserve_for): a restore knows how many follow.
   void reserve_for(uint64_t commands);
 
   // Replaces the state (a snapshot loaded).

@@ -25,6 +25,16 @@
 
 namespace betcore::domain {
 
+// The whole 2 MiB pages inside [p, p + bytes) in huge pages, if the kernel
+// allows (transparent huge pages in "madvise" or "always" mode).
+inline void advise_huge_pages(const void* p, size_t bytes) {
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  const auto begin = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t from = (begin + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t to = (begin + bytes) & ~(kHuge - 1);
+  if (to > from) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_HUGEPAGE);
+}
+
 template <class T>
 class StableVector {
   static constexpr unsigned kFirstBits = 6;  // the first chunk: 64 elements
@@ -156,15 +166,10 @@ class StableVector {
     if (huge_) advise(p, k);
     return p;
   }
-  // The whole 2 MiB pages inside chunk k, in huge pages.
+  // Chunk k in huge pages, when it is 4 MiB or more.
   static void advise(T* chunk, size_t k) {
-    constexpr uintptr_t kHuge = uintptr_t{2} << 20;
     const size_t bytes = chunk_capacity(k) * sizeof(T);
-    if (bytes < 2 * kHuge) return;
-    const auto begin = reinterpret_cast<uintptr_t>(chunk);
-    const uintptr_t from = (begin + kHuge - 1) & ~(kHuge - 1);
-    const uintptr_t to = (begin + bytes) & ~(kHuge - 1);
-    if (to > from) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_HUGEPAGE);
+    if (bytes >= size_t{4} << 20) domain::advise_huge_pages(chunk, bytes);
   }
 
   std::array<T*, kChunks> chunks_{};

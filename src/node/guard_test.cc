@@ -120,6 +120,15 @@ class GuardTest : public ::testing::Test {
     o.queue_floor = 64;
     return o;
   }
+  // A minute of steady load (100 bets/s, appends of 5 ms): the guard learns
+  // its shape.
+  void learn_steady(Guard& g) {
+    for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i), 0.005 * wobble(i)));
+  }
+  // `seconds` of a slow log: appends and etcd round trips of 200 ms.
+  void slow_log(Guard& g, int seconds) {
+    for (int i = 0; i < seconds; ++i) g.step(world_.tick(100, 0.2, 0, 0.2));
+  }
   ops::Registry metrics_;
   FakeNode node_;
   World world_;
@@ -183,8 +192,8 @@ TEST_F(GuardTest, RecommendOnlyChangesNothing) {
 
 TEST_F(GuardTest, ASlowAppendPathTakesAClusterNodeOutOfRotationAndBackWhenItsRoundTripRecovers) {
   Guard g(options(), "n2", node_, metrics_);
-  for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i), 0.005 * wobble(i)));
-  for (int i = 0; i < 5; ++i) g.step(world_.tick(100, 0.2, 0, 0.2));
+  learn_steady(g);
+  slow_log(g, 5);
   ASSERT_EQ(node_.rotations.size(), 1u);
   EXPECT_NE(node_.out.find("out of the load balancer"), std::string::npos) << node_.out;
   // Out: no traffic, no appends; the round trip to etcd is normal again.
@@ -207,13 +216,13 @@ TEST_F(GuardTest, ASlowAppendPathTakesAClusterNodeOutOfRotationAndBackWhenItsRou
 TEST_F(GuardTest, ASlowEtcdLeaderDiskMovesTheLeadershipToTheFastestFollowerOnce) {
   node_.peers = false;  // the whole cluster is slow: no node is drained
   Guard g(options(), "n1", node_, metrics_);
-  for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i), 0.005 * wobble(i)));
+  learn_steady(g);
   node_.leader_fsync_s = 0.2;  // etcd-1 leads on a slow disk
-  for (int i = 0; i < 5; ++i) g.step(world_.tick(100, 0.2, 0, 0.2));
+  slow_log(g, 5);
   ASSERT_EQ(node_.moves.size(), 1u);
   EXPECT_EQ(node_.moves[0], 2u) << "to the follower with the fastest fsync";
   // Still slow for a while (the incident is open): no second move.
-  for (int i = 0; i < 3; ++i) g.step(world_.tick(100, 0.2, 0, 0.2));
+  slow_log(g, 3);
   EXPECT_EQ(node_.moves.size(), 1u);
   bool found = false;
   for (const Incident& i : g.incidents()) {
@@ -235,10 +244,10 @@ TEST_F(GuardTest, ASlowEtcdLeaderDiskMovesTheLeadershipToTheFastestFollowerOnce)
 TEST_F(GuardTest, ANodeThatStallsWhileItTimesTheMembersDoesNotBlameThem) {
   node_.peers = false;
   Guard g(options(), "n1", node_, metrics_);
-  for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i), 0.005 * wobble(i)));
+  learn_steady(g);
   node_.leader_status_s = 0.1;
   node_.prober_stall_s = 0.1;
-  for (int i = 0; i < 8; ++i) g.step(world_.tick(100, 0.2, 0, 0.2));
+  slow_log(g, 8);
   EXPECT_TRUE(node_.moves.empty());
   EXPECT_TRUE(node_.left.empty());
   bool said = false;
@@ -249,7 +258,7 @@ TEST_F(GuardTest, ANodeThatStallsWhileItTimesTheMembersDoesNotBlameThem) {
   }
   EXPECT_TRUE(said);
   node_.prober_stall_s = 0.005;  // a wobble under the floor: the times are trusted
-  for (int i = 0; i < 3; ++i) g.step(world_.tick(100, 0.2, 0, 0.2));
+  slow_log(g, 3);
   EXPECT_EQ(node_.moves, std::vector<uint64_t>{2});
 }
 
@@ -260,11 +269,11 @@ TEST_F(GuardTest, ANodeThatStallsWhileItTimesTheMembersDoesNotBlameThem) {
 TEST_F(GuardTest, LooksSpoiledByTheNodesOwnStallDoNotHideASlowLeader) {
   node_.peers = false;
   Guard g(options(), "n1", node_, metrics_);
-  for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i), 0.005 * wobble(i)));
+  learn_steady(g);
   node_.leader_status_s = 0.1;
   for (int i = 0; i < 12 && node_.moves.empty(); ++i) {
     node_.prober_stall_s = i % 2 == 0 ? 0.0 : 0.1;
-    g.step(world_.tick(100, 0.2, 0, 0.2));
+    slow_log(g, 1);
   }
   EXPECT_EQ(node_.moves, std::vector<uint64_t>{2});
 }
@@ -276,15 +285,15 @@ TEST_F(GuardTest, LooksSpoiledByTheNodesOwnStallDoNotHideASlowLeader) {
 TEST_F(GuardTest, ASpoiledLookWithNoFiguresActsOnNoMember) {
   node_.peers = false;
   Guard g(options(), "n1", node_, metrics_);
-  for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i), 0.005 * wobble(i)));
+  learn_steady(g);
   node_.leader = 2;
   node_.leader_fsync_s = 0.2;
-  for (int i = 0; i < 8 && node_.left.empty(); ++i) g.step(world_.tick(100, 0.2, 0, 0.2));
+  for (int i = 0; i < 8 && node_.left.empty(); ++i) slow_log(g, 1);
   ASSERT_EQ(node_.left, std::vector<std::string>{"etcd-1:2379"});
   node_.left.clear();  // a failover moved the calls back to it
   node_.fsync_unknown = true;
   node_.prober_stall_s = 0.1;
-  for (int i = 0; i < 3; ++i) g.step(world_.tick(100, 0.2, 0, 0.2));
+  slow_log(g, 3);
   EXPECT_TRUE(node_.left.empty());
   EXPECT_TRUE(node_.moves.empty());
 }
@@ -293,10 +302,10 @@ TEST_F(GuardTest, ASlowFollowerOrRecommendOnlyLeavesTheLeadershipWhereItIs) {
   node_.peers = false;
   {
     Guard g(options(), "n1", node_, metrics_);
-    for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i), 0.005 * wobble(i)));
+    learn_steady(g);
     node_.leader = 2;  // etcd-1, slow, follows
     node_.leader_fsync_s = 0.2;
-    for (int i = 0; i < 8; ++i) g.step(world_.tick(100, 0.2, 0, 0.2));
+    slow_log(g, 8);
     EXPECT_TRUE(node_.moves.empty());
     // This node's own calls leave it, once.
     EXPECT_EQ(node_.left, std::vector<std::string>{"etcd-1:2379"});
@@ -305,9 +314,9 @@ TEST_F(GuardTest, ASlowFollowerOrRecommendOnlyLeavesTheLeadershipWhereItIs) {
   o.remediate = false;
   ops::Registry metrics;
   Guard g(o, "n1", node_, metrics);
-  for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i), 0.005 * wobble(i)));
+  learn_steady(g);
   node_.leader = 1;
-  for (int i = 0; i < 8; ++i) g.step(world_.tick(100, 0.2, 0, 0.2));
+  slow_log(g, 8);
   EXPECT_TRUE(node_.moves.empty());
   int advice = 0;
   for (const Incident& i : g.incidents()) {
@@ -398,7 +407,7 @@ TEST_F(GuardTest, EtcdGrowingTowardItsQuotaIsPredictedWhileThereIsTime) {
 TEST_F(GuardTest, AnEmbeddedNodeIsNeverDrainedOnlyAdvised) {
   node_.peers = false;
   Guard g(options(), "n1", node_, metrics_);
-  for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i), 0.005 * wobble(i)));
+  learn_steady(g);
   for (int i = 0; i < 5; ++i) g.step(world_.tick(100, 0.2));
   EXPECT_TRUE(node_.rotations.empty());
   const std::vector<Incident> all = g.incidents();
@@ -473,7 +482,7 @@ TEST_F(GuardTest, WithoutAnHaproxyAgentASlowNodeIsOnlyAdvisedToBeDrainedOnce) {
   ASSERT_FALSE(GuardOptions{}.drain_by_readiness) << "draining by readiness cuts HAProxy's sessions";
   node_.gentle = false;  // no --agent-listen
   Guard g(o, "n2", node_, metrics_);
-  for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i), 0.005 * wobble(i)));
+  learn_steady(g);
   for (int i = 0; i < 30; ++i) g.step(world_.tick(100, 0.2));
   EXPECT_TRUE(node_.rotations.empty());
   const std::vector<Incident> all = g.incidents();
@@ -491,7 +500,7 @@ TEST_F(GuardTest, WithoutAnHaproxyAgentASlowNodeIsOnlyAdvisedToBeDrainedOnce) {
 TEST_F(GuardTest, AnIncidentWhoseSignalHasNoMoreDataClosesSayingSo) {
   node_.peers = false;
   Guard g(options(), "n1", node_, metrics_);
-  for (int i = 0; i < 60; ++i) g.step(world_.tick(100 * wobble(i), 0.005 * wobble(i)));
+  learn_steady(g);
   for (int i = 0; i < 5; ++i) g.step(world_.tick(100, 0.2));
   ASSERT_EQ(g.open_incidents(), 1u);
   // Traffic stops: no appends, nothing to judge the latency by.
