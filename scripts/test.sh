@@ -52,6 +52,17 @@ build() {  # build DIR NAME CMAKE_ARGS...
 
 run_tests() {  # run_tests DIR NAME CTEST_ARGS...
   local dir=$1 name=$2; shift 2
+  # A fresh clone has no record of how long each test takes, so ctest would
+  # start the tests in the order they are declared, and the longest ones
+  # (the drills, the cluster and payment soaks, declared last) would end the
+  # run with one core idle. tests/test-costs.txt (the tests of 2 s or more,
+  # with their seconds, from a full run) seeds that record so the longest
+  # start first; ctest keeps it up to date from then on.
+  local costs="$dir/Testing/Temporary/CTestCostData.txt"
+  if [ ! -f "$costs" ]; then
+    mkdir -p "$(dirname "$costs")"
+    { cat tests/test-costs.txt; echo ---; } > "$costs"
+  fi
   echo "== test $dir"
   ctest --test-dir "$dir" --output-on-failure -j 2 --timeout 1200 "$@"
   phase_done "test $name"
