@@ -3,7 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <deque>
+#include <optional>
 #include <span>
+#include <vector>
 
 #include "codec/batch.h"
 #include "codec/chain.h"
@@ -19,6 +22,76 @@ namespace {
 struct CollectingSink final : domain::EventSink {
   std::vector<domain::DomainEvent> events;
   void emit(const domain::DomainEvent& e) override { events.push_back(e); }
+};
+
+// One read of the log, every batch decoded: what the replay's reader hands
+// the applying thread.
+struct DecodedSlice {
+  std::vector<log::Entry> entries;
+  std::vector<codec::DecodedBatch> batches;  // batches[i] decodes entries[i]
+  std::optional<log::Error> error;           // the read failed (nothing else is set)
+};
+
+// Between the replay's reader and the applying thread: at most two slices
+// decoded ahead (16 MiB of log), and the slices applied going back to the
+// reader, so that their memory is freed on its thread too.
+class SliceQueue {
+ public:
+  // Waits for room. False once the applying side closed the queue.
+  bool push(DecodedSlice slice) {
+    std::vector<DecodedSlice> spent;  // freed here, on the reader's thread
+    bool open = false;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return closed_ || ready_.size() < kAhead; });
+      spent.swap(spent_);
+      open = !closed_;
+      if (open) ready_.push_back(std::move(slice));
+    }
+    cv_.notify_all();
+    return open;
+  }
+  // The reader is done: pop() answers nothing once the queue is empty.
+  void finish() {
+    {
+      std::lock_guard lock(mu_);
+      finished_ = true;
+    }
+    cv_.notify_all();
+  }
+  std::optional<DecodedSlice> pop() {
+    std::optional<DecodedSlice> out;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return finished_ || !ready_.empty(); });
+      if (ready_.empty()) return out;
+      out = std::move(ready_.front());
+      ready_.pop_front();
+    }
+    cv_.notify_all();
+    return out;
+  }
+  void recycle(DecodedSlice slice) {
+    std::lock_guard lock(mu_);
+    spent_.push_back(std::move(slice));
+  }
+  // The applying side gives up: the reader's next push() answers false.
+  void close() {
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  static constexpr size_t kAhead = 2;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<DecodedSlice> ready_;   // guarded by mu_
+  std::vector<DecodedSlice> spent_;  // guarded by mu_
+  bool finished_ = false;            // guarded by mu_
+  bool closed_ = false;              // guarded by mu_
 };
 
 }  // namespace
@@ -78,13 +151,64 @@ uint64_t Applier::replay(const std::function<bool()>& stop, const std::function<
   // Every command in the log counts, accepted or not: this is the replay's work.
   uint64_t before = commands_.value();
   auto said = std::chrono::steady_clock::now();
-  while (!(stop && stop()) && step(0)) {
+  auto tick = [&] {
     if (progress && std::chrono::steady_clock::now() - said > std::chrono::milliseconds(500)) {
       progress();
       said = std::chrono::steady_clock::now();
     }
+  };
+  while (!(stop && stop())) {
+    std::optional<log::Error> failed = replay_pipelined(stop, tick);
+    // The log's end (or a stop); or a failed read, handled as step() does:
+    // a compacted log bootstraps from a peer's snapshot and goes on.
+    if (!failed || !read_failed(*failed, log::Position{applied() + 1})) break;
   }
   return commands_.value() - before;
+}
+
+// A reader thread reads the log and decodes each batch while this thread
+// applies the slice before: on two cores the reads, checksums and decoding
+// (allocations included) leave the applying thread. The reads are the ones
+// step() would make, in the same order, so a replay's result is the same.
+// Returns the failed read that ended it; nothing at the log's end or on stop.
+std::optional<log::Error> Applier::replay_pipelined(const std::function<bool()>& stop,
+                                                    const std::function<void()>& tick) {
+  SliceQueue queue;
+  std::thread reader([&] {
+    log::Position from{applied() + 1};
+    for (;;) {
+      auto entries = log_.read(from, 1024, 8 << 20, 0);
+      DecodedSlice slice;
+      if (!entries.ok()) {
+        slice.error = entries.error();
+        queue.push(std::move(slice));
+        break;
+      }
+      if (entries.value().empty()) break;
+      slice.entries = std::move(entries.value());
+      slice.batches.reserve(slice.entries.size());
+      for (const log::Entry& e : slice.entries) slice.batches.push_back(codec::decode_batch(e.batch));
+      from = log::Position{slice.entries.back().position.value + 1};
+      if (!queue.push(std::move(slice))) break;  // the applying side gave up
+    }
+    queue.finish();
+  });
+  std::optional<log::Error> failed;
+  while (std::optional<DecodedSlice> slice = queue.pop()) {
+    if (slice->error) {
+      failed = std::move(slice->error);
+      break;
+    }
+    for (size_t i = 0; i < slice->entries.size(); ++i) {
+      apply_decoded(slice->entries[i], slice->batches[i], std::chrono::steady_clock::now());
+      tick();
+    }
+    queue.recycle(std::move(*slice));
+    if (stop && stop()) break;
+  }
+  queue.close();
+  reader.join();
+  return failed;
 }
 
 void Applier::run() {
@@ -98,26 +222,28 @@ void Applier::run() {
 bool Applier::step(int wait_ms) {
   log::Position from{applied() + 1};
   auto entries = log_.read(from, 1024, 8 << 20, wait_ms);
-  if (!entries.ok()) {
-    if (entries.error().code == log::Errc::compacted && compacted_handler_) {
-      spdlog::warn("this node needs position {} but {}; bootstrapping from a peer's snapshot",
-                   from.value, entries.error().message);
-      if (std::unique_ptr<domain::State> state = compacted_handler_(entries.error())) {
-        replace_state(std::move(state));
-        return true;
-      }
-      pause(1000);
-      return false;
-    }
-    if (entries.error().code != log::Errc::closed) {
-      spdlog::error("reading the log at {} failed: {}", from.value, entries.error().message);
-      pause(100);
-    }
-    return false;
-  }
+  if (!entries.ok()) return read_failed(entries.error(), from);
   if (entries.value().empty()) return false;
   for (const log::Entry& e : entries.value()) apply_entry(e);
   return true;
+}
+
+bool Applier::read_failed(const log::Error& error, log::Position from) {
+  if (error.code == log::Errc::compacted && compacted_handler_) {
+    spdlog::warn("this node needs position {} but {}; bootstrapping from a peer's snapshot",
+                 from.value, error.message);
+    if (std::unique_ptr<domain::State> state = compacted_handler_(error)) {
+      replace_state(std::move(state));
+      return true;
+    }
+    pause(1000);
+    return false;
+  }
+  if (error.code != log::Errc::closed) {
+    spdlog::error("reading the log at {} failed: {}", from.value, error.message);
+    pause(100);
+  }
+  return false;
 }
 
 void Applier::pause(int ms) {
@@ -133,8 +259,12 @@ void Applier::pause(int ms) {
 }
 
 void Applier::apply_entry(const log::Entry& entry) {
-  auto t0 = std::chrono::steady_clock::now();
-  codec::DecodedBatch batch = codec::decode_batch(entry.batch);
+  const auto t0 = std::chrono::steady_clock::now();
+  apply_decoded(entry, codec::decode_batch(entry.batch), t0);
+}
+
+void Applier::apply_decoded(const log::Entry& entry, const codec::DecodedBatch& batch,
+                            std::chrono::steady_clock::time_point t0) {
   std::unique_lock lock(state_mu_);
   // Positions advance even for a refused entry: every replica refuses it
   // alike, so skipping it keeps them identical.

@@ -7,12 +7,14 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -76,9 +78,10 @@ class Applier {
   }
 
   // Applies everything in the log now, on the calling thread (startup
-  // replay). Returns the number of commands in the batches it applied.
-  // Gives up between two reads once `stop()` holds; calls `progress` about
-  // every 0.5 s.
+  // replay), while a second thread reads and decodes the slice after (the
+  // log is read as step() reads it, in the same order). Returns the number
+  // of commands in the batches it applied. Gives up between two slices once
+  // `stop()` holds; calls `progress` about every 0.5 s.
   uint64_t replay(const std::function<bool()>& stop = {}, const std::function<void()>& progress = {});
   // Starts the applier thread. From here on the business series
   // (business_metrics.h) count what is applied.
@@ -126,8 +129,17 @@ class Applier {
   void run();
   // Reads and applies what is available; false when nothing came.
   bool step(int wait_ms);
+  // A failed read: true when the state was replaced (a compacted log, a
+  // peer's snapshot) and reading goes on from applied() + 1.
+  bool read_failed(const log::Error& error, log::Position from);
+  // replay()'s loop: reads and decodes on a second thread, applies here.
+  std::optional<log::Error> replay_pipelined(const std::function<bool()>& stop,
+                                             const std::function<void()>& tick);
   void pause(int ms);
   void apply_entry(const log::Entry& entry);
+  // `t0`: when the entry's apply stage began (for the stage histogram).
+  void apply_decoded(const log::Entry& entry, const codec::DecodedBatch& batch,
+                     std::chrono::steady_clock::time_point t0);
   // Copies the chain's newest points where the submitter reads them
   // (anchors_after) without waiting for a batch to finish applying.
   void publish_anchors(bool whole);
