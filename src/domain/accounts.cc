@@ -51,7 +51,8 @@ Outcome apply_create_account(Ctx& c, const CreateAccount& cmd) {
   if (cmd.deposit_limit_24h.minor < 0 || cmd.deposit_limit_24h.minor > kAmountMax) {
     return reject(Code::invalid_request, "deposit_limit_24h must be between 1 and 10^13");
   }
-  if (auto answer = remembered(s.account_ids, s.accounts, cmd.account_id, c.fp, "account")) return *answer;
+  const HashedId id = s.account_ids.hashed(cmd.account_id);
+  if (auto answer = remembered(s.account_ids, s.accounts, id, c.fp, "account")) return *answer;
   CurrencyIdx cur = s.find_currency(cmd.currency);
   if (!cur.valid()) {
     if (s.currencies.size() >= kCurrenciesMax) {
@@ -62,7 +63,7 @@ Outcome apply_create_account(Ctx& c, const CreateAccount& cmd) {
   }
   AccountIdx idx{static_cast<uint32_t>(s.accounts.size())};
   Account& a = s.accounts.emplace_back();
-  a.id = s.account_ids.insert(cmd.account_id, idx);
+  a.id = s.account_ids.insert(id, idx);
   a.currency = cur;
   a.deposit_limit_24h = cmd.deposit_limit_24h;
   a.created_at = s.now;
@@ -90,7 +91,8 @@ Outcome apply_deposit(Ctx& c, const Deposit& cmd) {
   if (!valid_id(cmd.payment_ref)) return reject(Code::invalid_request, "payment_ref is not a valid id");
   if (!amount_in_range(cmd.amount)) return reject(Code::invalid_request, "amount must be 1..10^13");
   if (!valid_id(cmd.account_id)) return reject(Code::invalid_request, "account_id is not a valid id");
-  if (auto answer = remembered(s.deposit_refs, s.deposits, cmd.payment_ref, c.fp, "payment_ref")) return *answer;
+  const HashedId ref = s.deposit_refs.hashed(cmd.payment_ref);
+  if (auto answer = remembered(s.deposit_refs, s.deposits, ref, c.fp, "payment_ref")) return *answer;
   AccountIdx idx = s.account_ids.find(cmd.account_id);
   if (!idx.valid()) return reject(Code::not_found, "no account " + quoted(cmd.account_id));
   Account& a = s.accounts[idx.value];
@@ -116,7 +118,7 @@ Outcome apply_deposit(Ctx& c, const Deposit& cmd) {
   }
   DepositIdx d{static_cast<uint32_t>(s.deposits.size())};
   DepositRecord& r = s.deposits.emplace_back();
-  r.payment_ref = s.deposit_refs.insert(cmd.payment_ref, d);
+  r.payment_ref = s.deposit_refs.insert(ref, d);
   r.account = idx;
   r.amount = cmd.amount;
   r.balance_after = a.balance;
@@ -132,7 +134,8 @@ Outcome apply_request_withdrawal(Ctx& c, const RequestWithdrawal& cmd) {
   if (!valid_id(cmd.withdrawal_id)) return reject(Code::invalid_request, "withdrawal_id is not a valid id");
   if (!amount_in_range(cmd.amount)) return reject(Code::invalid_request, "amount must be 1..10^13");
   if (!valid_id(cmd.account_id)) return reject(Code::invalid_request, "account_id is not a valid id");
-  if (auto answer = remembered(s.withdrawal_ids, s.withdrawals, cmd.withdrawal_id, c.fp, "withdrawal")) return *answer;
+  const HashedId id = s.withdrawal_ids.hashed(cmd.withdrawal_id);
+  if (auto answer = remembered(s.withdrawal_ids, s.withdrawals, id, c.fp, "withdrawal")) return *answer;
   AccountIdx idx = s.account_ids.find(cmd.account_id);
   if (!idx.valid()) return reject(Code::not_found, "no account " + quoted(cmd.account_id));
   Account& a = s.accounts[idx.value];
@@ -144,7 +147,7 @@ Outcome apply_request_withdrawal(Ctx& c, const RequestWithdrawal& cmd) {
   move(s, balance_of(idx), pending_of(idx), cmd.amount);
   WithdrawalIdx w{static_cast<uint32_t>(s.withdrawals.size())};
   Withdrawal& r = s.withdrawals.emplace_back();
-  r.id = s.withdrawal_ids.insert(cmd.withdrawal_id, w);
+  r.id = s.withdrawal_ids.insert(id, w);
   r.account = idx;
   r.amount = cmd.amount;
   r.requested_at = s.now;

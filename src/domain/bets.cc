@@ -81,8 +81,8 @@ Outcome resolve_leg(const State& s, const PlaceBet& cmd, const LegSpec& spec, Re
 // Books a bet every check has passed: the stake moves to in play, the
 // account's open payouts and each selection's liability grow, and the bet and
 // its legs are appended (the account's bet list links it first).
-BetIdx record_bet(Ctx& c, AccountIdx ai, const PlaceBet& cmd, std::span<const ResolvedLeg> legs,
-                  Odds odds, Amount payout) {
+BetIdx record_bet(Ctx& c, AccountIdx ai, const PlaceBet& cmd, const HashedId& id,
+                  std::span<const ResolvedLeg> legs, Odds odds, Amount payout) {
   State& s = c.s;
   Account& account = s.accounts[ai.value];
   const Amount win = payout - cmd.stake;
@@ -91,7 +91,7 @@ BetIdx record_bet(Ctx& c, AccountIdx ai, const PlaceBet& cmd, std::span<const Re
   move(s, balance_of(ai), in_play_of(ai), cmd.stake);
   account.open_payouts += payout;
   Bet& bet = s.bets.emplace_back();
-  bet.id = s.bet_ids.insert(cmd.bet_id, bi);
+  bet.id = s.bet_ids.insert(id, bi);
   bet.account = ai;
   bet.legs_begin = static_cast<uint32_t>(s.legs.size());
   bet.leg_count = static_cast<uint8_t>(n);
@@ -122,7 +122,8 @@ Outcome apply_place_bet(Ctx& c, const PlaceBet& cmd) {
   State& s = c.s;
   Outcome shape = check_shape(cmd);
   if (!shape.ok()) return shape;
-  if (auto answer = remembered(s.bet_ids, s.bets, cmd.bet_id, c.fp, "bet")) return *answer;
+  const HashedId id = s.bet_ids.hashed(cmd.bet_id);
+  if (auto answer = remembered(s.bet_ids, s.bets, id, c.fp, "bet")) return *answer;
   AccountIdx ai = s.account_ids.find(cmd.account_id);
   if (!ai.valid()) return reject(Code::not_found, "no account " + quoted(cmd.account_id));
   Account& account = s.accounts[ai.value];
@@ -174,7 +175,7 @@ Outcome apply_place_bet(Ctx& c, const PlaceBet& cmd) {
   }
 
   // Every check passed: change the state.
-  const BetIdx bi = record_bet(c, ai, cmd, std::span<const ResolvedLeg>(legs.data(), n), odds, payout);
+  const BetIdx bi = record_bet(c, ai, cmd, id, std::span<const ResolvedLeg>(legs.data(), n), odds, payout);
   c.emit(EventType::bet_placed, bi.value);
   return accept(bi.value);
 }

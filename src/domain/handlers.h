@@ -47,14 +47,14 @@ bool amount_in_range(Amount a);
 
 // Exactly once: if `id` is already in `ids`, the answer to give now: the
 // first answer again when the body's fingerprint matches, else 409 conflict.
-// nullopt when the id is new.
+// nullopt when the id is new (the caller then inserts the same HashedId).
 template <class Idx, class Records>
-std::optional<Outcome> remembered(const IdTable<Idx>& ids, const Records& records, std::string_view id,
+std::optional<Outcome> remembered(const IdTable<Idx>& ids, const Records& records, const HashedId& id,
                                   uint64_t fp, std::string_view what) {
   Idx existing = ids.find(id);
   if (!existing.valid()) return std::nullopt;
   if (records[existing.value].fingerprint == fp) return accept(existing.value, true);
-  return reject(Code::conflict, std::string(what) + " " + quoted(id) +
+  return reject(Code::conflict, std::string(what) + " " + quoted(id.id) +
                                     " was already used with different details");
 }
 

@@ -104,6 +104,14 @@ class alignas(8) IdKey {
 };
 static_assert(sizeof(IdKey) == 24);
 
+// An id with its hash, computed once: a command that looks its client id
+// up (a retry?) and then records it hashes the id once, and the insert finds
+// its slot in the cache lines the lookup just read.
+struct HashedId {
+  std::string_view id;
+  size_t hash;
+};
+
 // absl's string hash (fast, well mixed). Debian builds abseil for C++14, so
 // absl::string_view is its own type: hash through it explicitly. A key and
 // a view of the same bytes hash alike (lookups by view).
@@ -113,12 +121,14 @@ struct IdHash {
     return absl::Hash<absl::string_view>{}(absl::string_view(s.data(), s.size()));
   }
   size_t operator()(const IdKey& k) const { return (*this)(k.view()); }
+  size_t operator()(const HashedId& h) const { return h.hash; }
 };
 
 struct IdEq {
   using is_transparent = void;
   static std::string_view v(std::string_view s) { return s; }
   static std::string_view v(const IdKey& k) { return k.view(); }
+  static std::string_view v(const HashedId& h) { return h.id; }
   template <class A, class B>
   bool operator()(const A& a, const B& b) const {
     return v(a) == v(b);
@@ -128,15 +138,22 @@ struct IdEq {
 template <class Idx>
 class IdTable {
  public:
-  Idx find(std::string_view id) const {
+  static HashedId hashed(std::string_view id) { return HashedId{id, IdHash{}(id)}; }
+  Idx find(std::string_view id) const { return find(hashed(id)); }
+  Idx find(const HashedId& id) const {
     auto it = map_.find(id);
     return it == map_.end() ? Idx{} : it->second;
   }
   // REQUIRES: id not present. Returns the arena's copy, which lives as long
   // as the table (the map's inline copy moves when the map grows).
-  std::string_view insert(std::string_view id, Idx idx) {
-    std::string_view stored = arena_.store(id);
-    auto [it, inserted] = map_.emplace(IdKey(stored), idx);
+  std::string_view insert(std::string_view id, Idx idx) { return insert(hashed(id), idx); }
+  std::string_view insert(const HashedId& id, Idx idx) {
+    const std::string_view stored = arena_.store(id.id);
+    bool inserted = false;
+    map_.lazy_emplace(id, [&](const auto& construct) {
+      inserted = true;
+      construct(IdKey(stored), idx);
+    });
     BETCORE_ASSERT(inserted);
     return stored;
   }

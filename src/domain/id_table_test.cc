@@ -100,5 +100,22 @@ TEST(IdTable, FindsEveryIdOfEveryLengthAfterGrowingAndNoNearMiss) {
   EXPECT_FALSE(table.find("").valid());
 }
 
+// A command's client id is hashed once: looked up (a retry?), then inserted
+// with the same hash; later lookups by the bare id find it, before and after
+// the table grows (a rehash hashes the stored keys themselves).
+TEST(IdTable, AnIdHashedOnceForItsLookupAndItsInsertIsFoundByItsBareBytes) {
+  IdTable<BetIdx> table;
+  std::vector<std::string> ids;
+  for (uint32_t i = 0; i < 5'000; ++i) {
+    ids.push_back((i % 2 == 0 ? "b-" : "3f2b8c1e-9d4a-4b7e-8f21-") + std::to_string(100'000 + i));
+    const HashedId h = IdTable<BetIdx>::hashed(ids.back());
+    ASSERT_EQ(h.hash, IdHash{}(std::string_view(ids.back())));
+    ASSERT_FALSE(table.find(h).valid());
+    EXPECT_EQ(table.insert(h, BetIdx{i}), ids.back());
+    ASSERT_EQ(table.find(h).value, i);
+  }
+  for (uint32_t i = 0; i < ids.size(); ++i) ASSERT_EQ(table.find(ids[i]).value, i) << ids[i];
+}
+
 }  // namespace
 }  // namespace betcore::domain

@@ -55,10 +55,11 @@ Outcome apply_create_event(Ctx& c, const CreateEvent& cmd) {
   State& s = c.s;
   if (!valid_id(cmd.event_id)) return reject(Code::invalid_request, "event_id is not a valid id");
   if (!valid_text(cmd.name)) return reject(Code::invalid_request, "name must be 1..256 bytes");
-  if (auto answer = remembered(s.event_ids, s.events, cmd.event_id, c.fp, "event")) return *answer;
+  const HashedId id = s.event_ids.hashed(cmd.event_id);
+  if (auto answer = remembered(s.event_ids, s.events, id, c.fp, "event")) return *answer;
   EventIdx idx{static_cast<uint32_t>(s.events.size())};
   Event& e = s.events.emplace_back();
-  e.id = s.event_ids.insert(cmd.event_id, idx);
+  e.id = s.event_ids.insert(id, idx);
   e.name = cmd.name;
   e.starts_at = cmd.starts_at;
   e.created_index = s.applied;
@@ -71,7 +72,8 @@ Outcome apply_create_market(Ctx& c, const CreateMarket& cmd) {
   State& s = c.s;
   Outcome check = check_create_market(s, cmd);
   if (!check.ok()) return check;
-  if (auto answer = remembered(s.market_ids, s.markets, cmd.market_id, c.fp, "market")) return *answer;
+  const HashedId id = s.market_ids.hashed(cmd.market_id);
+  if (auto answer = remembered(s.market_ids, s.markets, id, c.fp, "market")) return *answer;
   EventIdx event = s.event_ids.find(cmd.event_id);
   if (!event.valid()) return reject(Code::not_found, "no event " + quoted(cmd.event_id));
   ProducerIdx producer;
@@ -84,7 +86,7 @@ Outcome apply_create_market(Ctx& c, const CreateMarket& cmd) {
   }
   MarketIdx idx{static_cast<uint32_t>(s.markets.size())};
   Market& m = s.markets.emplace_back();
-  m.id = s.market_ids.insert(cmd.market_id, idx);
+  m.id = s.market_ids.insert(id, idx);
   m.event = event;
   m.name = cmd.name;
   m.min_stake = cmd.min_stake;
