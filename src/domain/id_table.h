@@ -148,6 +148,9 @@ class IdTable {
   // as the table (the map's inline copy moves when the map grows).
   std::string_view insert(std::string_view id, Idx idx) { return insert(hashed(id), idx); }
   std::string_view insert(const HashedId& id, Idx idx) {
+#ifndef NDEBUG
+    BETCORE_ASSERT_MSG(id.hash == IdHash{}(id.id), "a HashedId whose hash is not its id's");
+#endif
     const std::string_view stored = arena_.store(id.id);
     bool inserted = false;
     map_.lazy_emplace(id, [&](const auto& construct) {

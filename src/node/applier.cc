@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <exception>
 #include <optional>
 #include <span>
 #include <vector>
@@ -32,9 +33,12 @@ struct DecodedSlice {
   std::optional<log::Error> error;           // the read failed (nothing else is set)
 };
 
-// Between the replay's reader and the applying thread: at most two slices
-// decoded ahead (16 MiB of log), and the slices applied going back to the
-// reader, so that their memory is freed on its thread too.
+// Between the replay's reader and the applying thread: one slice decoded
+// ahead, and the slices applied going back to the reader, so that their
+// memory is freed on its thread too. At most about four slices (each up to
+// 1,024 entries and 8 MiB of log, and their decoded commands) exist at once:
+// one being applied, one queued, one the reader decodes and one applied but
+// not yet freed.
 class SliceQueue {
  public:
   // Waits for room. False once the applying side closed the queue.
@@ -50,6 +54,12 @@ class SliceQueue {
     }
     cv_.notify_all();
     return open;
+  }
+  // Frees the slices applied so far (the reader, before its next read).
+  void drop_spent() {
+    std::vector<DecodedSlice> spent;
+    std::lock_guard lock(mu_);
+    spent.swap(spent_);
   }
   // The reader is done: pop() answers nothing once the queue is empty.
   void finish() {
@@ -85,7 +95,7 @@ class SliceQueue {
   }
 
  private:
-  static constexpr size_t kAhead = 2;
+  static constexpr size_t kAhead = 1;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<DecodedSlice> ready_;   // guarded by mu_
@@ -157,6 +167,10 @@ uint64_t Applier::replay(const std::function<bool()>& stop, const std::function<
       said = std::chrono::steady_clock::now();
     }
   };
+  if (!options_.replay_reader_thread) {
+    while (!(stop && stop()) && step(0)) tick();
+    return commands_.value() - before;
+  }
   while (!(stop && stop())) {
     std::optional<log::Error> failed = replay_pipelined(stop, tick);
     // The log's end (or a stop); or a failed read, handled as step() does:
@@ -175,30 +189,43 @@ std::optional<log::Error> Applier::replay_pipelined(const std::function<bool()>&
                                                     const std::function<void()>& tick) {
   SliceQueue queue;
   std::thread reader([&] {
-    log::Position from{applied() + 1};
-    for (;;) {
-      auto entries = log_.read(from, 1024, 8 << 20, 0);
-      DecodedSlice slice;
-      if (!entries.ok()) {
-        slice.error = entries.error();
-        queue.push(std::move(slice));
-        break;
+    try {
+      log::Position from{applied() + 1};
+      for (;;) {
+        queue.drop_spent();  // before the next read: fewer slices in memory at once
+        auto entries = log_.read(from, 1024, 8 << 20, 0);
+        DecodedSlice slice;
+        if (!entries.ok()) {
+          slice.error = entries.error();
+          queue.push(std::move(slice));
+          break;
+        }
+        if (entries.value().empty()) break;
+        slice.entries = std::move(entries.value());
+        slice.batches.reserve(slice.entries.size());
+        for (const log::Entry& e : slice.entries) slice.batches.push_back(codec::decode_batch(e.batch));
+        from = log::Position{slice.entries.back().position.value + 1};
+        if (!queue.push(std::move(slice))) break;  // the applying side gave up
       }
-      if (entries.value().empty()) break;
-      slice.entries = std::move(entries.value());
-      slice.batches.reserve(slice.entries.size());
-      for (const log::Entry& e : slice.entries) slice.batches.push_back(codec::decode_batch(e.batch));
-      from = log::Position{slice.entries.back().position.value + 1};
-      if (!queue.push(std::move(slice))) break;  // the applying side gave up
+    } catch (const std::exception& e) {  // e.g. out of memory: the replay ends as after a failed read
+      DecodedSlice slice;
+      slice.error = log::Error{log::Errc::io_error, std::string("the replay's reader failed: ") + e.what()};
+      queue.push(std::move(slice));
     }
     queue.finish();
   });
-  std::optional<log::Error> failed;
-  while (std::optional<DecodedSlice> slice = queue.pop()) {
-    if (slice->error) {
-      failed = std::move(slice->error);
-      break;
+  // However this thread leaves (a stop, an exception), the reader is let go
+  // and joined first.
+  struct Join {
+    SliceQueue& queue;
+    std::thread& reader;
+    ~Join() {
+      queue.close();
+      reader.join();
     }
+  } join{queue, reader};
+  while (std::optional<DecodedSlice> slice = queue.pop()) {
+    if (slice->error) return std::move(slice->error);
     for (size_t i = 0; i < slice->entries.size(); ++i) {
       apply_decoded(slice->entries[i], slice->batches[i], std::chrono::steady_clock::now());
       tick();
@@ -206,9 +233,7 @@ std::optional<log::Error> Applier::replay_pipelined(const std::function<bool()>&
     queue.recycle(std::move(*slice));
     if (stop && stop()) break;
   }
-  queue.close();
-  reader.join();
-  return failed;
+  return std::nullopt;
 }
 
 void Applier::run() {

@@ -47,6 +47,10 @@ struct ApplierOptions {
   // Waits `ms` before retrying after a failed log read or bootstrap. Empty:
   // sleeps the thread. The simulator passes a no-op (it schedules retries).
   std::function<void(int ms)> pause;
+  // replay() reads and decodes on a second thread. The simulator turns it
+  // off: its log records each read into the run's report, which its own
+  // thread also writes.
+  bool replay_reader_thread = true;
 };
 
 // Receives the encoded state at each checkpoint (on the applier thread; it

@@ -7,10 +7,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "codec/batch.h"
@@ -22,7 +24,7 @@
 namespace betcore::node {
 namespace {
 
-constexpr uint64_t kEntries = 3000;  // three reads of 1,024 entries, and a fourth
+constexpr uint64_t kEntries = 6000;  // five reads of 1,024 entries, a sixth, and the empty one
 constexpr int64_t kStampMs = 1'704'067'200'000;
 
 // Entry i (from 1) holds two commands: an account opened and a deposit to it.
@@ -58,7 +60,7 @@ std::unique_ptr<domain::State> state_after(uint64_t n) {
 }
 
 // kEntries entries in memory. Records every read's first position; one read
-// (at fail_at) can fail once with fail_code.
+// (at fail_at) can fail once with fail_code; one (at slow_at) can take 600 ms.
 class MemoryLog final : public log::Log {
  public:
   MemoryLog() {
@@ -71,9 +73,10 @@ class MemoryLog final : public log::Log {
                                             int) override {
     std::lock_guard lock(mu_);
     reads_.push_back(from.value);
+    if (slow_at_ == from.value) std::this_thread::sleep_for(std::chrono::milliseconds(600));
     if (fail_at_ == from.value) {
       fail_at_ = 0;
-      return log::Error{fail_code_, "scripted failure", kEntries / 2};
+      return log::Error{fail_code_, "scripted failure", 1500};
     }
     std::vector<log::Entry> out;
     for (uint64_t p = from.value; p <= kEntries && out.size() < max_entries; ++p) out.push_back(entries_[p - 1]);
@@ -88,6 +91,10 @@ class MemoryLog final : public log::Log {
     fail_at_ = position;
     fail_code_ = code;
   }
+  void slow_at(uint64_t position) {
+    std::lock_guard lock(mu_);
+    slow_at_ = position;
+  }
   std::vector<uint64_t> reads() {
     std::lock_guard lock(mu_);
     return reads_;
@@ -98,6 +105,7 @@ class MemoryLog final : public log::Log {
   std::mutex mu_;
   std::vector<uint64_t> reads_;  // guarded by mu_
   uint64_t fail_at_ = 0;         // guarded by mu_
+  uint64_t slow_at_ = 0;         // guarded by mu_
   log::Errc fail_code_ = log::Errc::unavailable;
 };
 
@@ -108,8 +116,9 @@ struct Fixture {
   std::vector<int> pauses;
   std::unique_ptr<Applier> applier;
 
-  Fixture() {
+  explicit Fixture(bool reader_thread) {
     ApplierOptions o;
+    o.replay_reader_thread = reader_thread;
     o.node_id = "replayer";
     o.checkpoint_every_commands = 0;
     o.pause = [this](int ms) { pauses.push_back(ms); };
@@ -122,21 +131,38 @@ struct Fixture {
   }
 };
 
-TEST(ApplierReplay, AppliesEveryEntryInOrderWithTheReadsOfTheOneThreadLoop) {
-  Fixture f;
+// Each test runs twice: with the reader thread (a node) and without it (the
+// simulator); both must read the log alike and reach the same state.
+class ApplierReplay : public testing::TestWithParam<bool> {};
+INSTANTIATE_TEST_SUITE_P(ReaderThread, ApplierReplay, testing::Bool(),
+                         [](const testing::TestParamInfo<bool>& i) {
+                           return i.param ? "WithTheReaderThread" : "OnOneThread";
+                         });
+
+TEST_P(ApplierReplay, AppliesEveryEntryInOrderWithTheReadsOfTheOneThreadLoop) {
+  Fixture f(GetParam());
   EXPECT_EQ(f.applier->replay(), kEntries * 2);
   EXPECT_EQ(f.applier->applied(), kEntries);
   EXPECT_EQ(f.digest(), codec::state_digest(*state_after(kEntries)));
   // step() reads 1,024 entries from applied() + 1, then again, until a read
   // comes back empty: the pipeline makes the same reads, no more.
-  EXPECT_EQ(f.log.reads(), (std::vector<uint64_t>{1, 1025, 2049, 3001}));
+  EXPECT_EQ(f.log.reads(), (std::vector<uint64_t>{1, 1025, 2049, 3073, 4097, 5121, 6001}));
 }
 
-TEST(ApplierReplay, AStopEndsItBetweenTwoSlicesWithEveryEntryOfTheFirstApplied) {
-  Fixture f;
+TEST_P(ApplierReplay, ProgressIsReportedWhileItRuns) {
+  Fixture f(GetParam());
+  f.log.slow_at(2049);  // one read takes 600 ms: more than the 0.5 s between two reports
+  int reports = 0;
+  f.applier->replay({}, [&] { ++reports; });
+  EXPECT_GE(reports, 1);
+  EXPECT_EQ(f.applier->applied(), kEntries);
+}
+
+TEST_P(ApplierReplay, AStopEndsItBetweenTwoSlicesWithEveryEntryOfTheFirstApplied) {
+  Fixture f(GetParam());
   bool stop = false;
-  // The progress callback cannot be relied on to run within one slice: the
-  // stop is asked for once the first slice's last entry is applied.
+  // The stop is asked for once the first slice's last entry is applied; the
+  // reader is then ahead, blocked on the queue, and must be let go.
   const uint64_t applied = f.applier->replay([&] {
     stop = stop || f.applier->applied() >= 1024;
     return stop;
@@ -146,8 +172,8 @@ TEST(ApplierReplay, AStopEndsItBetweenTwoSlicesWithEveryEntryOfTheFirstApplied) 
   EXPECT_EQ(f.digest(), codec::state_digest(*state_after(1024)));
 }
 
-TEST(ApplierReplay, AFailedReadEndsItAsTheOneThreadLoopDoesAfterApplyingEverythingBefore) {
-  Fixture f;
+TEST_P(ApplierReplay, AFailedReadEndsItAsTheOneThreadLoopDoesAfterApplyingEverythingBefore) {
+  Fixture f(GetParam());
   f.log.fail_once_at(1025, log::Errc::unavailable);
   EXPECT_EQ(f.applier->replay(), 1024u * 2);
   EXPECT_EQ(f.applier->applied(), 1024u);
@@ -158,20 +184,20 @@ TEST(ApplierReplay, AFailedReadEndsItAsTheOneThreadLoopDoesAfterApplyingEverythi
   EXPECT_EQ(f.digest(), codec::state_digest(*state_after(kEntries)));
 }
 
-TEST(ApplierReplay, ACompactedLogBootstrapsFromASnapshotAndTheReplayGoesOnFromIt) {
-  Fixture f;
+TEST_P(ApplierReplay, ACompactedLogBootstrapsFromASnapshotAndTheReplayGoesOnFromIt) {
+  Fixture f(GetParam());
   f.log.fail_once_at(1025, log::Errc::compacted);
   int bootstraps = 0;
   f.applier->set_compacted_handler([&](const log::Error& e) -> std::unique_ptr<domain::State> {
     ++bootstraps;
-    EXPECT_EQ(e.position, kEntries / 2);
+    EXPECT_EQ(e.position, 1500u);
     return state_after(2000);  // a peer's snapshot past the compaction point
   });
   f.applier->replay();
   EXPECT_EQ(bootstraps, 1);
   EXPECT_EQ(f.applier->applied(), kEntries);
   EXPECT_EQ(f.digest(), codec::state_digest(*state_after(kEntries)));
-  EXPECT_EQ(f.log.reads(), (std::vector<uint64_t>{1, 1025, 2001, 3001}));
+  EXPECT_EQ(f.log.reads(), (std::vector<uint64_t>{1, 1025, 2001, 3025, 4049, 5073, 6001}));
 }
 
 }  // namespace

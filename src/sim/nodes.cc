@@ -75,6 +75,7 @@ std::string Nodes::start(SimNode& n) {
   ao.checkpoint_every_commands = kCheckpointEvery;
   ao.full_ledger_check = true;
   ao.pause = [](int) {};  // the simulation schedules the retries
+  ao.replay_reader_thread = false;  // one thread: the run's report is not shared
   n.applier =
       std::make_unique<node::Applier>(ao, *n.log, *n.waiters, *n.metrics, std::move(snap.state));
   SimNode* np = &n;
