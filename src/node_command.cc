@@ -474,9 +474,13 @@ void add_connection_flags(CLI::App* cmd, NodeFlags& f) {
 
 // A node id goes into every batch the node writes (at most codec::kNodeIdMax
 // bytes; a longer one used to stop the node at its first write).
+// It names the node's etcd keys too, whose lanes add "/<lane>": no '/'.
 std::string node_id_check(const std::string& id) {
-  if (!id.empty() && id.size() <= codec::kNodeIdMax) return "";
-  return "must be 1 to " + std::to_string(codec::kNodeIdMax) + " bytes long";
+  if (id.empty() || id.size() > codec::kNodeIdMax) {
+    return "must be 1 to " + std::to_string(codec::kNodeIdMax) + " bytes long";
+  }
+  if (id.find('/') != std::string::npos) return "must not contain '/' (it names the node's etcd keys)";
+  return "";
 }
 
 // The submit queue and group commit (node/submitter.h).
@@ -493,6 +497,11 @@ void add_batch_flags(CLI::App* cmd, node::NodeOptions& n) {
   cmd->add_option("--batch-linger-commands", n.batch_linger_commands,
                   "The batch size that ends a --batch-linger-us wait at once")
       ->capture_default_str()->check(CLI::Range(1, 65535));
+  cmd->add_option("--append-lanes", n.append_lanes,
+                  "Cluster mode: etcd puts this node keeps in flight at once, each on a key of its own: "
+                  "while one waits for its quorum, a full batch (--batch-linger-commands) that queued "
+                  "meanwhile goes out on the next; the embedded file log takes one at a time")
+      ->capture_default_str()->check(CLI::Range(1, 16));
 }
 
 // Every flag also from the environment, BETCORE_ and its long name in upper

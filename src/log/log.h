@@ -67,8 +67,20 @@ class Log {
 
   // Appends one batch and returns its position once it is durable (fsynced
   // locally, or committed on a quorum). Nothing is acknowledged before that.
-  // Thread: called by one thread at a time (the submitter).
+  // Thread: called by one thread at a time (the submitter). The same as
+  // append_on(0, batch).
   virtual Result<Position> append(std::string_view batch) = 0;
+
+  // How many appends may be in flight at once, each on a lane of its own:
+  // 1 unless the backend pipelines them (etcd: EtcdLogOptions::append_lanes).
+  virtual size_t append_lanes() const { return 1; }
+  // append() on `lane` (< append_lanes()), with the same guarantees. Each
+  // lane is called by one thread at a time; batches on two lanes may commit
+  // in either order.
+  virtual Result<Position> append_on(size_t lane, std::string_view batch) {
+    (void)lane;
+    return append(batch);
+  }
 
   // Up to `entries_max` entries (and about `bytes_max` bytes, at least one
   // entry) with position >= from, in log order. If none is available yet,

@@ -64,6 +64,7 @@ std::unique_ptr<Node> Node::open(NodeOptions options, ops::Registry& metrics, Ev
     log::etcd::EtcdLogOptions lo;
     lo.node_id = o.node_id;
     lo.cluster = target.cluster;
+    lo.append_lanes = o.append_lanes;
     auto etcd_log = std::make_unique<log::etcd::EtcdLog>(std::move(client), lo);
     node->etcd_ = etcd_log.get();
     node->log_ = std::move(etcd_log);

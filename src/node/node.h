@@ -54,6 +54,8 @@ struct NodeOptions {
   size_t batch_commands_max = 4'096;
   int batch_linger_us = 5'000;        // SubmitterOptions: group commit under load
   size_t batch_linger_commands = 64;
+  // Cluster mode: appends in flight at once (EtcdLogOptions::append_lanes).
+  size_t append_lanes = 2;
   uint64_t checkpoint_every_commands = 1'000'000;  // digest + snapshot
   size_t snapshots_kept = 2;
   bool truncate_corrupt_tail = false;

@@ -1,7 +1,12 @@
 // The submitter: a bounded queue of encoded commands (admission control) and
-// one thread that turns everything queued into one batch, appends it to the
-// log (one fsync or one quorum write for many requests: group commit), and
-// lets the waiters hear from the applier once their batch is applied.
+// a thread per append lane of the log (log::Log::append_lanes: one for the
+// file log, EtcdLogOptions::append_lanes for etcd) that turns everything
+// queued into one batch, appends it (one fsync or one quorum write for many
+// requests: group commit), and lets the waiters hear from the applier once
+// their batch is applied. Lane 0 takes whatever is queued; the other lanes
+// (overflow lanes) take only a full batch (batch_linger_commands) that queued
+// while the lanes before them append, so a second lane never splits the
+// batches a CPU-bound cluster needs big.
 #pragma once
 
 #include <atomic>
@@ -90,21 +95,24 @@ class Submitter {
     codec::Actor actor;
     std::chrono::steady_clock::time_point queued_at;
   };
-  void run();
-  bool take_batch(std::vector<Item>& taken);  // REQUIRES: mu_ held
+  void run(size_t lane);
+  // Takes one batch's worth of the queue and gives it its sequence numbers,
+  // stamp and audit anchors. False when the queue is empty. REQUIRES: mu_ held.
+  bool take_batch(std::vector<Item>& taken, codec::BatchHeader& header);
   void linger(std::unique_lock<std::mutex>& lock);  // REQUIRES: lock holds mu_
   bool wake_needed() const;                         // REQUIRES: mu_ held
+  void wake();
   size_t linger_commands() const;
   int64_t now_ms() const;
-  void append_batch(std::vector<Item>& items);
+  void append_batch(std::vector<Item>& items, codec::BatchHeader& header, size_t lane);
   static void add_actors(const std::vector<Item>& items, codec::BatchHeader& header);
 
   const SubmitterOptions options_;
   log::Log& log_;
   Waiters& waiters_;
-  uint64_t next_seq_;  // submitter thread only
-  uint64_t anchored_ = 0;  // the last position this node anchored; submitter thread only
-  // The last append: how long it took and what it carried; submitter thread only.
+  uint64_t next_seq_;      // guarded by mu_
+  uint64_t anchored_ = 0;  // the last position this node anchored; guarded by mu_
+  // The last append: how long it took and what it carried; guarded by mu_.
   std::chrono::steady_clock::duration last_append_{};
   size_t last_batch_commands_ = 0;
 
@@ -113,10 +121,12 @@ class Submitter {
   std::condition_variable cv_;
   std::vector<Item> queue_;  // guarded by mu_
   bool stopping_ = false;    // guarded by mu_
-  bool lingering_ = false;   // the submitter waits for a fuller batch; guarded by mu_
+  size_t idle_ = 0;              // lane 0 waiting for any command; guarded by mu_
+  size_t lingering_ = 0;         // lane 0 waiting for a fuller batch; guarded by mu_
+  size_t overflow_waiting_ = 0;  // lanes 1.. waiting for a full batch; guarded by mu_
   std::string failure_;      // guarded by mu_
   std::atomic<bool> healthy_{true};
-  std::thread thread_;
+  std::vector<std::thread> threads_;  // one per append lane
 
   ops::Counter& batches_;
   ops::Counter& overloaded_;

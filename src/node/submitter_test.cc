@@ -17,12 +17,19 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Records each batch's command count; an append waits for a permit.
+// Records each batch's command count (and lane and first sequence number);
+// an append waits for a permit.
 class HeldLog final : public log::Log {
  public:
-  log::Result<log::Position> append(std::string_view batch) override {
+  explicit HeldLog(size_t lanes = 1) : lanes_(lanes) {}
+  log::Result<log::Position> append(std::string_view batch) override { return append_on(0, batch); }
+  size_t append_lanes() const override { return lanes_; }
+  log::Result<log::Position> append_on(size_t lane, std::string_view batch) override {
     std::unique_lock lock(mu_);
-    sizes_.push_back(codec::decode_batch(batch).commands.size());
+    const codec::DecodedBatch d = codec::decode_batch(batch);
+    sizes_.push_back(d.commands.size());
+    lanes_used_.push_back(lane);
+    first_seqs_.push_back(d.header.first_seq);
     cv_.notify_all();
     cv_.wait(lock, [&] { return permits_ > 0 || closed_; });
     if (permits_ > 0) --permits_;
@@ -50,11 +57,22 @@ class HeldLog final : public log::Log {
     cv_.wait_for(lock, 10s, [&] { return sizes_.size() >= n; });
     return sizes_;
   }
+  std::vector<size_t> lanes_used() {
+    std::lock_guard lock(mu_);
+    return lanes_used_;
+  }
+  std::vector<uint64_t> first_seqs() {
+    std::lock_guard lock(mu_);
+    return first_seqs_;
+  }
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
+  const size_t lanes_;
   std::vector<size_t> sizes_;
+  std::vector<size_t> lanes_used_;
+  std::vector<uint64_t> first_seqs_;
   int permits_ = 0;
   bool closed_ = false;
 };
@@ -66,7 +84,10 @@ std::string command(int i) {
 }
 
 struct Fixture {
-  explicit Fixture(SubmitterOptions o) : submitter(std::move(o), log, waiters, metrics) { submitter.start(); }
+  explicit Fixture(SubmitterOptions o, size_t lanes = 1)
+      : log(lanes), submitter(std::move(o), log, waiters, metrics) {
+    submitter.start();
+  }
   ~Fixture() {
     log.close();
     submitter.stop();
@@ -151,6 +172,49 @@ TEST(SubmitterLinger, TheWaitNeverOutlastsTheLastAppend) {
   const auto sizes = f.log.await_appends(3);
   ASSERT_EQ(sizes.size(), 3u) << "the batch waited longer than the last append took";
   EXPECT_EQ(sizes[2], 2u);
+}
+
+// A log with two lanes (etcd with --append-lanes 2): the next batch goes out
+// while the first still waits for its quorum, each on its own lane, with
+// sequence numbers of its own; one lane never has two appends at once.
+TEST(SubmitterLanes, ASecondLaneAppendsOnlyAFullBatchWhileTheFirstIsInFlight) {
+  SubmitterOptions o;
+  o.node_id = "n1";
+  o.batch_linger_commands = 3;  // a full batch
+  Fixture f(o, 2);
+  f.submit(1);  // batch A: lane 0 takes any command
+  ASSERT_EQ(f.log.await_appends(1), (std::vector<size_t>{1}));
+  f.submit(2);  // not a full batch: it waits for lane 0
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(f.log.await_appends(1).size(), 1u) << "the second lane took a batch that was not full";
+  f.submit(1);  // now 3 queued: batch B goes out on the second lane while A is held
+  ASSERT_EQ(f.log.await_appends(2), (std::vector<size_t>{1, 3})) << "the second lane did not append a full batch";
+  f.submit(2);  // both lanes busy: C waits in the queue
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(f.log.await_appends(2).size(), 2u) << "a lane took a second append while its first was held";
+  f.log.permit(2);  // both free again: C (not full) goes out on lane 0
+  ASSERT_EQ(f.log.await_appends(3), (std::vector<size_t>{1, 3, 2}));
+  f.log.permit(10);
+
+  EXPECT_EQ(f.log.lanes_used(), (std::vector<size_t>{0, 1, 0}));
+  const std::vector<uint64_t> seqs = f.log.first_seqs();
+  // A's 1, B's 3 and C's 2 sequence numbers follow one another, none twice.
+  EXPECT_EQ(seqs[1], seqs[0] + 1);
+  EXPECT_EQ(seqs[2], seqs[1] + 3);
+  EXPECT_EQ(f.waiters.size(), 6u);  // every command waits for the applier, once
+}
+
+TEST(SubmitterLanes, TheFileLogsOneLaneKeepsOneAppendInFlight) {
+  SubmitterOptions o;
+  o.node_id = "n1";
+  Fixture f(o, 1);
+  f.submit(1);
+  ASSERT_EQ(f.log.await_appends(1).size(), 1u);
+  f.submit(3);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(f.log.await_appends(1).size(), 1u) << "a second append began while the first was held";
+  f.log.permit(10);
+  EXPECT_EQ(f.log.await_appends(2), (std::vector<size_t>{1, 3}));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 
@@ -41,8 +42,11 @@ struct EtcdLog::Session {
 EtcdLog::EtcdLog(std::shared_ptr<Client> client, EtcdLogOptions options)
     : client_(std::move(client)),
       options_(std::move(options)),
-      keys_(options_.cluster),
-      my_key_(keys_.log_key(options_.node_id)) {}
+      keys_(options_.cluster) {
+  for (size_t lane = 0; lane < std::max<size_t>(1, options_.append_lanes); ++lane) {
+    lanes_.push_back(Lane{keys_.log_key(options_.node_id, lane)});
+  }
+}
 
 EtcdLog::~EtcdLog() { close(); }
 
@@ -126,7 +130,12 @@ int backoff_ms(int attempt) {
 // holding exactly this batch, and returns its revision. So a batch is written
 // at most once however often it is retried, and the client gets
 // outcome_unknown only when the whole deadline passes.
-Result<Position> EtcdLog::append(std::string_view batch) {
+Result<Position> EtcdLog::append_on(size_t lane_index, std::string_view batch) {
+  if (lane_index >= lanes_.size()) {
+    return Error{Errc::invalid_argument, "append lane " + std::to_string(lane_index) + " of " +
+                                             std::to_string(lanes_.size())};
+  }
+  Lane& lane = lanes_[lane_index];
   {
     std::lock_guard lock(mu_);
     if (closed_) return Error{Errc::closed, "the log is closed"};
@@ -142,28 +151,28 @@ Result<Position> EtcdLog::append(std::string_view batch) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) break;
     int timeout = static_cast<int>(std::min<int64_t>(left, options_.append_attempt_timeout_ms));
-    if (!last_rev_known_) {
-      auto r = client_->range(my_key_, "", {}, timeout);
+    if (!lane.last_rev_known) {
+      auto r = client_->range(lane.key, "", {}, timeout);
       if (!r.ok()) {
         last_error = r.error().message;
       } else {
         const auto& kvs = r.value().kvs;
-        last_rev_ = kvs.empty() ? 0 : kvs.front().mod_revision;
-        last_rev_known_ = true;
+        lane.last_rev = kvs.empty() ? 0 : kvs.front().mod_revision;
+        lane.last_rev_known = true;
         if (!kvs.empty() && kvs.front().value == value) {
           return position_of(kvs.front().mod_revision);
         }
         continue;
       }
     } else {
-      auto r = client_->put_if_mod_revision(my_key_, value, last_rev_, timeout);
+      auto r = client_->put_if_mod_revision(lane.key, value, lane.last_rev, timeout);
       if (r.ok()) {
         const Client::CasResult& cas = r.value();
         if (cas.written) {
-          last_rev_ = cas.revision;
+          lane.last_rev = cas.revision;
           return position_of(cas.revision);
         }
-        last_rev_ = cas.exists ? cas.mod_revision : 0;
+        lane.last_rev = cas.exists ? cas.mod_revision : 0;
         if (cas.exists && cas.value == value) {
           return position_of(cas.mod_revision);  // an earlier attempt landed
         }
@@ -183,7 +192,7 @@ Result<Position> EtcdLog::append(std::string_view batch) {
     std::this_thread::sleep_for(std::chrono::milliseconds(pause));
   }
   // The batch may still land later: the next append reads the key first.
-  last_rev_known_ = false;
+  lane.last_rev_known = false;
   if (maybe_written) {
     return Error{Errc::outcome_unknown,
                  fmt::format("no answer from etcd in {} ms (last: {}); the batch may still be "

@@ -1,6 +1,8 @@
 // The etcd backend of the log port (cluster mode).
 //
-// Keys (docs/cluster.md): a batch is one Put of /betcore/<cluster>/log/<node>;
+// Keys (docs/cluster.md): a batch is one Put of /betcore/<cluster>/log/<node>
+// (or, for a node that keeps more than one append in flight, of its lane key
+// /betcore/<cluster>/log/<node>/<lane>, each lane a compare-and-put chain);
 // the revision of that put is the batch's position, plus the cluster's base
 // offset: 0, or for a cluster loaded by `betcore restore --etcd` the restored
 // position minus the revision of its /betcore/<cluster>/base key, so the
@@ -23,6 +25,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "log/etcd/etcd_client.h"
 #include "log/log.h"
@@ -34,6 +37,9 @@ struct EtcdLogOptions {
   std::string cluster = "betcore";
   int append_timeout_ms = 8'000;          // no answer by then: outcome_unknown
   int append_attempt_timeout_ms = 500;    // one compare-and-put; then another (etcd_log.cc)
+  // Appends this node may keep in flight at once, each on its own key (a
+  // lane): while one put waits for its quorum, the next batch goes out.
+  size_t append_lanes = 1;
   int head_timeout_ms = 2'000;      // per member, for the quorum read of the head
   size_t buffer_bytes_max = 64u << 20;  // batches read ahead of the applier
   int progress_after_ms = 500;      // a quiet watch is asked for progress after this
@@ -49,6 +55,11 @@ struct Keys {
   std::string root;
   std::string log_prefix() const { return root + "log/"; }
   std::string log_key(const std::string& node) const { return log_prefix() + node; }
+  // Lane 0 is the node's own key; lane i > 0 is <node>/<i> (node ids hold no
+  // '/': node_command.cc).
+  std::string log_key(const std::string& node, size_t lane) const {
+    return lane == 0 ? log_key(node) : log_key(node) + "/" + std::to_string(lane);
+  }
   std::string nodes_prefix() const { return root + "nodes/"; }
   std::string node_key(const std::string& node) const { return nodes_prefix() + node; }
   // An archiver's claim on the log (betcore backup run --etcd; docs/backup.md).
@@ -74,7 +85,10 @@ class EtcdLog final : public Log {
   EtcdLog(std::shared_ptr<Client> client, EtcdLogOptions options);
   ~EtcdLog() override;
 
-  Result<Position> append(std::string_view batch) override;
+  Result<Position> append(std::string_view batch) override { return append_on(0, batch); }
+  size_t append_lanes() const override { return lanes_.size(); }
+  // Thread: one caller per lane at a time.
+  Result<Position> append_on(size_t lane, std::string_view batch) override;
   Result<std::vector<Entry>> read(Position from, size_t entries_max, size_t bytes_max,
                                   int wait_ms) override;
   // The position of the newest batch: the largest mod_revision under the log
@@ -123,9 +137,14 @@ class EtcdLog final : public Log {
   std::shared_ptr<Client> client_;
   const EtcdLogOptions options_;
   const Keys keys_;
-  const std::string my_key_;
-  int64_t last_rev_ = 0;         // submitter thread: mod_revision of my key after my last batch
-  bool last_rev_known_ = false;  // submitter thread
+  // One compare-and-put chain per lane; each lane is used by one submitter
+  // thread at a time.
+  struct Lane {
+    std::string key;
+    int64_t last_rev = 0;         // mod_revision of the key after this lane's last batch
+    bool last_rev_known = false;
+  };
+  std::vector<Lane> lanes_;
 
   std::mutex mu_;
   std::condition_variable cv_;          // buffer changes, errors, close
