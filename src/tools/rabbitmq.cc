@@ -72,6 +72,10 @@ bool RabbitMq::start_once(int timeout_ms, std::string& why) {
   }
   SpawnOptions o;
   o.program = kServer;
+  if (nice_ != 0) {  // nice execs the server: the process we spawn is still the broker
+    o.program = "nice";
+    o.args = {"-n", std::to_string(nice_), kServer};
+  }
   o.env = {{"HOME", dir_.string()},  // the Erlang cookie goes here
            {"RABBITMQ_NODENAME", node_name_},
            {"RABBITMQ_DIST_PORT", std::to_string(dist_port_)},

@@ -29,6 +29,12 @@ class RabbitMq {
   bool restart(std::string& why, int timeout_ms = 120000);
   void kill();  // kill -9
   bool running();
+  // Runs the broker (from its next start) under `nice -n N`. The drill gives
+  // it -10: a broker has a host of its own in production, and on the drill's
+  // two shared cores a restart under load took 37 s instead of 13 (measured
+  // with six busy processes beside it). Without root, nice says it cannot
+  // and the broker runs at the usual priority.
+  void set_nice(int nice) { nice_ = nice; }
 
   uint16_t port() const { return port_; }
   std::string url() const;  // amqp://guest:guest@127.0.0.1:PORT
@@ -40,6 +46,7 @@ class RabbitMq {
   std::string node_name_;
   uint16_t port_ = 0;
   uint16_t dist_port_ = 0;
+  int nice_ = 0;
   Process proc_;
 };
 
