@@ -58,8 +58,9 @@ bool DrillFeed::start(const DrillCluster& cluster, std::string& why) {
     return false;
   }
   broker_ = std::make_unique<tools::RabbitMq>(root_ / "rabbitmq");
-  // Its own host in production: here its restart after feed_broker_killed
-  // would otherwise wait ~50 s for CPU behind the drill's load.
+  // Its own host in production. Behind the drill's load at the usual
+  // priority, the markets reopened 59 s after feed_broker_killed instead
+  // of 27 s: the broker's restart waited for CPU (tools/rabbitmq.h).
   broker_->set_nice(-10);
   if (!broker_->start(why)) return false;
   provider_port_ = tools::reserve_port();

@@ -66,7 +66,8 @@ void Submitter::stop() {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  any_cv_.notify_all();
+  full_cv_.notify_all();
   for (std::thread& t : threads_) {
     if (t.joinable()) t.join();
   }
@@ -95,6 +96,7 @@ std::string Submitter::failure() const {
 }
 
 SubmitStatus Submitter::submit(std::string encoded, WriteDone done, codec::Actor actor) {
+  Wake w;
   {
     std::lock_guard lock(mu_);
     if (stopping_ || !healthy_.load()) return SubmitStatus::unavailable;
@@ -103,15 +105,16 @@ SubmitStatus Submitter::submit(std::string encoded, WriteDone done, codec::Actor
       return SubmitStatus::overloaded;
     }
     queue_.push_back(Item{std::move(encoded), std::move(done), std::move(actor), std::chrono::steady_clock::now()});
-    if (!wake_needed()) return SubmitStatus::accepted;
+    w = wake_needed();
   }
-  wake();
+  wake(w);
   return SubmitStatus::accepted;
 }
 
 SubmitStatus Submitter::submit_all(std::vector<std::string> encoded, std::vector<WriteDone> done,
                                    const codec::Actor& actor) {
   BETCORE_ASSERT_MSG(encoded.size() == done.size(), "submit_all: one waiter per command");
+  Wake w;
   {
     std::lock_guard lock(mu_);
     if (stopping_ || !healthy_.load()) return SubmitStatus::unavailable;
@@ -123,9 +126,9 @@ SubmitStatus Submitter::submit_all(std::vector<std::string> encoded, std::vector
     for (size_t i = 0; i < encoded.size(); ++i) {
       queue_.push_back(Item{std::move(encoded[i]), std::move(done[i]), actor, now});
     }
-    if (!wake_needed()) return SubmitStatus::accepted;
+    w = wake_needed();
   }
-  wake();
+  wake(w);
   return SubmitStatus::accepted;
 }
 
@@ -165,7 +168,7 @@ void Submitter::run(size_t lane) {
       std::unique_lock lock(mu_);
       if (lane == 0) {
         ++idle_;
-        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        any_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
         --idle_;
         if (stopping_) return;
         linger(lock);
@@ -175,12 +178,15 @@ void Submitter::run(size_t lane) {
         // queued halved the batches and cost the CPU-bound cluster 12 % of
         // its throughput (README, "Performance").
         ++overflow_waiting_;
-        cv_.wait(lock, [&] { return stopping_ || queue_.size() >= linger_commands(); });
+        full_cv_.wait(lock, [&] { return stopping_ || queue_.size() >= linger_commands(); });
         --overflow_waiting_;
       }
       if (stopping_) return;
       // Another lane may have taken the queue meanwhile.
       if (!take_batch(taken, header)) continue;
+      // A batch's worth left behind (batch_commands_max, batch_bytes_max)
+      // is a full batch for an overflow lane now, not at the next submit.
+      if (overflow_waiting_ > 0 && queue_.size() >= linger_commands()) full_cv_.notify_all();
     }
     append_batch(taken, header, lane);
     taken.clear();
@@ -200,7 +206,7 @@ void Submitter::linger(std::unique_lock<std::mutex>& lock) {
       std::chrono::microseconds(options_.batch_linger_us), last_append_);
   if (queue_.size() >= linger_commands() || limit <= limit.zero()) return;
   ++lingering_;
-  cv_.wait_for(lock, limit, [&] { return stopping_ || queue_.size() >= linger_commands(); });
+  full_cv_.wait_for(lock, limit, [&] { return stopping_ || queue_.size() >= linger_commands(); });
   --lingering_;
 }
 
@@ -209,18 +215,20 @@ size_t Submitter::linger_commands() const {
   return std::max<size_t>(1, std::min({options_.batch_linger_commands, options_.batch_commands_max, queue_limit()}));
 }
 
-// A wake is a syscall and a context switch: only when a submitter thread
+// A wake is a syscall and a context switch: only of a submitter thread that
 // waits for this. One that appends looks at the queue on its own once done;
-// one that lingers and an overflow lane wait only for a full batch.
-bool Submitter::wake_needed() const {
-  if (idle_ > 0) return true;
-  return (lingering_ > 0 || overflow_waiting_ > 0) && queue_.size() >= linger_commands();
+// lane 0 idle waits for any command (any_cv_); lane 0 lingering and the
+// overflow lanes wait for a full batch (full_cv_), so a request at low load
+// wakes lane 0 alone.
+Submitter::Wake Submitter::wake_needed() const {
+  const bool full = (lingering_ > 0 || overflow_waiting_ > 0) && queue_.size() >= linger_commands();
+  return Wake{idle_ > 0, full};
 }
 
-// Every submitter thread: with two lanes the first may wait for any command
-// while the second waits for a full batch, and a notify_one could wake the
-// wrong one. With one lane this is notify_one.
-void Submitter::wake() { cv_.notify_all(); }
+void Submitter::wake(Wake w) {
+  if (w.any) any_cv_.notify_one();  // lane 0 is its only waiter
+  if (w.full) full_cv_.notify_all();
+}
 
 bool Submitter::pump() {
   std::vector<Item> taken;

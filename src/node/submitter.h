@@ -61,7 +61,8 @@ class Submitter {
   SubmitStatus submit(std::string encoded_command, WriteDone done, codec::Actor actor = {});
   // Queues all of `encoded` (done[i] for encoded[i]) together and in order,
   // or none: they stand next to each other in the queue, so they go into the
-  // same batch unless it is full (batch_commands_max, batch_bytes_max).
+  // same batch unless it is full (batch_commands_max, batch_bytes_max); the
+  // two batches may then go out on two lanes and commit in either order.
   // REQUIRES: encoded.size() == done.size(). Thread-safe.
   SubmitStatus submit_all(std::vector<std::string> encoded, std::vector<WriteDone> done,
                           const codec::Actor& actor = {});
@@ -97,11 +98,18 @@ class Submitter {
   };
   void run(size_t lane);
   // Takes one batch's worth of the queue and gives it its sequence numbers,
-  // stamp and audit anchors. False when the queue is empty. REQUIRES: mu_ held.
+  // stamp and audit anchors. False when the queue is empty. REQUIRES: mu_
+  // held; it calls options_.anchors (which takes the applier's anchors lock:
+  // the lock order is mu_, then that one, never the other way round).
   bool take_batch(std::vector<Item>& taken, codec::BatchHeader& header);
   void linger(std::unique_lock<std::mutex>& lock);  // REQUIRES: lock holds mu_
-  bool wake_needed() const;                         // REQUIRES: mu_ held
-  void wake();
+  // Which waiting submitter threads a new command must wake.
+  struct Wake {
+    bool any = false;   // lane 0, waiting for any command (any_cv_)
+    bool full = false;  // lane 0 lingering, overflow lanes: a full batch is queued (full_cv_)
+  };
+  Wake wake_needed() const;  // REQUIRES: mu_ held
+  void wake(Wake w);         // without mu_
   size_t linger_commands() const;
   int64_t now_ms() const;
   void append_batch(std::vector<Item>& items, codec::BatchHeader& header, size_t lane);
@@ -118,7 +126,8 @@ class Submitter {
 
   std::atomic<size_t> queue_limit_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable any_cv_;   // lane 0 waits for any command
+  std::condition_variable full_cv_;  // lane 0 lingers and the overflow lanes wait for a full batch
   std::vector<Item> queue_;  // guarded by mu_
   bool stopping_ = false;    // guarded by mu_
   size_t idle_ = 0;              // lane 0 waiting for any command; guarded by mu_

@@ -204,7 +204,7 @@ TEST(SubmitterLanes, ASecondLaneAppendsOnlyAFullBatchWhileTheFirstIsInFlight) {
   EXPECT_EQ(f.waiters.size(), 6u);  // every command waits for the applier, once
 }
 
-TEST(SubmitterLanes, TheFileLogsOneLaneKeepsOneAppendInFlight) {
+TEST(SubmitterLanes, ALogOfOneLaneKeepsOneAppendInFlight) {
   SubmitterOptions o;
   o.node_id = "n1";
   Fixture f(o, 1);

@@ -119,6 +119,10 @@ TEST_F(ServiceTest, UsageErrorsExitTwoAndNameWhatIsWrong) {
       {{"node", "--data", data, "--tokens", tokens_.file.string(), "--plain-http", "--drain-timeout-ms", "-5"},
        "--drain-timeout-ms"},
       {{"sim", "--seeds", "many"}, "--seeds"},
+      {{"node", "--data", data, "--tokens", tokens_.file.string(), "--plain-http", "--node-id", "east/1"},
+       "must not contain '/'"},
+      {{"node", "--data", data, "--tokens", tokens_.file.string(), "--plain-http", "--append-lanes", "0"},
+       "--append-lanes"},
   };
   for (const Case& c : cases) {
     CommandRun r = run_betcore(dir_.path(), c.args, 30'000);

@@ -248,6 +248,13 @@ TEST_F(FileLogTest, BatchAboveTheMaximumIsRefused) {
   EXPECT_EQ(log->append("ok").value(), Position{1});
 }
 
+// One fsynced append at a time: the submitter runs one lane on it.
+TEST_F(FileLogTest, TakesOneAppendAtATime) {
+  auto log = open_ok(dir());
+  ASSERT_TRUE(log);
+  EXPECT_EQ(log->append_lanes(), 1u);
+}
+
 TEST_F(FileLogTest, SecondOpenOfTheSameDirectoryIsRefused) {
   auto log = open_ok(dir());
   ASSERT_TRUE(log);
