@@ -174,9 +174,10 @@ TEST(SubmitterLinger, TheWaitNeverOutlastsTheLastAppend) {
   EXPECT_EQ(sizes[2], 2u);
 }
 
-// A log with two lanes (etcd with --append-lanes 2): the next batch goes out
-// while the first still waits for its quorum, each on its own lane, with
-// sequence numbers of its own; one lane never has two appends at once.
+// A log with two lanes (etcd with --append-lanes 2): a full batch goes out on
+// the second lane while the first still waits for its quorum, with sequence
+// numbers of its own; a batch that is not full waits for lane 0, and one lane
+// never has two appends at once.
 TEST(SubmitterLanes, ASecondLaneAppendsOnlyAFullBatchWhileTheFirstIsInFlight) {
   SubmitterOptions o;
   o.node_id = "n1";
