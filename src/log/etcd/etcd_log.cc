@@ -160,7 +160,7 @@ Result<Position> EtcdLog::append_on(size_t lane_index, std::string_view batch) {
         lane.last_rev = kvs.empty() ? 0 : kvs.front().mod_revision;
         lane.last_rev_known = true;
         if (!kvs.empty() && kvs.front().value == value) {
-          return position_of(kvs.front().mod_revision);
+          return landed(position_of(kvs.front().mod_revision));
         }
         continue;
       }
@@ -170,11 +170,11 @@ Result<Position> EtcdLog::append_on(size_t lane_index, std::string_view batch) {
         const Client::CasResult& cas = r.value();
         if (cas.written) {
           lane.last_rev = cas.revision;
-          return position_of(cas.revision);
+          return landed(position_of(cas.revision));
         }
         lane.last_rev = cas.exists ? cas.mod_revision : 0;
         if (cas.exists && cas.value == value) {
-          return position_of(cas.mod_revision);  // an earlier attempt landed
+          return landed(position_of(cas.mod_revision));  // an earlier attempt landed
         }
         continue;  // an earlier batch of ours landed late: try on top of it
       }
@@ -219,11 +219,16 @@ Result<Position> EtcdLog::head() {
   // No batch yet: a fresh cluster's log is empty, a restored one's ends at
   // its base.
   if (r.value().kvs.empty()) return Position{base_position_.load()};
-  auto head = position_of(r.value().kvs.front().mod_revision).value;
+  return landed(position_of(r.value().kvs.front().mod_revision));
+}
+
+// A position the quorum holds: an answered put, or a quorum read of the head.
+// The watch's keeper compares it with what the watch delivered (keeper_loop).
+Position EtcdLog::landed(Position at) {
   uint64_t seen = quorum_head_.load();
-  while (head > seen && !quorum_head_.compare_exchange_weak(seen, head)) {
+  while (at.value > seen && !quorum_head_.compare_exchange_weak(seen, at.value)) {
   }
-  return Position{head};
+  return at;
 }
 
 Result<Ok> EtcdLog::compact(Position before) {

@@ -45,8 +45,10 @@ struct EtcdLogOptions {
   int progress_after_ms = 500;      // a quiet watch is asked for progress after this
   int stuck_after_ms = 3'000;       // ... and replaced if it does not answer by then
   // A watch that delivered nothing this long while the quorum's log head is
-  // past it is replaced (its member is cut off; found by betcore drill).
-  int behind_quorum_after_ms = 1'000;
+  // past it is replaced: its member is cut off or paused (found by betcore
+  // drill). A put of this node's answered by another member shows the head at
+  // once; a healthy member delivers a committed put within milliseconds.
+  int behind_quorum_after_ms = 500;
 };
 
 // Key layout of one cluster.
@@ -105,6 +107,7 @@ class EtcdLog final : public Log {
   // position at or below the base.
   int64_t revision_of(Position p) const;
   Position position_of(int64_t revision) const;
+  Position landed(Position at);  // raises quorum_head_ to `at`
   // The restored position of a cluster loaded by `betcore restore --etcd`
   // (0: the log starts at 1). Valid once any call above succeeded.
   uint64_t base_position() const { return base_position_.load(); }
@@ -162,7 +165,7 @@ class EtcdLog final : public Log {
   std::atomic<uint64_t> base_position_{0};
 
   std::atomic<uint64_t> needed_from_{1};
-  std::atomic<uint64_t> quorum_head_{0};  // the newest head() answer
+  std::atomic<uint64_t> quorum_head_{0};  // the newest head() answer or answered put
   std::atomic<uint64_t> watch_next_{0};   // the next position the watch will deliver
   std::atomic<uint64_t> reconnects_{0};
   std::atomic<uint64_t> raft_term_{0};
