@@ -7,21 +7,34 @@
 #      plain HTTP) under `betcore bench` with 256 connections
 #   4. restart replay speed
 #   5. the binary formats: command records, fingerprints, snapshots
+#   6. the anchor: the same bet as a PostgreSQL 15 transaction under pgbench,
+#      one server (64 connections) and with a synchronous standby (64 and 256)
+#      (scripts/pg-anchor.sh)
+#   7. failover: ten `kill -9` of the etcd leader under load, the time from
+#      each to the first write sent after it and acknowledged (cluster_test)
+#   8. write stalls: `betcore drill` pausing, killing and cutting off nodes and
+#      the etcd leader under load, the longest time with no write acknowledged
+#      per fault kind (needs root: network namespaces)
 # Steps 2 and 3 print where the nodes' time went (per stage, from their
 # /metrics) and the CPU of every process per 1,000 bets (betcore bench
 # --metrics, --process). Step 3 uses the cluster's fixed ports (8080-8083,
 # 12379-32380, 8404): stop any other local cluster first.
 # Usage: scripts/bench.sh [seconds of load, default 20]
+# BETCORE_BENCH_STEPS picks steps (e.g. "2 3"); all eight by default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
+steps=" ${BETCORE_BENCH_STEPS:-1 2 3 4 5 6 7 8} "
+step() { [[ $steps == *" $1 "* ]]; }
 ./scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C build -j "${BETCORE_BUILD_JOBS:-2}" betcore apply_bench replay_bench codec_bench
+ninja -C build -j "${BETCORE_BUILD_JOBS:-2}" betcore apply_bench replay_bench codec_bench cluster_test
 repo=$PWD
 
-echo "== 1. apply (one thread)"
-build/bench/apply_bench --benchmark_filter=Place
+if step 1; then
+  echo "== 1. apply (one thread)"
+  build/bench/apply_bench --benchmark_filter=Place
+fi
 
 dir=$(mktemp -d /tmp/betcore-bench-XXXXXX)
 node=
@@ -54,29 +67,59 @@ end_to_end() {  # end_to_end http|https: a fresh node, then the load
   curl -fsS "$scheme://127.0.0.1:$port/metrics" | grep -E '^betcore_(batch_commands|log_append_seconds)_(sum|count)'
   kill "$node"; wait "$node" 2>/dev/null || true
 }
-end_to_end http
-end_to_end https
+if step 2; then
+  end_to_end http
+  end_to_end https
+fi
 
-echo "== 3. the cluster: 3 etcd members, 3 nodes, HAProxy (plain HTTP), 256 connections, ${secs} s"
-export BETCORE_CLUSTER_HOME=$cluster_home BETCORE_BIN=$repo/build/betcore BETCORE_PLAIN_HTTP=1
-scripts/cluster.sh start > "$dir/cluster-start.log" 2>&1 || { tail -30 "$dir/cluster-start.log"; exit 1; }
-processes=(--process "haproxy=$(cat "$cluster_home/haproxy/haproxy.pid")")
-metrics=()
-for n in 1 2 3; do
-  processes+=(--process "node-$n=$(cat "$cluster_home/node-$n/node.pid")"
-              --process "etcd-$n=$(cat "$cluster_home/etcd-$n/etcd.pid")")
-  metrics+=(--metrics "http://127.0.0.1:$((8080 + n))/metrics")
-done
-build/betcore bench --target http://127.0.0.1:8080 --tokens "$cluster_home/credentials" \
-  --connections 256 --duration "$secs" --warmup 3 --accounts 10000 --markets 100 "${metrics[@]}" "${processes[@]}"
-for n in 1 2 3; do
-  curl -fsS "http://127.0.0.1:$((8080 + n))/metrics" | grep -E '^betcore_batch_commands_(sum|count)' | sed "s/^/node-$n /"
-done
-scripts/cluster.sh stop > /dev/null
-unset BETCORE_CLUSTER_HOME BETCORE_PLAIN_HTTP
+if step 3; then
+  echo "== 3. the cluster: 3 etcd members, 3 nodes, HAProxy (plain HTTP), 256 connections, ${secs} s"
+  export BETCORE_CLUSTER_HOME=$cluster_home BETCORE_BIN=$repo/build/betcore BETCORE_PLAIN_HTTP=1
+  scripts/cluster.sh start > "$dir/cluster-start.log" 2>&1 || { tail -30 "$dir/cluster-start.log"; exit 1; }
+  processes=(--process "haproxy=$(cat "$cluster_home/haproxy/haproxy.pid")")
+  metrics=()
+  for n in 1 2 3; do
+    processes+=(--process "node-$n=$(cat "$cluster_home/node-$n/node.pid")"
+                --process "etcd-$n=$(cat "$cluster_home/etcd-$n/etcd.pid")")
+    metrics+=(--metrics "http://127.0.0.1:$((8080 + n))/metrics")
+  done
+  build/betcore bench --target http://127.0.0.1:8080 --tokens "$cluster_home/credentials" \
+    --connections 256 --duration "$secs" --warmup 3 --accounts 10000 --markets 100 "${metrics[@]}" "${processes[@]}"
+  for n in 1 2 3; do
+    curl -fsS "http://127.0.0.1:$((8080 + n))/metrics" | grep -E '^betcore_batch_commands_(sum|count)' | sed "s/^/node-$n /"
+  done
+  scripts/cluster.sh stop > /dev/null
+  unset BETCORE_CLUSTER_HOME BETCORE_PLAIN_HTTP
+fi
 
-echo "== 4. restart replay"
-build/bench/replay_bench 1000000 "$dir/replay"
+if step 4; then
+  echo "== 4. restart replay"
+  build/bench/replay_bench 1000000 "$dir/replay"
+fi
 
-echo "== 5. binary formats (command record, fingerprint, snapshot of 100k accounts)"
-build/bench/codec_bench
+if step 5; then
+  echo "== 5. binary formats (command record, fingerprint, snapshot of 100k accounts)"
+  build/bench/codec_bench
+fi
+
+if step 6; then
+  echo "== 6. the anchor: PostgreSQL 15"
+  scripts/pg-anchor.sh "$secs"
+fi
+
+if step 7; then
+  echo "== 7. failover: ten kill -9 of the etcd leader under load"
+  BETCORE_LEADER_KILLS=10 build/tests/cluster/cluster_test --gtest_filter='*EtcdLeaderKilled*' |
+    grep -E '^(etcd leader kill|  retried|\[  )'
+fi
+
+if step 8; then
+  echo "== 8. write stalls: betcore drill, nodes and the etcd leader paused, killed and cut off under load"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "skipped: the drill needs root (network namespaces); run scripts/bench.sh as root, or sudo"
+  else
+    build/betcore drill --seed 7 --faults 12 --minutes 1 --out "$dir/drill" \
+      --kinds pause_node --kinds kill_node --kinds node_link_down --kinds partition_node_from_etcd \
+      --kinds kill_etcd_leader --kinds pause_etcd_leader | sed -n '/^betcore drill:/,$p'
+  fi
+fi
