@@ -29,6 +29,7 @@ struct EtcdLog::Session {
   std::string cancel_reason;      // why the keeper cancelled it
   uint64_t seen_next = 0;         // the watch's next position at the keeper's last look
   Clock::time_point next_moved{}; // when that last changed
+  Clock::time_point behind_since{};  // since when the quorum's head is past it ({}: it is not)
   std::shared_ptr<grpc::ClientContext> ctx;
   std::string endpoint;  // the member this attempt watches through
   grpc::ClientReaderWriter<pb::WatchRequest, pb::WatchResponse>* stream = nullptr;
@@ -150,7 +151,11 @@ Result<Position> EtcdLog::append_on(size_t lane_index, std::string_view batch) {
   for (int attempt = 0;; ++attempt) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) break;
-    int timeout = static_cast<int>(std::min<int64_t>(left, options_.append_attempt_timeout_ms));
+    // After a failed attempt etcd is electing or a member is gone: the
+    // followers forward puts to a dead leader until they notice, so later
+    // attempts give up sooner and try the next member.
+    const int attempt_ms = attempt == 0 ? options_.append_attempt_timeout_ms : options_.append_retry_timeout_ms;
+    int timeout = static_cast<int>(std::min<int64_t>(left, attempt_ms));
     if (!lane.last_rev_known) {
       auto r = client_->range(lane.key, "", {}, timeout);
       if (!r.ok()) {
@@ -416,6 +421,8 @@ void EtcdLog::watch_loop(Session* s) {
         std::lock_guard l(s->mu);
         s->paused = false;
         s->last_message = Clock::now();
+        s->next_moved = s->last_message;  // quiet on purpose until now
+        s->behind_since = {};
       }
       if (s->stop.load()) break;
     }
@@ -487,7 +494,8 @@ bool EtcdLog::leave_member(const std::string& endpoint) {
 }
 
 void EtcdLog::keeper_loop(Session* s) {
-  const auto tick = std::chrono::milliseconds(std::max(50, options_.progress_after_ms / 4));
+  const auto tick = std::chrono::milliseconds(
+      std::max(50, std::min(options_.progress_after_ms, options_.behind_grace_ms) / 2));
   std::unique_lock l(s->mu);
   while (!s->stop.load()) {
     s->cv.wait_for(l, tick, [&] { return s->stop.load(); });
@@ -501,15 +509,25 @@ void EtcdLog::keeper_loop(Session* s) {
     if (next != s->seen_next) {
       s->seen_next = next;
       s->next_moved = now;
-    } else if (quorum_head_.load() >= next &&
-               now - s->next_moved > std::chrono::milliseconds(options_.behind_quorum_after_ms)) {
-      spdlog::warn("log watch is behind the log head ({} >= {}) and delivered nothing in {} ms; reconnecting",
-                   quorum_head_.load(), next, options_.behind_quorum_after_ms);
-      s->keeper_cancelled = true;
-      s->cancel_reason = "behind the quorum's log head";
-      s->ctx->TryCancel();
-      s->next_moved = now;
-      continue;
+      s->behind_since = {};
+    } else if (quorum_head_.load() < next) {
+      s->behind_since = {};
+    } else {
+      if (s->behind_since == Clock::time_point{}) s->behind_since = now;
+      // Quiet for a while, and behind for longer than a healthy member takes
+      // to deliver a put just answered (on a quiet log, a put of this node's
+      // raises the head a moment before its own watch delivers it).
+      if (now - s->next_moved > std::chrono::milliseconds(options_.behind_quorum_after_ms) &&
+          now - s->behind_since > std::chrono::milliseconds(options_.behind_grace_ms)) {
+        spdlog::warn("log watch is behind the log head ({} >= {}) and delivered nothing in {} ms; reconnecting",
+                     quorum_head_.load(), next, options_.behind_quorum_after_ms);
+        s->keeper_cancelled = true;
+        s->cancel_reason = "behind the quorum's log head";
+        s->ctx->TryCancel();
+        s->next_moved = now;
+        s->behind_since = {};
+        continue;
+      }
     }
     if (s->probing) {
       if (now - s->probe_sent > std::chrono::milliseconds(options_.stuck_after_ms)) {
