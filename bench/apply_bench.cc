@@ -10,6 +10,7 @@
 // growth of the book's tables, amortised, included).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -22,8 +23,8 @@
 #include "book.h"
 #include "domain/state_machine.h"
 
-// Every operator new of this binary, counted (the aligned forms are not used
-// by the state machine's containers).
+// Every operator new of this binary, counted: the plain form and the
+// aligned one (StableVector's chunks of bets and deposits use it).
 std::atomic<uint64_t> g_allocations{0};
 
 void* operator new(size_t n) {
@@ -31,11 +32,20 @@ void* operator new(size_t n) {
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
   throw std::bad_alloc();
 }
+void* operator new(size_t n, std::align_val_t align) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  const size_t a = static_cast<size_t>(align);
+  // aligned_alloc wants a size the alignment divides
+  if (void* p = std::aligned_alloc(a, (std::max<size_t>(n, 1) + a - 1) / a * a)) return p;
+  throw std::bad_alloc();
+}
 // GCC cannot see that these replace the global pair, and warns on free().
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, size_t, std::align_val_t) noexcept { std::free(p); }
 #pragma GCC diagnostic pop
 
 namespace {

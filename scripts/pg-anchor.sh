@@ -7,9 +7,9 @@
 #      an answer waits for the standby's flush), 256 connections (against
 #      betcore's cluster)
 # Each run prints transactions per second, latency p50 / p99 (from pgbench's
-# per-transaction log) and the machine's CPU seconds per 1,000 transactions
-# (from /proc/stat: every process, pgbench included, as `betcore bench`'s
-# "all" row).
+# per-transaction log) and the CPU seconds per 1,000 transactions of the
+# PostgreSQL servers (every postgres process of the primary and the standby)
+# and of pgbench, as `betcore bench` counts its processes.
 #
 # The transaction does what betcore does for a single bet: read the
 # selection's price (open markets only), debit the punter's wallet if the
@@ -100,12 +100,15 @@ cat > "$dir/place_bet.sql" <<'EOF'
 \set sel random(1, 300)
 \set stake random(100, 1000)
 \set ref random(1, 1000000000000)
+-- Each \gset needs exactly one row: a closed market, a short balance or a
+-- missing row stops that client with an error and the run fails, loudly.
 BEGIN;
 SELECT s.market_id, s.price_milli FROM selections s JOIN markets m ON m.id = s.market_id
   WHERE s.id = :sel::bigint AND m.open \gset
-UPDATE accounts SET balance = balance - :stake::bigint WHERE id = :acc::bigint AND balance >= :stake::bigint;
+UPDATE accounts SET balance = balance - :stake::bigint WHERE id = :acc::bigint AND balance >= :stake::bigint
+  RETURNING balance \gset
 UPDATE markets SET liability = liability + :stake::bigint * (:price_milli::bigint - 1000) / 1000
-  WHERE id = :market_id::bigint;
+  WHERE id = :market_id::bigint RETURNING liability \gset
 INSERT INTO bets (client_ref, account_id, selection_id, stake, price_milli)
   VALUES (:client_id::bigint * 1000000000000 + :ref::bigint, :acc, :sel, :stake, :price_milli)
   RETURNING id AS bet_id \gset
@@ -114,19 +117,42 @@ COMMIT;
 EOF
 chmod 644 "$dir/place_bet.sql"
 
-busy_jiffies() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+# Clock ticks of CPU the PostgreSQL servers used so far: each postmaster's
+# own, its reaped children's (the backends of closed connections) and its
+# live children's (background processes, open backends).
+pg_ticks() {
+  local total=0 pm c
+  for pm in $(head -qn1 "$primary/postmaster.pid" "$standby/postmaster.pid" 2>/dev/null); do
+    total=$((total + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat")))
+    for c in $(pgrep -P "$pm" || true); do
+      total=$((total + $(awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || echo 0)))
+    done
+  done
+  echo "$total"
+}
+# ... and this script's reaped children (pgbench among them).
+own_children_ticks() { awk '{print $16 + $17}' "/proc/$$/stat"; }
 
 run() {  # run LABEL CONNECTIONS
-  local label=$1 conns=$2 before after txns
+  local label=$1 conns=$2 pg_before pg_after bench_before bench_after txns
   rm -f "$dir"/pgbench_log.*
   echo "== PostgreSQL 15, $label: pgbench, $conns connections, ${secs} s (after 3 s of warm-up)"
   "${as_pg[@]}" "$pgbin/pgbench" -h "$dir" -p 15432 -U postgres -n -M prepared -c "$conns" -j 2 -T 3 \
     -f "$dir/place_bet.sql" postgres >/dev/null
-  before=$(busy_jiffies)
-  (cd "$dir" && "${as_pg[@]}" "$pgbin/pgbench" -h "$dir" -p 15432 -U postgres -n -M prepared \
-     -c "$conns" -j 2 -T "$secs" -P 5 -l -f "$dir/place_bet.sql" postgres) 2>&1 |
-    grep -E '^(progress|number of transactions actually|number of failed|latency average|tps)'
-  after=$(busy_jiffies)
+  sleep 0.5  # the warm-up's backends gone
+  pg_before=$(pg_ticks) bench_before=$(own_children_ticks)
+  if ! (cd "$dir" && "${as_pg[@]}" "$pgbin/pgbench" -h "$dir" -p 15432 -U postgres -n -M prepared \
+          -c "$conns" -j 2 -T "$secs" -P 5 -l -f "$dir/place_bet.sql" postgres) 2>&1 |
+       tee "$dir/pgbench.out" |
+       grep -E '^(progress|number of transactions actually|number of failed|latency average|tps)'; then
+    echo "pg-anchor: pgbench failed:" >&2
+    grep -v '^progress' "$dir/pgbench.out" | tail -20 >&2
+    echo "pg-anchor: the servers' logs are in $dir (primary.log, standby.log)" >&2
+    keep=1
+    exit 1
+  fi
+  sleep 0.5  # its backends reaped
+  pg_after=$(pg_ticks) bench_after=$(own_children_ticks)
   # pgbench -l: one line per transaction, its latency in µs (3rd field) and
   # when it ended (5th and 6th). pgbench's own tps counts the time its 256
   # clients take to connect (seconds on two cores); the rate from the first
@@ -142,10 +168,13 @@ run() {  # run LABEL CONNECTIONS
     echo "  no transaction finished in ${secs} s: run longer"
     return
   fi
-  awk -v n="$txns" -v jiffies="$((after - before))" -v hz="$(getconf CLK_TCK)" '
+  awk -v n="$txns" -v pg="$((pg_after - pg_before))" -v bench="$((bench_after - bench_before))" \
+      -v hz="$(getconf CLK_TCK)" '
     NR == int(n * 0.50) + 1 { p50 = $1 } NR == int(n * 0.99) + 1 { p99 = $1 }
-    END { printf "  latency p50 %.1f ms, p99 %.1f ms; CPU (whole machine) %.3f s per 1,000 transactions\n",
-                 p50 / 1000, p99 / 1000, jiffies / hz / (n / 1000) }' "$dir/latencies"
+    END { printf "  latency p50 %.1f ms, p99 %.1f ms\n", p50 / 1000, p99 / 1000
+          printf "  CPU per 1,000 transactions: PostgreSQL %.3f s, pgbench %.3f s, both %.3f s\n",
+                 pg / hz / (n / 1000), bench / hz / (n / 1000), (pg + bench) / hz / (n / 1000) }' \
+    "$dir/latencies"
 }
 run "one server" 64
 
