@@ -67,22 +67,6 @@ if [ "$s" = https ]; then log_url="etcds://$etcd_endpoints/$cluster_name"; else 
 etcd_flags=(
   --initial-cluster "$initial_cluster"
   --initial-cluster-token "betcore-$cluster_name"
-  # betcore compacts the log itself, below the oldest snapshot a node still needs
-  --auto-compaction-retention 0
-  # a member coming back from a partition must not depose a working leader
-  # (betcore drill: 4 s without a leader after a partition healed, without it)
-  --pre-vote=true
-  # 8 GiB, etcd's recommended maximum: room for a log that betcore has not compacted yet
-  --quota-backend-bytes $((8 << 30))
-  # one batch is one put; the largest batch a node writes must fit
-  --max-request-bytes 8388608
-  # raft entries kept in memory between raft snapshots (default 100,000): with
-  # batches of up to a few MiB, 10,000 (+5,000 kept for slow followers) bounds memory
-  --snapshot-count 10000
-  # etcd's timing (docs/cluster.md, "etcd settings", says how it was measured)
-  --heartbeat-interval "${BETCORE_ETCD_HEARTBEAT_MS:-50}"
-  --election-timeout "${BETCORE_ETCD_ELECTION_MS:-500}"
-  --logger zap --log-outputs stderr
 )
 
 # The pid in pid file $1 if that process runs and is one of ours: its command
@@ -165,10 +149,16 @@ start_etcd() {
   mkdir -p "$dir"
   # An existing member restarts from its data (etcd then ignores the initial-cluster flags).
   [ -d "$dir/data/member" ] && state=existing
+  # The flags production runs with (compaction, quotas, timing, ...):
+  # `betcore etcd-flags`; docs/cluster.md, "etcd settings", says why each.
+  local tuning
+  tuning=$("$betcore" etcd-flags --heartbeat-ms "${BETCORE_ETCD_HEARTBEAT_MS:-50}" \
+    --election-ms "${BETCORE_ETCD_ELECTION_MS:-500}") || exit 2
+  mapfile -t tuning <<< "$tuning"
   spawn "$dir/etcd.log" "$dir/etcd.pid" /usr/bin/etcd --name "etcd-$n" --data-dir "$dir/data" \
     --listen-client-urls "$s://$(etcd_client "$n")" --advertise-client-urls "$s://$(etcd_client "$n")" \
     --listen-peer-urls "$s://$(etcd_peer "$n")" --initial-advertise-peer-urls "$s://$(etcd_peer "$n")" \
-    --initial-cluster-state "$state" "${etcd_flags[@]}" "${etcd_tls[@]}"
+    --initial-cluster-state "$state" "${etcd_flags[@]}" "${tuning[@]}" "${etcd_tls[@]}"
 }
 
 # True when every member answers a quorum read (etcdctl endpoint health).

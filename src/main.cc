@@ -13,6 +13,7 @@
 #include "api/token_command.h"
 #include "backup/backup_command.h"
 #include "drill/drill.h"
+#include "etcd_flags_command.h"
 #include "feed/feed_command.h"
 #include "node_command.h"
 #include "ops/build_info.h"
@@ -142,6 +143,7 @@ int main(int argc, char** argv) {
       ->envname("BETCORE_LOG_FORMAT")
       ->default_str(logs.format);
   betcore::add_node_command(app);
+  betcore::add_etcd_flags_command(app);
   betcore::tools::add_bench_command(app);
   betcore::sim::add_sim_command(app);
   betcore::drill::add_drill_command(app);

@@ -15,6 +15,7 @@
 #include "api/auth.h"
 #include "drill/clock.h"
 #include "log/etcd/etcd_client.h"
+#include "log/etcd/member_flags.h"
 #include "tls/tls.h"
 #include "tools/http_client.h"
 #include "tools/ports.h"
@@ -188,12 +189,10 @@ bool DrillCluster::start_etcd(int i, bool initial, std::string& why) {
              "--peer-client-cert-auth", "--peer-trusted-ca-file", tls_file("ca.pem"),
              "--initial-cluster", initial_cluster,
              "--initial-cluster-state", initial ? "new" : "existing",
-             "--initial-cluster-token", "betcore-drill", "--max-request-bytes", "8388608",
-             "--quota-backend-bytes", "8589934592", "--auto-compaction-retention", "0",
-             "--pre-vote=true", "--logger", "zap", "--log-outputs", "stderr",
-             // A leader's death is seen in 0.5-1 s (docs/cluster.md, "etcd settings").
-             "--heartbeat-interval", "50", "--election-timeout", "500"};
+             "--initial-cluster-token", "betcore-drill"};
   // clang-format on
+  // What production runs (docs/cluster.md, "etcd settings").
+  for (std::string& flag : log::etcd::member_flags()) so.args.push_back(std::move(flag));
   so.log_path = (root_ / fmt::format("{}-run{}.log", p.name, p.runs++)).string();
   p.process = tools::Process::spawn(so);
   p.paused = false;

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "log/etcd/etcd_client.h"
+#include "log/etcd/member_flags.h"
 #include "tls/tls.h"
 
 #ifndef BETCORE_SOURCE_DIR
@@ -149,12 +150,9 @@ bool LocalCluster::spawn_etcd(int i, bool initial, std::string& why) {
              "--initial-advertise-peer-urls", fmt::format("{}://127.0.0.1:{}", scheme(), e.peer_port),
              "--initial-cluster", initial_cluster,
              "--initial-cluster-state", initial ? "new" : "existing",
-             "--initial-cluster-token", "betcore-test",
-             "--max-request-bytes", "8388608", "--quota-backend-bytes", "8589934592",
-             "--auto-compaction-retention", "0", "--pre-vote=true",
-             "--logger", "zap", "--log-outputs", "stderr",
-             // As scripts/cluster.sh (docs/cluster.md, "etcd settings").
-             "--heartbeat-interval", "50", "--election-timeout", "500"};
+             "--initial-cluster-token", "betcore-test"};
+  // What production runs (docs/cluster.md, "etcd settings").
+  for (std::string& flag : log::etcd::member_flags()) so.args.push_back(std::move(flag));
   if (options_.tls) {
     // etcd's own TLS: clients and peers must present a certificate of our CA.
     const std::string d = tls_dir().string();

@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -123,6 +124,8 @@ TEST_F(ServiceTest, UsageErrorsExitTwoAndNameWhatIsWrong) {
        "must not contain '/'"},
       {{"node", "--data", data, "--tokens", tokens_.file.string(), "--plain-http", "--append-lanes", "0"},
        "--append-lanes"},
+      {{"etcd-flags", "--heartbeat-ms", "100", "--election-ms", "400"}, "at least 5 heartbeats (500 ms)"},
+      {{"etcd-flags", "--election-ms", "60000"}, "at most 50,000 ms"},
   };
   for (const Case& c : cases) {
     CommandRun r = run_betcore(dir_.path(), c.args, 30'000);
@@ -130,6 +133,27 @@ TEST_F(ServiceTest, UsageErrorsExitTwoAndNameWhatIsWrong) {
     EXPECT_NE(r.output.find(c.says), std::string::npos) << r.output;
   }
   EXPECT_FALSE(fs::exists(data)) << "a usage error created the data directory";
+}
+
+// The flags scripts/cluster.sh starts etcd members with (the drill's and the
+// tests' clusters take the same list from log/etcd/member_flags.h, and etcd
+// starting with them is what every cluster test begins with).
+TEST_F(ServiceTest, EtcdFlagsPrintWhatEveryMemberRunsWithOnePerLine) {
+  CommandRun r = run_betcore(dir_.path(), {"etcd-flags", "--heartbeat-ms", "100", "--election-ms", "1000"});
+  ASSERT_TRUE(r.status.success()) << r.status.describe() << "\n" << r.output;
+  std::vector<std::string> lines;
+  std::istringstream in(r.output);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  auto value_of = [&](const std::string& flag) -> std::string {
+    auto it = std::find(lines.begin(), lines.end(), flag);
+    return it == lines.end() || it + 1 == lines.end() ? "(missing)" : *(it + 1);
+  };
+  EXPECT_EQ(value_of("--heartbeat-interval"), "100") << r.output;
+  EXPECT_EQ(value_of("--election-timeout"), "1000") << r.output;
+  EXPECT_EQ(value_of("--snapshot-count"), "10000") << r.output;
+  EXPECT_EQ(value_of("--auto-compaction-retention"), "0") << r.output;
+  EXPECT_EQ(value_of("--max-request-bytes"), "8388608") << r.output;
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "--pre-vote=true"), lines.end()) << r.output;
 }
 
 // Every flag from BETCORE_* and from the [node] section of --config; JSON
