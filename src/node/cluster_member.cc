@@ -81,6 +81,7 @@ void ClusterMember::loop() {
     cv_.wait_for(lock, std::chrono::milliseconds(options_.tick_ms), [&] { return stopping_; });
     if (stopping_) break;
     lock.unlock();
+    client_.keep_connected();  // every member's connection ready for a failover
     sample_head();
     if (Clock::now() - last_publish_ >= std::chrono::milliseconds(options_.publish_every_ms)) {
       publish_now();

@@ -60,6 +60,7 @@ class LocalCluster {
   fs::path tls_dir() const { return root_ / "tls"; }
   bool tls() const { return options_.tls; }
   std::string etcd_endpoints() const;  // "127.0.0.1:p1,127.0.0.1:p2,..."
+  uint16_t etcd_client_port(int i) const { return etcd_[static_cast<size_t>(i)].client_port; }
   // Writes `value` at `key` with etcdctl (bypassing betcore). False with `why`.
   bool etcd_put(const std::string& key, const std::string& value_file, std::string& why);
 

@@ -65,6 +65,7 @@ class NodeRunner {
   bool running() { return process_.running(); }
 
   uint16_t port() const { return port_; }
+  pid_t pid() const { return process_.pid(); }  // of the running node
   int runs() const { return runs_; }
   // The whole log of run `run` (0-based), or of the latest run.
   std::string log_of(int run) const;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <thread>
 
@@ -152,6 +153,9 @@ Client::Channel::Channel(std::string ep, std::shared_ptr<grpc::ChannelCredential
   // started its health check a moment before etcd listened and gave up at
   // 30 s. The endpoints are IP literals: resolving them costs nothing.
   args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS, 100);
+  // A connection kept for a failover is not closed for want of calls
+  // (keep_connected).
+  args.SetInt(GRPC_ARG_CLIENT_IDLE_TIMEOUT_MS, std::numeric_limits<int>::max());
   args.SetMaxReceiveMessageSize(256 << 20);  // watch fragments stay near etcd's request limit
   args.SetMaxSendMessageSize(16 << 20);
   channel = grpc::CreateCustomChannel(endpoint, credentials, args);
@@ -193,6 +197,11 @@ std::string describe(const grpc::Status& s) {
 Client::Client(ClientOptions options)
     : options_(std::move(options)), credentials_(credentials(options_.tls)) {
   for (const std::string& ep : options_.endpoints) channels_.push_back(std::make_unique<Channel>(ep, credentials_));
+  keep_connected();
+}
+
+void Client::keep_connected() {
+  for (auto& c : channels_) c->channel->GetState(/*try_to_connect=*/true);
 }
 
 Client::~Client() = default;

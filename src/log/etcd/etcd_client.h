@@ -156,6 +156,11 @@ class Client {
                                       int probe_gap_ms = 0);
 
   const std::vector<std::string>& endpoints() const { return options_.endpoints; }
+  // Asks every endpoint's channel to connect if it is not (gRPC connects on
+  // the first call otherwise, and drops to idle when the link breaks): when
+  // calls move to the next member, its connection and TLS session are
+  // already up. Cheap; the constructor calls it, a node every tick.
+  void keep_connected();
   // The endpoint calls go to now; `rotate` moves to the next one.
   size_t current() const { return current_.load(); }
   void rotate(size_t from);
