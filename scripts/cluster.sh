@@ -144,21 +144,30 @@ wait_http_ready() {
 
 # --- etcd -------------------------------------------------------------------
 
+# The flags production runs etcd with (compaction, quotas, timing, ...), from
+# `betcore etcd-flags` (docs/cluster.md, "etcd settings", says why each) into
+# etcd_tuning; before any member is stopped or started.
+etcd_tuning=()
+load_etcd_tuning() {
+  local out
+  if ! out=$("$betcore" etcd-flags --heartbeat-ms "${BETCORE_ETCD_HEARTBEAT_MS:-50}" \
+               --election-ms "${BETCORE_ETCD_ELECTION_MS:-500}"); then
+    echo "cannot get etcd's flags from $betcore etcd-flags (above: why); check BETCORE_ETCD_HEARTBEAT_MS" \
+         "and BETCORE_ETCD_ELECTION_MS, and BETCORE_BIN" >&2
+    exit 2
+  fi
+  mapfile -t etcd_tuning <<< "$out"
+}
+
 start_etcd() {
   local n=$1 dir=$home/etcd-$1 state=new
   mkdir -p "$dir"
   # An existing member restarts from its data (etcd then ignores the initial-cluster flags).
   [ -d "$dir/data/member" ] && state=existing
-  # The flags production runs with (compaction, quotas, timing, ...):
-  # `betcore etcd-flags`; docs/cluster.md, "etcd settings", says why each.
-  local tuning
-  tuning=$("$betcore" etcd-flags --heartbeat-ms "${BETCORE_ETCD_HEARTBEAT_MS:-50}" \
-    --election-ms "${BETCORE_ETCD_ELECTION_MS:-500}") || exit 2
-  mapfile -t tuning <<< "$tuning"
   spawn "$dir/etcd.log" "$dir/etcd.pid" /usr/bin/etcd --name "etcd-$n" --data-dir "$dir/data" \
     --listen-client-urls "$s://$(etcd_client "$n")" --advertise-client-urls "$s://$(etcd_client "$n")" \
     --listen-peer-urls "$s://$(etcd_peer "$n")" --initial-advertise-peer-urls "$s://$(etcd_peer "$n")" \
-    --initial-cluster-state "$state" "${etcd_flags[@]}" "${tuning[@]}" "${etcd_tls[@]}"
+    --initial-cluster-state "$state" "${etcd_flags[@]}" "${etcd_tuning[@]}" "${etcd_tls[@]}"
 }
 
 # True when every member answers a quorum read (etcdctl endpoint health).
@@ -292,6 +301,7 @@ cmd_start() {
   fi
 
   if [ "$with_data" -eq 0 ]; then echo "== etcd: a new 3-member cluster"; else echo "== etcd: restarting the 3 members"; fi
+  load_etcd_tuning
   for n in "${etcd_ids[@]}"; do start_etcd "$n"; done
   wait_etcd_healthy
   if [ -n "${BETCORE_RESTORE:-}" ]; then
@@ -440,6 +450,7 @@ cmd_restart_etcd() {
     etcdctl --endpoints "$(etcd_client "$m")" --command-timeout=2s endpoint health >/dev/null 2>&1 ||
       { echo "etcd-$m is not healthy: restarting etcd-$n now would lose the quorum" >&2; exit 1; }
   done
+  load_etcd_tuning
   start_ns=$(date +%s%N)
   echo "== stopping etcd-$n"
   stop_pids TERM "$home/etcd-$n/etcd.pid"

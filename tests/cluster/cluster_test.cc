@@ -62,13 +62,6 @@ class ClusterTest : public ::testing::Test {
   std::unique_ptr<LocalCluster> cluster_;
 };
 
-// A node's etcd client must reach a member again soon after the member
-// serves: a member restarted, or one that was not up yet when the node
-// started. gRPC's pick_first re-resolves after a refused connection and the
-// resolver's default minimum time between resolutions held the channel back
-// ~10 s whatever the reconnect backoff (etcd_client.cc); a cluster test's
-// start-up health check lost 30 s to it in the flake hunt. The bound here is
-// generous (measured from the restart: ~1-2 s with the fix, ~15 s without).
 // The remote ports of the established TCP connections process `pid` holds
 // (its sockets in /proc/PID/fd, their state in /proc/PID/net/tcp and tcp6:
 // gRPC's sockets are IPv6 ones, reaching 127.0.0.1 as a mapped address).
@@ -135,6 +128,13 @@ TEST_F(ClusterTest, ANodeKeepsAConnectionToEveryEtcdMemberReady) {
                                                  << " restarted, no connection from the node to" << missing;
 }
 
+// A node's etcd client must reach a member again soon after the member
+// serves: a member restarted, or one that was not up yet when the node
+// started. gRPC's pick_first re-resolves after a refused connection and the
+// resolver's default minimum time between resolutions held the channel back
+// ~10 s whatever the reconnect backoff (etcd_client.cc); a cluster test's
+// start-up health check lost 30 s to it in the flake hunt. The bound here is
+// generous (measured from the restart: ~1-2 s with the fix, ~15 s without).
 TEST_F(ClusterTest, AnEtcdMemberThatWasDownIsReachedSoonAfterItServes) {
   ClusterOptions o;
   o.nodes = 0;

@@ -147,6 +147,7 @@ Result<Position> EtcdLog::append_on(size_t lane_index, std::string_view batch) {
   }
   const auto deadline = Clock::now() + std::chrono::milliseconds(options_.append_timeout_ms);
   bool maybe_written = false;
+  bool failed = false;  // an attempt failed (not: a read first, or a retry on top of a late batch)
   std::string last_error = "no attempt finished in time";
   for (int attempt = 0;; ++attempt) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
@@ -154,12 +155,13 @@ Result<Position> EtcdLog::append_on(size_t lane_index, std::string_view batch) {
     // After a failed attempt etcd is electing or a member is gone: the
     // followers forward puts to a dead leader until they notice, so later
     // attempts give up sooner and try the next member.
-    const int attempt_ms = attempt == 0 ? options_.append_attempt_timeout_ms : options_.append_retry_timeout_ms;
+    const int attempt_ms = failed ? options_.append_retry_timeout_ms : options_.append_attempt_timeout_ms;
     int timeout = static_cast<int>(std::min<int64_t>(left, attempt_ms));
     if (!lane.last_rev_known) {
       auto r = client_->range(lane.key, "", {}, timeout);
       if (!r.ok()) {
         last_error = r.error().message;
+        failed = true;
       } else {
         const auto& kvs = r.value().kvs;
         lane.last_rev = kvs.empty() ? 0 : kvs.front().mod_revision;
@@ -187,6 +189,7 @@ Result<Position> EtcdLog::append_on(size_t lane_index, std::string_view batch) {
       if (e.code == Errc::invalid_argument || e.code == Errc::closed) return e;
       maybe_written = maybe_written || e.code == Errc::outcome_unknown;
       last_error = e.message;
+      failed = true;
     }
     {
       std::lock_guard lock(mu_);
@@ -371,6 +374,7 @@ void EtcdLog::watch_loop(Session* s) {
       s->keeper_cancelled = false;
       s->seen_next = next;
       s->next_moved = Clock::now();
+      s->behind_since = {};
     }
     watch_next_.store(next);
     std::string why = "the stream closed";
