@@ -126,6 +126,7 @@ TEST_F(ServiceTest, UsageErrorsExitTwoAndNameWhatIsWrong) {
        "--append-lanes"},
       {{"etcd-flags", "--heartbeat-ms", "100", "--election-ms", "400"}, "at least 5 heartbeats (500 ms)"},
       {{"etcd-flags", "--election-ms", "60000"}, "at most 50,000 ms"},
+      {{"etcd-flags", "--heartbeat-ms", "2000000000"}, "the heartbeat must be 1-10,000 ms"},
   };
   for (const Case& c : cases) {
     CommandRun r = run_betcore(dir_.path(), c.args, 30'000);

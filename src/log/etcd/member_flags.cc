@@ -5,7 +5,9 @@
 namespace betcore::log::etcd {
 
 std::string timing_error(const MemberTiming& t) {
-  if (t.heartbeat_ms < 1) return fmt::format("the heartbeat must be at least 1 ms (got {})", t.heartbeat_ms);
+  if (t.heartbeat_ms < 1 || t.heartbeat_ms > 10'000) {
+    return fmt::format("the heartbeat must be 1-10,000 ms (got {})", t.heartbeat_ms);
+  }
   if (t.election_ms < 5 * t.heartbeat_ms) {
     return fmt::format("the election timeout ({} ms) must be at least 5 heartbeats ({} ms); raise it, "
                        "or lower the heartbeat",
