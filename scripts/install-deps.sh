@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package betcore needs to build, test and run.
+# Installs every Debian 12 package betcore needs to build, test and run, and
+# the extra packages named as arguments (scripts/pg-anchor.sh: postgresql-15).
 # Idempotent: packages already present are skipped by apt. Needs root.
 set -euo pipefail
 
@@ -38,6 +39,7 @@ packages=(
   # the Debian package (debian/, scripts/package.sh) and its checks
   debhelper dpkg-dev lintian systemd file
 )
+packages+=("$@")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -26,21 +26,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-20}
 pgbin=/usr/lib/postgresql/15/bin
 
-if [ ! -x "$pgbin/pgbench" ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "pg-anchor: PostgreSQL 15 is missing; run as root, or: sudo apt-get install postgresql-15" >&2
-    exit 1
-  fi
-  echo "pg-anchor: installing postgresql-15"
-  if [ ! -e /usr/sbin/policy-rc.d ]; then  # no system cluster started at install
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-    chmod 755 /usr/sbin/policy-rc.d
-    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-15 >/dev/null
-  rm -f /usr/sbin/policy-rc.d
-  trap - EXIT
-fi
+./scripts/install-deps.sh postgresql-15  # as betcore's own: no system cluster started
 
 as_pg=()
 [ "$(id -u)" -eq 0 ] && as_pg=(runuser -u postgres --)
